@@ -1,0 +1,141 @@
+"""Validate a batch of incoming messages before it touches a store. Pure.
+
+`prepare_batch` normalises ids, timestamps and text, drops in-batch duplicates (the first
+occurrence wins), and collects what the batch says about chats and contacts. Every message
+that cannot be stored comes back as an `Invalid` with a reason; nothing raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from chatport.domain.model import ChatInfo, ContactRef, IncomingMessage, Invalid, Message
+from chatport.domain.normalise import (
+    InvalidValue,
+    clean_text,
+    is_group,
+    is_lid,
+    normalise_jid,
+    normalise_timestamp,
+    phone_of,
+)
+
+MAX_EXTERNAL_ID_LENGTH = 256
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch ready for the store: valid messages, refusals, chats and contacts seen."""
+
+    messages: list[Message] = field(default_factory=list)
+    invalid: list[Invalid] = field(default_factory=list)
+    duplicates: int = 0
+    chats: dict[str, ChatInfo] = field(default_factory=dict)
+    contacts: dict[str, ContactRef] = field(default_factory=dict)
+
+
+def normalise_contact(ref: ContactRef) -> ContactRef:
+    """A contact keyed by its phone JID when known, else by its LID; names cleaned."""
+    wa_id = normalise_jid(ref.wa_id)
+    lid = normalise_jid(ref.lid) if ref.lid else (wa_id if is_lid(wa_id) else None)
+    phone = ref.phone and phone_of(normalise_jid(ref.phone))
+    phone = phone or phone_of(wa_id)
+    if phone and is_lid(wa_id):
+        wa_id = f"{phone}@c.us"
+    name = clean_text(ref.name.strip()) if ref.name and ref.name.strip() else None
+    return ContactRef(wa_id=wa_id, phone=phone, lid=lid, name=name)
+
+
+def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
+    """Validate and normalise `incoming`; see the module docstring."""
+    batch = PreparedBatch()
+    seen: set[str] = set()
+    for item in incoming:
+        try:
+            message = _validate(item)
+        except InvalidValue as error:
+            batch.invalid.append(
+                Invalid(str(error), _short(item.external_id), _short(item.chat_id), item.raw)
+            )
+            continue
+        if message.external_id in seen:
+            batch.duplicates += 1
+            continue
+        seen.add(message.external_id)
+        batch.messages.append(message)
+        _note_chat(batch, message, item.chat_name)
+    for chat in batch.chats.values():
+        if chat.counterpart is not None and chat.counterpart.wa_id not in batch.contacts:
+            batch.contacts[chat.counterpart.wa_id] = chat.counterpart
+    return batch
+
+
+def _validate(item: IncomingMessage) -> Message:
+    external_id = item.external_id.strip() if isinstance(item.external_id, str) else None
+    if not external_id:
+        raise InvalidValue("missing message id")
+    if len(external_id) > MAX_EXTERNAL_ID_LENGTH:
+        raise InvalidValue(f"message id longer than {MAX_EXTERNAL_ID_LENGTH} characters")
+    if "\x00" in external_id:
+        raise InvalidValue("message id contains a NUL character")
+    chat_id = normalise_jid(item.chat_id)
+    sent_at = normalise_timestamp(item.sent_at)
+    author = None
+    if not item.from_me:
+        if item.author is not None:
+            author = normalise_contact(item.author)
+        elif not is_group(chat_id):
+            author = normalise_contact(ContactRef(wa_id=chat_id))
+    return Message(
+        external_id=external_id,
+        chat_id=chat_id,
+        sent_at=sent_at,
+        from_me=bool(item.from_me),
+        author=author,
+        text=clean_text(item.text),
+        content_type=str(item.content_type or "unknown"),
+        media=item.media,
+        raw=item.raw,
+    )
+
+
+def _note_chat(batch: PreparedBatch, message: Message, chat_name: str | None) -> None:
+    author = message.author
+    if author is not None:
+        batch.contacts[author.wa_id] = _merge_contact(batch.contacts.get(author.wa_id), author)
+    chat_id = message.chat_id
+    known = batch.chats.get(chat_id)
+    name = clean_text(chat_name.strip()) if chat_name and chat_name.strip() else None
+    counterpart = known.counterpart if known else None
+    if _is_person(chat_id) and (author is not None or counterpart is None):
+        counterpart = author or ContactRef(
+            wa_id=chat_id, phone=phone_of(chat_id), lid=chat_id if is_lid(chat_id) else None
+        )
+    if known is not None and counterpart == known.counterpart and name in (None, known.name):
+        return
+    batch.chats[chat_id] = ChatInfo(
+        chat_id=chat_id,
+        is_group=is_group(chat_id),
+        name=name or (known.name if known else None),
+        counterpart=counterpart,
+    )
+
+
+def _is_person(chat_id: str) -> bool:
+    return chat_id.endswith(("@c.us", "@lid"))
+
+
+def _merge_contact(known: ContactRef | None, new: ContactRef) -> ContactRef:
+    if known is None:
+        return new
+    return ContactRef(
+        wa_id=new.wa_id,
+        phone=new.phone or known.phone,
+        lid=new.lid or known.lid,
+        name=new.name or known.name,
+    )
+
+
+def _short(value: object) -> str | None:
+    return None if value is None else str(value)[:MAX_EXTERNAL_ID_LENGTH]

@@ -1,0 +1,102 @@
+"""Outbox events a batch emits, written in the same transaction as the batch. Pure.
+
+- `history.imported`: one per committed history batch (import or export origin).
+- `message.received`: one per new live inbound message (history is quiet).
+- `session.opened` / `session.merged`: one per session created / absorbed by a merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chatport.domain.model import BatchResult, Message, Origin
+from chatport.domain.sessions import ChatSessionPlan
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One outbox row: what happened, to which aggregate, with a JSON payload."""
+
+    type: str
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+
+
+def batch_events(
+    channel_id: int,
+    origin: Origin,
+    new_messages: Sequence[Message],
+    plans: Mapping[str, ChatSessionPlan],
+    result: BatchResult,
+) -> list[Event]:
+    """The events of one written batch, in a stable order."""
+    events: list[Event] = []
+    for chat_id, plan in plans.items():
+        for span in plan.created:
+            events.append(
+                Event(
+                    "session.opened",
+                    "session",
+                    str(span.id),
+                    {"chat_id": chat_id, "started_at": _iso(span.started_at)},
+                )
+            )
+        for absorbed, survivor in plan.merged:
+            events.append(
+                Event(
+                    "session.merged",
+                    "session",
+                    str(survivor),
+                    {"chat_id": chat_id, "absorbed": str(absorbed), "survivor": str(survivor)},
+                )
+            )
+    if origin.is_history:
+        if new_messages or result.duplicates or result.invalid:
+            events.append(_history_imported(channel_id, origin, new_messages, result))
+        return events
+    for message in new_messages:
+        if message.from_me:
+            continue
+        events.append(
+            Event(
+                "message.received",
+                "message",
+                message.external_id,
+                {
+                    "chat_id": message.chat_id,
+                    "session_id": str(plans[message.chat_id].assignments[message.external_id]),
+                    "from": message.author.wa_id if message.author else None,
+                    "sent_at": _iso(message.sent_at),
+                    "content_type": message.content_type,
+                    "text": message.text,
+                },
+            )
+        )
+    return events
+
+
+def _history_imported(
+    channel_id: int, origin: Origin, new_messages: Sequence[Message], result: BatchResult
+) -> Event:
+    chats = sorted({m.chat_id for m in new_messages})
+    times = [m.sent_at for m in new_messages]
+    return Event(
+        "history.imported",
+        "channel",
+        str(channel_id),
+        {
+            "origin": str(origin),
+            "counts": result.as_dict(),
+            "chats": chats,
+            "since": _iso(min(times)) if times else None,
+            "until": _iso(max(times)) if times else None,
+        },
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()

@@ -1,0 +1,191 @@
+"""The domain's value objects: what a message, a contact and a session are, with no I/O.
+
+Sources hand the write path `IncomingMessage` objects (loosely typed, straight from a
+payload); `prepare_batch` (domain.batch) turns them into validated `Message` objects or
+`Invalid` records. Everything here is immutable and cheap to create in bulk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+DEFAULT_SESSION_TIMEOUT = timedelta(minutes=30)
+
+
+class Origin(StrEnum):
+    """Where a message came from; stored in `messages.origin`."""
+
+    IMPORT = "import"
+    LIVE = "live"
+    EXPORT = "export"
+    AGENT = "agent"
+
+    @property
+    def is_history(self) -> bool:
+        """History is quiet: it never raises unread counts nor wakes automations."""
+        return self in (Origin.IMPORT, Origin.EXPORT)
+
+
+class ContentType(StrEnum):
+    """The kinds of message body chatport stores (`messages.content_type`)."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    VOICE = "voice"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACT = "contact"
+    POLL = "poll"
+    REACTION = "reaction"
+    SYSTEM = "system"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One WhatsApp number behind one WAHA session, owned by a tenant."""
+
+    id: int
+    tenant_id: int
+    name: str
+    waha_session: str
+    session_timeout: timedelta = DEFAULT_SESSION_TIMEOUT
+
+    @property
+    def key(self) -> str:
+        """A stable text key of the channel (used to derive session ids)."""
+        return str(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRef:
+    """A person as a source names them. `wa_id` is the identity (phone JID, else @lid)."""
+
+    wa_id: str
+    phone: str | None = None
+    lid: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """Media metadata only; chatport never downloads media on import."""
+
+    url: str | None = None
+    mime: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A message as a source read it, before validation.
+
+    `sent_at` may be a datetime, or epoch seconds or milliseconds as int, float or str.
+    `chat_id` and the author ids may use any JID form (`@s.whatsapp.net`, bare digits, ...).
+    """
+
+    external_id: str | None
+    chat_id: str | None
+    sent_at: datetime | int | float | str | None
+    from_me: bool = False
+    author: ContactRef | None = None
+    text: str | None = None
+    content_type: str = ContentType.TEXT
+    media: Media | None = None
+    chat_name: str | None = None
+    raw: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A validated message: normalised JIDs, UTC `sent_at` in whole seconds."""
+
+    external_id: str
+    chat_id: str
+    sent_at: datetime
+    from_me: bool
+    author: ContactRef | None
+    text: str | None
+    content_type: str
+    media: Media | None
+    raw: dict[str, Any] | None
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        """The order of the session rule: (sent_at, external_id)."""
+        return (self.sent_at, self.external_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A message the write path refused, with the reason and what it was given."""
+
+    reason: str
+    external_id: str | None
+    chat_id: str | None
+    raw: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatInfo:
+    """What a batch knows about one chat: its kind, name and (1:1) counterpart."""
+
+    chat_id: str
+    is_group: bool
+    name: str | None
+    counterpart: ContactRef | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpan:
+    """A stored session of one chat: its time span and size."""
+
+    id: UUID
+    started_at: datetime
+    last_activity_at: datetime
+    message_count: int
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Exact counters of one `write_batch` call."""
+
+    created: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    sessions_created: int = 0
+    sessions_extended: int = 0
+    sessions_merged: int = 0
+    contacts_created: int = 0
+    chats_created: int = 0
+    invalid_reasons: list[str] = field(default_factory=list)
+
+    def add(self, other: BatchResult) -> None:
+        """Accumulate another batch's counters into this one."""
+        for name in BATCH_COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.invalid_reasons.extend(other.invalid_reasons)
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters without the reasons, e.g. for an event payload or JSON output."""
+        return {name: getattr(self, name) for name in BATCH_COUNTERS}
+
+
+BATCH_COUNTERS = (
+    "created",
+    "duplicates",
+    "invalid",
+    "sessions_created",
+    "sessions_extended",
+    "sessions_merged",
+    "contacts_created",
+    "chats_created",
+)

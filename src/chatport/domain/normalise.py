@@ -1,0 +1,129 @@
+"""Normalisation rules for WhatsApp ids, timestamps and text. Pure functions.
+
+JIDs:
+    `5511999990000@s.whatsapp.net`, `5511999990000:12@s.whatsapp.net` (device suffix),
+    `+55 11 99999-0000` and `5511999990000` all become `5511999990000@c.us`;
+    groups (`@g.us`), LIDs (`@lid`), newsletters and broadcasts keep their form.
+Timestamps:
+    epoch seconds, milliseconds or microseconds (int, float or digit string), ISO 8601
+    strings and datetimes become an aware UTC datetime truncated to the second.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+USER_SERVER = "c.us"
+_USER_SERVER_ALIASES = {"s.whatsapp.net", "c.us"}
+_KNOWN_SERVERS = {"c.us", "g.us", "lid", "newsletter", "broadcast", "call"}
+_PHONE_CHARS = re.compile(r"[\s+().\-]")
+_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be normalised; the message says why."""
+
+
+def normalise_jid(value: str | None) -> str:
+    """Return the canonical JID of a chat or person, or raise InvalidValue."""
+    if value is None:
+        raise InvalidValue("missing id")
+    jid = value.strip()
+    if not jid:
+        raise InvalidValue("empty id")
+    if "@" not in jid:
+        digits = _PHONE_CHARS.sub("", jid)
+        if not digits.isdigit():
+            raise InvalidValue(f"not a WhatsApp id: {value!r}")
+        return f"{digits}@{USER_SERVER}"
+    user, _, server = jid.rpartition("@")
+    server = server.lower()
+    if not user or server not in _KNOWN_SERVERS | _USER_SERVER_ALIASES:
+        raise InvalidValue(f"not a WhatsApp id: {value!r}")
+    if server in _USER_SERVER_ALIASES:
+        user = user.split(":", 1)[0]
+        return f"{user}@{USER_SERVER}"
+    if server == "lid":
+        user = user.split(":", 1)[0]
+    return f"{user}@{server}"
+
+
+def is_group(jid: str) -> bool:
+    """True for a group chat JID."""
+    return jid.endswith("@g.us")
+
+
+def is_lid(jid: str) -> bool:
+    """True for a WhatsApp LID (a privacy id that hides the phone number)."""
+    return jid.endswith("@lid")
+
+
+def phone_of(jid: str) -> str | None:
+    """The phone digits of a user JID, or None for groups, LIDs and others."""
+    if jid.endswith("@" + USER_SERVER):
+        return jid[: -len(USER_SERVER) - 1]
+    return None
+
+
+def normalise_timestamp(value: datetime | int | float | str | None) -> datetime:
+    """Return an aware UTC datetime in whole seconds, or raise InvalidValue.
+
+    Numbers above 1e14 are microseconds, above 1e11 milliseconds, else seconds.
+    A naive datetime or ISO string is taken as UTC.
+    """
+    if value is None or value == "":
+        raise InvalidValue("missing timestamp")
+    if isinstance(value, bool):
+        raise InvalidValue(f"bad timestamp: {value!r}")
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    elif isinstance(value, (int, float)):
+        moment = _from_epoch(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            moment = _from_epoch(float(text))
+        except ValueError:
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise InvalidValue(f"bad timestamp: {value!r}") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+    else:
+        raise InvalidValue(f"bad timestamp: {value!r}")
+    moment = moment.astimezone(UTC).replace(microsecond=0)
+    if not _EARLIEST <= moment < _LATEST:
+        raise InvalidValue(f"timestamp out of range: {value!r}")
+    return moment
+
+
+def _from_epoch(number: float) -> datetime:
+    if number != number or number in (float("inf"), float("-inf")):
+        raise InvalidValue(f"bad timestamp: {number!r}")
+    if number > 1e14:
+        number /= 1_000_000
+    elif number > 1e11:
+        number /= 1000
+    try:
+        return datetime.fromtimestamp(int(number), UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidValue(f"timestamp out of range: {number!r}") from None
+
+
+def clean_text(text: str | None) -> str | None:
+    """Text safe for every store: NUL becomes U+FFFD, lone surrogates become U+FFFD.
+
+    Emoji ZWJ sequences, RTL text and every other valid code point are kept as given.
+    """
+    if text is None:
+        return None
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text

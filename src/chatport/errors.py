@@ -1,0 +1,25 @@
+"""chatport's exceptions. Callers catch at the level they mean:
+
+    ChatportError
+    ├── ConfigurationError      bad settings or URL, a missing optional extra
+    ├── SchemaError             the database is not migrated to this version's schema
+    └── NotFoundError           a named tenant, channel or job does not exist
+"""
+
+from __future__ import annotations
+
+
+class ChatportError(Exception):
+    """Base of every error chatport raises on purpose."""
+
+
+class ConfigurationError(ChatportError):
+    """Settings, URLs or installed extras do not allow what was asked."""
+
+
+class SchemaError(ChatportError):
+    """The database schema is missing or at another revision than this code expects."""
+
+
+class NotFoundError(ChatportError):
+    """A named tenant, channel or job does not exist."""

@@ -1,0 +1,32 @@
+"""Settings from the environment (prefix CHATPORT_) and an optional .env file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Validated once per process; command-line options override fields with `model_copy`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHATPORT_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    database_url: str = Field(
+        default="sqlite:///chatport.db",
+        description="sqlite:///FILE (embedded default) or postgresql://USER@HOST/DB",
+    )
+    session_timeout_minutes: float = Field(
+        default=30, gt=0, description="Global default gap that ends a conversation session"
+    )
+    auto_migrate_sqlite: bool = Field(
+        default=True, description="Upgrade a SQLite database to the newest schema on first use"
+    )
+
+    @property
+    def session_timeout(self) -> timedelta:
+        """The global session timeout as a timedelta."""
+        return timedelta(minutes=self.session_timeout_minutes)

@@ -1,0 +1,81 @@
+"""Create SQLAlchemy engines for the two back ends, tuned for bulk writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from chatport.errors import ConfigurationError
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+)
+
+
+def normalise_database_url(url: str) -> str:
+    """Map user-facing URLs to driver URLs: `postgresql://` and `postgres://` use psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def backend_of(url: str) -> str:
+    """`sqlite` or `postgresql`, or raise ConfigurationError for anything else."""
+    name = make_url(normalise_database_url(url)).get_backend_name()
+    if name not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://…"
+        )
+    return name
+
+
+def create_store_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`. SQLite gets WAL and a real BEGIN; PostgreSQL gets psycopg 3."""
+    url = normalise_database_url(url)
+    backend = backend_of(url)
+    if backend == "postgresql":
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise ConfigurationError(
+                "PostgreSQL needs the postgres extra: pip install 'chatport[postgres]'"
+            ) from None
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Let SQLAlchemy own transactions (pysqlite's implicit BEGIN is off) and set pragmas.
+
+    A connection with the execution option `sqlite_write=True` begins with BEGIN IMMEDIATE,
+    so writers queue on the database lock up front instead of failing mid-transaction.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get("sqlite_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,48 @@
+"""Read-side queries: channels, chats, sessions, counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Connection, func, select
+
+from chatport.domain.model import Channel
+from chatport.errors import NotFoundError
+from chatport.store.tables import STABLE_TABLES, channels, metadata, tenants
+
+
+def get_channel(
+    connection: Connection, name: str, tenant: str, default_timeout: timedelta
+) -> Channel:
+    """A channel by tenant and channel name; its session timeout is resolved
+    channel override -> tenant default -> `default_timeout`."""
+    row = connection.execute(
+        select(
+            channels.c.id,
+            channels.c.tenant_id,
+            channels.c.name,
+            channels.c.waha_session,
+            channels.c.session_timeout_seconds.label("channel_timeout"),
+            tenants.c.session_timeout_seconds.label("tenant_timeout"),
+        )
+        .join(tenants, tenants.c.id == channels.c.tenant_id)
+        .where(tenants.c.name == tenant, channels.c.name == name)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no channel {name!r} in tenant {tenant!r}")
+    seconds = row.channel_timeout or row.tenant_timeout
+    return Channel(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        waha_session=row.waha_session,
+        session_timeout=timedelta(seconds=seconds) if seconds else default_timeout,
+    )
+
+
+def table_counts(connection: Connection) -> dict[str, int]:
+    """Row counts of the stable tables."""
+    return {
+        name: connection.execute(select(func.count()).select_from(metadata.tables[name])).scalar_one()
+        for name in STABLE_TABLES
+    }

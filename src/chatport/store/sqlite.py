@@ -1,0 +1,52 @@
+"""SQLite bulk path: WAL, one `executemany` of `INSERT … ON CONFLICT DO NOTHING`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from sqlalchemy import ColumnElement, Connection, Select, Table, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
+
+from chatport.store.bulk import MESSAGE_COLUMNS
+from chatport.store.types import sqlite_datetime
+
+INSERT_MESSAGES = (
+    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in MESSAGE_COLUMNS)}) "
+    "ON CONFLICT (channel_id, external_id) DO NOTHING"
+)
+
+
+class SqliteBulk:
+    """BulkOps for SQLite; the single writer holds the database lock (BEGIN IMMEDIATE)."""
+
+    name = "sqlite"
+
+    def insert(self, table: Table) -> Insert:
+        return sqlite_insert(table)
+
+    def in_values(self, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+        listed = func.json_each(orjson.dumps(list(values)).decode()).table_valued("value")
+        return column.in_(select(listed.c.value))
+
+    def lock(self, select: Select) -> Select:
+        return select
+
+    def encode_time(self, value: datetime) -> str:
+        return sqlite_datetime(value)
+
+    def encode_uuid(self, value: UUID) -> str:
+        return value.hex
+
+    def encode_json(self, data: bytes) -> str:
+        return data.decode()
+
+    def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
+        if not rows:
+            return 0
+        return connection.exec_driver_sql(INSERT_MESSAGES, rows).rowcount

@@ -1,0 +1,232 @@
+"""The schema, as SQLAlchemy Core tables. Other tools read these tables: keep them stable.
+
+Every change here needs an Alembic revision in `store/migrations/versions`; a test compares
+the migrated database with this metadata on both back ends.
+
+The hot tables (`messages`, `sessions`, `events`) carry no foreign keys: chatport's write path
+is their only writer and keeps them consistent, and a foreign-key check per row would cost the
+bulk paths a large share of their speed. Their reference columns are indexed for joins.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+
+from chatport.store.types import Id, Json, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _timestamps() -> list[Column]:
+    return [
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+    ]
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("session_timeout_seconds", Integer),
+    *_timestamps(),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("waha_url", Text),
+    Column("waha_session", String(100), nullable=False),
+    Column("waha_api_key", Text),
+    Column("me_id", String(64)),
+    Column("status", String(32)),
+    Column("session_timeout_seconds", Integer),
+    Column("webhook_hmac_key", Text),
+    Column("agent_url", Text),
+    *_timestamps(),
+    UniqueConstraint("tenant_id", "name", name="uq_channels_tenant_id_name"),
+    Index("ix_channels_waha_session", "waha_session"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("wa_id", String(128), nullable=False),
+    Column("phone", String(32)),
+    Column("lid", String(128)),
+    Column("name", Text),
+    *_timestamps(),
+    UniqueConstraint("tenant_id", "wa_id", name="uq_contacts_tenant_id_wa_id"),
+    Index("ix_contacts_tenant_id_lid", "tenant_id", "lid"),
+    Index("ix_contacts_tenant_id_phone", "tenant_id", "phone"),
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("chat_id", String(128), nullable=False),
+    Column("is_group", Boolean, nullable=False),
+    Column("name", Text),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="SET NULL")),
+    Column("last_message_at", UtcDateTime),
+    Column("last_message_id", String(256)),
+    Column("last_message_text", Text),
+    Column("last_sender", String(128)),
+    Column("unread_count", Integer, nullable=False, server_default="0"),
+    *_timestamps(),
+    UniqueConstraint("channel_id", "chat_id", name="uq_chats_channel_id_chat_id"),
+    Index("ix_chats_channel_id_last_message_at", "channel_id", "last_message_at"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("channel_id", Id, nullable=False),
+    Column("chat_id", String(128), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_activity_at", UtcDateTime, nullable=False),
+    Column("message_count", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    *_timestamps(),
+    Index("ix_sessions_chat_activity", "channel_id", "chat_id", "last_activity_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("channel_id", Id, nullable=False),
+    Column("external_id", String(256), nullable=False),
+    Column("chat_id", String(128), nullable=False),
+    Column("contact_id", Id),
+    Column("session_id", Uuid, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Column("from_me", Boolean, nullable=False),
+    Column("content_type", String(32), nullable=False),
+    Column("text", Text),
+    Column("media_url", Text),
+    Column("media_mime", String(255)),
+    Column("media_filename", Text),
+    Column("origin", String(16), nullable=False),
+    Column("raw", Json),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("channel_id", "external_id", name="uq_messages_channel_id_external_id"),
+    Index("ix_messages_chat_sent_at", "channel_id", "chat_id", "sent_at"),
+    Index("ix_messages_session_id", "session_id"),
+    Index("ix_messages_contact_id", "contact_id"),
+)
+
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("params", Json, nullable=False),
+    Column("since", UtcDateTime),
+    Column("until", UtcDateTime),
+    Column("counters", Json, nullable=False),
+    Column("checkpoint", Json, nullable=False),
+    Column("failed_chats", Json, nullable=False),
+    Column("error", Text),
+    *_timestamps(),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Index("ix_import_jobs_channel_id_created_at", "channel_id", "created_at"),
+)
+
+agent_jobs = Table(
+    "agent_jobs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("chat_id", String(128), nullable=False),
+    Column("contact_id", Id),
+    Column("session_id", Uuid),
+    Column("message_ids", Json, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime),
+    Column("reply", Text),
+    Column("error", Text),
+    *_timestamps(),
+    Index("ix_agent_jobs_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("channel_id", Id),
+    Column("type", String(64), nullable=False),
+    Column("aggregate_type", String(32), nullable=False),
+    Column("aggregate_id", String(256), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Index("ix_events_tenant_id_id", "tenant_id", "id"),
+    Index("ix_events_undelivered", "delivered_at", "id"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id),
+    Column("channel_id", Id),
+    Column("source", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("external_id", String(256)),
+    Column("payload", Text),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("retried_at", UtcDateTime),
+    Index("ix_dead_letters_received_at", "received_at"),
+)
+
+STABLE_TABLES = (
+    "tenants",
+    "channels",
+    "contacts",
+    "chats",
+    "sessions",
+    "messages",
+    "import_jobs",
+    "agent_jobs",
+    "events",
+    "dead_letters",
+)

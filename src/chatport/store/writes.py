@@ -1,0 +1,335 @@
+"""The set-based statements of the write path (one statement per step, any batch size)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, bindparam, delete, select, update
+
+from chatport.domain.chats import ChatState, advance_chat
+from chatport.domain.events import Event
+from chatport.domain.model import ChatInfo, Channel, ContactRef, Invalid, Message, Origin
+from chatport.domain.model import SessionSpan
+from chatport.domain.sessions import ChatSessionPlan
+from chatport.store import jsoncodec
+from chatport.store.bulk import BulkOps
+from chatport.store.tables import chats, contacts, dead_letters, events, messages, sessions
+
+
+@dataclass(frozen=True, slots=True)
+class LockedChat:
+    """A chat row read (and on PostgreSQL locked) at the start of a batch."""
+
+    id: int
+    name: str | None
+    contact_id: int | None
+    state: ChatState
+
+
+def lock_chats(
+    connection: Connection,
+    ops: BulkOps,
+    channel: Channel,
+    infos: Mapping[str, ChatInfo],
+    now: datetime,
+) -> tuple[dict[str, LockedChat], int]:
+    """Create the missing chats, then read and lock all of them; return them and the count
+    created. Locking every chat of a batch serialises concurrent writers per chat."""
+    rows = [
+        {
+            "tenant_id": channel.tenant_id,
+            "channel_id": channel.id,
+            "chat_id": info.chat_id,
+            "is_group": info.is_group,
+            "name": info.name,
+            "unread_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for info in sorted(infos.values(), key=lambda i: i.chat_id)
+    ]
+    insert = ops.insert(chats).on_conflict_do_nothing(index_elements=["channel_id", "chat_id"])
+    created = connection.execute(insert.returning(chats.c.id), rows).all()
+    query = ops.lock(
+        select(
+            chats.c.id,
+            chats.c.chat_id,
+            chats.c.name,
+            chats.c.contact_id,
+            chats.c.last_message_at,
+            chats.c.last_message_id,
+            chats.c.last_message_text,
+            chats.c.last_sender,
+            chats.c.unread_count,
+        )
+        .where(chats.c.channel_id == channel.id, ops.in_values(chats.c.chat_id, list(infos)))
+        .order_by(chats.c.id)
+    )
+    locked = {
+        row.chat_id: LockedChat(
+            row.id,
+            row.name,
+            row.contact_id,
+            ChatState(
+                row.last_message_at,
+                row.last_message_id,
+                row.last_message_text,
+                row.last_sender,
+                row.unread_count,
+            ),
+        )
+        for row in connection.execute(query)
+    }
+    return locked, len(created)
+
+
+def upsert_contacts(
+    connection: Connection,
+    ops: BulkOps,
+    tenant_id: int,
+    refs: Mapping[str, ContactRef],
+    now: datetime,
+) -> tuple[dict[str, int], int]:
+    """Insert missing contacts, fill in unknown phone, LID and name on existing ones;
+    return wa_id -> contact id and the number created."""
+    if not refs:
+        return {}, 0
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "wa_id": ref.wa_id,
+            "phone": ref.phone,
+            "lid": ref.lid,
+            "name": ref.name,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for ref in sorted(refs.values(), key=lambda r: r.wa_id)
+    ]
+    insert = ops.insert(contacts).on_conflict_do_nothing(index_elements=["tenant_id", "wa_id"])
+    created = {wa_id for (wa_id,) in connection.execute(insert.returning(contacts.c.wa_id), rows)}
+    query = select(
+        contacts.c.id, contacts.c.wa_id, contacts.c.phone, contacts.c.lid, contacts.c.name
+    ).where(contacts.c.tenant_id == tenant_id, ops.in_values(contacts.c.wa_id, list(refs)))
+    ids: dict[str, int] = {}
+    fills = []
+    for row in connection.execute(query):
+        ids[row.wa_id] = row.id
+        ref = refs[row.wa_id]
+        if row.wa_id in created:
+            continue
+        if (ref.phone and not row.phone) or (ref.lid and not row.lid) or (ref.name and not row.name):
+            fills.append(
+                {
+                    "b_id": row.id,
+                    "phone": row.phone or ref.phone,
+                    "lid": row.lid or ref.lid,
+                    "name": row.name or ref.name,
+                    "updated_at": now,
+                }
+            )
+    if fills:
+        connection.execute(
+            update(contacts)
+            .where(contacts.c.id == bindparam("b_id"))
+            .values(
+                phone=bindparam("phone"),
+                lid=bindparam("lid"),
+                name=bindparam("name"),
+                updated_at=bindparam("updated_at"),
+            ),
+            fills,
+        )
+    return ids, len(created)
+
+
+def read_neighbour_sessions(
+    connection: Connection,
+    ops: BulkOps,
+    channel: Channel,
+    windows: Mapping[str, tuple[datetime, datetime]],
+) -> dict[str, list[SessionSpan]]:
+    """The stored sessions of each chat that overlap its window, in one query."""
+    low = min(window[0] for window in windows.values())
+    high = max(window[1] for window in windows.values())
+    query = select(
+        sessions.c.id,
+        sessions.c.chat_id,
+        sessions.c.started_at,
+        sessions.c.last_activity_at,
+        sessions.c.message_count,
+    ).where(
+        sessions.c.channel_id == channel.id,
+        ops.in_values(sessions.c.chat_id, list(windows)),
+        sessions.c.last_activity_at >= low,
+        sessions.c.started_at <= high,
+    )
+    found: dict[str, list[SessionSpan]] = defaultdict(list)
+    for row in connection.execute(query):
+        chat_low, chat_high = windows[row.chat_id]
+        if row.last_activity_at >= chat_low and row.started_at <= chat_high:
+            found[row.chat_id].append(
+                SessionSpan(row.id, row.started_at, row.last_activity_at, row.message_count)
+            )
+    return found
+
+
+def write_sessions(
+    connection: Connection,
+    channel: Channel,
+    plans: Mapping[str, ChatSessionPlan],
+    now: datetime,
+    timeout: timedelta,
+) -> tuple[int, int, int]:
+    """Apply the session plans; return (created, extended, merged) counts."""
+
+    def status(span: SessionSpan) -> str:
+        return "open" if now - span.last_activity_at <= timeout else "closed"
+
+    created = [
+        {
+            "id": span.id,
+            "tenant_id": channel.tenant_id,
+            "channel_id": channel.id,
+            "chat_id": chat_id,
+            "started_at": span.started_at,
+            "last_activity_at": span.last_activity_at,
+            "message_count": span.message_count,
+            "status": status(span),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for chat_id, plan in plans.items()
+        for span in plan.created
+    ]
+    extended = [
+        {
+            "b_id": span.id,
+            "started_at": span.started_at,
+            "last_activity_at": span.last_activity_at,
+            "message_count": span.message_count,
+            "status": status(span),
+            "updated_at": now,
+        }
+        for plan in plans.values()
+        for span in plan.extended
+    ]
+    merged = [
+        {"b_absorbed": absorbed, "b_survivor": survivor}
+        for plan in plans.values()
+        for absorbed, survivor in plan.merged
+    ]
+    if created:
+        connection.execute(sessions.insert(), created)
+    if extended:
+        connection.execute(
+            update(sessions)
+            .where(sessions.c.id == bindparam("b_id"))
+            .values({key: bindparam(key) for key in extended[0] if key != "b_id"}),
+            extended,
+        )
+    if merged:
+        connection.execute(
+            update(messages)
+            .where(messages.c.session_id == bindparam("b_absorbed"))
+            .values(session_id=bindparam("b_survivor")),
+            merged,
+        )
+        connection.execute(
+            delete(sessions).where(sessions.c.id == bindparam("b_absorbed")),
+            [{"b_absorbed": row["b_absorbed"]} for row in merged],
+        )
+    return len(created), len(extended), len(merged)
+
+
+def update_chats(
+    connection: Connection,
+    locked: Mapping[str, LockedChat],
+    infos: Mapping[str, ChatInfo],
+    new: Sequence[Message],
+    contact_ids: Mapping[str, int],
+    origin: Origin,
+    now: datetime,
+) -> None:
+    """Move each chat's preview forward, apply the unread rules, fill name and counterpart."""
+    by_chat: dict[str, list[Message]] = defaultdict(list)
+    for message in new:
+        by_chat[message.chat_id].append(message)
+    rows = []
+    for chat_id, chat_messages in by_chat.items():
+        chat = locked[chat_id]
+        info = infos[chat_id]
+        preview = advance_chat(chat.state, chat_messages, origin)
+        counterpart = info.counterpart
+        rows.append(
+            {
+                "b_id": chat.id,
+                "name": info.name or chat.name,
+                "contact_id": chat.contact_id
+                or (contact_ids.get(counterpart.wa_id) if counterpart else None),
+                "last_message_at": preview.last_message_at,
+                "last_message_id": preview.last_message_id,
+                "last_message_text": preview.last_message_text,
+                "last_sender": preview.last_sender,
+                "unread_count": preview.unread_count,
+                "updated_at": now,
+            }
+        )
+    if rows:
+        connection.execute(
+            update(chats)
+            .where(chats.c.id == bindparam("b_id"))
+            .values({key: bindparam(key) for key in rows[0] if key != "b_id"}),
+            rows,
+        )
+
+
+def insert_events(
+    connection: Connection, channel: Channel, batch: Sequence[Event], now: datetime
+) -> None:
+    """Write outbox events in the batch's transaction."""
+    if batch:
+        connection.execute(
+            events.insert(),
+            [
+                {
+                    "tenant_id": channel.tenant_id,
+                    "channel_id": channel.id,
+                    "type": event.type,
+                    "aggregate_type": event.aggregate_type,
+                    "aggregate_id": event.aggregate_id,
+                    "payload": event.payload,
+                    "created_at": now,
+                }
+                for event in batch
+            ],
+        )
+
+
+def insert_dead_letters(
+    connection: Connection,
+    channel: Channel,
+    origin: Origin,
+    invalid: Sequence[Invalid],
+    now: datetime,
+) -> None:
+    """Keep every refused message with its reason, so nothing given to chatport is lost."""
+    if invalid:
+        connection.execute(
+            dead_letters.insert(),
+            [
+                {
+                    "tenant_id": channel.tenant_id,
+                    "channel_id": channel.id,
+                    "source": str(origin),
+                    "reason": item.reason,
+                    "external_id": item.external_id,
+                    "payload": jsoncodec.dumps(item.raw).decode() if item.raw is not None else None,
+                    "received_at": now,
+                }
+                for item in invalid
+            ],
+        )
