@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from chatport.domain.model import ChatInfo, ContactRef, IncomingMessage, Invalid, Message
 from chatport.domain.normalise import (
@@ -35,6 +36,7 @@ class PreparedBatch:
     contacts: dict[str, ContactRef] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=65_536)
 def normalise_contact(ref: ContactRef) -> ContactRef:
     """A contact keyed by its phone JID when known, else by its LID; names cleaned."""
     wa_id = normalise_jid(ref.wa_id)
@@ -47,10 +49,14 @@ def normalise_contact(ref: ContactRef) -> ContactRef:
     return ContactRef(wa_id=wa_id, phone=phone, lid=lid, name=name)
 
 
+_cached_jid = lru_cache(maxsize=65_536)(normalise_jid)
+
+
 def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
     """Validate and normalise `incoming`; see the module docstring."""
     batch = PreparedBatch()
     seen: set[str] = set()
+    chat_names: dict[str, str] = {}
     for item in incoming:
         try:
             message = _validate(item)
@@ -64,10 +70,14 @@ def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
             continue
         seen.add(message.external_id)
         batch.messages.append(message)
-        _note_chat(batch, message, item.chat_name)
-    for chat in batch.chats.values():
-        if chat.counterpart is not None and chat.counterpart.wa_id not in batch.contacts:
-            batch.contacts[chat.counterpart.wa_id] = chat.counterpart
+        if item.chat_name:
+            chat_names[message.chat_id] = item.chat_name
+        author = message.author
+        if author is not None:
+            known = batch.contacts.get(author.wa_id)
+            if known is not author:
+                batch.contacts[author.wa_id] = _merge_contact(known, author)
+    _collect_chats(batch, chat_names)
     return batch
 
 
@@ -79,7 +89,9 @@ def _validate(item: IncomingMessage) -> Message:
         raise InvalidValue(f"message id longer than {MAX_EXTERNAL_ID_LENGTH} characters")
     if "\x00" in external_id:
         raise InvalidValue("message id contains a NUL character")
-    chat_id = normalise_jid(item.chat_id)
+    if item.chat_id is None:
+        raise InvalidValue("missing chat id")
+    chat_id = _cached_jid(item.chat_id)
     sent_at = normalise_timestamp(item.sent_at)
     author = None
     if not item.from_me:
@@ -100,26 +112,30 @@ def _validate(item: IncomingMessage) -> Message:
     )
 
 
-def _note_chat(batch: PreparedBatch, message: Message, chat_name: str | None) -> None:
-    author = message.author
-    if author is not None:
-        batch.contacts[author.wa_id] = _merge_contact(batch.contacts.get(author.wa_id), author)
-    chat_id = message.chat_id
-    known = batch.chats.get(chat_id)
-    name = clean_text(chat_name.strip()) if chat_name and chat_name.strip() else None
-    counterpart = known.counterpart if known else None
-    if _is_person(chat_id) and (author is not None or counterpart is None):
-        counterpart = author or ContactRef(
-            wa_id=chat_id, phone=phone_of(chat_id), lid=chat_id if is_lid(chat_id) else None
+def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:
+    """One ChatInfo per chat; a 1:1 chat's counterpart is its inbound author, else its JID."""
+    counterparts: dict[str, ContactRef] = {}
+    for message in batch.messages:
+        if message.author is not None and message.chat_id not in counterparts:
+            if _is_person(message.chat_id):
+                counterparts[message.chat_id] = message.author
+    for message in batch.messages:
+        chat_id = message.chat_id
+        if chat_id in batch.chats:
+            continue
+        counterpart = None
+        if _is_person(chat_id):
+            counterpart = counterparts.get(chat_id) or ContactRef(
+                wa_id=chat_id, phone=phone_of(chat_id), lid=chat_id if is_lid(chat_id) else None
+            )
+            counterpart = batch.contacts.setdefault(counterpart.wa_id, counterpart)
+        name = chat_names.get(chat_id)
+        batch.chats[chat_id] = ChatInfo(
+            chat_id=chat_id,
+            is_group=is_group(chat_id),
+            name=clean_text(name.strip()) if name and name.strip() else None,
+            counterpart=counterpart,
         )
-    if known is not None and counterpart == known.counterpart and name in (None, known.name):
-        return
-    batch.chats[chat_id] = ChatInfo(
-        chat_id=chat_id,
-        is_group=is_group(chat_id),
-        name=name or (known.name if known else None),
-        counterpart=counterpart,
-    )
 
 
 def _is_person(chat_id: str) -> bool:

@@ -15,6 +15,10 @@ from uuid import UUID
 
 DEFAULT_SESSION_TIMEOUT = timedelta(minutes=30)
 
+RawPayload = dict[str, Any] | bytes
+"""The source's own record of a message, kept verbatim in `messages.raw`: a decoded JSON
+object, or the JSON text as bytes when the source still has it (no re-encoding then)."""
+
 
 class Origin(StrEnum):
     """Where a message came from; stored in `messages.origin`."""
@@ -84,12 +88,13 @@ class Media:
     filename: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IncomingMessage:
     """A message as a source read it, before validation.
 
     `sent_at` may be a datetime, or epoch seconds or milliseconds as int, float or str.
     `chat_id` and the author ids may use any JID form (`@s.whatsapp.net`, bare digits, ...).
+    `raw` given as bytes must be valid UTF-8 JSON (sources pass the text they decoded).
     """
 
     external_id: str | None
@@ -101,12 +106,16 @@ class IncomingMessage:
     content_type: str = ContentType.TEXT
     media: Media | None = None
     chat_name: str | None = None
-    raw: dict[str, Any] | None = None
+    raw: RawPayload | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
-    """A validated message: normalised JIDs, UTC `sent_at` in whole seconds."""
+    """A validated message: normalised JIDs, UTC `sent_at` in whole seconds.
+
+    Treat as immutable. It is not frozen because frozen dataclasses are several times slower
+    to create, and the write path creates one per message.
+    """
 
     external_id: str
     chat_id: str
@@ -116,7 +125,7 @@ class Message:
     text: str | None
     content_type: str
     media: Media | None
-    raw: dict[str, Any] | None
+    raw: RawPayload | None
 
     @property
     def sort_key(self) -> tuple[datetime, str]:
@@ -131,7 +140,7 @@ class Invalid:
     reason: str
     external_id: str | None
     chat_id: str | None
-    raw: dict[str, Any] | None
+    raw: RawPayload | None
 
 
 @dataclass(frozen=True, slots=True)

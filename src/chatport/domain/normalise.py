@@ -20,6 +20,8 @@ _KNOWN_SERVERS = {"c.us", "g.us", "lid", "newsletter", "broadcast", "call"}
 _PHONE_CHARS = re.compile(r"[\s+().\-]")
 _EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+_FIRST_SECOND = 86_400
+_FIRST_MILLISECOND = 100_000_000_000
 
 
 class InvalidValue(ValueError):
@@ -73,6 +75,8 @@ def normalise_timestamp(value: datetime | int | float | str | None) -> datetime:
     Numbers above 1e14 are microseconds, above 1e11 milliseconds, else seconds.
     A naive datetime or ISO string is taken as UTC.
     """
+    if type(value) is int and _FIRST_SECOND <= value < _FIRST_MILLISECOND:
+        return datetime.fromtimestamp(value, UTC)
     if value is None or value == "":
         raise InvalidValue("missing timestamp")
     if isinstance(value, bool):
@@ -105,7 +109,7 @@ def _from_epoch(number: float) -> datetime:
         raise InvalidValue(f"bad timestamp: {number!r}")
     if number > 1e14:
         number /= 1_000_000
-    elif number > 1e11:
+    elif number >= _FIRST_MILLISECOND:
         number /= 1000
     try:
         return datetime.fromtimestamp(int(number), UTC)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
@@ -76,43 +77,53 @@ def plan_chat_sessions(
     that started first (ties broken by id). A group of stored sessions that no new message
     touches is left alone.
     """
-    blocks: list[tuple[datetime, datetime, int, SessionSpan | Message]] = []
-    for span in stored:
-        blocks.append((span.started_at, span.last_activity_at, 0, span))
-    for message in new_messages:
-        blocks.append((message.sent_at, message.sent_at, 1, message))
-    blocks.sort(key=_block_order)
-
+    ordered = sorted(new_messages, key=_message_order)
+    spans = sorted(stored, key=lambda s: (s.started_at, s.last_activity_at, str(s.id)))
     plan = ChatSessionPlan()
-    group: list[SessionSpan | Message] = []
+    group_spans: list[SessionSpan] = []
+    group_messages: list[Message] = []
     group_end: datetime | None = None
-    for start, end, _, item in blocks:
-        if group_end is not None and start - group_end > timeout:
-            _plan_group(group, plan, channel_key)
-            group = []
-            group_end = None
-        group.append(item)
-        group_end = end if group_end is None else max(group_end, end)
-    if group:
-        _plan_group(group, plan, channel_key)
+    next_span = 0
+    # A sweep over spans and messages merged by start time; a gap > timeout closes a group.
+    for message in ordered:
+        sent_at = message.sent_at
+        while next_span < len(spans) and spans[next_span].started_at <= sent_at:
+            span = spans[next_span]
+            next_span += 1
+            if group_end is not None and span.started_at - group_end > timeout:
+                _plan_group(group_spans, group_messages, plan, channel_key)
+                group_spans, group_messages, group_end = [], [], None
+            group_spans.append(span)
+            if group_end is None or span.last_activity_at > group_end:
+                group_end = span.last_activity_at
+        if group_end is not None and sent_at - group_end > timeout:
+            _plan_group(group_spans, group_messages, plan, channel_key)
+            group_spans, group_messages, group_end = [], [], None
+        group_messages.append(message)
+        if group_end is None or sent_at > group_end:
+            group_end = sent_at
+    for span in spans[next_span:]:
+        if group_end is not None and span.started_at - group_end > timeout:
+            _plan_group(group_spans, group_messages, plan, channel_key)
+            group_spans, group_messages, group_end = [], [], None
+        group_spans.append(span)
+        if group_end is None or span.last_activity_at > group_end:
+            group_end = span.last_activity_at
+    _plan_group(group_spans, group_messages, plan, channel_key)
     return plan
 
 
-def _block_order(block: tuple[datetime, datetime, int, SessionSpan | Message]) -> tuple:
-    start, end, kind, item = block
-    tie = str(item.id) if isinstance(item, SessionSpan) else item.external_id
-    return (start, end, kind, tie)
+_message_order = attrgetter("sent_at", "external_id")
 
 
 def _plan_group(
-    group: list[SessionSpan | Message], plan: ChatSessionPlan, channel_key: str
+    spans: list[SessionSpan], messages: list[Message], plan: ChatSessionPlan, channel_key: str
 ) -> None:
-    spans = [item for item in group if isinstance(item, SessionSpan)]
-    messages = [item for item in group if isinstance(item, Message)]
+    """Plan one group; `messages` are in session order."""
     if not messages:
         return
-    started_at = min(m.sent_at for m in messages)
-    last_activity_at = max(m.sent_at for m in messages)
+    started_at = messages[0].sent_at
+    last_activity_at = messages[-1].sent_at
     count = len(messages)
     for span in spans:
         started_at = min(started_at, span.started_at)
@@ -124,8 +135,8 @@ def _plan_group(
         plan.extended.append(SessionSpan(session_id, started_at, last_activity_at, count))
         plan.merged.extend((span.id, session_id) for span in spans if span is not survivor)
     else:
-        first = min(messages, key=lambda m: m.sort_key)
-        session_id = session_id_for(channel_key, first.external_id)
+        session_id = session_id_for(channel_key, messages[0].external_id)
         plan.created.append(SessionSpan(session_id, started_at, last_activity_at, count))
+    assignments = plan.assignments
     for message in messages:
-        plan.assignments[message.external_id] = session_id
+        assignments[message.external_id] = session_id

@@ -21,9 +21,8 @@ from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_cha
 from chatport.store import jsoncodec
 from chatport.store.bulk import BulkOps
 from chatport.store.tables import messages
+from chatport.store.records import insert_dead_letters, insert_events
 from chatport.store.writes import (
-    insert_dead_letters,
-    insert_events,
     lock_chats,
     read_neighbour_sessions,
     update_chats,
@@ -70,13 +69,14 @@ def write_batch(
             connection, ops, channel.tenant_id, batch.contacts, now
         )
         plans = _plan_sessions(connection, ops, channel, new, timeout)
-        counts = write_sessions(connection, channel, plans, now, timeout)
+        counts = write_sessions(connection, ops, channel, plans, now, timeout)
         result.sessions_created, result.sessions_extended, result.sessions_merged = counts
         _insert_messages(connection, ops, channel, new, plans, contact_ids, origin, now)
         result.created = len(new)
         update_chats(connection, chats, batch.chats, new, contact_ids, origin, now)
-    insert_events(connection, channel, batch_events(channel.id, origin, new, plans, result), now)
-    insert_dead_letters(connection, channel, origin, batch.invalid, now)
+    events = batch_events(channel.id, origin, new, plans, result)
+    insert_events(connection, ops, channel, events, now)
+    insert_dead_letters(connection, ops, channel, origin, batch.invalid, now)
     return result
 
 
@@ -123,24 +123,26 @@ def _insert_messages(
     origin: Origin,
     now: datetime,
 ) -> None:
-    time, uuid, json = ops.encode_time, ops.encode_uuid, ops.encode_json
-    tenant_id, channel_id, origin_text, created_at = (
-        channel.tenant_id,
-        channel.id,
-        str(origin),
-        time(now),
-    )
+    time, json = ops.encode_time, ops.encode_json
+    tenant_id, channel_id = channel.tenant_id, channel.id
+    origin_text, created_at = str(origin), time(now)
+    sessions = {
+        session_id: ops.encode_uuid(session_id)
+        for plan in plans.values()
+        for session_id in set(plan.assignments.values())
+    }
     rows = []
     for m in new:
         media = m.media
+        author = m.author
         rows.append(
             (
                 tenant_id,
                 channel_id,
                 m.external_id,
                 m.chat_id,
-                contact_ids.get(m.author.wa_id) if m.author else None,
-                uuid(plans[m.chat_id].assignments[m.external_id]),
+                contact_ids.get(author.wa_id) if author is not None else None,
+                sessions[plans[m.chat_id].assignments[m.external_id]],
                 time(m.sent_at),
                 m.from_me,
                 m.content_type,

@@ -57,6 +57,11 @@ class BulkOps(Protocol):
     def encode_json(self, data: bytes) -> Any:
         """Serialised JSON bytes as the message row wants them."""
 
+    def insert_rows(
+        self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
+    ) -> None:
+        """Bulk insert new rows (values encoded with the encode_* methods) into `table`."""
+
     def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
         """Bulk insert message rows (MESSAGE_COLUMNS order), skipping existing
         (channel_id, external_id); return how many were inserted."""

@@ -15,12 +15,16 @@ def dumps(document: Any) -> bytes:
     """Serialise `document` as UTF-8 JSON bytes that both back ends accept.
 
     NUL characters (which jsonb refuses) become U+FFFD, lone surrogates become U+FFFD and
-    values JSON cannot represent are stored as their `str()`.
+    values JSON cannot represent are stored as their `str()`. Bytes are taken as JSON text
+    already serialised and only get the NUL treatment.
     """
-    try:
-        data = orjson.dumps(document, default=str, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:
-        data = json.dumps(_scrub(document), default=str, ensure_ascii=False).encode()
+    if isinstance(document, bytes):
+        data = document
+    else:
+        try:
+            data = orjson.dumps(document, default=str, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            data = json.dumps(_scrub(document), default=str, ensure_ascii=False).encode()
     if _NUL_ESCAPE in data:
         data = data.replace(_NUL_ESCAPE, _REPLACEMENT_ESCAPE)
     return data

@@ -1,4 +1,10 @@
-"""PostgreSQL bulk path: binary COPY into a temp table, then one insert-select."""
+"""PostgreSQL bulk path: binary COPY.
+
+New messages are COPYed straight into `messages` under a savepoint: the batch's chats are
+locked and its ids were checked, so a conflict means another writer stored one of the ids in
+another chat meanwhile. Then, and only then, the savepoint is rolled back and the rows go
+through a temp table and `INSERT … SELECT … ON CONFLICT DO NOTHING`.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +14,48 @@ from typing import Any
 from uuid import UUID
 
 from psycopg.adapt import Dumper
+from psycopg.errors import UniqueViolation
 from psycopg.pq import Format
-from sqlalchemy import ARRAY, ColumnElement, Connection, Select, String, Table, any_, literal
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    Table,
+    Uuid,
+    any_,
+    literal,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import Insert
 
 from chatport.store.bulk import MESSAGE_COLUMNS
+from chatport.store.tables import messages
+from chatport.store.types import UtcDateTime
 
 STAGING = "chatport_messages_in"
-_COLUMN_TYPES = {
-    "tenant_id": "bigint",
-    "channel_id": "bigint",
-    "external_id": "text",
-    "chat_id": "text",
-    "contact_id": "bigint",
-    "session_id": "uuid",
-    "sent_at": "timestamptz",
-    "from_me": "bool",
-    "content_type": "text",
-    "text": "text",
-    "media_url": "text",
-    "media_mime": "text",
-    "media_filename": "text",
-    "origin": "text",
-    "raw": "jsonb",
-    "created_at": "timestamptz",
-}
-COPY_TYPES = [_COLUMN_TYPES[name] for name in MESSAGE_COLUMNS]
 _COLUMNS = ", ".join(MESSAGE_COLUMNS)
-CREATE_STAGING = (
+_CREATE_STAGING = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} "
-    f"({', '.join(f'{name} {_COLUMN_TYPES[name]}' for name in MESSAGE_COLUMNS)}) "
-    "ON COMMIT DELETE ROWS"
+    "(LIKE messages INCLUDING DEFAULTS EXCLUDING CONSTRAINTS) ON COMMIT DELETE ROWS"
 )
-COPY_MESSAGES = f"COPY {{table}} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-MOVE_MESSAGES = (
+_MOVE_MESSAGES = (
     f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM {STAGING} "
     "ON CONFLICT (channel_id, external_id) DO NOTHING"
+)
+_COPY_TYPES = (  # most specific first: UtcDateTime wraps DateTime, BigInteger is an Integer
+    (UtcDateTime, "timestamptz"),
+    (Boolean, "bool"),
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Uuid, "uuid"),
+    (JSON, "jsonb"),
+    (String, "text"),
 )
 
 
@@ -61,11 +72,24 @@ class JsonbBytesDumper(Dumper):
         return b"\x01" + obj
 
 
-def copy_rows(cursor: Any, table: str, rows: list[tuple]) -> None:
-    """Binary COPY of message rows (MESSAGE_COLUMNS order) into `table`."""
+def copy_type(column_type: Any) -> str:
+    """The type name binary COPY uses for a column type of `store.tables`."""
+    for kind, name in _COPY_TYPES:
+        if isinstance(column_type, kind):
+            return name
+    raise TypeError(f"no COPY type for {column_type!r}")
+
+
+def copy_rows(
+    cursor: Any, table: Table, columns: Sequence[str], rows: list[tuple], into: str = ""
+) -> None:
+    """Binary COPY of `rows` (values in `columns` order, typed as in `table`) into `table`,
+    or into the table named `into` that has the same columns."""
+    types = [copy_type(table.c[name].type) for name in columns]
     cursor.adapters.register_dumper(JsonbBytes, JsonbBytesDumper)
-    with cursor.copy(COPY_MESSAGES.format(table=table)) as copy:
-        copy.set_types(COPY_TYPES)
+    statement = f"COPY {into or table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    with cursor.copy(statement) as copy:
+        copy.set_types(types)
         for row in rows:
             copy.write_row(row)
 
@@ -93,13 +117,29 @@ class PostgresBulk:
     def encode_json(self, data: bytes) -> JsonbBytes:
         return JsonbBytes(data)
 
+    def insert_rows(
+        self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
+    ) -> None:
+        if rows:
+            with connection.connection.driver_connection.cursor() as cursor:
+                copy_rows(cursor, table, columns, rows)
+
     def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
         if not rows:
             return 0
-        driver = connection.connection.driver_connection
-        with driver.cursor() as cursor:
-            cursor.execute(CREATE_STAGING)
+        savepoint = connection.begin_nested()
+        try:
+            self.insert_rows(connection, messages, MESSAGE_COLUMNS, rows)
+        except UniqueViolation:
+            savepoint.rollback()
+            return self._insert_skipping_conflicts(connection, rows)
+        savepoint.commit()
+        return len(rows)
+
+    def _insert_skipping_conflicts(self, connection: Connection, rows: list[tuple]) -> int:
+        with connection.connection.driver_connection.cursor() as cursor:
+            cursor.execute(_CREATE_STAGING)
             cursor.execute(f"TRUNCATE {STAGING}")
-            copy_rows(cursor, STAGING, rows)
-            cursor.execute(MOVE_MESSAGES)
+            copy_rows(cursor, messages, MESSAGE_COLUMNS, rows, into=STAGING)
+            cursor.execute(_MOVE_MESSAGES)
             return cursor.rowcount

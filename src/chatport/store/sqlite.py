@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -15,10 +15,17 @@ from sqlalchemy.sql.dml import Insert
 from chatport.store.bulk import MESSAGE_COLUMNS
 from chatport.store.types import sqlite_datetime
 
-INSERT_MESSAGES = (
-    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in MESSAGE_COLUMNS)}) "
-    "ON CONFLICT (channel_id, external_id) DO NOTHING"
+
+@cache
+def insert_sql(table: str, columns: tuple[str, ...], on_conflict: str = "") -> str:
+    """`INSERT INTO table (columns) VALUES (?, …) [ON CONFLICT …]` for executemany."""
+    placeholders = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+    return f"{sql} ON CONFLICT {on_conflict}" if on_conflict else sql
+
+
+INSERT_MESSAGES = insert_sql(
+    "messages", MESSAGE_COLUMNS, "(channel_id, external_id) DO NOTHING"
 )
 
 
@@ -26,6 +33,7 @@ class SqliteBulk:
     """BulkOps for SQLite; the single writer holds the database lock (BEGIN IMMEDIATE)."""
 
     name = "sqlite"
+    encode_time = staticmethod(sqlite_datetime)
 
     def insert(self, table: Table) -> Insert:
         return sqlite_insert(table)
@@ -37,14 +45,17 @@ class SqliteBulk:
     def lock(self, select: Select) -> Select:
         return select
 
-    def encode_time(self, value: datetime) -> str:
-        return sqlite_datetime(value)
-
     def encode_uuid(self, value: UUID) -> str:
         return value.hex
 
     def encode_json(self, data: bytes) -> str:
         return data.decode()
+
+    def insert_rows(
+        self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
+    ) -> None:
+        if rows:
+            connection.exec_driver_sql(insert_sql(table.name, tuple(columns)), rows)
 
     def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
         if not rows:

@@ -47,6 +47,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def sqlite_datetime(value: datetime) -> str:
     """The SQLite text of an aware or naive-UTC datetime, as `UtcDateTime` writes it."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime(SQLITE_DATETIME_FORMAT)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    text = value.isoformat(" ")
+    return text[:-6] if value.microsecond else text[:19] + ".000000"

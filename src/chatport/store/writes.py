@@ -10,13 +10,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from chatport.domain.chats import ChatState, advance_chat
-from chatport.domain.events import Event
-from chatport.domain.model import ChatInfo, Channel, ContactRef, Invalid, Message, Origin
-from chatport.domain.model import SessionSpan
+from chatport.domain.model import ChatInfo, Channel, ContactRef, Message, Origin, SessionSpan
 from chatport.domain.sessions import ChatSessionPlan
-from chatport.store import jsoncodec
 from chatport.store.bulk import BulkOps
-from chatport.store.tables import chats, contacts, dead_letters, events, messages, sessions
+from chatport.store.tables import chats, contacts, messages, sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +174,23 @@ def read_neighbour_sessions(
     return found
 
 
+SESSION_COLUMNS = (
+    "id",
+    "tenant_id",
+    "channel_id",
+    "chat_id",
+    "started_at",
+    "last_activity_at",
+    "message_count",
+    "status",
+    "created_at",
+    "updated_at",
+)
+
+
 def write_sessions(
     connection: Connection,
+    ops: BulkOps,
     channel: Channel,
     plans: Mapping[str, ChatSessionPlan],
     now: datetime,
@@ -189,19 +201,20 @@ def write_sessions(
     def status(span: SessionSpan) -> str:
         return "open" if now - span.last_activity_at <= timeout else "closed"
 
+    time, stamp = ops.encode_time, ops.encode_time(now)
     created = [
-        {
-            "id": span.id,
-            "tenant_id": channel.tenant_id,
-            "channel_id": channel.id,
-            "chat_id": chat_id,
-            "started_at": span.started_at,
-            "last_activity_at": span.last_activity_at,
-            "message_count": span.message_count,
-            "status": status(span),
-            "created_at": now,
-            "updated_at": now,
-        }
+        (
+            ops.encode_uuid(span.id),
+            channel.tenant_id,
+            channel.id,
+            chat_id,
+            time(span.started_at),
+            time(span.last_activity_at),
+            span.message_count,
+            status(span),
+            stamp,
+            stamp,
+        )
         for chat_id, plan in plans.items()
         for span in plan.created
     ]
@@ -222,8 +235,7 @@ def write_sessions(
         for plan in plans.values()
         for absorbed, survivor in plan.merged
     ]
-    if created:
-        connection.execute(sessions.insert(), created)
+    ops.insert_rows(connection, sessions, SESSION_COLUMNS, created)
     if extended:
         connection.execute(
             update(sessions)
@@ -284,52 +296,4 @@ def update_chats(
             .where(chats.c.id == bindparam("b_id"))
             .values({key: bindparam(key) for key in rows[0] if key != "b_id"}),
             rows,
-        )
-
-
-def insert_events(
-    connection: Connection, channel: Channel, batch: Sequence[Event], now: datetime
-) -> None:
-    """Write outbox events in the batch's transaction."""
-    if batch:
-        connection.execute(
-            events.insert(),
-            [
-                {
-                    "tenant_id": channel.tenant_id,
-                    "channel_id": channel.id,
-                    "type": event.type,
-                    "aggregate_type": event.aggregate_type,
-                    "aggregate_id": event.aggregate_id,
-                    "payload": event.payload,
-                    "created_at": now,
-                }
-                for event in batch
-            ],
-        )
-
-
-def insert_dead_letters(
-    connection: Connection,
-    channel: Channel,
-    origin: Origin,
-    invalid: Sequence[Invalid],
-    now: datetime,
-) -> None:
-    """Keep every refused message with its reason, so nothing given to chatport is lost."""
-    if invalid:
-        connection.execute(
-            dead_letters.insert(),
-            [
-                {
-                    "tenant_id": channel.tenant_id,
-                    "channel_id": channel.id,
-                    "source": str(origin),
-                    "reason": item.reason,
-                    "external_id": item.external_id,
-                    "payload": jsoncodec.dumps(item.raw).decode() if item.raw is not None else None,
-                    "received_at": now,
-                }
-                for item in invalid
-            ],
         )

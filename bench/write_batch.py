@@ -1,0 +1,211 @@
+"""Benchmark: the write path against the raw bulk insert of the same rows, in one run.
+
+    python bench/write_batch.py [--backend sqlite|postgresql|both] [--messages 1000000]
+        [--chats 10000] [--chunk 5000] [--postgres-url postgresql://postgres@127.0.0.1/postgres]
+
+For each back end, on a fresh database each:
+  ours  every chunk through `Database.write_batch` (validation, chats, contacts, the session
+        rule, messages, chat previews, events), one transaction per chunk;
+  raw   the same final message rows, prepared in advance, inserted into the same indexed
+        `messages` table with the fastest plain bulk insert of the back end (executemany
+        INSERT on SQLite, binary COPY straight into the table on PostgreSQL), one transaction
+        per chunk: the physical limit here;
+  rerun every chunk through the write path again (all duplicates).
+Prints one `key=value` line per back end; the last line sums them up. Ratios, not seconds,
+are the figures to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from chatport.bootstrap import build_database
+from chatport.domain.batch import prepare_batch
+from chatport.domain.model import IncomingMessage, Origin
+from chatport.domain.sessions import partition, session_id_for
+from chatport.settings import Settings
+from chatport.store import jsoncodec
+from chatport.store.migrate import upgrade
+from chatport.store.postgres import copy_rows
+from chatport.store.sqlite import INSERT_MESSAGES
+from chatport.store.tables import messages
+from chatport.store.bulk import MESSAGE_COLUMNS
+from chatport.synthetic import synthetic_history
+
+
+def chunks(messages: int, chats: int, chunk: int) -> list[list[IncomingMessage]]:
+    """Whole chats packed into chunks of about `chunk` messages (import pipeline style)."""
+    out: list[list[IncomingMessage]] = [[]]
+    for chat in synthetic_history(chats, messages, seed=7):
+        if out[-1] and len(out[-1]) + len(chat.messages) > chunk:
+            out.append([])
+        out[-1].extend(chat.messages)
+    return out
+
+
+@contextmanager
+def fresh_database(backend: str, postgres_url: str) -> Iterator[str]:
+    """A new, migrated, empty database URL; dropped afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{Path(folder) / 'bench.db'}"
+            database = build_database(Settings(database_url=url), check_schema=False)
+            upgrade(database.engine)
+            database.dispose()
+            yield url
+        return
+    import psycopg
+
+    name = f"chatport_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        database = build_database(Settings(database_url=url), check_schema=False)
+        upgrade(database.engine)
+        database.dispose()
+        yield url
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def run_ours(url: str, work: list[list[IncomingMessage]]) -> tuple[float, float, int]:
+    database = build_database(Settings(database_url=url))
+    channel = database.channel()
+    created = 0
+    start = time.perf_counter()
+    for chunk in work:
+        created += database.write_batch(channel, chunk, origin=Origin.IMPORT).created
+    ours = time.perf_counter() - start
+    start = time.perf_counter()
+    for chunk in work:
+        assert database.write_batch(channel, chunk, origin=Origin.IMPORT).created == 0
+    rerun = time.perf_counter() - start
+    database.dispose()
+    return ours, rerun, created
+
+
+def raw_rows(url: str, work: list[list[IncomingMessage]]) -> list[list[tuple]]:
+    """The rows the write path stores, built in advance (not timed)."""
+    database = build_database(Settings(database_url=url))
+    channel = database.channel()
+    encode_time, encode_uuid = database.ops.encode_time, database.ops.encode_uuid
+    encode_json = database.ops.encode_json
+    created_at = encode_time(time_now())
+    out = []
+    for chunk in work:
+        batch = prepare_batch(chunk)
+        by_chat: dict[str, list] = {}
+        for message in batch.messages:
+            by_chat.setdefault(message.chat_id, []).append(message)
+        session_of = {}
+        for chat_messages in by_chat.values():
+            for session in partition(chat_messages, channel.session_timeout):
+                sid = encode_uuid(session_id_for(channel.key, session[0].external_id))
+                session_of.update((m.external_id, sid) for m in session)
+        out.append(
+            [
+                (
+                    channel.tenant_id,
+                    channel.id,
+                    m.external_id,
+                    m.chat_id,
+                    1 if m.author else None,
+                    session_of[m.external_id],
+                    encode_time(m.sent_at),
+                    m.from_me,
+                    m.content_type,
+                    m.text,
+                    None,
+                    None,
+                    None,
+                    "import",
+                    encode_json(jsoncodec.dumps(m.raw)),
+                    created_at,
+                )
+                for m in batch.messages
+            ]
+        )
+    database.dispose()
+    return out
+
+
+def time_now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def run_raw(url: str, rows: list[list[tuple]]) -> float:
+    database = build_database(Settings(database_url=url))
+    start = time.perf_counter()
+    for chunk in rows:
+        with database.engine.connect().execution_options(sqlite_write=True) as connection:
+            with connection.begin():
+                if database.backend == "sqlite":
+                    plain_insert = INSERT_MESSAGES.split(" ON CONFLICT")[0]
+                    connection.exec_driver_sql(plain_insert, chunk)
+                else:
+                    driver = connection.connection.driver_connection
+                    with driver.cursor() as cursor:
+                        copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
+    elapsed = time.perf_counter() - start
+    database.dispose()
+    return elapsed
+
+
+def bench(backend: str, args: argparse.Namespace) -> dict[str, str]:
+    work = chunks(args.messages, args.chats, args.chunk)
+    total = sum(len(chunk) for chunk in work)
+    with fresh_database(backend, args.postgres_url) as url:
+        ours, rerun, created = run_ours(url, work)
+    assert created == total, (created, total)
+    with fresh_database(backend, args.postgres_url) as url:
+        rows = raw_rows(url, work)
+        raw = run_raw(url, rows)
+    del rows
+    figures = {
+        "backend": backend,
+        "messages": str(total),
+        "chats": str(args.chats),
+        "chunks": str(len(work)),
+        "msgs_per_s": f"{total / ours:.0f}",
+        "raw_per_s": f"{total / raw:.0f}",
+        "ratio": f"{raw / ours:.3f}",
+        "rerun_per_s": f"{total / rerun:.0f}",
+    }
+    print(" ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--chats", type=int, default=10_000)
+    parser.add_argument("--chunk", type=int, default=5_000)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "CHATPORT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="an administrative URL; the benchmark creates and drops its own database",
+    )
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results = [bench(backend, args) for backend in backends]
+    print(" ".join(f"{r['backend']}_ratio={r['ratio']}" for r in results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""The session rule: incremental planning equals the one-shot partition, whatever the order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chatport.domain.model import Message, SessionSpan
+from chatport.domain.sessions import (
+    neighbour_window,
+    partition,
+    plan_chat_sessions,
+    session_id_for,
+)
+
+TIMEOUT = timedelta(minutes=30)
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
+CHANNEL = "1"
+
+
+def message(external_id: str, minute: int, chat: str = "a@c.us") -> Message:
+    return Message(
+        external_id=external_id,
+        chat_id=chat,
+        sent_at=BASE + timedelta(minutes=minute),
+        from_me=False,
+        author=None,
+        text=None,
+        content_type="text",
+        media=None,
+        raw=None,
+    )
+
+
+class FakeSessionStore:
+    """Applies plans the way the SQL write path does: by chat, neighbours only."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, dict] = {}  # chat -> {session id -> SessionSpan}
+        self.session_of: dict[str, object] = {}
+        self.chat_of: dict[str, str] = {}
+
+    def write(self, batch: list[Message]) -> None:
+        new = [m for m in {m.external_id: m for m in batch}.values() if m.external_id not in self.session_of]
+        by_chat: dict[str, list[Message]] = {}
+        for m in new:
+            by_chat.setdefault(m.chat_id, []).append(m)
+        for chat, chat_messages in by_chat.items():
+            low, high = neighbour_window((m.sent_at for m in chat_messages), TIMEOUT)
+            stored = self.sessions.setdefault(chat, {})
+            neighbours = [s for s in stored.values() if s.last_activity_at >= low and s.started_at <= high]
+            plan = plan_chat_sessions(neighbours, chat_messages, TIMEOUT, CHANNEL)
+            for span in plan.created + plan.extended:
+                stored[span.id] = span
+            for absorbed, survivor in plan.merged:
+                del stored[absorbed]
+                for external_id, session_id in self.session_of.items():
+                    if session_id == absorbed:
+                        self.session_of[external_id] = survivor
+            for m in chat_messages:
+                self.session_of[m.external_id] = plan.assignments[m.external_id]
+                self.chat_of[m.external_id] = chat
+
+    def partition(self, chat: str) -> set[frozenset[str]]:
+        groups: dict[object, set[str]] = {}
+        for external_id, session_id in self.session_of.items():
+            if self.chat_of[external_id] == chat:
+                groups.setdefault(session_id, set()).add(external_id)
+        return {frozenset(group) for group in groups.values()}
+
+
+def one_shot(messages: list[Message], chat: str) -> list[list[Message]]:
+    return partition([m for m in messages if m.chat_id == chat], TIMEOUT)
+
+
+history = st.lists(
+    st.tuples(st.sampled_from(["a@c.us", "b@g.us"]), st.integers(0, 48).map(lambda n: n * 5)),
+    min_size=1,
+    max_size=40,
+).map(lambda rows: [message(f"m{i:03d}", minute, chat) for i, (chat, minute) in enumerate(rows)])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(history=history, data=st.data())
+def test_any_order_and_batching_gives_the_one_shot_partition(history, data) -> None:
+    arrival = data.draw(st.permutations(history))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(arrival)), max_size=6)))
+    batches = [arrival[a:b] for a, b in zip([0, *cuts], [*cuts, len(arrival)], strict=True)]
+    replays = data.draw(st.lists(st.sampled_from(history), max_size=5))
+    store = FakeSessionStore()
+    for batch in batches:
+        store.write(batch + replays)
+    for chat in ("a@c.us", "b@g.us"):
+        expected = one_shot(history, chat)
+        assert store.partition(chat) == {frozenset(m.external_id for m in s) for s in expected}
+        spans = sorted(
+            (s.started_at, s.last_activity_at, s.message_count)
+            for s in store.sessions.get(chat, {}).values()
+        )
+        assert spans == [(s[0].sent_at, s[-1].sent_at, len(s)) for s in expected]
+
+
+def test_a_gap_equal_to_the_timeout_stays_in_the_session() -> None:
+    sessions = partition([message("a", 0), message("b", 30), message("c", 61)], TIMEOUT)
+    assert [[m.external_id for m in s] for s in sessions] == [["a", "b"], ["c"]]
+
+
+def test_a_bridging_message_merges_into_the_older_session() -> None:
+    older = SessionSpan(session_id_for(CHANNEL, "a"), BASE, BASE + timedelta(minutes=10), 3)
+    newer = SessionSpan(
+        session_id_for(CHANNEL, "z"), BASE + timedelta(minutes=60), BASE + timedelta(minutes=70), 2
+    )
+    plan = plan_chat_sessions([newer, older], [message("bridge", 35)], TIMEOUT, CHANNEL)
+    assert plan.merged == [(newer.id, older.id)]
+    assert plan.extended == [
+        SessionSpan(older.id, BASE, BASE + timedelta(minutes=70), 6)
+    ]
+    assert plan.assignments == {"bridge": older.id}
+    assert plan.created == []
+
+
+def test_a_message_inside_a_gap_extends_without_merging() -> None:
+    span = SessionSpan(session_id_for(CHANNEL, "a"), BASE, BASE + timedelta(minutes=10), 2)
+    plan = plan_chat_sessions([span], [message("late", 40)], TIMEOUT, CHANNEL)
+    assert plan.extended == [SessionSpan(span.id, BASE, BASE + timedelta(minutes=40), 3)]
+    assert plan.merged == []
+
+
+def test_untouched_stored_sessions_are_left_alone() -> None:
+    span = SessionSpan(session_id_for(CHANNEL, "a"), BASE, BASE + timedelta(minutes=10), 2)
+    plan = plan_chat_sessions([span], [message("far", 500)], TIMEOUT, CHANNEL)
+    assert plan.extended == [] and plan.merged == []
+    assert [s.message_count for s in plan.created] == [1]
+
+
+def test_session_ids_are_derived_from_the_first_message() -> None:
+    plan = plan_chat_sessions([], [message("second", 5), message("first", 0)], TIMEOUT, CHANNEL)
+    assert [s.id for s in plan.created] == [session_id_for(CHANNEL, "first")]
