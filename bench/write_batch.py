@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,18 +79,22 @@ def fresh_database(backend: str, postgres_url: str) -> Iterator[str]:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def run_ours(url: str, work: list[list[IncomingMessage]]) -> tuple[float, float, int]:
+def run_ours(
+    url: str, work: list[list[IncomingMessage]], writers: int
+) -> tuple[float, float, int]:
     database = build_database(Settings(database_url=url))
     channel = database.channel()
-    created = 0
-    start = time.perf_counter()
-    for chunk in work:
-        created += database.write_batch(channel, chunk, origin=Origin.IMPORT).created
-    ours = time.perf_counter() - start
-    start = time.perf_counter()
-    for chunk in work:
-        assert database.write_batch(channel, chunk, origin=Origin.IMPORT).created == 0
-    rerun = time.perf_counter() - start
+
+    def write(chunk: list[IncomingMessage]) -> int:
+        return database.write_batch(channel, chunk, origin=Origin.IMPORT).created
+
+    with ThreadPoolExecutor(writers) as pool:
+        start = time.perf_counter()
+        created = sum(pool.map(write, work))
+        ours = time.perf_counter() - start
+        start = time.perf_counter()
+        assert sum(pool.map(write, work)) == 0
+        rerun = time.perf_counter() - start
     database.dispose()
     return ours, rerun, created
 
@@ -145,10 +150,10 @@ def time_now():
     return datetime.now(UTC)
 
 
-def run_raw(url: str, rows: list[list[tuple]]) -> float:
+def run_raw(url: str, rows: list[list[tuple]], writers: int) -> float:
     database = build_database(Settings(database_url=url))
-    start = time.perf_counter()
-    for chunk in rows:
+
+    def insert(chunk: list[tuple]) -> None:
         with database.engine.connect().execution_options(sqlite_write=True) as connection:
             with connection.begin():
                 if database.backend == "sqlite":
@@ -158,26 +163,32 @@ def run_raw(url: str, rows: list[list[tuple]]) -> float:
                     driver = connection.connection.driver_connection
                     with driver.cursor() as cursor:
                         copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
-    elapsed = time.perf_counter() - start
+
+    with ThreadPoolExecutor(writers) as pool:
+        start = time.perf_counter()
+        list(pool.map(insert, rows))
+        elapsed = time.perf_counter() - start
     database.dispose()
     return elapsed
 
 
 def bench(backend: str, args: argparse.Namespace) -> dict[str, str]:
+    writers = 1 if backend == "sqlite" else args.writers
     work = chunks(args.messages, args.chats, args.chunk)
     total = sum(len(chunk) for chunk in work)
     with fresh_database(backend, args.postgres_url) as url:
-        ours, rerun, created = run_ours(url, work)
+        ours, rerun, created = run_ours(url, work, writers)
     assert created == total, (created, total)
     with fresh_database(backend, args.postgres_url) as url:
         rows = raw_rows(url, work)
-        raw = run_raw(url, rows)
+        raw = run_raw(url, rows, writers)
     del rows
     figures = {
         "backend": backend,
         "messages": str(total),
         "chats": str(args.chats),
         "chunks": str(len(work)),
+        "writers": str(writers),
         "msgs_per_s": f"{total / ours:.0f}",
         "raw_per_s": f"{total / raw:.0f}",
         "ratio": f"{raw / ours:.3f}",
@@ -193,6 +204,12 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--chats", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=5_000)
+    parser.add_argument(
+        "--writers",
+        type=int,
+        default=1,
+        help="parallel writers on PostgreSQL, for both runs (SQLite has one writer)",
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(

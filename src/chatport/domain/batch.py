@@ -82,8 +82,8 @@ def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
 
 
 def _validate(item: IncomingMessage) -> Message:
-    external_id = item.external_id.strip() if isinstance(item.external_id, str) else None
-    if not external_id:
+    external_id = item.external_id
+    if not isinstance(external_id, str) or not external_id.strip():
         raise InvalidValue("missing message id")
     if len(external_id) > MAX_EXTERNAL_ID_LENGTH:
         raise InvalidValue(f"message id longer than {MAX_EXTERNAL_ID_LENGTH} characters")
@@ -98,18 +98,23 @@ def _validate(item: IncomingMessage) -> Message:
         if item.author is not None:
             author = normalise_contact(item.author)
         elif not is_group(chat_id):
-            author = normalise_contact(ContactRef(wa_id=chat_id))
+            author = _chat_counterpart(chat_id)
     return Message(
-        external_id=external_id,
-        chat_id=chat_id,
-        sent_at=sent_at,
-        from_me=bool(item.from_me),
-        author=author,
-        text=clean_text(item.text),
-        content_type=str(item.content_type or "unknown"),
-        media=item.media,
-        raw=item.raw,
+        external_id,
+        chat_id,
+        sent_at,
+        bool(item.from_me),
+        author,
+        clean_text(item.text),
+        str(item.content_type or "unknown"),
+        item.media,
+        item.raw,
     )
+
+
+@lru_cache(maxsize=65_536)
+def _chat_counterpart(chat_id: str) -> ContactRef:
+    return normalise_contact(ContactRef(wa_id=chat_id))
 
 
 def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 from chatport.domain.model import Message, Origin
 
 ME = "me"
+_message_order = attrgetter("sent_at", "external_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,8 @@ def sender_of(message: Message) -> str | None:
 
 def advance_chat(state: ChatState, new_messages: Sequence[Message], origin: Origin) -> ChatPreview:
     """Apply the rules above to one chat; `new_messages` are the batch's stored-new ones."""
-    ordered = sorted(new_messages, key=lambda m: m.sort_key)
+    ordered = sorted(new_messages, key=_message_order)
+    live = not origin.is_history
     last_key = (
         (state.last_message_at, state.last_message_id or "")
         if state.last_message_at is not None
@@ -66,15 +69,16 @@ def advance_chat(state: ChatState, new_messages: Sequence[Message], origin: Orig
     unread = state.unread_count
     newest: Message | None = None
     for message in ordered:
-        advances = last_key is None or message.sort_key > last_key
-        if not origin.is_history:
+        key = (message.sent_at, message.external_id)
+        advances = last_key is None or key > last_key
+        if live:
             if not message.from_me:
                 unread += 1
             elif advances:
                 unread = 0
         if advances:
             newest = message
-            last_key = message.sort_key
+            last_key = key
     if newest is None:
         return ChatPreview(
             state.last_message_at,

@@ -5,12 +5,12 @@ Everything else the write path does is plain SQLAlchemy Core, shared by both bac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Connection, Select, Table
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Table
 from sqlalchemy.sql.dml import Insert
 
 MESSAGE_COLUMNS = (
@@ -34,6 +34,9 @@ MESSAGE_COLUMNS = (
 """The order of the values in a message row handed to `BulkOps.insert_messages`."""
 
 
+QueryBuilder = Callable[[Callable[[Any], ColumnElement[bool]]], Select]
+
+
 class BulkOps(Protocol):
     """The back-end specific half of the write path."""
 
@@ -42,11 +45,14 @@ class BulkOps(Protocol):
     def insert(self, table: Table) -> Insert:
         """An INSERT that supports `.on_conflict_do_nothing()`."""
 
-    def in_values(self, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
-        """`column IN values` as one bound parameter, whatever the number of values."""
+    def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
+        """A query that looks rows up by a list of keys, bound as ONE parameter whatever
+        their number, with one index lookup per key as the only sensible plan (also on a
+        table whose statistics are stale, as during a first bulk load).
 
-    def lock(self, select: Select) -> Select:
-        """The select, locking its rows until commit where the back end can."""
+        `build(match)` returns the lookup for the keys, where `match(column)` is the condition
+        "column equals one of the keys". Add `.with_for_update()` in `build` to lock the rows.
+        """
 
     def encode_time(self, value: datetime) -> Any:
         """A datetime as the message row wants it."""
@@ -61,6 +67,9 @@ class BulkOps(Protocol):
         self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
     ) -> None:
         """Bulk insert new rows (values encoded with the encode_* methods) into `table`."""
+
+    def after_commit(self, engine: Engine, written: int) -> None:
+        """Housekeeping after a committed batch that wrote `written` messages."""
 
     def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
         """Bulk insert message rows (MESSAGE_COLUMNS order), skipping existing

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from chatport.domain.batch import PreparedBatch
+from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Origin
+from chatport.store.batch_writer import DuplicateElsewhere
 from chatport.store.bulk import BulkOps
 from chatport.store.unit_of_work import UnitOfWork, transient_retry
 
@@ -46,14 +47,21 @@ class Database:
         timeout: timedelta | None = None,
         now: datetime | None = None,
     ) -> BatchResult:
-        """Write one batch in its own transaction, retried on deadlocks and races.
-
-        `incoming` must be re-iterable (a list or a PreparedBatch) for the retry to see it.
-        """
-        with self.unit_of_work() as uow:
-            result = uow.write_batch(channel, incoming, origin=origin, timeout=timeout, now=now)
-            uow.commit()
-        return result
+        """Write one batch in its own transaction, retried on deadlocks and, with the exact
+        duplicate check, when some ids were stored elsewhere (see DuplicateElsewhere)."""
+        batch = incoming if isinstance(incoming, PreparedBatch) else prepare_batch(incoming)
+        for exact in (False, True):
+            with self.unit_of_work() as uow:
+                try:
+                    result = uow.write_batch(
+                        channel, batch, origin=origin, timeout=timeout, now=now, exact_duplicates=exact
+                    )
+                except DuplicateElsewhere:
+                    continue
+                uow.commit()
+            self.ops.after_commit(self.engine, result.created)
+            return result
+        raise AssertionError("the exact duplicate check cannot raise DuplicateElsewhere")
 
     def dispose(self) -> None:
         """Close pooled connections."""

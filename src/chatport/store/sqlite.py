@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, Table, func, select
+from sqlalchemy import Connection, Engine, Select, Table, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert
 
-from chatport.store.bulk import MESSAGE_COLUMNS
+from chatport.store.bulk import MESSAGE_COLUMNS, QueryBuilder
 from chatport.store.types import sqlite_datetime
 
 
@@ -38,12 +37,9 @@ class SqliteBulk:
     def insert(self, table: Table) -> Insert:
         return sqlite_insert(table)
 
-    def in_values(self, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
-        listed = func.json_each(orjson.dumps(list(values)).decode()).table_valued("value")
-        return column.in_(select(listed.c.value))
-
-    def lock(self, select: Select) -> Select:
-        return select
+    def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
+        keys = func.json_each(orjson.dumps(list(values)).decode()).table_valued("value")
+        return build(lambda column: column.in_(select(keys.c.value)))
 
     def encode_uuid(self, value: UUID) -> str:
         return value.hex
@@ -56,6 +52,9 @@ class SqliteBulk:
     ) -> None:
         if rows:
             connection.exec_driver_sql(insert_sql(table.name, tuple(columns)), rows)
+
+    def after_commit(self, engine: Engine, written: int) -> None:
+        """Nothing: SQLite's planner uses the indexes without statistics."""
 
     def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
         if not rows:

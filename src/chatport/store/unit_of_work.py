@@ -13,7 +13,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Origin
 from chatport.store import queries
-from chatport.store.batch_writer import ConcurrentWriteError, write_batch
+from chatport.store.batch_writer import write_batch
 from chatport.store.bulk import BulkOps
 
 
@@ -69,17 +69,24 @@ class UnitOfWork:
         origin: Origin,
         timeout: timedelta | None = None,
         now: datetime | None = None,
+        exact_duplicates: bool = False,
     ) -> BatchResult:
-        """Validate and write a batch in this transaction (see store.batch_writer)."""
+        """Validate and write a batch in this transaction (see store.batch_writer.write_batch,
+        and its DuplicateElsewhere for `exact_duplicates`)."""
         batch = incoming if isinstance(incoming, PreparedBatch) else prepare_batch(incoming)
         return write_batch(
-            self.connection, self.ops, channel, batch, origin=origin, timeout=timeout, now=now
+            self.connection,
+            self.ops,
+            channel,
+            batch,
+            origin=origin,
+            timeout=timeout,
+            now=now,
+            exact_duplicates=exact_duplicates,
         )
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, ConcurrentWriteError):
-        return True
     if isinstance(error, OperationalError):
         code = getattr(error.orig, "sqlstate", None)
         return code in ("40001", "40P01")
@@ -92,4 +99,4 @@ transient_retry = retry(
     wait=wait_random_exponential(multiplier=0.05, max=2),
     reraise=True,
 )
-"""Retry a whole transaction after a deadlock, a serialisation failure or a concurrent write."""
+"""Retry a whole transaction after a deadlock or a serialisation failure."""

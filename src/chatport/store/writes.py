@@ -50,8 +50,9 @@ def lock_chats(
     ]
     insert = ops.insert(chats).on_conflict_do_nothing(index_elements=["channel_id", "chat_id"])
     created = connection.execute(insert.returning(chats.c.id), rows).all()
-    query = ops.lock(
-        select(
+    query = ops.for_each(
+        list(infos),
+        lambda match: select(
             chats.c.id,
             chats.c.chat_id,
             chats.c.name,
@@ -62,8 +63,8 @@ def lock_chats(
             chats.c.last_sender,
             chats.c.unread_count,
         )
-        .where(chats.c.channel_id == channel.id, ops.in_values(chats.c.chat_id, list(infos)))
-        .order_by(chats.c.id)
+        .where(chats.c.channel_id == channel.id, match(chats.c.chat_id))
+        .with_for_update(),
     )
     locked = {
         row.chat_id: LockedChat(
@@ -108,9 +109,12 @@ def upsert_contacts(
     ]
     insert = ops.insert(contacts).on_conflict_do_nothing(index_elements=["tenant_id", "wa_id"])
     created = {wa_id for (wa_id,) in connection.execute(insert.returning(contacts.c.wa_id), rows)}
-    query = select(
-        contacts.c.id, contacts.c.wa_id, contacts.c.phone, contacts.c.lid, contacts.c.name
-    ).where(contacts.c.tenant_id == tenant_id, ops.in_values(contacts.c.wa_id, list(refs)))
+    query = ops.for_each(
+        list(refs),
+        lambda match: select(
+            contacts.c.id, contacts.c.wa_id, contacts.c.phone, contacts.c.lid, contacts.c.name
+        ).where(contacts.c.tenant_id == tenant_id, match(contacts.c.wa_id)),
+    )
     ids: dict[str, int] = {}
     fills = []
     for row in connection.execute(query):
@@ -152,17 +156,20 @@ def read_neighbour_sessions(
     """The stored sessions of each chat that overlap its window, in one query."""
     low = min(window[0] for window in windows.values())
     high = max(window[1] for window in windows.values())
-    query = select(
-        sessions.c.id,
-        sessions.c.chat_id,
-        sessions.c.started_at,
-        sessions.c.last_activity_at,
-        sessions.c.message_count,
-    ).where(
-        sessions.c.channel_id == channel.id,
-        ops.in_values(sessions.c.chat_id, list(windows)),
-        sessions.c.last_activity_at >= low,
-        sessions.c.started_at <= high,
+    query = ops.for_each(
+        list(windows),
+        lambda match: select(
+            sessions.c.id,
+            sessions.c.chat_id,
+            sessions.c.started_at,
+            sessions.c.last_activity_at,
+            sessions.c.message_count,
+        ).where(
+            sessions.c.channel_id == channel.id,
+            match(sessions.c.chat_id),
+            sessions.c.last_activity_at >= low,
+            sessions.c.started_at <= high,
+        ),
     )
     found: dict[str, list[SessionSpan]] = defaultdict(list)
     for row in connection.execute(query):
