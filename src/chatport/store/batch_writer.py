@@ -23,6 +23,7 @@ from chatport.store.bulk import BulkOps
 from chatport.store.tables import messages
 from chatport.store.records import insert_dead_letters, insert_events
 from chatport.store.writes import (
+    LockedChat,
     lock_chats,
     read_neighbour_sessions,
     update_chats,
@@ -71,19 +72,41 @@ def write_batch(
         new = [m for m in batch.messages if m.external_id not in stored]
         result.duplicates += len(batch.messages) - len(new)
     if new:
-        contact_ids, result.contacts_created = upsert_contacts(
-            connection, ops, channel.tenant_id, batch.contacts, now
-        )
-        plans = _plan_sessions(connection, ops, channel, new, timeout)
-        counts = write_sessions(connection, ops, channel, plans, now, timeout)
-        result.sessions_created, result.sessions_extended, result.sessions_merged = counts
-        _insert_messages(connection, ops, channel, new, plans, contact_ids, origin, now)
-        result.created = len(new)
-        update_chats(connection, chats, batch.chats, new, contact_ids, origin, now)
+        try:
+            _write_new(connection, ops, channel, batch, new, chats, origin, timeout, now, result, plans)
+        except Exception as error:
+            if exact_duplicates or not ops.is_unique_violation(error):
+                raise
+            raise DuplicateElsewhere(str(error)) from error
     events = batch_events(channel.id, origin, new, plans, result)
     insert_events(connection, ops, channel, events, now)
     insert_dead_letters(connection, ops, channel, origin, batch.invalid, now)
     return result
+
+
+def _write_new(
+    connection: Connection,
+    ops: BulkOps,
+    channel: Channel,
+    batch: PreparedBatch,
+    new: list[Message],
+    chats: dict[str, LockedChat],
+    origin: Origin,
+    timeout: timedelta,
+    now: datetime,
+    result: BatchResult,
+    plans: dict[str, ChatSessionPlan],
+) -> None:
+    """Contacts, sessions, messages and chat previews of the new messages; fills `plans`."""
+    contact_ids, result.contacts_created = upsert_contacts(
+        connection, ops, channel.tenant_id, batch.contacts, now
+    )
+    plans.update(_plan_sessions(connection, ops, channel, new, timeout))
+    counts = write_sessions(connection, ops, channel, plans, now, timeout)
+    result.sessions_created, result.sessions_extended, result.sessions_merged = counts
+    _insert_messages(connection, ops, channel, new, plans, contact_ids, origin, now)
+    result.created = len(new)
+    update_chats(connection, chats, batch.chats, new, contact_ids, origin, now)
 
 
 def _stored_ids(

@@ -68,6 +68,9 @@ class BulkOps(Protocol):
     ) -> None:
         """Bulk insert new rows (values encoded with the encode_* methods) into `table`."""
 
+    def is_unique_violation(self, error: BaseException) -> bool:
+        """True when `error` is a unique-key violation (from the driver or SQLAlchemy)."""
+
     def after_commit(self, engine: Engine, written: int) -> None:
         """Housekeeping after a committed batch that wrote `written` messages."""
 

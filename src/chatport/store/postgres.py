@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as text_sql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
 
 from chatport.store.bulk import MESSAGE_COLUMNS, QueryBuilder
@@ -176,6 +177,11 @@ class PostgresBulk:
         if rows:
             with connection.connection.driver_connection.cursor() as cursor:
                 copy_rows(cursor, table, columns, rows)
+
+    def is_unique_violation(self, error: BaseException) -> bool:
+        if isinstance(error, IntegrityError):
+            error = error.orig or error
+        return isinstance(error, UniqueViolation)
 
     def after_commit(self, engine: Engine, written: int) -> None:
         self._statistics.note(engine, written)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, insert, select
 
 from chatport.domain.model import Channel
 from chatport.errors import NotFoundError
@@ -46,3 +46,32 @@ def table_counts(connection: Connection) -> dict[str, int]:
         name: connection.execute(select(func.count()).select_from(metadata.tables[name])).scalar_one()
         for name in STABLE_TABLES
     }
+
+
+def create_channel(
+    connection: Connection,
+    name: str,
+    *,
+    tenant: str = "default",
+    waha_session: str | None = None,
+    session_timeout: timedelta | None = None,
+    default_timeout: timedelta,
+) -> Channel:
+    """Create a channel in an existing tenant and return it."""
+    tenant_id = connection.execute(
+        select(tenants.c.id).where(tenants.c.name == tenant)
+    ).scalar_one_or_none()
+    if tenant_id is None:
+        raise NotFoundError(f"no tenant {tenant!r}")
+    now = datetime.now(UTC)
+    connection.execute(
+        insert(channels).values(
+            tenant_id=tenant_id,
+            name=name,
+            waha_session=waha_session or name,
+            session_timeout_seconds=int(session_timeout.total_seconds()) if session_timeout else None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return get_channel(connection, name, tenant, default_timeout)

@@ -9,6 +9,7 @@ from uuid import UUID
 import orjson
 from sqlalchemy import Connection, Engine, Select, Table, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
 
 from chatport.store.bulk import MESSAGE_COLUMNS, QueryBuilder
@@ -52,6 +53,9 @@ class SqliteBulk:
     ) -> None:
         if rows:
             connection.exec_driver_sql(insert_sql(table.name, tuple(columns)), rows)
+
+    def is_unique_violation(self, error: BaseException) -> bool:
+        return isinstance(error, IntegrityError) and "UNIQUE constraint failed" in str(error)
 
     def after_commit(self, engine: Engine, written: int) -> None:
         """Nothing: SQLite's planner uses the indexes without statistics."""

@@ -61,6 +61,24 @@ class UnitOfWork:
         """A channel by tenant and name, with its resolved session timeout."""
         return queries.get_channel(self.connection, name, tenant, self._default_timeout)
 
+    def create_channel(
+        self,
+        name: str,
+        *,
+        tenant: str = "default",
+        waha_session: str | None = None,
+        session_timeout: timedelta | None = None,
+    ) -> Channel:
+        """Create a channel (commit to keep it)."""
+        return queries.create_channel(
+            self.connection,
+            name,
+            tenant=tenant,
+            waha_session=waha_session,
+            session_timeout=session_timeout,
+            default_timeout=self._default_timeout,
+        )
+
     def write_batch(
         self,
         channel: Channel,

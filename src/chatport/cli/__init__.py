@@ -1,0 +1,38 @@
+"""The `chatport` command line (Typer + Rich). Each command: settings -> build -> use case."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from chatport import __version__
+from chatport.cli.db import db_app
+from chatport.cli.demo import demo
+from chatport.errors import ChatportError
+
+app = typer.Typer(
+    name="chatport",
+    help="Bring WhatsApp conversations into a CRM database, and keep them there.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app, name="db")
+app.command()(demo)
+
+
+@app.command()
+def version() -> None:
+    """Print chatport's version."""
+    Console().print(f"chatport {__version__}")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning chatport errors into clear messages."""
+    try:
+        app()
+    except ChatportError as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {error}")
+        sys.exit(2)
