@@ -1,0 +1,55 @@
+"""`chatport db upgrade` builds exactly the documented schema on both back ends."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+
+from chatport.bootstrap import build_database
+from chatport.errors import SchemaError
+from chatport.settings import Settings
+from chatport.store.migrate import current_revision, ensure_schema, head_revision, upgrade
+from chatport.store.tables import STABLE_TABLES, channels, metadata, tenants
+
+
+def test_upgrade_creates_the_stable_tables_and_the_defaults(blank_url: str) -> None:
+    database = build_database(Settings(database_url=blank_url), check_schema=False)
+    try:
+        assert current_revision(database.engine) is None
+        upgrade(database.engine)
+        assert current_revision(database.engine) == head_revision()
+        names = set(inspect(database.engine).get_table_names())
+        assert set(STABLE_TABLES) <= names
+        with database.engine.connect() as connection:
+            assert connection.execute(select(tenants.c.name)).all() == [("default",)]
+            assert connection.execute(select(channels.c.name, channels.c.waha_session)).all() == [
+                ("default", "default")
+            ]
+            diff = compare_metadata(
+                MigrationContext.configure(connection, opts={"compare_type": True}), metadata
+            )
+        assert diff == []
+        upgrade(database.engine)  # a second upgrade is a no-op
+    finally:
+        database.dispose()
+
+
+def test_a_fresh_sqlite_file_is_upgraded_on_first_use(tmp_path) -> None:
+    database = build_database(Settings(database_url=f"sqlite:///{tmp_path / 'new' / 'x.db'}"))
+    try:
+        assert current_revision(database.engine) == head_revision()
+        assert database.channel().name == "default"
+    finally:
+        database.dispose()
+
+
+def test_an_unmigrated_database_is_refused_with_the_command_to_run(blank_url: str) -> None:
+    settings = Settings(database_url=blank_url, auto_migrate_sqlite=False)
+    database = build_database(settings, check_schema=False)
+    try:
+        with pytest.raises(SchemaError, match="chatport db upgrade"):
+            ensure_schema(database.engine, auto_upgrade=False)
+    finally:
+        database.dispose()
