@@ -1,0 +1,73 @@
+"""The installed `chatport` command, run as a user runs it, on both back ends."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHATPORT = shutil.which("chatport", path=str(Path(sys.executable).parent)) or "chatport"
+
+
+def run(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CHATPORT, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "120", **(env or {})},
+    )
+
+
+def test_db_upgrade_demo_and_current(blank_url: str) -> None:
+    upgraded = run("db", "upgrade", "--db", blank_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "upgraded from nothing to" in upgraded.stdout
+    demo = run("demo", "--db", blank_url, "--chats", "30", "--messages", "3000", "--batch-size", "200")
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "-> match" in demo.stdout
+    current = run("db", "current", "--db", blank_url)
+    assert current.returncode == 0
+    assert "messages" in current.stdout and "3,000" in current.stdout
+
+
+def test_the_default_database_is_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
+    result = run("demo", "--chats", "5", "--messages", "200", cwd=tmp_path, env={"CHATPORT_DATABASE_URL": ""})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "chatport.db").exists()
+
+
+def test_the_database_url_comes_from_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    result = run("db", "upgrade", env={"CHATPORT_DATABASE_URL": url})
+    assert result.returncode == 0 and (tmp_path / "env.db").exists()
+
+
+def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
+    result = run("db", "upgrade", "--db", "mysql://nobody@nowhere/db", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unsupported database URL" in result.stderr
+
+
+@pytest.mark.postgres
+def test_an_unmigrated_postgres_database_names_the_command_to_run(postgres_admin_url: str) -> None:
+    import uuid
+
+    import psycopg
+
+    name = f"chatport_cli_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        url = postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+        result = run("demo", "--db", url, "--messages", "10", "--chats", "1")
+        assert result.returncode == 2
+        assert "chatport db upgrade" in result.stderr
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
