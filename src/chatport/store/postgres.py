@@ -45,6 +45,7 @@ from chatport.store.tables import messages
 from chatport.store.types import UtcDateTime
 
 STAGING = "chatport_messages_in"
+JSONB_OID = 3802
 _COLUMNS = ", ".join(MESSAGE_COLUMNS)
 _CREATE_STAGING = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} "
@@ -65,14 +66,12 @@ _COPY_TYPES = (  # most specific first: UtcDateTime wraps DateTime, BigInteger i
 )
 
 
-class JsonbBytes(bytes):
-    """JSON text already serialised; COPY sends it as jsonb without re-encoding."""
-
-
-class JsonbBytesDumper(Dumper):
-    """Binary jsonb is a version byte (1) followed by the JSON text."""
+class SerialisedJsonbDumper(Dumper):
+    """COPY's jsonb values arrive as JSON bytes already serialised (jsoncodec.dumps); binary
+    jsonb is a version byte (1) followed by that text, so nothing is encoded twice."""
 
     format = Format.BINARY
+    oid = JSONB_OID
 
     def dump(self, obj: bytes) -> bytes:
         return b"\x01" + obj
@@ -92,7 +91,7 @@ def copy_rows(
     """Binary COPY of `rows` (values in `columns` order, typed as in `table`) into `table`,
     or into the table named `into` that has the same columns."""
     types = [copy_type(table.c[name].type) for name in columns]
-    cursor.adapters.register_dumper(JsonbBytes, JsonbBytesDumper)
+    cursor.adapters.register_dumper(None, SerialisedJsonbDumper)
     statement = f"COPY {into or table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     with cursor.copy(statement) as copy:
         copy.set_types(types)
@@ -168,8 +167,8 @@ class PostgresBulk:
     def encode_uuid(self, value: UUID) -> UUID:
         return value
 
-    def encode_json(self, data: bytes) -> JsonbBytes:
-        return JsonbBytes(data)
+    def encode_json(self, data: bytes) -> bytes:
+        return data
 
     def insert_rows(
         self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
