@@ -1,7 +1,7 @@
 """Benchmark: the write path against the raw bulk insert of the same rows, in one run.
 
     python bench/write_batch.py [--backend sqlite|postgresql|both] [--messages 1000000]
-        [--chats 10000] [--chunk 5000] [--writers 1]
+        [--chats 10000] [--chunk 5000]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 The synthetic history (whole chats packed into chunks of about --chunk messages, as the import
@@ -12,11 +12,12 @@ pipeline chunks) is generated first and not timed. Then, for each back end:
   ours       every prepared chunk through `Database.write_batch` on a fresh database: chats
              (locked), the duplicate check, contacts, the session rule against the stored
              neighbour sessions, messages, chat previews, outbox events; one transaction each;
-  rerun      the same chunks again (everything is a duplicate);
   raw        the same final message rows, built in advance, inserted on another fresh
              database into the same indexed `messages` table with the back end's fastest plain
              bulk insert (executemany INSERT on SQLite, binary COPY straight into the table on
-             PostgreSQL), one transaction per chunk: the physical limit here.
+             PostgreSQL), one transaction per chunk: the physical limit here;
+             ours and raw alternate chunk by chunk, so machine noise hits both alike;
+  rerun      the same chunks through the write path again (everything is a duplicate).
 
 Figures: ratio = raw time / ours time (the write path's target); ratio_incl_normalise =
 raw time / (normalise + ours). Prints one `key=value` line per back end, then a last line
@@ -32,7 +33,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,22 +96,36 @@ def timed_normalise(work: list[list[IncomingMessage]]) -> tuple[float, list[Prep
     return time.perf_counter() - start, prepared
 
 
-def run_ours(url: str, work: list[PreparedBatch], writers: int) -> tuple[float, float, int]:
-    database = build_database(Settings(database_url=url))
-    channel = database.channel()
-
-    def write(batch: PreparedBatch) -> int:
-        return database.write_batch(channel, batch, origin=Origin.IMPORT).created
-
-    with ThreadPoolExecutor(writers) as pool:
+def run_interleaved(
+    ours_url: str, raw_url: str, work: list[PreparedBatch], rows: list[list[tuple]]
+) -> tuple[float, float, float]:
+    """Write chunk i through the write path, then insert chunk i raw, and so on: both see the
+    same machine at the same moments, so background noise hits both alike."""
+    ours_db = build_database(Settings(database_url=ours_url))
+    raw_db = build_database(Settings(database_url=raw_url))
+    channel = ours_db.channel()
+    plain_insert = insert_sql("messages", MESSAGE_COLUMNS)
+    ours = raw = 0.0
+    for batch, chunk in zip(work, rows, strict=True):
         start = time.perf_counter()
-        created = sum(pool.map(write, work))
-        ours = time.perf_counter() - start
+        assert ours_db.write_batch(channel, batch, origin=Origin.IMPORT).created == len(chunk)
+        ours += time.perf_counter() - start
         start = time.perf_counter()
-        assert sum(pool.map(write, work)) == 0
-        rerun = time.perf_counter() - start
-    database.dispose()
-    return ours, rerun, created
+        with raw_db.engine.connect().execution_options(sqlite_write=True) as connection:
+            with connection.begin():
+                if raw_db.backend == "sqlite":
+                    connection.exec_driver_sql(plain_insert, chunk)
+                else:
+                    with connection.connection.driver_connection.cursor() as cursor:
+                        copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
+        raw += time.perf_counter() - start
+    start = time.perf_counter()
+    for batch in work:
+        assert ours_db.write_batch(channel, batch, origin=Origin.IMPORT).created == 0
+    rerun = time.perf_counter() - start
+    ours_db.dispose()
+    raw_db.dispose()
+    return ours, raw, rerun
 
 
 def raw_rows(url: str, work: list[PreparedBatch]) -> list[list[tuple]]:
@@ -157,44 +171,19 @@ def raw_rows(url: str, work: list[PreparedBatch]) -> list[list[tuple]]:
     return out
 
 
-def run_raw(url: str, rows: list[list[tuple]], writers: int) -> float:
-    database = build_database(Settings(database_url=url))
-    plain_insert = insert_sql("messages", MESSAGE_COLUMNS)
-
-    def insert(chunk: list[tuple]) -> None:
-        with database.engine.connect().execution_options(sqlite_write=True) as connection:
-            with connection.begin():
-                if database.backend == "sqlite":
-                    connection.exec_driver_sql(plain_insert, chunk)
-                else:
-                    with connection.connection.driver_connection.cursor() as cursor:
-                        copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
-
-    with ThreadPoolExecutor(writers) as pool:
-        start = time.perf_counter()
-        list(pool.map(insert, rows))
-        elapsed = time.perf_counter() - start
-    database.dispose()
-    return elapsed
-
-
 def bench(backend: str, args: argparse.Namespace) -> dict[str, str]:
-    writers = 1 if backend == "sqlite" else args.writers
     normalise, work = timed_normalise(chunks(args.messages, args.chats, args.chunk))
     total = sum(len(batch.messages) for batch in work)
-    with fresh_database(backend, args.postgres_url) as url:
-        ours, rerun, created = run_ours(url, work, writers)
-    assert created == total, (created, total)
-    with fresh_database(backend, args.postgres_url) as url:
-        rows = raw_rows(url, work)
-        raw = run_raw(url, rows, writers)
+    with fresh_database(backend, args.postgres_url) as ours_url:
+        with fresh_database(backend, args.postgres_url) as raw_url:
+            rows = raw_rows(raw_url, work)
+            ours, raw, rerun = run_interleaved(ours_url, raw_url, work, rows)
     del rows
     figures = {
         "backend": backend,
         "messages": str(total),
         "chats": str(args.chats),
         "chunks": str(len(work)),
-        "writers": str(writers),
         "msgs_per_s": f"{total / ours:.0f}",
         "raw_per_s": f"{total / raw:.0f}",
         "ratio": f"{raw / ours:.3f}",
@@ -212,12 +201,6 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--chats", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=5_000)
-    parser.add_argument(
-        "--writers",
-        type=int,
-        default=1,
-        help="parallel writers on PostgreSQL, for both runs (SQLite has one writer)",
-    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
