@@ -43,10 +43,9 @@ from chatport.domain.model import IncomingMessage, Origin
 from chatport.domain.sessions import partition, session_id_for
 from chatport.settings import Settings
 from chatport.store import jsoncodec
-from chatport.store.bulk import MESSAGE_COLUMNS
+from chatport.store.bulk import MESSAGE_COLUMNS, insert_sql
 from chatport.store.migrate import upgrade
 from chatport.store.postgres import copy_rows
-from chatport.store.sqlite import insert_sql
 from chatport.store.tables import messages
 from chatport.synthetic import synthetic_history
 
@@ -104,7 +103,7 @@ def run_interleaved(
     ours_db = build_database(Settings(database_url=ours_url))
     raw_db = build_database(Settings(database_url=raw_url))
     channel = ours_db.channel()
-    plain_insert = insert_sql("messages", MESSAGE_COLUMNS)
+    plain_insert = insert_sql("messages", MESSAGE_COLUMNS, "?")
     ours = raw = 0.0
     for batch, chunk in zip(work, rows, strict=True):
         start = time.perf_counter()

@@ -10,6 +10,7 @@ dead letters. The number of statements does not depend on the number of messages
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, select
@@ -20,8 +21,8 @@ from chatport.domain.model import BatchResult, Channel, Message, Origin
 from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_chat_sessions
 from chatport.store import jsoncodec
 from chatport.store.bulk import BulkOps
-from chatport.store.tables import messages
 from chatport.store.records import insert_dead_letters, insert_events
+from chatport.store.tables import messages
 from chatport.store.writes import (
     LockedChat,
     lock_chats,
@@ -42,6 +43,18 @@ class DuplicateElsewhere(RuntimeError):
     """
 
 
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """What every step of one batch write needs."""
+
+    connection: Connection
+    ops: BulkOps
+    channel: Channel
+    origin: Origin
+    timeout: timedelta
+    now: datetime
+
+
 def write_batch(
     connection: Connection,
     ops: BulkOps,
@@ -57,8 +70,14 @@ def write_batch(
 
     Raises DuplicateElsewhere (see there) unless `exact_duplicates` is set.
     """
-    timeout = channel.session_timeout if timeout is None else timeout
-    now = now or datetime.now(UTC)
+    write = _Write(
+        connection,
+        ops,
+        channel,
+        origin,
+        channel.session_timeout if timeout is None else timeout,
+        now or datetime.now(UTC),
+    )
     result = BatchResult(
         duplicates=batch.duplicates,
         invalid=len(batch.invalid),
@@ -67,57 +86,55 @@ def write_batch(
     new: list[Message] = []
     plans: dict[str, ChatSessionPlan] = {}
     if batch.messages:
-        chats, result.chats_created = lock_chats(connection, ops, channel, batch.chats, now)
-        stored = _stored_ids(connection, ops, channel, batch.messages, exact_duplicates)
+        chats, result.chats_created = lock_chats(connection, ops, channel, batch.chats, write.now)
+        stored = _stored_ids(write, batch.messages, exact_duplicates)
         new = [m for m in batch.messages if m.external_id not in stored]
         result.duplicates += len(batch.messages) - len(new)
     if new:
         try:
-            _write_new(connection, ops, channel, batch, new, chats, origin, timeout, now, result, plans)
+            plans = _write_new(write, batch, new, chats, result)
         except Exception as error:
             if exact_duplicates or not ops.is_unique_violation(error):
                 raise
             raise DuplicateElsewhere(str(error)) from error
     events = batch_events(channel.id, origin, new, plans, result)
-    insert_events(connection, ops, channel, events, now)
-    insert_dead_letters(connection, ops, channel, origin, batch.invalid, now)
+    insert_events(connection, ops, channel, events, write.now)
+    insert_dead_letters(connection, ops, channel, origin, batch.invalid, write.now)
     return result
 
 
 def _write_new(
-    connection: Connection,
-    ops: BulkOps,
-    channel: Channel,
+    write: _Write,
     batch: PreparedBatch,
     new: list[Message],
     chats: dict[str, LockedChat],
-    origin: Origin,
-    timeout: timedelta,
-    now: datetime,
     result: BatchResult,
-    plans: dict[str, ChatSessionPlan],
-) -> None:
-    """Contacts, sessions, messages and chat previews of the new messages; fills `plans`."""
+) -> dict[str, ChatSessionPlan]:
+    """Contacts, sessions, messages and chat previews of the new messages; returns the
+    session plans and fills the counters in `result`."""
+    connection, ops, channel, now = write.connection, write.ops, write.channel, write.now
     contact_ids, result.contacts_created = upsert_contacts(
         connection, ops, channel.tenant_id, batch.contacts, now
     )
-    plans.update(_plan_sessions(connection, ops, channel, new, timeout))
-    counts = write_sessions(connection, ops, channel, plans, now, timeout)
+    by_chat: dict[str, list[Message]] = defaultdict(list)
+    for message in new:
+        by_chat[message.chat_id].append(message)
+    plans = _plan_sessions(write, by_chat)
+    counts = write_sessions(connection, ops, channel, plans, now, write.timeout)
     result.sessions_created, result.sessions_extended, result.sessions_merged = counts
-    _insert_messages(connection, ops, channel, new, plans, contact_ids, origin, now)
+    _insert_messages(write, new, plans, contact_ids)
     result.created = len(new)
-    update_chats(connection, chats, batch.chats, new, contact_ids, origin, now)
+    update_chats(connection, chats, batch.chats, by_chat, contact_ids, write.origin, now)
+    return plans
 
 
-def _stored_ids(
-    connection: Connection, ops: BulkOps, channel: Channel, batch: list[Message], exact: bool
-) -> set[str]:
+def _stored_ids(write: _Write, batch: list[Message], exact: bool) -> set[str]:
     """The batch's ids already stored: by id when `exact`, else by the batch's chats and time
     span (one index range per chat instead of one probe per message)."""
     ids = [m.external_id for m in batch]
-    in_channel = messages.c.channel_id == channel.id
+    in_channel = messages.c.channel_id == write.channel.id
     if exact:
-        query = ops.for_each(
+        query = write.ops.for_each(
             ids,
             lambda match: select(messages.c.external_id).where(
                 in_channel, match(messages.c.external_id)
@@ -125,51 +142,41 @@ def _stored_ids(
         )
     else:
         low, high = min(m.sent_at for m in batch), max(m.sent_at for m in batch)
-        query = ops.for_each(
+        query = write.ops.for_each(
             sorted({m.chat_id for m in batch}),
             lambda match: select(messages.c.external_id).where(
                 in_channel, match(messages.c.chat_id), messages.c.sent_at.between(low, high)
             ),
         )
-    return set(connection.execute(query).scalars()).intersection(ids)
+    return set(write.connection.execute(query).scalars()).intersection(ids)
 
 
 def _plan_sessions(
-    connection: Connection,
-    ops: BulkOps,
-    channel: Channel,
-    new: list[Message],
-    timeout: timedelta,
+    write: _Write, by_chat: dict[str, list[Message]]
 ) -> dict[str, ChatSessionPlan]:
-    by_chat: dict[str, list[Message]] = defaultdict(list)
-    for message in new:
-        by_chat[message.chat_id].append(message)
     windows = {
-        chat_id: neighbour_window((m.sent_at for m in chat_messages), timeout)
+        chat_id: neighbour_window((m.sent_at for m in chat_messages), write.timeout)
         for chat_id, chat_messages in by_chat.items()
     }
-    neighbours = read_neighbour_sessions(connection, ops, channel, windows)
+    neighbours = read_neighbour_sessions(write.connection, write.ops, write.channel, windows)
     return {
         chat_id: plan_chat_sessions(
-            neighbours.get(chat_id, []), chat_messages, timeout, channel.key
+            neighbours.get(chat_id, []), chat_messages, write.timeout, write.channel.key
         )
         for chat_id, chat_messages in sorted(by_chat.items())
     }
 
 
 def _insert_messages(
-    connection: Connection,
-    ops: BulkOps,
-    channel: Channel,
+    write: _Write,
     new: list[Message],
     plans: dict[str, ChatSessionPlan],
     contact_ids: dict[str, int],
-    origin: Origin,
-    now: datetime,
 ) -> None:
+    ops = write.ops
     time, json = ops.encode_time, ops.encode_json
-    tenant_id, channel_id = channel.tenant_id, channel.id
-    origin_text, created_at = str(origin), time(now)
+    tenant_id, channel_id = write.channel.tenant_id, write.channel.id
+    origin_text, created_at = str(write.origin), time(write.now)
     sessions = {
         session_id: ops.encode_uuid(session_id)
         for plan in plans.values()
@@ -199,7 +206,6 @@ def _insert_messages(
                 created_at,
             )
         )
-    inserted = ops.insert_messages(connection, rows)
+    inserted = ops.insert_messages(write.connection, rows)
     if inserted != len(rows):
         raise DuplicateElsewhere(f"{len(rows) - inserted} of {len(rows)} ids were stored elsewhere")
-

@@ -11,7 +11,6 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, Table
-from sqlalchemy.sql.dml import Insert
 
 MESSAGE_COLUMNS = (
     "tenant_id",
@@ -32,6 +31,7 @@ MESSAGE_COLUMNS = (
     "created_at",
 )
 """The order of the values in a message row handed to `BulkOps.insert_messages`."""
+MESSAGE_KEY = ("channel_id", "external_id")
 
 
 QueryBuilder = Callable[[Callable[[Any], ColumnElement[bool]]], Select]
@@ -42,8 +42,16 @@ class BulkOps(Protocol):
 
     name: str
 
-    def insert(self, table: Table) -> Insert:
-        """An INSERT that supports `.on_conflict_do_nothing()`."""
+    def insert_new(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        unique: Sequence[str],
+    ) -> int:
+        """Insert the rows whose `unique` key is not taken yet (one statement, executemany);
+        return how many were inserted, exactly, also with concurrent writers."""
 
     def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
         """A query that looks rows up by a list of keys, bound as ONE parameter whatever
@@ -77,3 +85,13 @@ class BulkOps(Protocol):
     def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
         """Bulk insert message rows (MESSAGE_COLUMNS order), skipping existing
         (channel_id, external_id); return how many were inserted."""
+
+
+def insert_sql(
+    table: str, columns: Sequence[str], placeholder: str, unique: Sequence[str] = ()
+) -> str:
+    """`INSERT INTO table (columns) VALUES (…)`, with `ON CONFLICT (unique) DO NOTHING` when
+    `unique` is given; the same text for every batch, so drivers cache its preparation."""
+    values = ", ".join(placeholder for _ in columns)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+    return f"{sql} ON CONFLICT ({', '.join(unique)}) DO NOTHING" if unique else sql

@@ -36,11 +36,9 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy import text as text_sql
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.dml import Insert
 
-from chatport.store.bulk import MESSAGE_COLUMNS, QueryBuilder
+from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder, insert_sql
 from chatport.store.tables import messages
 from chatport.store.types import UtcDateTime
 
@@ -53,7 +51,7 @@ _CREATE_STAGING = (
 )
 _MOVE_MESSAGES = (
     f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM {STAGING} "
-    "ON CONFLICT (channel_id, external_id) DO NOTHING"
+    f"ON CONFLICT ({', '.join(MESSAGE_KEY)}) DO NOTHING"
 )
 _COPY_TYPES = (  # most specific first: UtcDateTime wraps DateTime, BigInteger is an Integer
     (UtcDateTime, "timestamptz"),
@@ -110,7 +108,14 @@ class PlannerStatistics:
     load of millions of rows.
     """
 
-    TABLES = ("messages", "sessions", "chats", "contacts")
+    TABLES = {
+        "messages": "(channel_id, external_id, chat_id, sent_at, session_id, contact_id)",
+        "sessions": "(channel_id, chat_id, last_activity_at, started_at)",
+        "chats": "(channel_id, chat_id, last_message_at)",
+        "contacts": "(tenant_id, wa_id, phone, lid)",
+    }
+    """The tables and the columns their lookups filter on (the wide text columns are left
+    out: sampling them is most of an ANALYZE's cost and no plan depends on them)."""
 
     def __init__(self, check_every: int = 2_000) -> None:
         self._check_every = check_every
@@ -131,7 +136,7 @@ class PlannerStatistics:
                 if tuples < 0 or modified > max(1_000, 4 * tuples)
             ]
             for name in stale:
-                connection.exec_driver_sql(f"ANALYZE {name}")
+                connection.exec_driver_sql(f"ANALYZE {name} {self.TABLES[name]}")
             connection.commit()
 
 
@@ -151,8 +156,18 @@ class PostgresBulk:
     def __init__(self) -> None:
         self._statistics = PlannerStatistics()
 
-    def insert(self, table: Table) -> Insert:
-        return pg_insert(table)
+    def insert_new(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        unique: Sequence[str],
+    ) -> int:
+        if not rows:
+            return 0
+        sql = insert_sql(table.name, columns, "%s", unique)
+        return connection.exec_driver_sql(sql, rows).rowcount
 
     def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
         keys = func.unnest(literal(list(values), ARRAY(Text))).table_valued("value")

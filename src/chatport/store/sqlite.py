@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from uuid import UUID
 
 import orjson
 from sqlalchemy import Connection, Engine, Select, Table, func, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.dml import Insert
 
-from chatport.store.bulk import MESSAGE_COLUMNS, QueryBuilder
+from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder, insert_sql
+from chatport.store.tables import messages
 from chatport.store.types import sqlite_datetime
-
-
-@cache
-def insert_sql(table: str, columns: tuple[str, ...], on_conflict: str = "") -> str:
-    """`INSERT INTO table (columns) VALUES (?, …) [ON CONFLICT …]` for executemany."""
-    placeholders = ", ".join("?" for _ in columns)
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-    return f"{sql} ON CONFLICT {on_conflict}" if on_conflict else sql
-
-
-INSERT_MESSAGES = insert_sql(
-    "messages", MESSAGE_COLUMNS, "(channel_id, external_id) DO NOTHING"
-)
 
 
 class SqliteBulk:
@@ -35,8 +20,17 @@ class SqliteBulk:
     name = "sqlite"
     encode_time = staticmethod(sqlite_datetime)
 
-    def insert(self, table: Table) -> Insert:
-        return sqlite_insert(table)
+    def insert_new(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        unique: Sequence[str],
+    ) -> int:
+        if not rows:
+            return 0
+        return connection.exec_driver_sql(insert_sql(table.name, columns, "?", unique), rows).rowcount
 
     def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
         keys = func.json_each(orjson.dumps(list(values)).decode()).table_valued("value")
@@ -52,7 +46,7 @@ class SqliteBulk:
         self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
     ) -> None:
         if rows:
-            connection.exec_driver_sql(insert_sql(table.name, tuple(columns)), rows)
+            connection.exec_driver_sql(insert_sql(table.name, columns, "?"), rows)
 
     def is_unique_violation(self, error: BaseException) -> bool:
         return isinstance(error, IntegrityError) and "UNIQUE constraint failed" in str(error)
@@ -61,6 +55,4 @@ class SqliteBulk:
         """Nothing: SQLite's planner uses the indexes without statistics."""
 
     def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
-        if not rows:
-            return 0
-        return connection.exec_driver_sql(INSERT_MESSAGES, rows).rowcount
+        return self.insert_new(connection, messages, MESSAGE_COLUMNS, rows, MESSAGE_KEY)

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from chatport.domain.batch import PreparedBatch, prepare_batch
@@ -105,10 +104,9 @@ class UnitOfWork:
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, OperationalError):
-        code = getattr(error.orig, "sqlstate", None)
-        return code in ("40001", "40P01")
-    return False
+    """Serialisation failures and deadlocks, raised by SQLAlchemy or by the driver (COPY)."""
+    code = getattr(error, "sqlstate", None) or getattr(getattr(error, "orig", None), "sqlstate", None)
+    return code in ("40001", "40P01")
 
 
 transient_retry = retry(

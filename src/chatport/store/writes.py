@@ -16,6 +16,19 @@ from chatport.store.bulk import BulkOps
 from chatport.store.tables import chats, contacts, messages, sessions
 
 
+_CHAT_COLUMNS = (
+    "tenant_id",
+    "channel_id",
+    "chat_id",
+    "is_group",
+    "name",
+    "unread_count",
+    "created_at",
+    "updated_at",
+)
+_CONTACT_COLUMNS = ("tenant_id", "wa_id", "phone", "lid", "name", "created_at", "updated_at")
+
+
 @dataclass(frozen=True, slots=True)
 class LockedChat:
     """A chat row read (and on PostgreSQL locked) at the start of a batch."""
@@ -35,21 +48,12 @@ def lock_chats(
 ) -> tuple[dict[str, LockedChat], int]:
     """Create the missing chats, then read and lock all of them; return them and the count
     created. Locking every chat of a batch serialises concurrent writers per chat."""
+    stamp = ops.encode_time(now)
     rows = [
-        {
-            "tenant_id": channel.tenant_id,
-            "channel_id": channel.id,
-            "chat_id": info.chat_id,
-            "is_group": info.is_group,
-            "name": info.name,
-            "unread_count": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
+        (channel.tenant_id, channel.id, info.chat_id, info.is_group, info.name, 0, stamp, stamp)
         for info in sorted(infos.values(), key=lambda i: i.chat_id)
     ]
-    insert = ops.insert(chats).on_conflict_do_nothing(index_elements=["channel_id", "chat_id"])
-    created = connection.execute(insert.returning(chats.c.id), rows).all()
+    created = ops.insert_new(connection, chats, _CHAT_COLUMNS, rows, ("channel_id", "chat_id"))
     query = ops.for_each(
         list(infos),
         lambda match: select(
@@ -81,7 +85,7 @@ def lock_chats(
         )
         for row in connection.execute(query)
     }
-    return locked, len(created)
+    return locked, created
 
 
 def upsert_contacts(
@@ -95,20 +99,12 @@ def upsert_contacts(
     return wa_id -> contact id and the number created."""
     if not refs:
         return {}, 0
+    stamp = ops.encode_time(now)
     rows = [
-        {
-            "tenant_id": tenant_id,
-            "wa_id": ref.wa_id,
-            "phone": ref.phone,
-            "lid": ref.lid,
-            "name": ref.name,
-            "created_at": now,
-            "updated_at": now,
-        }
+        (tenant_id, ref.wa_id, ref.phone, ref.lid, ref.name, stamp, stamp)
         for ref in sorted(refs.values(), key=lambda r: r.wa_id)
     ]
-    insert = ops.insert(contacts).on_conflict_do_nothing(index_elements=["tenant_id", "wa_id"])
-    created = {wa_id for (wa_id,) in connection.execute(insert.returning(contacts.c.wa_id), rows)}
+    created = ops.insert_new(connection, contacts, _CONTACT_COLUMNS, rows, ("tenant_id", "wa_id"))
     query = ops.for_each(
         list(refs),
         lambda match: select(
@@ -120,8 +116,6 @@ def upsert_contacts(
     for row in connection.execute(query):
         ids[row.wa_id] = row.id
         ref = refs[row.wa_id]
-        if row.wa_id in created:
-            continue
         if (ref.phone and not row.phone) or (ref.lid and not row.lid) or (ref.name and not row.name):
             fills.append(
                 {
@@ -144,7 +138,7 @@ def upsert_contacts(
             ),
             fills,
         )
-    return ids, len(created)
+    return ids, created
 
 
 def read_neighbour_sessions(
@@ -268,15 +262,13 @@ def update_chats(
     connection: Connection,
     locked: Mapping[str, LockedChat],
     infos: Mapping[str, ChatInfo],
-    new: Sequence[Message],
+    by_chat: Mapping[str, Sequence[Message]],
     contact_ids: Mapping[str, int],
     origin: Origin,
     now: datetime,
 ) -> None:
-    """Move each chat's preview forward, apply the unread rules, fill name and counterpart."""
-    by_chat: dict[str, list[Message]] = defaultdict(list)
-    for message in new:
-        by_chat[message.chat_id].append(message)
+    """Move each chat's preview forward, apply the unread rules, fill name and counterpart;
+    `by_chat` holds the batch's new messages of each chat."""
     rows = []
     for chat_id, chat_messages in by_chat.items():
         chat = locked[chat_id]
