@@ -124,7 +124,7 @@ def _write_new(
     result.sessions_created, result.sessions_extended, result.sessions_merged = counts
     _insert_messages(write, new, plans, contact_ids)
     result.created = len(new)
-    update_chats(connection, chats, batch.chats, by_chat, contact_ids, write.origin, now)
+    update_chats(connection, ops, chats, batch.chats, by_chat, contact_ids, write.origin, now)
     return plans
 
 

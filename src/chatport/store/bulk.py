@@ -41,17 +41,8 @@ class BulkOps(Protocol):
     """The back-end specific half of the write path."""
 
     name: str
-
-    def insert_new(
-        self,
-        connection: Connection,
-        table: Table,
-        columns: Sequence[str],
-        rows: list[tuple],
-        unique: Sequence[str],
-    ) -> int:
-        """Insert the rows whose `unique` key is not taken yet (one statement, executemany);
-        return how many were inserted, exactly, also with concurrent writers."""
+    placeholder: str
+    """The driver's parameter marker: `?` (sqlite3) or `%s` (psycopg)."""
 
     def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
         """A query that looks rows up by a list of keys, bound as ONE parameter whatever
@@ -95,3 +86,38 @@ def insert_sql(
     values = ", ".join(placeholder for _ in columns)
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
     return f"{sql} ON CONFLICT ({', '.join(unique)}) DO NOTHING" if unique else sql
+
+
+def update_sql(table: str, columns: Sequence[str], key: str, placeholder: str) -> str:
+    """`UPDATE table SET column = …, … WHERE key = …` for executemany (values, then key)."""
+    assignments = ", ".join(f"{column} = {placeholder}" for column in columns)
+    return f"UPDATE {table} SET {assignments} WHERE {key} = {placeholder}"
+
+
+def insert_new(
+    connection: Connection,
+    ops: BulkOps,
+    table: Table,
+    columns: Sequence[str],
+    rows: list[tuple],
+    unique: Sequence[str],
+) -> int:
+    """Insert the rows whose `unique` key is not taken yet (one executemany); return how many
+    were inserted, exactly, also with concurrent writers (the driver sums the row counts)."""
+    if not rows:
+        return 0
+    sql = insert_sql(table.name, columns, ops.placeholder, unique)
+    return connection.exec_driver_sql(sql, rows).rowcount
+
+
+def update_rows(
+    connection: Connection,
+    ops: BulkOps,
+    table: Table,
+    columns: Sequence[str],
+    key: str,
+    rows: list[tuple],
+) -> None:
+    """One executemany UPDATE; each row holds the `columns` values, then the key value."""
+    if rows:
+        connection.exec_driver_sql(update_sql(table.name, columns, key, ops.placeholder), rows)

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy import text as text_sql
 from sqlalchemy.exc import IntegrityError
 
-from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder, insert_sql
+from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder
 from chatport.store.tables import messages
 from chatport.store.types import UtcDateTime
 
@@ -152,22 +152,10 @@ class PostgresBulk:
     loop of index lookups whatever the planner believes about the table's size."""
 
     name = "postgresql"
+    placeholder = "%s"
 
     def __init__(self) -> None:
         self._statistics = PlannerStatistics()
-
-    def insert_new(
-        self,
-        connection: Connection,
-        table: Table,
-        columns: Sequence[str],
-        rows: list[tuple],
-        unique: Sequence[str],
-    ) -> int:
-        if not rows:
-            return 0
-        sql = insert_sql(table.name, columns, "%s", unique)
-        return connection.exec_driver_sql(sql, rows).rowcount
 
     def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
         keys = func.unnest(literal(list(values), ARRAY(Text))).table_valued("value")

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Connection, Engine, Select, Table, func, select
 from sqlalchemy.exc import IntegrityError
 
-from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder, insert_sql
+from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder, insert_new, insert_sql
 from chatport.store.tables import messages
 from chatport.store.types import sqlite_datetime
 
@@ -18,19 +18,8 @@ class SqliteBulk:
     """BulkOps for SQLite; the single writer holds the database lock (BEGIN IMMEDIATE)."""
 
     name = "sqlite"
+    placeholder = "?"
     encode_time = staticmethod(sqlite_datetime)
-
-    def insert_new(
-        self,
-        connection: Connection,
-        table: Table,
-        columns: Sequence[str],
-        rows: list[tuple],
-        unique: Sequence[str],
-    ) -> int:
-        if not rows:
-            return 0
-        return connection.exec_driver_sql(insert_sql(table.name, columns, "?", unique), rows).rowcount
 
     def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
         keys = func.json_each(orjson.dumps(list(values)).decode()).table_valued("value")
@@ -46,7 +35,7 @@ class SqliteBulk:
         self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
     ) -> None:
         if rows:
-            connection.exec_driver_sql(insert_sql(table.name, columns, "?"), rows)
+            connection.exec_driver_sql(insert_sql(table.name, columns, self.placeholder), rows)
 
     def is_unique_violation(self, error: BaseException) -> bool:
         return isinstance(error, IntegrityError) and "UNIQUE constraint failed" in str(error)
@@ -55,4 +44,4 @@ class SqliteBulk:
         """Nothing: SQLite's planner uses the indexes without statistics."""
 
     def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
-        return self.insert_new(connection, messages, MESSAGE_COLUMNS, rows, MESSAGE_KEY)
+        return insert_new(connection, self, messages, MESSAGE_COLUMNS, rows, MESSAGE_KEY)

@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, select
 
 from chatport.domain.chats import ChatState, advance_chat
 from chatport.domain.model import ChatInfo, Channel, ContactRef, Message, Origin, SessionSpan
 from chatport.domain.sessions import ChatSessionPlan
-from chatport.store.bulk import BulkOps
+from chatport.store.bulk import BulkOps, insert_new, update_rows
 from chatport.store.tables import chats, contacts, messages, sessions
 
 
@@ -27,6 +27,17 @@ _CHAT_COLUMNS = (
     "updated_at",
 )
 _CONTACT_COLUMNS = ("tenant_id", "wa_id", "phone", "lid", "name", "created_at", "updated_at")
+_SPAN_COLUMNS = ("started_at", "last_activity_at", "message_count", "status", "updated_at")
+_PREVIEW_COLUMNS = (
+    "name",
+    "contact_id",
+    "last_message_at",
+    "last_message_id",
+    "last_message_text",
+    "last_sender",
+    "unread_count",
+    "updated_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +64,7 @@ def lock_chats(
         (channel.tenant_id, channel.id, info.chat_id, info.is_group, info.name, 0, stamp, stamp)
         for info in sorted(infos.values(), key=lambda i: i.chat_id)
     ]
-    created = ops.insert_new(connection, chats, _CHAT_COLUMNS, rows, ("channel_id", "chat_id"))
+    created = insert_new(connection, ops, chats, _CHAT_COLUMNS, rows, ("channel_id", "chat_id"))
     query = ops.for_each(
         list(infos),
         lambda match: select(
@@ -104,7 +115,7 @@ def upsert_contacts(
         (tenant_id, ref.wa_id, ref.phone, ref.lid, ref.name, stamp, stamp)
         for ref in sorted(refs.values(), key=lambda r: r.wa_id)
     ]
-    created = ops.insert_new(connection, contacts, _CONTACT_COLUMNS, rows, ("tenant_id", "wa_id"))
+    created = insert_new(connection, ops, contacts, _CONTACT_COLUMNS, rows, ("tenant_id", "wa_id"))
     query = ops.for_each(
         list(refs),
         lambda match: select(
@@ -118,26 +129,9 @@ def upsert_contacts(
         ref = refs[row.wa_id]
         if (ref.phone and not row.phone) or (ref.lid and not row.lid) or (ref.name and not row.name):
             fills.append(
-                {
-                    "b_id": row.id,
-                    "phone": row.phone or ref.phone,
-                    "lid": row.lid or ref.lid,
-                    "name": row.name or ref.name,
-                    "updated_at": now,
-                }
+                (row.phone or ref.phone, row.lid or ref.lid, row.name or ref.name, stamp, row.id)
             )
-    if fills:
-        connection.execute(
-            update(contacts)
-            .where(contacts.c.id == bindparam("b_id"))
-            .values(
-                phone=bindparam("phone"),
-                lid=bindparam("lid"),
-                name=bindparam("name"),
-                updated_at=bindparam("updated_at"),
-            ),
-            fills,
-        )
+    update_rows(connection, ops, contacts, ("phone", "lid", "name", "updated_at"), "id", fills)
     return ids, created
 
 
@@ -220,46 +214,36 @@ def write_sessions(
         for span in plan.created
     ]
     extended = [
-        {
-            "b_id": span.id,
-            "started_at": span.started_at,
-            "last_activity_at": span.last_activity_at,
-            "message_count": span.message_count,
-            "status": status(span),
-            "updated_at": now,
-        }
+        (
+            time(span.started_at),
+            time(span.last_activity_at),
+            span.message_count,
+            status(span),
+            stamp,
+            ops.encode_uuid(span.id),
+        )
         for plan in plans.values()
         for span in plan.extended
     ]
     merged = [
-        {"b_absorbed": absorbed, "b_survivor": survivor}
+        (ops.encode_uuid(survivor), ops.encode_uuid(absorbed))
         for plan in plans.values()
         for absorbed, survivor in plan.merged
     ]
     ops.insert_rows(connection, sessions, SESSION_COLUMNS, created)
-    if extended:
-        connection.execute(
-            update(sessions)
-            .where(sessions.c.id == bindparam("b_id"))
-            .values({key: bindparam(key) for key in extended[0] if key != "b_id"}),
-            extended,
-        )
+    update_rows(connection, ops, sessions, _SPAN_COLUMNS, "id", extended)
+    update_rows(connection, ops, messages, ("session_id",), "session_id", merged)
     if merged:
-        connection.execute(
-            update(messages)
-            .where(messages.c.session_id == bindparam("b_absorbed"))
-            .values(session_id=bindparam("b_survivor")),
-            merged,
-        )
-        connection.execute(
-            delete(sessions).where(sessions.c.id == bindparam("b_absorbed")),
-            [{"b_absorbed": row["b_absorbed"]} for row in merged],
+        connection.exec_driver_sql(
+            f"DELETE FROM sessions WHERE id = {ops.placeholder}",
+            [(absorbed,) for _, absorbed in merged],
         )
     return len(created), len(extended), len(merged)
 
 
 def update_chats(
     connection: Connection,
+    ops: BulkOps,
     locked: Mapping[str, LockedChat],
     infos: Mapping[str, ChatInfo],
     by_chat: Mapping[str, Sequence[Message]],
@@ -269,6 +253,7 @@ def update_chats(
 ) -> None:
     """Move each chat's preview forward, apply the unread rules, fill name and counterpart;
     `by_chat` holds the batch's new messages of each chat."""
+    time, stamp = ops.encode_time, ops.encode_time(now)
     rows = []
     for chat_id, chat_messages in by_chat.items():
         chat = locked[chat_id]
@@ -276,23 +261,17 @@ def update_chats(
         preview = advance_chat(chat.state, chat_messages, origin)
         counterpart = info.counterpart
         rows.append(
-            {
-                "b_id": chat.id,
-                "name": info.name or chat.name,
-                "contact_id": chat.contact_id
-                or (contact_ids.get(counterpart.wa_id) if counterpart else None),
-                "last_message_at": preview.last_message_at,
-                "last_message_id": preview.last_message_id,
-                "last_message_text": preview.last_message_text,
-                "last_sender": preview.last_sender,
-                "unread_count": preview.unread_count,
-                "updated_at": now,
-            }
+            (
+                info.name or chat.name,
+                chat.contact_id or (contact_ids.get(counterpart.wa_id) if counterpart else None),
+                time(preview.last_message_at) if preview.last_message_at else None,
+                preview.last_message_id,
+                preview.last_message_text,
+                preview.last_sender,
+                preview.unread_count,
+                stamp,
+                chat.id,
+            )
         )
-    if rows:
-        connection.execute(
-            update(chats)
-            .where(chats.c.id == bindparam("b_id"))
-            .values({key: bindparam(key) for key in rows[0] if key != "b_id"}),
-            rows,
-        )
+    update_rows(connection, ops, chats, _PREVIEW_COLUMNS, "id", rows)
+
