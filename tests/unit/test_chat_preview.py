@@ -43,5 +43,5 @@ def test_only_live_inbound_messages_emit_message_received() -> None:
     live = batch_events(1, Origin.LIVE, batch, plans, BatchResult(created=2))
     history = batch_events(1, Origin.IMPORT, batch, plans, BatchResult(created=2))
     assert [e.type for e in live] == ["session.opened", "message.received"]
-    assert [e.type for e in history] == ["session.opened", "history.imported"]
+    assert [e.type for e in history] == ["history.imported"]
     assert history[-1].payload["counts"]["created"] == 2

@@ -1,8 +1,12 @@
 """Outbox events a batch emits, written in the same transaction as the batch. Pure.
 
-- `history.imported`: one per committed history batch (import or export origin).
+- `history.imported`: one per committed history batch (import or export origin), with its
+  counters (sessions created, extended, merged included), chats and time range.
 - `message.received`: one per new live inbound message (history is quiet).
-- `session.opened` / `session.merged`: one per session created / absorbed by a merge.
+- `session.opened`: one per session a live batch creates (a history batch's new sessions are
+  old conversations, counted in its `history.imported`).
+- `session.merged`: one per session absorbed by a merge, from any batch: whoever kept the
+  absorbed session's id learns where its messages went.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def batch_events(
     """The events of one written batch, in a stable order."""
     events: list[Event] = []
     for chat_id, plan in plans.items():
-        for span in plan.created:
+        for span in [] if origin.is_history else plan.created:
             events.append(
                 Event(
                     "session.opened",
