@@ -111,13 +111,13 @@ def run_interleaved(
         assert ours_db.write_batch(channel, batch, origin=Origin.IMPORT).created == len(chunk)
         ours += time.perf_counter() - start
         start = time.perf_counter()
-        with raw_db.engine.connect().execution_options(sqlite_write=True) as connection:
-            with connection.begin():
-                if raw_db.backend == "sqlite":
-                    connection.exec_driver_sql(plain_insert, chunk)
-                else:
-                    with connection.connection.driver_connection.cursor() as cursor:
-                        copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
+        connection = raw_db.engine.connect().execution_options(sqlite_write=True)
+        with connection, connection.begin():
+            if raw_db.backend == "sqlite":
+                connection.exec_driver_sql(plain_insert, chunk)
+            else:
+                with connection.connection.driver_connection.cursor() as cursor:
+                    copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
         raw += time.perf_counter() - start
     start = time.perf_counter()
     for batch in work:
@@ -174,15 +174,17 @@ def raw_rows(url: str, work: list[PreparedBatch]) -> list[list[tuple]]:
 def bench(backend: str, args: argparse.Namespace) -> dict[str, str]:
     normalise, work = timed_normalise(chunks(args.messages, args.chats, args.chunk))
     total = sum(len(batch.messages) for batch in work)
-    with fresh_database(backend, args.postgres_url) as ours_url:
-        with fresh_database(backend, args.postgres_url) as raw_url:
-            rows = raw_rows(raw_url, work)
-            # The whole input is held in memory here, unlike a streaming import whose memory
-            # is one chunk: keep the collector from rescanning it during the timed runs.
-            gc.collect()
-            gc.freeze()
-            ours, raw, rerun = run_interleaved(ours_url, raw_url, work, rows)
-            gc.unfreeze()
+    with (
+        fresh_database(backend, args.postgres_url) as ours_url,
+        fresh_database(backend, args.postgres_url) as raw_url,
+    ):
+        rows = raw_rows(raw_url, work)
+        # The whole input is held in memory here, unlike a streaming import whose memory is
+        # one chunk: keep the collector from rescanning it during the timed runs.
+        gc.collect()
+        gc.freeze()
+        ours, raw, rerun = run_interleaved(ours_url, raw_url, work, rows)
+        gc.unfreeze()
     del rows
     figures = {
         "backend": backend,

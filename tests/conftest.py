@@ -27,9 +27,10 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def _postgres_required() -> bool:
-    return os.environ.get("CI", "").lower() == "true" or os.environ.get(
-        "CHATPORT_REQUIRE_POSTGRES"
-    ) == "1"
+    return (
+        os.environ.get("CI", "").lower() == "true"
+        or os.environ.get("CHATPORT_REQUIRE_POSTGRES") == "1"
+    )
 
 
 def _url_with_database(url: str, name: str) -> str:

@@ -1,9 +1,9 @@
 """chatport's exceptions. Callers catch at the level they mean:
 
-    ChatportError
-    ├── ConfigurationError      bad settings or URL, a missing optional extra
-    ├── SchemaError             the database is not migrated to this version's schema
-    └── NotFoundError           a named tenant, channel or job does not exist
+ChatportError
+├── ConfigurationError      bad settings or URL, a missing optional extra
+├── SchemaError             the database is not migrated to this version's schema
+└── NotFoundError           a named tenant, channel or job does not exist
 """
 
 from __future__ import annotations

@@ -8,19 +8,51 @@ the session rule has real work to do. One in ten chats is a group with several p
 from __future__ import annotations
 
 import random
-
-import orjson
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+import orjson
 
 from chatport.domain.model import ContactRef, IncomingMessage
 
 BASE_TIMESTAMP = 1_704_067_200  # 2024-01-01T00:00:00Z
-_WORDS = (
-    "oi olá pedido entrega amanhã obrigado preço boleto pix 👍 ok certo quando onde "
-    "hello order delivery tomorrow thanks price invoice 🙏 sure when where can we talk "
-    "👩‍👩‍👧 مرحبا שלום bom dia boa tarde"
-).split()
+_WORDS = [
+    "oi",
+    "olá",
+    "pedido",
+    "entrega",
+    "amanhã",
+    "obrigado",
+    "preço",
+    "boleto",
+    "pix",
+    "👍",
+    "ok",
+    "certo",
+    "quando",
+    "onde",
+    "hello",
+    "order",
+    "delivery",
+    "tomorrow",
+    "thanks",
+    "price",
+    "invoice",
+    "🙏",
+    "sure",
+    "when",
+    "where",
+    "can",
+    "we",
+    "talk",
+    "👩\u200d👩\u200d👧",
+    "مرحبا",
+    "שלום",
+    "bom",
+    "dia",
+    "boa",
+    "tarde",
+]
 
 
 @dataclass(frozen=True, slots=True)

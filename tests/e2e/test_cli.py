@@ -13,7 +13,9 @@ import pytest
 CHATPORT = shutil.which("chatport", path=str(Path(sys.executable).parent)) or "chatport"
 
 
-def run(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def run(
+    *args: str, cwd: Path | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [CHATPORT, *args],
         capture_output=True,
@@ -28,7 +30,9 @@ def test_db_upgrade_demo_and_current(blank_url: str) -> None:
     upgraded = run("db", "upgrade", "--db", blank_url)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "upgraded from nothing to" in upgraded.stdout
-    demo = run("demo", "--db", blank_url, "--chats", "30", "--messages", "3000", "--batch-size", "200")
+    demo = run(
+        "demo", "--db", blank_url, "--chats", "30", "--messages", "3000", "--batch-size", "200"
+    )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "-> match" in demo.stdout
     current = run("db", "current", "--db", blank_url)
@@ -37,7 +41,9 @@ def test_db_upgrade_demo_and_current(blank_url: str) -> None:
 
 
 def test_the_default_database_is_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
-    result = run("demo", "--chats", "5", "--messages", "200", cwd=tmp_path, env={"CHATPORT_DATABASE_URL": ""})
+    result = run(
+        "demo", "--chats", "5", "--messages", "200", cwd=tmp_path, env={"CHATPORT_DATABASE_URL": ""}
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "chatport.db").exists()
 

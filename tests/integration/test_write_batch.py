@@ -139,7 +139,9 @@ def test_bad_input_is_counted_dead_lettered_and_the_rest_is_stored(database: Dat
     assert (result.created, result.invalid) == (1, 5)
     assert "missing message id" in result.invalid_reasons
     assert "missing timestamp" in result.invalid_reasons
-    letters = rows(database, select(dead_letters.c.reason, dead_letters.c.external_id, dead_letters.c.payload))
+    letters = rows(
+        database, select(dead_letters.c.reason, dead_letters.c.external_id, dead_letters.c.payload)
+    )
     assert len(letters) == 5
     bad_chat = [letter for letter in letters if letter.external_id == "bad-chat"]
     assert "not a WhatsApp id" in bad_chat[0].reason and '"bad-chat"' in bad_chat[0].payload
@@ -191,7 +193,10 @@ def test_an_id_already_stored_in_another_chat_counts_as_a_duplicate(database: Da
     database.write_batch(channel, [incoming("shared", 0)], origin=Origin.IMPORT)
     result = database.write_batch(
         channel,
-        [incoming("shared", 500, chat=GROUP, author=ContactRef("5511000@c.us")), incoming("new", 0, chat=GROUP, author=ContactRef("5511000@c.us"))],
+        [
+            incoming("shared", 500, chat=GROUP, author=ContactRef("5511000@c.us")),
+            incoming("new", 0, chat=GROUP, author=ContactRef("5511000@c.us")),
+        ],
         origin=Origin.IMPORT,
     )
     assert (result.created, result.duplicates, result.sessions_created) == (1, 1, 1)
@@ -210,7 +215,12 @@ def test_contacts_one_person_one_contact(database: Database) -> None:
         ],
         origin=Origin.IMPORT,
     )
-    people = rows(database, select(contacts.c.wa_id, contacts.c.phone, contacts.c.lid, contacts.c.name).order_by(contacts.c.wa_id))
+    people = rows(
+        database,
+        select(contacts.c.wa_id, contacts.c.phone, contacts.c.lid, contacts.c.name).order_by(
+            contacts.c.wa_id
+        ),
+    )
     assert [tuple(p) for p in people] == [
         ("5511777770000@c.us", "5511777770000", None, None),
         ("5511888880000@c.us", "5511888880000", "123456789@lid", "Ann"),
@@ -222,7 +232,10 @@ def test_contacts_one_person_one_contact(database: Database) -> None:
         .where(chats.c.chat_id == "5511777770000@c.us"),
     )
     assert chat_contact == [("5511777770000@c.us",)]
-    authors = rows(database, select(messages.c.external_id, messages.c.contact_id).order_by(messages.c.external_id))
+    authors = rows(
+        database,
+        select(messages.c.external_id, messages.c.contact_id).order_by(messages.c.external_id),
+    )
     assert authors[0].contact_id == authors[1].contact_id is not None
     assert authors[2].contact_id is None
 
@@ -240,7 +253,9 @@ def test_sessions_use_the_channel_timeout(database: Database) -> None:
     with database.unit_of_work() as uow:
         short = uow.create_channel("short", session_timeout=timedelta(minutes=5))
         uow.commit()
-    database.write_batch(short, [incoming("a", 0), incoming("b", 5), incoming("c", 11)], origin=Origin.IMPORT)
+    database.write_batch(
+        short, [incoming("a", 0), incoming("b", 5), incoming("c", 11)], origin=Origin.IMPORT
+    )
     assert len(stored_partition(database, CHAT)) == 2
 
 

@@ -48,7 +48,12 @@ def counted_statements(database: Database, monkeypatch: pytest.MonkeyPatch) -> I
 def batch_of(size: int, prefix: str) -> list:
     """`size` new messages over five new chats, one session per chat, some inbound."""
     return [
-        incoming(f"{prefix}-{i}", minutes=i // 5, chat=f"55119{prefix}{i % 5:04d}@c.us", from_me=i % 3 == 0)
+        incoming(
+            f"{prefix}-{i}",
+            minutes=i // 5,
+            chat=f"55119{prefix}{i % 5:04d}@c.us",
+            from_me=i % 3 == 0,
+        )
         for i in range(size)
     ]
 
@@ -65,7 +70,9 @@ def test_the_statement_count_does_not_grow_with_the_batch_size(
             uow.commit()
         assert result.created == size
         counts[size] = seen
-    assert len(counts[10]) == len(counts[100]) == len(counts[2_000]), "\n".join(map(str, counts.values()))
+    assert len(counts[10]) == len(counts[100]) == len(counts[2_000]), "\n".join(
+        map(str, counts.values())
+    )
     assert len(counts[10]) <= 20
 
 
@@ -78,7 +85,9 @@ def test_concurrent_writers_on_the_same_chat_do_not_fragment_sessions(database: 
     def writer(part: list) -> None:
         try:
             for start in range(0, len(part), 2):
-                database.write_batch(channel, part[start : start + 2] + history[:2], origin=Origin.LIVE)
+                database.write_batch(
+                    channel, part[start : start + 2] + history[:2], origin=Origin.LIVE
+                )
         except BaseException as error:  # surfaced by the assertion below
             errors.append(error)
 
@@ -91,9 +100,11 @@ def test_concurrent_writers_on_the_same_chat_do_not_fragment_sessions(database: 
     with database.engine.connect() as connection:
         stored = connection.execute(select(messages.c.external_id, messages.c.session_id)).all()
     assert len(stored) == 160
-    assert len({session_id for _, session_id in stored}) == len(
-        partition(prepare_batch(history).messages, channel.session_timeout)
-    ) == 1
+    assert (
+        len({session_id for _, session_id in stored})
+        == len(partition(prepare_batch(history).messages, channel.session_timeout))
+        == 1
+    )
 
 
 events = st.lists(
@@ -101,7 +112,9 @@ events = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=events, data=st.data())
 def test_any_arrival_order_on_a_real_store_gives_the_one_shot_partition(
     database: Database, rows, data
@@ -117,7 +130,9 @@ def test_any_arrival_order_on_a_real_store_gives_the_one_shot_partition(
         database.write_batch(channel, arrival[start:end], origin=Origin.IMPORT)
     with database.engine.connect() as connection:
         stored = connection.execute(
-            select(messages.c.external_id, messages.c.session_id).where(messages.c.channel_id == channel.id)
+            select(messages.c.external_id, messages.c.session_id).where(
+                messages.c.channel_id == channel.id
+            )
         ).all()
     groups: dict[object, set[str]] = {}
     for external_id, session_id in stored:
@@ -125,6 +140,8 @@ def test_any_arrival_order_on_a_real_store_gives_the_one_shot_partition(
     expected = set()
     prepared = prepare_batch(history).messages
     for chat in chats:
-        for session in partition([m for m in prepared if m.chat_id == chat], channel.session_timeout):
+        for session in partition(
+            [m for m in prepared if m.chat_id == chat], channel.session_timeout
+        ):
             expected.add(frozenset(m.external_id for m in session))
     assert {frozenset(g) for g in groups.values()} == expected

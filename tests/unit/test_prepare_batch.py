@@ -36,7 +36,10 @@ def test_external_ids_are_kept_verbatim() -> None:
 
 def test_inbound_one_to_one_author_is_the_chat_and_from_me_has_no_author() -> None:
     batch = prepare_batch(
-        [incoming("in", chat="5511777@s.whatsapp.net"), incoming("out", chat="5511777", from_me=True)]
+        [
+            incoming("in", chat="5511777@s.whatsapp.net"),
+            incoming("out", chat="5511777", from_me=True),
+        ]
     )
     assert batch.messages[0].author.wa_id == "5511777@c.us"
     assert batch.messages[1].author is None

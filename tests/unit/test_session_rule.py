@@ -43,14 +43,20 @@ class FakeSessionStore:
         self.chat_of: dict[str, str] = {}
 
     def write(self, batch: list[Message]) -> None:
-        new = [m for m in {m.external_id: m for m in batch}.values() if m.external_id not in self.session_of]
+        new = [
+            m
+            for m in {m.external_id: m for m in batch}.values()
+            if m.external_id not in self.session_of
+        ]
         by_chat: dict[str, list[Message]] = {}
         for m in new:
             by_chat.setdefault(m.chat_id, []).append(m)
         for chat, chat_messages in by_chat.items():
             low, high = neighbour_window((m.sent_at for m in chat_messages), TIMEOUT)
             stored = self.sessions.setdefault(chat, {})
-            neighbours = [s for s in stored.values() if s.last_activity_at >= low and s.started_at <= high]
+            neighbours = [
+                s for s in stored.values() if s.last_activity_at >= low and s.started_at <= high
+            ]
             plan = plan_chat_sessions(neighbours, chat_messages, TIMEOUT, CHANNEL)
             for span in plan.created + plan.extended:
                 stored[span.id] = span
@@ -114,9 +120,7 @@ def test_a_bridging_message_merges_into_the_older_session() -> None:
     )
     plan = plan_chat_sessions([newer, older], [message("bridge", 35)], TIMEOUT, CHANNEL)
     assert plan.merged == [(newer.id, older.id)]
-    assert plan.extended == [
-        SessionSpan(older.id, BASE, BASE + timedelta(minutes=70), 6)
-    ]
+    assert plan.extended == [SessionSpan(older.id, BASE, BASE + timedelta(minutes=70), 6)]
     assert plan.assignments == {"bridge": older.id}
     assert plan.created == []
 

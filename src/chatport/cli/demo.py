@@ -39,7 +39,11 @@ def demo(
     try:
         database = services.database
         channel = database.channel()
-        history = [m for chat in synthetic_history(chats_count, messages_count, seed) for m in chat.messages]
+        history = [
+            m
+            for chat in synthetic_history(chats_count, messages_count, seed)
+            for m in chat.messages
+        ]
         shuffled = history[:]
         random.Random(seed).shuffle(shuffled)
         console.print(
@@ -49,7 +53,9 @@ def demo(
         )
         first, seconds = _replay(console, database, channel, shuffled, batch_size, seed, "import")
         again, _ = _replay(console, database, channel, history, batch_size * 5, seed, "re-run")
-        _report(console, database, channel.id, history, first, again, seconds, channel.session_timeout)
+        _report(
+            console, database, channel.id, history, first, again, seconds, channel.session_timeout
+        )
     finally:
         services.close()
 
@@ -92,8 +98,14 @@ def _report(console, database, channel_id, history, first, again, seconds, timeo
             .where(sessions.c.channel_id == channel_id, sessions.c.chat_id.in_(list(by_chat)))
         ).scalar_one()
         busiest = connection.execute(
-            select(chats.c.chat_id, chats.c.name, chats.c.last_message_text, func.count(sessions.c.id))
-            .join(sessions, (sessions.c.channel_id == chats.c.channel_id) & (sessions.c.chat_id == chats.c.chat_id))
+            select(
+                chats.c.chat_id, chats.c.name, chats.c.last_message_text, func.count(sessions.c.id)
+            )
+            .join(
+                sessions,
+                (sessions.c.channel_id == chats.c.channel_id)
+                & (sessions.c.chat_id == chats.c.chat_id),
+            )
             .where(chats.c.channel_id == channel_id)
             .group_by(chats.c.chat_id, chats.c.name, chats.c.last_message_text)
             .order_by(func.count(sessions.c.id).desc(), chats.c.chat_id)

@@ -121,9 +121,9 @@ def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:
     """One ChatInfo per chat; a 1:1 chat's counterpart is its inbound author, else its JID."""
     counterparts: dict[str, ContactRef] = {}
     for message in batch.messages:
-        if message.author is not None and message.chat_id not in counterparts:
-            if _is_person(message.chat_id):
-                counterparts[message.chat_id] = message.author
+        chat_id = message.chat_id
+        if message.author is not None and chat_id not in counterparts and _is_person(chat_id):
+            counterparts[chat_id] = message.author
     for message in batch.messages:
         chat_id = message.chat_id
         if chat_id in batch.chats:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from datetime import datetime, timedelta
+from operator import attrgetter
 from uuid import UUID, uuid5
 
 from chatport.domain.model import Message, SessionSpan
@@ -41,9 +41,7 @@ def partition(messages: Iterable[Message], timeout: timedelta) -> list[list[Mess
     return sessions
 
 
-def neighbour_window(
-    sent_ats: Iterable[datetime], timeout: timedelta
-) -> tuple[datetime, datetime]:
+def neighbour_window(sent_ats: Iterable[datetime], timeout: timedelta) -> tuple[datetime, datetime]:
     """The span in which stored sessions can be touched by messages at `sent_ats`.
 
     A stored session matters when last_activity_at >= low and started_at <= high.

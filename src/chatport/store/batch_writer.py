@@ -151,9 +151,7 @@ def _stored_ids(write: _Write, batch: list[Message], exact: bool) -> set[str]:
     return set(write.connection.execute(query).scalars()).intersection(ids)
 
 
-def _plan_sessions(
-    write: _Write, by_chat: dict[str, list[Message]]
-) -> dict[str, ChatSessionPlan]:
+def _plan_sessions(write: _Write, by_chat: dict[str, list[Message]]) -> dict[str, ChatSessionPlan]:
     windows = {
         chat_id: neighbour_window((m.sent_at for m in chat_messages), write.timeout)
         for chat_id, chat_messages in by_chat.items()

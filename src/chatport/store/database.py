@@ -54,7 +54,12 @@ class Database:
             with self.unit_of_work() as uow:
                 try:
                     result = uow.write_batch(
-                        channel, batch, origin=origin, timeout=timeout, now=now, exact_duplicates=exact
+                        channel,
+                        batch,
+                        origin=origin,
+                        timeout=timeout,
+                        now=now,
+                        exact_duplicates=exact,
                     )
                 except DuplicateElsewhere:
                     continue

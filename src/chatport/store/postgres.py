@@ -132,7 +132,9 @@ class PlannerStatistics:
         with engine.connect() as connection:
             stale = [
                 name
-                for name, tuples, modified in connection.execute(_STALE_QUERY, {"names": list(self.TABLES)})
+                for name, tuples, modified in connection.execute(
+                    _STALE_QUERY, {"names": list(self.TABLES)}
+                )
                 if tuples < 0 or modified > max(1_000, 4 * tuples)
             ]
             for name in stale:

@@ -43,7 +43,9 @@ def get_channel(
 def table_counts(connection: Connection) -> dict[str, int]:
     """Row counts of the stable tables."""
     return {
-        name: connection.execute(select(func.count()).select_from(metadata.tables[name])).scalar_one()
+        name: connection.execute(
+            select(func.count()).select_from(metadata.tables[name])
+        ).scalar_one()
         for name in STABLE_TABLES
     }
 
@@ -69,7 +71,9 @@ def create_channel(
             tenant_id=tenant_id,
             name=name,
             waha_session=waha_session or name,
-            session_timeout_seconds=int(session_timeout.total_seconds()) if session_timeout else None,
+            session_timeout_seconds=int(session_timeout.total_seconds())
+            if session_timeout
+            else None,
             created_at=now,
             updated_at=now,
         )

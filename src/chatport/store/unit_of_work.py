@@ -105,7 +105,9 @@ class UnitOfWork:
 
 def _is_transient(error: BaseException) -> bool:
     """Serialisation failures and deadlocks, raised by SQLAlchemy or by the driver (COPY)."""
-    code = getattr(error, "sqlstate", None) or getattr(getattr(error, "orig", None), "sqlstate", None)
+    code = getattr(error, "sqlstate", None) or getattr(
+        getattr(error, "orig", None), "sqlstate", None
+    )
     return code in ("40001", "40P01")
 
 

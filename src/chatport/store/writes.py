@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select
 
 from chatport.domain.chats import ChatState, advance_chat
-from chatport.domain.model import ChatInfo, Channel, ContactRef, Message, Origin, SessionSpan
+from chatport.domain.model import Channel, ChatInfo, ContactRef, Message, Origin, SessionSpan
 from chatport.domain.sessions import ChatSessionPlan
 from chatport.store.bulk import BulkOps, insert_new, update_rows
 from chatport.store.tables import chats, contacts, messages, sessions
-
 
 _CHAT_COLUMNS = (
     "tenant_id",
@@ -67,19 +66,21 @@ def lock_chats(
     created = insert_new(connection, ops, chats, _CHAT_COLUMNS, rows, ("channel_id", "chat_id"))
     query = ops.for_each(
         list(infos),
-        lambda match: select(
-            chats.c.id,
-            chats.c.chat_id,
-            chats.c.name,
-            chats.c.contact_id,
-            chats.c.last_message_at,
-            chats.c.last_message_id,
-            chats.c.last_message_text,
-            chats.c.last_sender,
-            chats.c.unread_count,
-        )
-        .where(chats.c.channel_id == channel.id, match(chats.c.chat_id))
-        .with_for_update(),
+        lambda match: (
+            select(
+                chats.c.id,
+                chats.c.chat_id,
+                chats.c.name,
+                chats.c.contact_id,
+                chats.c.last_message_at,
+                chats.c.last_message_id,
+                chats.c.last_message_text,
+                chats.c.last_sender,
+                chats.c.unread_count,
+            )
+            .where(chats.c.channel_id == channel.id, match(chats.c.chat_id))
+            .with_for_update()
+        ),
     )
     locked = {
         row.chat_id: LockedChat(
@@ -127,7 +128,11 @@ def upsert_contacts(
     for row in connection.execute(query):
         ids[row.wa_id] = row.id
         ref = refs[row.wa_id]
-        if (ref.phone and not row.phone) or (ref.lid and not row.lid) or (ref.name and not row.name):
+        if (
+            (ref.phone and not row.phone)
+            or (ref.lid and not row.lid)
+            or (ref.name and not row.name)
+        ):
             fills.append(
                 (row.phone or ref.phone, row.lid or ref.lid, row.name or ref.name, stamp, row.id)
             )
@@ -274,4 +279,3 @@ def update_chats(
             )
         )
     update_rows(connection, ops, chats, _PREVIEW_COLUMNS, "id", rows)
-
