@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,22 @@ def _postgres_required() -> bool:
 
 def _url_with_database(url: str, name: str) -> str:
     return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def _scratch_database(admin_url: str, prefix: str, template: str = "") -> Iterator[str]:
+    """A new PostgreSQL database (a copy of `template` if given), dropped afterwards."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy = f" TEMPLATE {template}" if template else ""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}{copy}")
+    try:
+        yield name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _migrate(url: str) -> None:
@@ -70,15 +87,9 @@ def postgres_admin_url() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_template(postgres_admin_url: str) -> Iterator[str]:
-    import psycopg
-
-    name = f"chatport_tpl_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    _migrate(_url_with_database(postgres_admin_url, name))
-    yield name
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with _scratch_database(postgres_admin_url, "chatport_tpl") as name:
+        _migrate(_url_with_database(postgres_admin_url, name))
+        yield name
 
 
 @pytest.fixture
@@ -89,16 +100,9 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgresql_url(request: pytest.FixtureRequest, postgres_admin_url: str) -> Iterator[str]:
-    import psycopg
-
-    template = request.getfixturevalue("postgres_template")
-    name = f"chatport_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
-    yield _url_with_database(postgres_admin_url, name)
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def postgresql_url(postgres_admin_url: str, postgres_template: str) -> Iterator[str]:
+    with _scratch_database(postgres_admin_url, "chatport_t", postgres_template) as name:
+        yield _url_with_database(postgres_admin_url, name)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -114,21 +118,21 @@ def database(database_url: str) -> Iterator[Database]:
     built.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty, never migrated database on each back end (for migration tests)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'blank.db'}"
-        return
-    import psycopg
+@pytest.fixture
+def blank_sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'blank.db'}"
 
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    name = f"chatport_blank_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield _url_with_database(admin_url, name)
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+@pytest.fixture
+def blank_postgresql_url(postgres_admin_url: str) -> Iterator[str]:
+    with _scratch_database(postgres_admin_url, "chatport_blank") as name:
+        yield _url_with_database(postgres_admin_url, name)
+
+
+@pytest.fixture(params=BACKENDS)
+def blank_url(request: pytest.FixtureRequest) -> str:
+    """An empty, never migrated database on each back end (for migration tests)."""
+    return request.getfixturevalue(f"blank_{request.param}_url")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -61,19 +61,9 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_an_unmigrated_postgres_database_names_the_command_to_run(postgres_admin_url: str) -> None:
-    import uuid
-
-    import psycopg
-
-    name = f"chatport_cli_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        url = postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
-        result = run("demo", "--db", url, "--messages", "10", "--chats", "1")
-        assert result.returncode == 2
-        assert "chatport db upgrade" in result.stderr
-    finally:
-        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def test_an_unmigrated_postgres_database_names_the_command_to_run(
+    blank_postgresql_url: str,
+) -> None:
+    result = run("demo", "--db", blank_postgresql_url, "--messages", "10", "--chats", "1")
+    assert result.returncode == 2
+    assert "chatport db upgrade" in result.stderr

@@ -77,38 +77,46 @@ def plan_chat_sessions(
     """
     ordered = sorted(new_messages, key=_message_order)
     spans = sorted(stored, key=lambda s: (s.started_at, s.last_activity_at, str(s.id)))
-    plan = ChatSessionPlan()
-    group_spans: list[SessionSpan] = []
-    group_messages: list[Message] = []
-    group_end: datetime | None = None
+    sweep = _Sweep(timeout, channel_key)
     next_span = 0
-    # A sweep over spans and messages merged by start time; a gap > timeout closes a group.
     for message in ordered:
-        sent_at = message.sent_at
-        while next_span < len(spans) and spans[next_span].started_at <= sent_at:
+        while next_span < len(spans) and spans[next_span].started_at <= message.sent_at:
             span = spans[next_span]
+            sweep.add(span.started_at, span.last_activity_at, span)
             next_span += 1
-            if group_end is not None and span.started_at - group_end > timeout:
-                _plan_group(group_spans, group_messages, plan, channel_key)
-                group_spans, group_messages, group_end = [], [], None
-            group_spans.append(span)
-            if group_end is None or span.last_activity_at > group_end:
-                group_end = span.last_activity_at
-        if group_end is not None and sent_at - group_end > timeout:
-            _plan_group(group_spans, group_messages, plan, channel_key)
-            group_spans, group_messages, group_end = [], [], None
-        group_messages.append(message)
-        if group_end is None or sent_at > group_end:
-            group_end = sent_at
+        sweep.add(message.sent_at, message.sent_at, message)
     for span in spans[next_span:]:
-        if group_end is not None and span.started_at - group_end > timeout:
-            _plan_group(group_spans, group_messages, plan, channel_key)
-            group_spans, group_messages, group_end = [], [], None
-        group_spans.append(span)
-        if group_end is None or span.last_activity_at > group_end:
-            group_end = span.last_activity_at
-    _plan_group(group_spans, group_messages, plan, channel_key)
-    return plan
+        sweep.add(span.started_at, span.last_activity_at, span)
+    sweep.close()
+    return sweep.plan
+
+
+class _Sweep:
+    """Stored spans and new messages, fed in order of start time, grouped by the gap rule."""
+
+    def __init__(self, timeout: timedelta, channel_key: str) -> None:
+        self.plan = ChatSessionPlan()
+        self._timeout = timeout
+        self._channel_key = channel_key
+        self._spans: list[SessionSpan] = []
+        self._messages: list[Message] = []
+        self._end: datetime | None = None
+
+    def add(self, start: datetime, end: datetime, item: SessionSpan | Message) -> None:
+        """Add the next item; a gap > timeout since the group's end closes the group first."""
+        if self._end is not None and start - self._end > self._timeout:
+            self.close()
+        if type(item) is SessionSpan:
+            self._spans.append(item)
+        else:
+            self._messages.append(item)
+        if self._end is None or end > self._end:
+            self._end = end
+
+    def close(self) -> None:
+        """Plan the current group and start an empty one."""
+        _plan_group(self._spans, self._messages, self.plan, self._channel_key)
+        self._spans, self._messages, self._end = [], [], None
 
 
 _message_order = attrgetter("sent_at", "external_id")
