@@ -10,6 +10,7 @@ dead letters. The number of statements does not depend on the number of messages
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, select
 
 from chatport.domain.batch import PreparedBatch
 from chatport.domain.events import batch_events
-from chatport.domain.model import BatchResult, Channel, Message, Origin
+from chatport.domain.model import BatchResult, Channel, Message, Origin, SessionSpan
 from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_chat_sessions
 from chatport.store import jsoncodec
 from chatport.store.bulk import BulkOps
@@ -119,11 +120,17 @@ def _write_new(
     by_chat: dict[str, list[Message]] = defaultdict(list)
     for message in new:
         by_chat[message.chat_id].append(message)
-    plans = _plan_sessions(write, by_chat)
+    neighbours = _neighbour_sessions(write, by_chat)
+    plans: dict[str, ChatSessionPlan] = {}
+    # The rows are generated while they are written: on PostgreSQL the session rule and the
+    # row building run while the server is still indexing the rows sent before them.
+    rows = _message_rows(write, by_chat, neighbours, plans, contact_ids)
+    inserted = ops.insert_messages(connection, rows)
+    if inserted != len(new):
+        raise DuplicateElsewhere(f"{len(new) - inserted} of {len(new)} ids were stored elsewhere")
+    result.created = len(new)
     counts = write_sessions(connection, ops, channel, plans, now, write.timeout)
     result.sessions_created, result.sessions_extended, result.sessions_merged = counts
-    _insert_messages(write, new, plans, contact_ids)
-    result.created = len(new)
     update_chats(connection, ops, chats, batch.chats, by_chat, contact_ids, write.origin, now)
     return plans
 
@@ -151,47 +158,45 @@ def _stored_ids(write: _Write, batch: list[Message], exact: bool) -> set[str]:
     return set(write.connection.execute(query).scalars()).intersection(ids)
 
 
-def _plan_sessions(write: _Write, by_chat: dict[str, list[Message]]) -> dict[str, ChatSessionPlan]:
+def _neighbour_sessions(
+    write: _Write, by_chat: dict[str, list[Message]]
+) -> dict[str, list[SessionSpan]]:
     windows = {
         chat_id: neighbour_window((m.sent_at for m in chat_messages), write.timeout)
         for chat_id, chat_messages in by_chat.items()
     }
-    neighbours = read_neighbour_sessions(write.connection, write.ops, write.channel, windows)
-    return {
-        chat_id: plan_chat_sessions(
-            neighbours.get(chat_id, []), chat_messages, write.timeout, write.channel.key
-        )
-        for chat_id, chat_messages in sorted(by_chat.items())
-    }
+    return read_neighbour_sessions(write.connection, write.ops, write.channel, windows)
 
 
-def _insert_messages(
+def _message_rows(
     write: _Write,
-    new: list[Message],
+    by_chat: dict[str, list[Message]],
+    neighbours: dict[str, list[SessionSpan]],
     plans: dict[str, ChatSessionPlan],
     contact_ids: dict[str, int],
-) -> None:
+) -> Iterator[tuple]:
+    """Plan each chat's sessions (into `plans`) and yield its message rows, chat by chat."""
     ops = write.ops
-    time, json = ops.encode_time, ops.encode_json
+    time, json, uuid = ops.encode_time, ops.encode_json, ops.encode_uuid
     tenant_id, channel_id = write.channel.tenant_id, write.channel.id
     origin_text, created_at = str(write.origin), time(write.now)
-    sessions = {
-        session_id: ops.encode_uuid(session_id)
-        for plan in plans.values()
-        for session_id in set(plan.assignments.values())
-    }
-    rows = []
-    for m in new:
-        media = m.media
-        author = m.author
-        rows.append(
-            (
+    for chat_id, chat_messages in sorted(by_chat.items()):
+        plan = plan_chat_sessions(
+            neighbours.get(chat_id, []), chat_messages, write.timeout, write.channel.key
+        )
+        plans[chat_id] = plan
+        assignments = plan.assignments
+        sessions = {session_id: uuid(session_id) for session_id in set(assignments.values())}
+        for m in chat_messages:
+            media = m.media
+            author = m.author
+            yield (
                 tenant_id,
                 channel_id,
                 m.external_id,
-                m.chat_id,
+                chat_id,
                 contact_ids.get(author.wa_id) if author is not None else None,
-                sessions[plans[m.chat_id].assignments[m.external_id]],
+                sessions[assignments[m.external_id]],
                 time(m.sent_at),
                 m.from_me,
                 m.content_type,
@@ -203,7 +208,3 @@ def _insert_messages(
                 json(jsoncodec.dumps(m.raw)) if m.raw is not None else None,
                 created_at,
             )
-        )
-    inserted = ops.insert_messages(write.connection, rows)
-    if inserted != len(rows):
-        raise DuplicateElsewhere(f"{len(rows) - inserted} of {len(rows)} ids were stored elsewhere")

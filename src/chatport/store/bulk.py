@@ -5,7 +5,7 @@ Everything else the write path does is plain SQLAlchemy Core, shared by both bac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -73,9 +73,9 @@ class BulkOps(Protocol):
     def after_commit(self, engine: Engine, written: int) -> None:
         """Housekeeping after a committed batch that wrote `written` messages."""
 
-    def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
-        """Bulk insert message rows (MESSAGE_COLUMNS order), skipping existing
-        (channel_id, external_id); return how many were inserted."""
+    def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
+        """Bulk insert message rows (MESSAGE_COLUMNS order) as they are generated, skipping
+        existing (channel_id, external_id); return how many were inserted."""
 
 
 def insert_sql(

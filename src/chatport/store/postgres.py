@@ -9,7 +9,7 @@ through a temp table and `INSERT … SELECT … ON CONFLICT DO NOTHING`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -84,7 +84,7 @@ def copy_type(column_type: Any) -> str:
 
 
 def copy_rows(
-    cursor: Any, table: Table, columns: Sequence[str], rows: list[tuple], into: str = ""
+    cursor: Any, table: Table, columns: Sequence[str], rows: Iterable[tuple], into: str = ""
 ) -> None:
     """Binary COPY of `rows` (values in `columns` order, typed as in `table`) into `table`,
     or into the table named `into` that has the same columns."""
@@ -190,17 +190,24 @@ class PostgresBulk:
     def after_commit(self, engine: Engine, written: int) -> None:
         self._statistics.note(engine, written)
 
-    def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
-        if not rows:
-            return 0
+    def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
+        sent: list[tuple] = []
+
+        def keeping() -> Iterator[tuple]:
+            for row in rows:
+                sent.append(row)
+                yield row
+
         savepoint = connection.begin_nested()
         try:
-            self.insert_rows(connection, messages, MESSAGE_COLUMNS, rows)
+            with connection.connection.driver_connection.cursor() as cursor:
+                copy_rows(cursor, messages, MESSAGE_COLUMNS, keeping())
         except UniqueViolation:
             savepoint.rollback()
-            return self._insert_skipping_conflicts(connection, rows)
+            sent.extend(rows)  # whatever COPY had not consumed when it failed
+            return self._insert_skipping_conflicts(connection, sent)
         savepoint.commit()
-        return len(rows)
+        return len(sent)
 
     def _insert_skipping_conflicts(self, connection: Connection, rows: list[tuple]) -> int:
         with connection.connection.driver_connection.cursor() as cursor:

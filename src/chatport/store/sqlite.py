@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from uuid import UUID
 
 import orjson
@@ -43,5 +43,5 @@ class SqliteBulk:
     def after_commit(self, engine: Engine, written: int) -> None:
         """Nothing: SQLite's planner uses the indexes without statistics."""
 
-    def insert_messages(self, connection: Connection, rows: list[tuple]) -> int:
-        return insert_new(connection, self, messages, MESSAGE_COLUMNS, rows, MESSAGE_KEY)
+    def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
+        return insert_new(connection, self, messages, MESSAGE_COLUMNS, list(rows), MESSAGE_KEY)
