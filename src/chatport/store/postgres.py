@@ -117,7 +117,7 @@ class PlannerStatistics:
     """The tables and the columns their lookups filter on (the wide text columns are left
     out: sampling them is most of an ANALYZE's cost and no plan depends on them)."""
 
-    def __init__(self, check_every: int = 2_000) -> None:
+    def __init__(self, check_every: int = 10_000) -> None:
         self._check_every = check_every
         self._since_check = 0
         self._lock = threading.Lock()
