@@ -73,6 +73,17 @@ class BulkOps(Protocol):
     def after_commit(self, engine: Engine, written: int) -> None:
         """Housekeeping after a committed batch that wrote `written` messages."""
 
+    def update_rows(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        key: str,
+        rows: list[tuple],
+    ) -> None:
+        """Update many rows in one statement; each row holds the `columns` values, then the
+        value of `key` that selects the rows to update."""
+
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         """Bulk insert message rows (MESSAGE_COLUMNS order) as they are generated, skipping
         existing (channel_id, external_id); return how many were inserted."""
@@ -108,16 +119,3 @@ def insert_new(
         return 0
     sql = insert_sql(table.name, columns, ops.placeholder, unique)
     return connection.exec_driver_sql(sql, rows).rowcount
-
-
-def update_rows(
-    connection: Connection,
-    ops: BulkOps,
-    table: Table,
-    columns: Sequence[str],
-    key: str,
-    rows: list[tuple],
-) -> None:
-    """One executemany UPDATE; each row holds the `columns` values, then the key value."""
-    if rows:
-        connection.exec_driver_sql(update_sql(table.name, columns, key, ops.placeholder), rows)

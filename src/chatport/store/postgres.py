@@ -190,6 +190,29 @@ class PostgresBulk:
     def after_commit(self, engine: Engine, written: int) -> None:
         self._statistics.note(engine, written)
 
+    def update_rows(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        key: str,
+        rows: list[tuple],
+    ) -> None:
+        """One `UPDATE … FROM unnest(arrays)`: a single round trip whatever the row count."""
+        if not rows:
+            return
+        names = [f"c{i}" for i in range(len(columns))]
+        types = [copy_type(table.c[name].type) for name in (*columns, key)]
+        assignments = ", ".join(
+            f"{column} = v.{name}" for column, name in zip(columns, names, strict=True)
+        )
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        connection.exec_driver_sql(
+            f"UPDATE {table.name} SET {assignments} "
+            f"FROM unnest({arrays}) AS v({', '.join(names)}, k) WHERE {table.name}.{key} = v.k",
+            tuple(list(values) for values in zip(*rows, strict=True)),
+        )
+
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         sent: list[tuple] = []
 

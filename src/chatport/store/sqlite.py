@@ -9,7 +9,14 @@ import orjson
 from sqlalchemy import Connection, Engine, Select, Table, func, select
 from sqlalchemy.exc import IntegrityError
 
-from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder, insert_new, insert_sql
+from chatport.store.bulk import (
+    MESSAGE_COLUMNS,
+    MESSAGE_KEY,
+    QueryBuilder,
+    insert_new,
+    insert_sql,
+    update_sql,
+)
 from chatport.store.tables import messages
 from chatport.store.types import sqlite_datetime
 
@@ -42,6 +49,17 @@ class SqliteBulk:
 
     def after_commit(self, engine: Engine, written: int) -> None:
         """Nothing: SQLite's planner uses the indexes without statistics."""
+
+    def update_rows(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        key: str,
+        rows: list[tuple],
+    ) -> None:
+        if rows:
+            connection.exec_driver_sql(update_sql(table.name, columns, key, self.placeholder), rows)
 
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         return insert_new(connection, self, messages, MESSAGE_COLUMNS, list(rows), MESSAGE_KEY)

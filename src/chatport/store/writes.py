@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 from chatport.domain.chats import ChatState, advance_chat
 from chatport.domain.model import Channel, ChatInfo, ContactRef, Message, Origin, SessionSpan
 from chatport.domain.sessions import ChatSessionPlan
-from chatport.store.bulk import BulkOps, insert_new, update_rows
+from chatport.store.bulk import BulkOps, insert_new
 from chatport.store.tables import chats, contacts, messages, sessions
 
 _CHAT_COLUMNS = (
@@ -136,7 +136,7 @@ def upsert_contacts(
             fills.append(
                 (row.phone or ref.phone, row.lid or ref.lid, row.name or ref.name, stamp, row.id)
             )
-    update_rows(connection, ops, contacts, ("phone", "lid", "name", "updated_at"), "id", fills)
+    ops.update_rows(connection, contacts, ("phone", "lid", "name", "updated_at"), "id", fills)
     return ids, created
 
 
@@ -236,8 +236,8 @@ def write_sessions(
         for absorbed, survivor in plan.merged
     ]
     ops.insert_rows(connection, sessions, SESSION_COLUMNS, created)
-    update_rows(connection, ops, sessions, _SPAN_COLUMNS, "id", extended)
-    update_rows(connection, ops, messages, ("session_id",), "session_id", merged)
+    ops.update_rows(connection, sessions, _SPAN_COLUMNS, "id", extended)
+    ops.update_rows(connection, messages, ("session_id",), "session_id", merged)
     if merged:
         connection.exec_driver_sql(
             f"DELETE FROM sessions WHERE id = {ops.placeholder}",
@@ -278,4 +278,4 @@ def update_chats(
                 chat.id,
             )
         )
-    update_rows(connection, ops, chats, _PREVIEW_COLUMNS, "id", rows)
+    ops.update_rows(connection, chats, _PREVIEW_COLUMNS, "id", rows)
