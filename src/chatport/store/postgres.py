@@ -8,6 +8,7 @@ through a temp table and `INSERT … SELECT … ON CONFLICT DO NOTHING`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -36,11 +37,13 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy import text as text_sql
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder
 from chatport.store.tables import messages
 from chatport.store.types import UtcDateTime
+
+logger = logging.getLogger(__name__)
 
 STAGING = "chatport_messages_in"
 JSONB_OID = 3802
@@ -129,6 +132,12 @@ class PlannerStatistics:
             if self._since_check < self._check_every:
                 return
             self._since_check = 0
+        try:
+            self._analyse_stale(engine)
+        except SQLAlchemyError as error:  # housekeeping: the batch is committed already
+            logger.warning("planner statistics not refreshed: %s", error)
+
+    def _analyse_stale(self, engine: Engine) -> None:
         with engine.connect() as connection:
             stale = [
                 name
