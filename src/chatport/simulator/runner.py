@@ -1,0 +1,57 @@
+"""Run the WAHA simulator: in the foreground (CLI), or in a background thread (tests, demo)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from aiohttp import web
+
+from chatport.simulator.server import SimulatorConfig, create_app
+
+
+async def serve(config: SimulatorConfig, host: str, port: int) -> None:
+    """Serve until cancelled."""
+    runner = web.AppRunner(create_app(config), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+@contextmanager
+def simulator_in_thread(config: SimulatorConfig, host: str = "127.0.0.1") -> Iterator[str]:
+    """Start the simulator on a free port in a daemon thread; yield its base URL."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    address: list[str] = []
+
+    async def start() -> web.AppRunner:
+        runner = web.AppRunner(create_app(config), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # aiohttp exposes no public accessor
+        address.append(f"http://{host}:{port}")
+        return runner
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        runner = loop.run_until_complete(start())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=run, name="waha-simulator", daemon=True)
+    thread.start()
+    started.wait(10)
+    try:
+        yield address[0]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

@@ -1,0 +1,269 @@
+"""A WAHA-compatible HTTP server over a simulated account (aiohttp), with fault injection.
+
+Serves what chatport reads (see `shared/waha-api.md`): `GET /api/sessions/{s}`,
+`/api/{s}/chats/overview`, `/api/{s}/chats`, `/api/{s}/chats/{id}/messages`, `/api/{s}/lids`,
+`/lids/count`, `/lids/{lid}`, `/ping`. Auth by `X-Api-Key` (or `?x-api-key=`), 401 otherwise;
+422 when the session is unknown or not WORKING; WAHA's defaults (messages: limit 10, newest
+first, `downloadMedia=true`; overview: limit 20) and its short pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from chatport.simulator.world import ME, SimChat, World
+
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass
+class Faults:
+    """What can go wrong, and how often (rates are per request, 0..1, seeded)."""
+
+    error_rate: float = 0.0
+    latency_ms: int = 0
+    timeout_rate: float = 0.0
+    timeout_seconds: float = 30.0
+    malformed_rate: float = 0.0
+    failing_chats: set[str] = field(default_factory=set)
+    seed: int = 0
+
+
+@dataclass
+class SimulatorConfig:
+    """One simulated WAHA server with one session."""
+
+    world: World
+    session: str = "default"
+    api_key: str | None = None
+    status: str = "WORKING"
+    faults: Faults = field(default_factory=Faults)
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=_encode(body), status=status, content_type="application/json")
+
+
+def create_app(config: SimulatorConfig) -> web.Application:
+    """The aiohttp application of a simulator."""
+    app = web.Application(middlewares=[_auth(config), _faults(config.faults)])
+    handlers = _Handlers(config)
+    app.router.add_get("/ping", handlers.ping)
+    app.router.add_get("/api/sessions/{session}", handlers.session)
+    app.router.add_get("/api/{session}/chats/overview", handlers.overview)
+    app.router.add_get("/api/{session}/chats", handlers.chats)
+    app.router.add_get("/api/{session}/chats/{chat_id}/messages", handlers.messages)
+    app.router.add_get("/api/{session}/lids", handlers.lids)
+    app.router.add_get("/api/{session}/lids/count", handlers.lid_count)
+    app.router.add_get("/api/{session}/lids/{lid}", handlers.lid)
+    return app
+
+
+def _auth(config: SimulatorConfig):
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if config.api_key is not None and request.path != "/ping":
+            given = request.headers.get("X-Api-Key") or request.query.get("x-api-key")
+            if given != config.api_key:
+                return json_response({"message": "Unauthorized", "statusCode": 401}, 401)
+        return await handler(request)
+
+    return middleware
+
+
+def _faults(faults: Faults):
+    rng = random.Random(faults.seed)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        if request.path.startswith("/api/") and "/sessions/" not in request.path:
+            chat_id = request.match_info.get("chat_id")
+            if chat_id in faults.failing_chats:
+                return _engine_error(request, "chat keeps failing (simulated)")
+            roll = rng.random()
+            if roll < faults.error_rate:
+                return _engine_error(request, "simulated engine error")
+            roll -= faults.error_rate
+            if roll < faults.timeout_rate:
+                await asyncio.sleep(faults.timeout_seconds)
+            elif roll - faults.timeout_rate < faults.malformed_rate:
+                return web.Response(body=b'[{"id": "broken', content_type="application/json")
+        return await handler(request)
+
+    return middleware
+
+
+def _engine_error(request: web.Request, message: str) -> web.Response:
+    return json_response(
+        {
+            "statusCode": 500,
+            "exception": {"message": message, "name": "Error"},
+            "request": {"path": request.path, "method": request.method},
+        },
+        500,
+    )
+
+
+def _number(request: web.Request, name: str, default: int | None) -> int | None:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise web.HTTPBadRequest(
+            body=_encode({"statusCode": 400, "message": [f"{name} must be a number"]}),
+            content_type="application/json",
+        ) from None
+
+
+class _Handlers:
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.world = config.world
+        by_last = sorted(self.world.chats, key=lambda c: -self.world.last_message(c)["timestamp"])
+        self.newest_first = by_last
+
+    def _working(self, request: web.Request) -> web.Response | None:
+        session = request.match_info["session"]
+        if session != self.config.session:
+            return json_response({"error": f'Session "{session}" does not exist', "session": session}, 422)
+        if self.config.status != "WORKING":
+            return json_response(
+                {
+                    "error": "Session status is not as expected. Try again later or restart the session",
+                    "session": session,
+                    "status": self.config.status,
+                    "expected": ["WORKING"],
+                },
+                422,
+            )
+        return None
+
+    async def ping(self, request: web.Request) -> web.Response:
+        return json_response({"message": "pong"})
+
+    async def session(self, request: web.Request) -> web.Response:
+        session = request.match_info["session"]
+        if session != self.config.session:
+            return json_response({"error": f'Session "{session}" does not exist', "session": session}, 422)
+        working = self.config.status == "WORKING"
+        return json_response(
+            {
+                "name": session,
+                "status": self.config.status,
+                "config": {"noweb": {"store": {"enabled": True, "fullSync": False}}},
+                "me": {"id": ME, "pushName": "Simulated"} if working else None,
+                "engine": {"engine": "NOWEB"},
+            }
+        )
+
+    async def overview(self, request: web.Request) -> web.Response:
+        if (refused := self._working(request)) is not None:
+            return refused
+        limit = _number(request, "limit", 20)
+        offset = _number(request, "offset", 0)
+        page = self.newest_first[offset : offset + limit]
+        return json_response([self._summary(chat) for chat in page])
+
+    def _summary(self, chat: SimChat) -> dict[str, Any]:
+        last = self.world.last_message(chat)
+        return {
+            "id": chat.id,
+            "name": chat.name,
+            "picture": None,
+            "lastMessage": last,
+            "_chat": {"id": chat.id, "name": chat.name, "conversationTimestamp": last["timestamp"]},
+        }
+
+    async def chats(self, request: web.Request) -> web.Response:
+        if (refused := self._working(request)) is not None:
+            return refused
+        sort_by = request.query.get("sortBy")
+        if sort_by not in (None, "conversationTimestamp", "id", "name"):
+            return json_response({"statusCode": 400, "message": ["sortBy must be a valid enum"]}, 400)
+        chats = list(self.world.chats)
+        if sort_by == "conversationTimestamp":
+            chats = self.newest_first[::-1]
+        elif sort_by in ("id", "name"):
+            chats.sort(key=lambda c: getattr(c, sort_by))
+        if request.query.get("sortOrder") == "desc":
+            chats.reverse()
+        offset = _number(request, "offset", 0)
+        limit = _number(request, "limit", None)
+        page = chats[offset : None if limit is None else offset + limit]
+        return json_response(
+            [
+                {"id": c.id, "name": c.name, "conversationTimestamp": self.world.last_message(c)["timestamp"]}
+                for c in page
+            ]
+        )
+
+    async def messages(self, request: web.Request) -> web.Response:
+        if (refused := self._working(request)) is not None:
+            return refused
+        chat = self.world.by_id.get(request.match_info["chat_id"])
+        if chat is None:
+            return json_response([])  # NOWEB answers an unknown chat with an empty list
+        query = request.query
+        limit = _number(request, "limit", 10)
+        offset = _number(request, "offset", 0)
+        gte = _number(request, "filter.timestamp.gte", None)
+        lte = _number(request, "filter.timestamp.lte", None)
+        from_me = query.get("filter.fromMe")
+        records = [
+            r
+            for r in self.world.messages(chat)
+            if (gte is None or r.timestamp >= gte)
+            and (lte is None or r.timestamp <= lte)
+            and (from_me is None or r.from_me == (from_me == "true"))
+        ]
+        if query.get("sortOrder", "desc") != "asc":
+            records.reverse()
+        download = query.get("downloadMedia", "true") != "false"
+        page = [r.message for r in records[offset : offset + limit] if not r.hidden]
+        if download:
+            page = [_with_media(m) for m in page]
+        return json_response(page)
+
+    async def lids(self, request: web.Request) -> web.Response:
+        if (refused := self._working(request)) is not None:
+            return refused
+        limit = _number(request, "limit", 100)
+        offset = _number(request, "offset", 0)
+        page = self.world.lids[offset : offset + limit]
+        return json_response([{"lid": lid, "pn": pn} for lid, pn in page])
+
+    async def lid_count(self, request: web.Request) -> web.Response:
+        if (refused := self._working(request)) is not None:
+            return refused
+        return json_response({"count": len(self.world.lids)})
+
+    async def lid(self, request: web.Request) -> web.Response:
+        if (refused := self._working(request)) is not None:
+            return refused
+        lid = request.match_info["lid"]
+        if "@" not in lid:
+            lid += "@lid"
+        if not lid.endswith("@lid"):
+            return json_response({"statusCode": 422, "message": "Invalid LID - it must end with @lid"}, 422)
+        return json_response({"lid": lid, "pn": dict(self.world.lids).get(lid)})
+
+
+def _with_media(message: dict[str, Any]) -> dict[str, Any]:
+    if not message["hasMedia"]:
+        return message
+    content = next(iter(message["_data"]["message"].values()))
+    wa_id = message["_data"]["key"]["id"]
+    return {
+        **message,
+        "media": {"url": f"http://localhost/api/files/default/{wa_id}", "mimetype": content["mimetype"]},
+    }
