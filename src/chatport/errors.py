@@ -23,3 +23,19 @@ class SchemaError(ChatportError):
 
 class NotFoundError(ChatportError):
     """A named tenant, channel or job does not exist."""
+
+
+class WahaError(ChatportError):
+    """A request to a WAHA server failed."""
+
+
+class WahaAuthError(WahaError):
+    """WAHA refused the API key (401)."""
+
+
+class WahaSessionNotReady(WahaError):
+    """The WAHA session does not exist or is not WORKING (422)."""
+
+
+class WahaUnavailable(WahaError):
+    """WAHA kept failing (5xx, timeouts, connection errors, malformed pages) through retries."""

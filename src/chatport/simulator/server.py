@@ -135,11 +135,14 @@ class _Handlers:
     def _working(self, request: web.Request) -> web.Response | None:
         session = request.match_info["session"]
         if session != self.config.session:
-            return json_response({"error": f'Session "{session}" does not exist', "session": session}, 422)
+            return json_response(
+                {"error": f'Session "{session}" does not exist', "session": session}, 422
+            )
         if self.config.status != "WORKING":
             return json_response(
                 {
-                    "error": "Session status is not as expected. Try again later or restart the session",
+                    "error": "Session status is not as expected. "
+                    "Try again later or restart the session",
                     "session": session,
                     "status": self.config.status,
                     "expected": ["WORKING"],
@@ -154,7 +157,9 @@ class _Handlers:
     async def session(self, request: web.Request) -> web.Response:
         session = request.match_info["session"]
         if session != self.config.session:
-            return json_response({"error": f'Session "{session}" does not exist', "session": session}, 422)
+            return json_response(
+                {"error": f'Session "{session}" does not exist', "session": session}, 422
+            )
         working = self.config.status == "WORKING"
         return json_response(
             {
@@ -189,7 +194,9 @@ class _Handlers:
             return refused
         sort_by = request.query.get("sortBy")
         if sort_by not in (None, "conversationTimestamp", "id", "name"):
-            return json_response({"statusCode": 400, "message": ["sortBy must be a valid enum"]}, 400)
+            return json_response(
+                {"statusCode": 400, "message": ["sortBy must be a valid enum"]}, 400
+            )
         chats = list(self.world.chats)
         if sort_by == "conversationTimestamp":
             chats = self.newest_first[::-1]
@@ -202,7 +209,11 @@ class _Handlers:
         page = chats[offset : None if limit is None else offset + limit]
         return json_response(
             [
-                {"id": c.id, "name": c.name, "conversationTimestamp": self.world.last_message(c)["timestamp"]}
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "conversationTimestamp": self.world.last_message(c)["timestamp"],
+                }
                 for c in page
             ]
         )
@@ -254,7 +265,9 @@ class _Handlers:
         if "@" not in lid:
             lid += "@lid"
         if not lid.endswith("@lid"):
-            return json_response({"statusCode": 422, "message": "Invalid LID - it must end with @lid"}, 422)
+            return json_response(
+                {"statusCode": 422, "message": "Invalid LID - it must end with @lid"}, 422
+            )
         return json_response({"lid": lid, "pn": dict(self.world.lids).get(lid)})
 
 
@@ -265,5 +278,8 @@ def _with_media(message: dict[str, Any]) -> dict[str, Any]:
     wa_id = message["_data"]["key"]["id"]
     return {
         **message,
-        "media": {"url": f"http://localhost/api/files/default/{wa_id}", "mimetype": content["mimetype"]},
+        "media": {
+            "url": f"http://localhost/api/files/default/{wa_id}",
+            "mimetype": content["mimetype"],
+        },
     }

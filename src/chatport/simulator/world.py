@@ -20,8 +20,27 @@ from typing import Any
 
 BASE_TIMESTAMP = 1_735_689_600  # 2025-01-01T00:00:00Z
 ME = "5511900000000@c.us"
-_WORDS = "oi olá pedido entrega amanhã obrigado preço pix 👍 ok hello order thanks 🙏 when".split()
-_MEDIA = (("imageMessage", "image/jpeg"), ("audioMessage", "audio/ogg"), ("documentMessage", "application/pdf"))
+_WORDS = (
+    "oi",
+    "olá",
+    "pedido",
+    "entrega",
+    "amanhã",
+    "obrigado",
+    "pix",
+    "👍",
+    "ok",
+    "hello",
+    "order",
+    "thanks",
+    "🙏",
+    "when",
+)
+_MEDIA = (
+    ("imageMessage", "image/jpeg"),
+    ("audioMessage", "audio/ogg"),
+    ("documentMessage", "application/pdf"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +127,17 @@ def _message(rng: random.Random, chat: SimChat, n: int, timestamp: int) -> Recor
         p = rng.randrange(6)
         phone = f"55218{chat.index:05d}{p:03d}@c.us"
         participant, alt = (f"8{chat.index:06d}{p}@lid", phone) if p % 2 == 0 else (phone, None)
-    message_id = f"{str(from_me).lower()}_{chat.id}_{wa_id}" + (f"_{participant}" if participant else "")
+    message_id = f"{str(from_me).lower()}_{chat.id}_{wa_id}" + (
+        f"_{participant}" if participant else ""
+    )
     kind = rng.random()
     has_media = 0.90 <= kind < 0.97
     hidden = kind >= 0.97  # a reaction or protocol record: dropped by WAHA after paging
-    body = "" if has_media and rng.random() < 0.5 else " ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 10)))
+    body = (
+        ""
+        if has_media and rng.random() < 0.5
+        else " ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 10)))
+    )
     content = {"conversation": body}
     if has_media:
         field, mime = rng.choice(_MEDIA)
