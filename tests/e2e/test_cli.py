@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -67,3 +71,27 @@ def test_an_unmigrated_postgres_database_names_the_command_to_run(
     result = run("demo", "--db", blank_postgresql_url, "--messages", "10", "--chats", "1")
     assert result.returncode == 2
     assert "chatport db upgrade" in result.stderr
+
+
+def test_simulate_waha_serves_over_http() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["simulate", "waha", "--chats", "5", "--messages", "100", "--port", str(port)]
+    server = subprocess.Popen([CHATPORT, *command, "--api-key", "k"], stdout=subprocess.DEVNULL)
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/default/chats/overview", headers={"X-Api-Key": "k"}
+        )
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    assert len(json.loads(response.read())) == 5
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the simulator did not answer")
+    finally:
+        server.terminate()
+        server.wait(10)

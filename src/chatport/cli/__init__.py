@@ -10,6 +10,7 @@ from rich.console import Console
 from chatport import __version__
 from chatport.cli.db import db_app
 from chatport.cli.demo import demo
+from chatport.cli.simulate import simulate_app
 from chatport.errors import ChatportError
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app, name="db")
+app.add_typer(simulate_app, name="simulate")
 app.command()(demo)
 
 
