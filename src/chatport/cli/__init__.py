@@ -10,6 +10,7 @@ from rich.console import Console
 from chatport import __version__
 from chatport.cli.db import db_app
 from chatport.cli.demo import demo
+from chatport.cli.imports import import_app
 from chatport.cli.simulate import simulate_app
 from chatport.errors import ChatportError
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(import_app, name="import")
 app.command()(demo)
 
 

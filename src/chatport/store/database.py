@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Origin
@@ -46,9 +46,13 @@ class Database:
         origin: Origin,
         timeout: timedelta | None = None,
         now: datetime | None = None,
+        then: Callable[[Connection, BatchResult], None] | None = None,
     ) -> BatchResult:
         """Write one batch in its own transaction, retried on deadlocks and, with the exact
-        duplicate check, when some ids were stored elsewhere (see DuplicateElsewhere)."""
+        duplicate check, when some ids were stored elsewhere (see DuplicateElsewhere).
+
+        `then(connection, result)` runs in the same transaction after the batch (checkpoints).
+        """
         batch = incoming if isinstance(incoming, PreparedBatch) else prepare_batch(incoming)
         for exact in (False, True):
             with self.unit_of_work() as uow:
@@ -63,6 +67,8 @@ class Database:
                     )
                 except DuplicateElsewhere:
                     continue
+                if then is not None:
+                    then(uow.connection, result)
                 uow.commit()
             self.ops.after_commit(self.engine, result.created)
             return result

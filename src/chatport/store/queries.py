@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from chatport.domain.model import Channel
 from chatport.errors import NotFoundError
@@ -79,3 +79,36 @@ def create_channel(
         )
     )
     return get_channel(connection, name, tenant, default_timeout)
+
+
+def remember_waha(
+    connection: Connection, channel: Channel, url: str, session: str, api_key: str | None
+) -> None:
+    """Store where the channel's WAHA is, so resumes and retries can reach it again."""
+    connection.execute(
+        update(channels)
+        .where(channels.c.id == channel.id)
+        .values(
+            waha_url=url, waha_session=session, waha_api_key=api_key, updated_at=datetime.now(UTC)
+        )
+    )
+
+
+def waha_of(connection: Connection, channel_id: int) -> tuple[str | None, str, str | None]:
+    """The channel's stored WAHA url, session and API key."""
+    row = connection.execute(
+        select(channels.c.waha_url, channels.c.waha_session, channels.c.waha_api_key).where(
+            channels.c.id == channel_id
+        )
+    ).one()
+    return row.waha_url, row.waha_session, row.waha_api_key
+
+
+def channel_by_id(connection: Connection, channel_id: int, default_timeout: timedelta) -> Channel:
+    """A channel by id."""
+    row = connection.execute(
+        select(channels.c.name, tenants.c.name.label("tenant"))
+        .join(tenants, tenants.c.id == channels.c.tenant_id)
+        .where(channels.c.id == channel_id)
+    ).one()
+    return get_channel(connection, row.name, row.tenant, default_timeout)
