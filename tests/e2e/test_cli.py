@@ -34,14 +34,13 @@ def test_db_upgrade_demo_and_current(blank_url: str) -> None:
     upgraded = run("db", "upgrade", "--db", blank_url)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "upgraded from nothing to" in upgraded.stdout
-    demo = run(
-        "demo", "--db", blank_url, "--chats", "30", "--messages", "3000", "--batch-size", "200"
-    )
+    demo = run("demo", "--db", blank_url, "--chats", "30", "--messages", "3000")
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "-> match" in demo.stdout
+    assert "whole history: match" in demo.stdout
+    assert demo.stdout.count("— completed") == 2
     current = run("db", "current", "--db", blank_url)
     assert current.returncode == 0
-    assert "messages" in current.stdout and "3,000" in current.stdout
+    assert "import_jobs" in current.stdout and "messages" in current.stdout
 
 
 def test_the_default_database_is_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:

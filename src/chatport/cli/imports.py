@@ -56,33 +56,47 @@ def import_waha(
     end = parse_moment(until) if until else datetime.now(UTC)
     services = build(settings_with(db))
     try:
-        with services.database.unit_of_work() as uow:
-            try:
-                target = uow.channel(channel)
-            except NotFoundError:
-                target = uow.create_channel(channel, waha_session=session)
-            queries.remember_waha(uow.connection, target, url, session, api_key)
-            params = {
-                "url": url,
-                "session": session,
-                "concurrency": concurrency,
-                "page_size": page_size,
-                "chunk_size": chunk_size,
-            }
-            job = jobs.create_job(
-                uow.connection,
-                tenant_id=target.tenant_id,
-                channel_id=target.id,
-                source="waha",
-                params=params,
-                since=start,
-                until=end,
-            )
-            uow.commit()
-        console.print(f"import job [bold]{job.id}[/] into channel {channel!r}")
-        _run(services, job, timeout_minutes, only_chats=None)
+        params = {"concurrency": concurrency, "page_size": page_size, "chunk_size": chunk_size}
+        job = create_waha_job(services, url, session, api_key, channel, start, end, params)
+        console.print(f"import job {job.id} into channel {channel!r}")
+        _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
     finally:
         services.close()
+
+
+def create_waha_job(
+    services: Services,
+    url: str,
+    session: str,
+    api_key: str | None,
+    channel: str,
+    since: datetime | None,
+    until: datetime,
+    params: dict,
+) -> jobs.ImportJob:
+    """A new WAHA import job for `channel` (created if new), WAHA's address remembered."""
+    with services.database.unit_of_work() as uow:
+        try:
+            target = uow.channel(channel)
+        except NotFoundError:
+            target = uow.create_channel(channel, waha_session=session)
+        queries.remember_waha(uow.connection, target, url, session, api_key)
+        job = jobs.create_job(
+            uow.connection,
+            tenant_id=target.tenant_id,
+            channel_id=target.id,
+            source="waha",
+            params={"url": url, "session": session, **params},
+            since=since,
+            until=until,
+        )
+        uow.commit()
+    return job
+
+
+def _exit_unless_completed(outcome: str) -> None:
+    if outcome != "completed":
+        raise typer.Exit(1)
 
 
 @import_app.command("resume")
@@ -90,7 +104,8 @@ def resume(job_id: str, db: DbOption = None, timeout_minutes: float | None = Non
     """Continue an interrupted job from its checkpoints."""
     services = build(settings_with(db))
     try:
-        _run(services, _reopen(services, job_id), timeout_minutes, only_chats=None)
+        job = _reopen(services, job_id)
+        _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
     finally:
         services.close()
 
@@ -104,7 +119,8 @@ def retry(job_id: str, db: DbOption = None, timeout_minutes: float | None = None
         if not job.failed_chats:
             console.print("no failed chats to retry")
             return
-        _run(services, job, timeout_minutes, only_chats=set(job.failed_chats))
+        outcome = run_with_progress(services, job, timeout_minutes, set(job.failed_chats))
+        _exit_unless_completed(outcome)
     finally:
         services.close()
 
@@ -131,7 +147,10 @@ def _reopen(services: Services, job_id: str) -> jobs.ImportJob:
     return job
 
 
-def _run(services: Services, job: jobs.ImportJob, timeout: float | None, only_chats) -> None:
+def run_with_progress(
+    services: Services, job: jobs.ImportJob, timeout: float | None, only_chats: set[str] | None
+) -> str:
+    """Run a job with a progress bar and print its summary; return its final status."""
     database = services.database
     with database.engine.connect() as connection:
         url, session, api_key = queries.waha_of(connection, job.channel_id)
@@ -177,12 +196,11 @@ def _run(services: Services, job: jobs.ImportJob, timeout: float | None, only_ch
         )
         outcome = run_job(importer, timeout)
     _summary(job, time.perf_counter() - started)
-    if outcome != "completed":
-        raise typer.Exit(1)
+    return outcome
 
 
 def _summary(job: jobs.ImportJob, elapsed: float | None) -> None:
-    table = Table(title=f"import {job.id} — {job.status}")
+    table = Table(title=f"import {str(job.id)[:8]} — {job.status}")
     table.add_column("")
     table.add_column("", justify="right")
     counters = job.counters
@@ -199,7 +217,8 @@ def _summary(job: jobs.ImportJob, elapsed: float | None) -> None:
         table.add_row(name.replace("_", " "), f"{counters.get(name, 0):,}")
     if elapsed is not None:
         table.add_row("elapsed", f"{elapsed:,.1f} s")
-        table.add_row("msg/s", f"{counters.get('created', 0) / max(elapsed, 1e-9):,.0f}")
+        handled = counters.get("created", 0) + counters.get("duplicates", 0)
+        table.add_row("msg/s", f"{handled / max(elapsed, 1e-9):,.0f}")
     console.print(table)
     for chat_id, error in sorted(job.failed_chats.items()):
         console.print(f"[red]failed[/] {chat_id}: {error}")
