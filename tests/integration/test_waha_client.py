@@ -121,3 +121,15 @@ def test_timeouts_are_retried() -> None:
                 return await all_messages(client, WORLD.chats[5].id)
 
         assert [m["id"] for m in asyncio.run(run())] == expected(5)
+
+
+def test_a_waha_without_the_overview_is_listed_through_chats() -> None:
+    with simulator_in_thread(SimulatorConfig(WORLD, overview=False)) as url:
+
+        async def run():
+            async with WahaClient(settings(url, api_key=None, chats_page_size=7)) as client:
+                return [chat async for chat in client.chats()]
+
+        chats = asyncio.run(run())
+    assert sorted(c.id for c in chats) == sorted(c.id for c in WORLD.chats)
+    assert all(c.last_timestamp for c in chats)

@@ -44,6 +44,8 @@ class SimulatorConfig:
     api_key: str | None = None
     status: str = "WORKING"
     faults: Faults = field(default_factory=Faults)
+    overview: bool = True
+    """False: answer `/chats/overview` with 404, like a WAHA from before the overview."""
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -56,7 +58,8 @@ def create_app(config: SimulatorConfig) -> web.Application:
     handlers = _Handlers(config)
     app.router.add_get("/ping", handlers.ping)
     app.router.add_get("/api/sessions/{session}", handlers.session)
-    app.router.add_get("/api/{session}/chats/overview", handlers.overview)
+    if config.overview:
+        app.router.add_get("/api/{session}/chats/overview", handlers.overview)
     app.router.add_get("/api/{session}/chats", handlers.chats)
     app.router.add_get("/api/{session}/chats/{chat_id}/messages", handlers.messages)
     app.router.add_get("/api/{session}/lids", handlers.lids)

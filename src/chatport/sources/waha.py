@@ -34,6 +34,10 @@ class _Transient(Exception):
     """A failure worth retrying."""
 
 
+class _NotFound(Exception):
+    """404: the route (or object) does not exist on this WAHA."""
+
+
 @dataclass(frozen=True)
 class WahaSettings:
     """Where WAHA is and how to talk to it."""
@@ -105,15 +109,22 @@ class WahaClient:
         return info
 
     async def chats(self) -> AsyncIterator[WahaChat]:
-        """Every chat, newest activity first, paged until an empty page."""
+        """Every chat, paged until an empty page: from `/chats/overview` (newest activity
+        first), or from `/chats` on a WAHA too old to have the overview."""
         offset, size = 0, self.settings.chats_page_size
+        route = "chats/overview"
         while True:
-            page = await self._get(_decode, self._path("chats/overview"), limit=size, offset=offset)
+            try:
+                page = await self._get(_decode, self._path(route), limit=size, offset=offset)
+            except _NotFound:
+                if route != "chats/overview" or offset:
+                    raise WahaUnavailable(f"GET {self._path(route)}: HTTP 404") from None
+                route = "chats"
+                continue
             if not page:
                 return
             for item in page:
-                last = item.get("lastMessage") or {}
-                yield WahaChat(item["id"], item.get("name"), last.get("timestamp"))
+                yield _chat(item)
             offset += size
 
     async def messages(
@@ -194,6 +205,8 @@ class WahaClient:
             raise WahaSessionNotReady(
                 f"WAHA session not ready (422): {body.decode(errors='replace')[:300]}"
             )
+        if status == 404:
+            raise _NotFound(path)
         if status >= 500 or status == 429:
             raise _Transient(f"HTTP {status}: {body.decode(errors='replace')[:200]}")
         if status >= 400:
@@ -204,3 +217,13 @@ class WahaClient:
             return decode(body)
         except msgspec.DecodeError as error:
             raise _Transient(f"malformed JSON page: {error}") from error
+
+
+def _chat(item: dict[str, Any]) -> WahaChat:
+    """A chat from `/chats/overview` or, engine-specific, from `/chats` (WEBJS ids are objects)."""
+    chat_id = item["id"]
+    if isinstance(chat_id, dict):
+        chat_id = chat_id.get("_serialized")
+    last = item.get("lastMessage") or {}
+    stamp = last.get("timestamp") or item.get("conversationTimestamp") or item.get("timestamp")
+    return WahaChat(chat_id, item.get("name"), stamp)
