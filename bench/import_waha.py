@@ -1,0 +1,235 @@
+"""Benchmark: `chatport import waha` from the simulator, against the raw insert and a V1 baseline.
+
+    python bench/import_waha.py [--backend sqlite|postgresql|both] [--messages 1000000]
+        [--chats 10000] [--small-messages 100000] [--postgres-url postgresql://…/postgres]
+
+The simulator runs in its own process (`chatport simulate waha`). For each back end, on fresh
+databases:
+  import    `chatport import waha` in a child process (wall time, peak RSS of that process);
+  reimport  the same command again: everything is a duplicate;
+  raw       the rows the import stored, read back and inserted into a fresh database's
+            `messages` with the back end's fastest plain bulk insert, in chunks of 5,000;
+  v1        the seeds' old path on a 2,000-message sample: one transaction per message, with
+            find-or-create contact and session by SELECT then INSERT/UPDATE;
+  small     the import of a smaller history (--small-messages), for the RSS ratio.
+Ends with one `key=value` line per back end: msgs_per_s ratio_vs_raw speedup_vs_v1
+reimport_speedup peak_rss_mb rss_ratio_1m_vs_100k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from sqlalchemy import select  # noqa: E402
+from v1_baseline import write_v1  # noqa: E402
+from write_batch import fresh_database  # noqa: E402
+
+from chatport.bootstrap import build_database  # noqa: E402
+from chatport.settings import Settings  # noqa: E402
+from chatport.sources.waha import WahaClient, WahaSettings  # noqa: E402
+from chatport.sources.waha_messages import to_incoming  # noqa: E402
+from chatport.store.bulk import MESSAGE_COLUMNS, insert_sql  # noqa: E402
+from chatport.store.postgres import copy_rows  # noqa: E402
+from chatport.store.tables import messages  # noqa: E402
+
+RUN_IMPORT = (
+    "import resource, sys\n"
+    "from chatport.cli import main\n"
+    "sys.argv = ['chatport', *sys.argv[1:]]\n"
+    "try:\n    main()\n"
+    "finally:\n"
+    "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "    print('peak_rss_kb', peak, file=sys.stderr)\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def simulator(chats: int, messages: int) -> Iterator[str]:
+    port = free_port()
+    command = ["chatport", "simulate", "waha", "--chats", str(chats), "--messages", str(messages)]
+    process = subprocess.Popen([*command, "--port", str(port)], stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url + "/ping", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def timed_import(url: str, database_url: str) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one `chatport import waha` child process."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RUN_IMPORT,
+            "import",
+            "waha",
+            "--url",
+            url,
+            "--db",
+            database_url,
+            "--concurrency",
+            "4",
+            "--chunk-size",
+            "5000",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"import failed:\n{result.stdout}\n{result.stderr}")
+    rss_kb = next(
+        int(line.split()[1])
+        for line in result.stderr.splitlines()
+        if line.startswith("peak_rss_kb")
+    )
+    return elapsed, rss_kb / 1024
+
+
+def raw_seconds(source_url: str, backend: str, postgres_url: str) -> tuple[float, int]:
+    """Read the imported rows back and time their plain bulk insert into a fresh database."""
+    source = build_database(Settings(database_url=source_url))
+    columns = [messages.c[name] for name in MESSAGE_COLUMNS]
+    with source.engine.connect() as connection:
+        rows = [tuple(row) for row in connection.execute(select(*columns).order_by(messages.c.id))]
+    source.dispose()
+    with fresh_database(backend, postgres_url) as url:
+        target = build_database(Settings(database_url=url))
+        ops = target.ops
+        if backend == "sqlite":
+            rows = [
+                tuple(
+                    ops.encode_time(v)
+                    if isinstance(v, datetime)
+                    else ops.encode_uuid(v)
+                    if hasattr(v, "hex") and not isinstance(v, bytes | str)
+                    else _json(v)
+                    if isinstance(v, dict)
+                    else v
+                    for v in row
+                )
+                for row in rows
+            ]
+        else:
+            rows = [
+                tuple(_json(v).encode() if isinstance(v, dict) else v for v in row) for row in rows
+            ]
+        sql = insert_sql("messages", MESSAGE_COLUMNS, "?")
+        start = time.perf_counter()
+        for offset in range(0, len(rows), 5000):
+            chunk = rows[offset : offset + 5000]
+            connection = target.engine.connect().execution_options(sqlite_write=True)
+            with connection, connection.begin():
+                if backend == "sqlite":
+                    connection.exec_driver_sql(sql, chunk)
+                else:
+                    with connection.connection.driver_connection.cursor() as cursor:
+                        copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
+        elapsed = time.perf_counter() - start
+        target.dispose()
+    return elapsed, len(rows)
+
+
+def _json(value: dict) -> str:
+    from chatport.store.jsoncodec import dumps
+
+    return dumps(value).decode()
+
+
+def v1_rate(url: str, backend: str, postgres_url: str, sample: int = 2000) -> float:
+    async def read() -> list:
+        out = []
+        async with WahaClient(WahaSettings(url=url, page_size=500)) as client:
+            async for chat in client.chats():
+                async for page in client.messages(chat.id):
+                    out += [to_incoming(m.data, m.raw, chat.id, {}, chat.name) for m in page]
+                if len(out) >= sample:
+                    return out[:sample]
+        return out
+
+    incoming = asyncio.run(read())
+    with fresh_database(backend, postgres_url) as database_url:
+        database = build_database(Settings(database_url=database_url))
+        start = time.perf_counter()
+        write_v1(database, incoming, timedelta(minutes=30))
+        elapsed = time.perf_counter() - start
+        database.dispose()
+    return len(incoming) / elapsed
+
+
+def bench(backend: str, args: argparse.Namespace) -> str:
+    with simulator(args.chats, args.messages) as url:
+        with fresh_database(backend, args.postgres_url) as database_url:
+            first, rss = timed_import(url, database_url)
+            again, _ = timed_import(url, database_url)
+            raw, stored = raw_seconds(database_url, backend, args.postgres_url)
+        v1 = v1_rate(url, backend, args.postgres_url)
+    small_chats = max(1, args.chats * args.small_messages // args.messages)
+    with (
+        simulator(small_chats, args.small_messages) as url,
+        fresh_database(backend, args.postgres_url) as database_url,
+    ):
+        _, small_rss = timed_import(url, database_url)
+    rate = stored / first
+    figures = {
+        "backend": backend,
+        "messages": stored,
+        "msgs_per_s": f"{rate:.0f}",
+        "ratio_vs_raw": f"{raw / first:.3f}",
+        "speedup_vs_v1": f"{rate / v1:.1f}",
+        "reimport_speedup": f"{first / again:.2f}",
+        "peak_rss_mb": f"{rss:.0f}",
+        "rss_ratio_1m_vs_100k": f"{rss / small_rss:.2f}",
+        "v1_msgs_per_s": f"{v1:.0f}",
+    }
+    return " ".join(f"{key}={value}" for key, value in figures.items())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--chats", type=int, default=10_000)
+    parser.add_argument("--small-messages", type=int, default=100_000)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "CHATPORT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    args = parser.parse_args()
+    for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
+        print(bench(backend, args), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
