@@ -45,13 +45,16 @@ from chatport.store.bulk import MESSAGE_COLUMNS, insert_sql  # noqa: E402
 from chatport.store.postgres import copy_rows  # noqa: E402
 from chatport.store.tables import messages  # noqa: E402
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report the
+# parent's size at fork time.
 RUN_IMPORT = (
-    "import resource, sys\n"
+    "import sys\n"
     "from chatport.cli import main\n"
     "sys.argv = ['chatport', *sys.argv[1:]]\n"
     "try:\n    main()\n"
     "finally:\n"
-    "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "    status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+    "    peak = int(status)\n"
     "    print('peak_rss_kb', peak, file=sys.stderr)\n"
 )
 
