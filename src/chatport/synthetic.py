@@ -16,7 +16,7 @@ import orjson
 from chatport.domain.model import ContactRef, IncomingMessage
 
 BASE_TIMESTAMP = 1_704_067_200  # 2024-01-01T00:00:00Z
-_WORDS = [
+WORDS = [
     "oi",
     "olá",
     "pedido",
@@ -98,7 +98,7 @@ def _chat(rng: random.Random, index: int, count: int, base_timestamp: int) -> Sy
             timestamp += rng.randint(5, 600) if rng.random() < 0.9 else rng.randint(7_200, 259_200)
         from_me = rng.random() < 0.4
         author = None if from_me else (rng.choice(participants) if group else counterpart)
-        text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 12)))
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 12)))
         external_id = f"{str(from_me).lower()}_{chat_id}_3EB0{index:06X}{n:08X}"
         out.append(
             IncomingMessage(

@@ -18,24 +18,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from chatport.synthetic import WORDS as _WORDS
+
 BASE_TIMESTAMP = 1_735_689_600  # 2025-01-01T00:00:00Z
 ME = "5511900000000@c.us"
-_WORDS = (
-    "oi",
-    "olá",
-    "pedido",
-    "entrega",
-    "amanhã",
-    "obrigado",
-    "pix",
-    "👍",
-    "ok",
-    "hello",
-    "order",
-    "thanks",
-    "🙏",
-    "when",
-)
 _MEDIA = (
     ("imageMessage", "image/jpeg"),
     ("audioMessage", "audio/ogg"),
