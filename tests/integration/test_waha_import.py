@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from chatport.ingest.waha_import import WahaImport, run_job
@@ -81,3 +82,21 @@ def test_flaky_waha_still_gives_every_message_once(database: Database) -> None:
         waha = WahaSettings(url=url, page_size=64, attempts=10, max_backoff_seconds=0.02)
         assert run_job(WahaImport(database, database.channel(), job, waha)) == "completed"
     assert stored(database) == DISPLAYABLE
+
+
+def test_a_failing_write_stops_the_import_and_marks_the_job(
+    database: Database, monkeypatch
+) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full (simulated)")
+
+    monkeypatch.setattr(Database, "write_batch", broken)
+    job = new_job(database)
+    with simulator_in_thread(SimulatorConfig(WORLD)) as url:
+        waha = WahaSettings(url=url, page_size=16)
+        importer = WahaImport(database, database.channel(), job, waha, chunk_size=50)
+        with pytest.raises(RuntimeError, match="disk full"):
+            run_job(importer, timeout_minutes=1)
+    with database.engine.connect() as connection:
+        stored_job = jobs.load_job(connection, job.id)
+    assert stored_job.status == "failed" and "disk full" in stored_job.error

@@ -86,13 +86,19 @@ class WahaImport:
                 for _ in range(self.concurrency)
             ]
             tasks = [asyncio.create_task(self._list(client, chats)), *workers]
-            writer = asyncio.create_task(self._write(parts))
-            try:
+
+            async def fetch_all() -> None:
                 await asyncio.gather(*tasks)
                 await parts.put(None)
-                await writer
+
+            # Waiting on both sides: a writer that fails must stop fetchers blocked on a full
+            # queue, and a fetcher that fails must stop the writer.
+            feeding = asyncio.create_task(fetch_all())
+            writer = asyncio.create_task(self._write(parts))
+            try:
+                await asyncio.gather(feeding, writer)
             finally:
-                for task in (*tasks, writer):
+                for task in (*tasks, feeding, writer):
                     task.cancel()
 
     async def _list(self, client: WahaClient, chats: asyncio.Queue) -> None:
@@ -164,7 +170,7 @@ def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
         else:
             await importer.run()
 
-    database, job = importer.database, importer.job
+    job = importer.job
     error = None
     try:
         asyncio.run(bounded())
@@ -173,7 +179,14 @@ def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
         status, error = "interrupted", "stopped before the end; resume it"
     except WahaError as failure:
         status, error = "failed", str(failure)
-    with database.unit_of_work() as uow:
-        jobs.finish_job(uow.connection, job, status, error)
-        uow.commit()
+    except Exception as failure:
+        _finish(importer, "failed", f"{type(failure).__name__}: {failure}")
+        raise
+    _finish(importer, status, error)
     return status
+
+
+def _finish(importer: WahaImport, status: str, error: str | None) -> None:
+    with importer.database.unit_of_work() as uow:
+        jobs.finish_job(uow.connection, importer.job, status, error)
+        uow.commit()
