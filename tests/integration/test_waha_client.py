@@ -133,3 +133,14 @@ def test_a_waha_without_the_overview_is_listed_through_chats() -> None:
         chats = asyncio.run(run())
     assert sorted(c.id for c in chats) == sorted(c.id for c in WORLD.chats)
     assert all(c.last_timestamp for c in chats)
+
+
+def test_a_missing_route_is_a_waha_error_not_a_crash(waha: str) -> None:
+    async def run():
+        async with WahaClient(settings(waha)) as client:
+            async for _ in client.chats():
+                pass
+            return await client._get(lambda body: body, "/api/default/no-such-route")
+
+    with pytest.raises(WahaUnavailable, match="404"):
+        asyncio.run(run())

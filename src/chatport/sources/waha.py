@@ -115,7 +115,9 @@ class WahaClient:
         route = "chats/overview"
         while True:
             try:
-                page = await self._get(_decode, self._path(route), limit=size, offset=offset)
+                page = await self._get(
+                    _decode, self._path(route), limit=size, offset=offset, missing_ok=True
+                )
             except _NotFound:
                 if route != "chats/overview" or offset:
                     raise WahaUnavailable(f"GET {self._path(route)}: HTTP 404") from None
@@ -170,8 +172,12 @@ class WahaClient:
     def _path(self, rest: str) -> str:
         return f"/api/{quote(self.settings.session)}/{rest}"
 
-    async def _get(self, decode: Callable[[bytes], Any], path: str, **params: Any) -> Any:
-        """GET with retries; returns the body decoded by `decode` (a malformed body is retried)."""
+    async def _get(
+        self, decode: Callable[[bytes], Any], path: str, *, missing_ok: bool = False, **params: Any
+    ) -> Any:
+        """GET with retries; returns the body decoded by `decode` (a malformed body is retried).
+        A 404 raises _NotFound when `missing_ok` (the caller has a fallback), else
+        WahaUnavailable."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Transient),
             stop=stop_after_attempt(self.settings.attempts),
@@ -186,6 +192,10 @@ class WahaClient:
             raise WahaUnavailable(
                 f"GET {path}: {error} (after {self.settings.attempts} attempts)"
             ) from None
+        except _NotFound:
+            if missing_ok:
+                raise
+            raise WahaUnavailable(f"GET {path}: HTTP 404") from None
         raise AssertionError("unreachable")
 
     async def _get_once(
