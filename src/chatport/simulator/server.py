@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from chatport.simulator.world import ME, SimChat, World
+from chatport.simulator.world import ME, Record, SimChat, World
 
 _encode = msgspec.json.Encoder().encode
 
@@ -233,6 +235,11 @@ class _Handlers:
         gte = _number(request, "filter.timestamp.gte", None)
         lte = _number(request, "filter.timestamp.lte", None)
         from_me = query.get("filter.fromMe")
+        newest_first = query.get("sortOrder", "desc") != "asc"
+        download = query.get("downloadMedia", "true") != "false"
+        if not download and from_me is None:
+            page = _encoded_chat(self.world, chat).page(gte, lte, offset, limit, newest_first)
+            return web.Response(body=page, content_type="application/json")
         records = [
             r
             for r in self.world.messages(chat)
@@ -240,9 +247,8 @@ class _Handlers:
             and (lte is None or r.timestamp <= lte)
             and (from_me is None or r.from_me == (from_me == "true"))
         ]
-        if query.get("sortOrder", "desc") != "asc":
+        if newest_first:
             records.reverse()
-        download = query.get("downloadMedia", "true") != "false"
         page = [r.message for r in records[offset : offset + limit] if not r.hidden]
         if download:
             page = [_with_media(m) for m in page]
@@ -272,6 +278,34 @@ class _Handlers:
                 {"statusCode": 422, "message": "Invalid LID - it must end with @lid"}, 422
             )
         return json_response({"lid": lid, "pn": dict(self.world.lids).get(lid)})
+
+
+class _EncodedChat:
+    """A chat's records encoded once, so a page is a slice and a join: the simulator stays
+    cheap next to the importer it serves (real WAHA runs on another machine)."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.timestamps = [r.timestamp for r in records]
+        self.bodies = [None if r.hidden else _encode(r.message) for r in records]
+
+    def page(
+        self, gte: int | None, lte: int | None, offset: int, limit: int, newest_first: bool
+    ) -> bytes:
+        low = 0 if gte is None else bisect_left(self.timestamps, gte)
+        high = len(self.timestamps) if lte is None else bisect_right(self.timestamps, lte)
+        offset, limit = max(offset, 0), max(limit, 0)
+        if newest_first:
+            start, stop = max(high - offset - limit, low), max(high - offset, low)
+            chosen = self.bodies[start:stop][::-1]
+        else:
+            start = min(low + offset, high)
+            chosen = self.bodies[start : min(start + limit, high)]
+        return b"[" + b",".join(body for body in chosen if body is not None) + b"]"
+
+
+@lru_cache(maxsize=256)
+def _encoded_chat(world: World, chat: SimChat) -> _EncodedChat:
+    return _EncodedChat(world.messages(chat))
 
 
 def _with_media(message: dict[str, Any]) -> dict[str, Any]:
