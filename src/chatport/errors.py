@@ -39,3 +39,7 @@ class WahaSessionNotReady(WahaError):
 
 class WahaUnavailable(WahaError):
     """WAHA kept failing (5xx, timeouts, connection errors, malformed pages) through retries."""
+
+
+class WahaDown(WahaError):
+    """A WAHA server's circuit stayed open (failures in a row, no recovery) too long to wait."""

@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     auto_migrate_sqlite: bool = Field(
         default=True, description="Upgrade a SQLite database to the newest schema on first use"
     )
+    waha_circuit_threshold: int = Field(
+        default=5, ge=1, description="Server-down failures in a row that open a WAHA circuit"
+    )
+    waha_circuit_open_seconds: float = Field(
+        default=30, gt=0, description="How long an open circuit sends nothing before a probe"
+    )
+    waha_give_up_minutes: float = Field(
+        default=10, gt=0, description="An import stops (resumably) after WAHA is down this long"
+    )
 
     @property
     def session_timeout(self) -> timedelta:

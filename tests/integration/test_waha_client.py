@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
-from chatport.errors import WahaAuthError, WahaSessionNotReady, WahaUnavailable
+from chatport.errors import WahaAuthError, WahaDown, WahaSessionNotReady, WahaUnavailable
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
+from chatport.sources.circuit import CircuitSettings, circuit_state
 from chatport.sources.waha import WahaClient, WahaSettings
 
 WORLD = World(chats=40, messages=3_000, seed=3)
@@ -23,7 +27,13 @@ def waha() -> Iterator[str]:
 
 
 def settings(url: str, **overrides) -> WahaSettings:
-    values = {"url": url, "api_key": "secret", "page_size": 37, "max_backoff_seconds": 0.05}
+    values = {
+        "url": url,
+        "api_key": "secret",
+        "page_size": 37,
+        "max_backoff_seconds": 0.05,
+        "circuit": CircuitSettings(open_seconds=0.2),
+    }
     return WahaSettings(**{**values, **overrides})
 
 
@@ -109,6 +119,8 @@ def test_a_chat_that_keeps_failing_gives_up_with_the_reason() -> None:
 
         with pytest.raises(WahaUnavailable, match="keeps failing"):
             asyncio.run(run())
+        # an engine error (500) on one chat is that request's problem, not a server outage
+        assert asyncio.run(circuit_state(url)) == "closed"
 
 
 def test_timeouts_are_retried() -> None:
@@ -144,3 +156,38 @@ def test_a_missing_route_is_a_waha_error_not_a_crash(waha: str) -> None:
 
     with pytest.raises(WahaUnavailable, match="404"):
         asyncio.run(run())
+
+
+def test_a_server_that_is_down_opens_its_circuit_and_is_not_hammered() -> None:
+    faults = Faults(down_after=0)
+    with simulator_in_thread(SimulatorConfig(WORLD, faults=faults)) as url:
+        circuit = CircuitSettings(threshold=3, open_seconds=0.25, give_up_seconds=1.5)
+        client_settings = settings(url, api_key=None, attempts=200, max_backoff_seconds=0.01)
+
+        async def run():
+            async with WahaClient(replace(client_settings, circuit=circuit)) as client:
+                return await all_messages(client, WORLD.chats[0].id)
+
+        started = time.monotonic()
+        with pytest.raises(WahaDown, match="is down") as down:
+            asyncio.run(run())
+        elapsed = time.monotonic() - started
+    assert "503" in str(down.value)
+    assert 1.0 < elapsed < 5
+    # 3 failures open the circuit, then one probe per 0.25 s: nowhere near the 200 attempts
+    assert faults.requests <= 3 + 1.5 / 0.25 + 2
+
+
+def test_an_outage_pauses_requests_without_using_up_their_retries() -> None:
+    faults = Faults(down_after=0)
+    with simulator_in_thread(SimulatorConfig(WORLD, faults=faults)) as url:
+        circuit = CircuitSettings(threshold=2, open_seconds=0.2, give_up_seconds=30)
+        client_settings = replace(settings(url, api_key=None, attempts=3), circuit=circuit)
+        threading.Timer(1.5, lambda: setattr(faults, "down_after", None)).start()
+
+        async def run():
+            async with WahaClient(client_settings) as client:
+                return await all_messages(client, WORLD.chats[3].id)
+
+        assert [m["id"] for m in asyncio.run(run())] == expected(3)
+        assert asyncio.run(circuit_state(url)) == "closed"

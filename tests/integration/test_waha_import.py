@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from chatport.ingest.waha_import import WahaImport, run_job
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
+from chatport.sources.circuit import CircuitSettings
 from chatport.sources.waha import WahaSettings
 from chatport.store import jobs
 from chatport.store.database import Database
@@ -36,8 +38,9 @@ def new_job(database: Database) -> jobs.ImportJob:
     return job
 
 
-def run(database: Database, url: str, job: jobs.ImportJob, **options) -> str:
+def run(database: Database, url: str, job: jobs.ImportJob, circuit=None, **options) -> str:
     waha = WahaSettings(url=url, page_size=64, attempts=3, max_backoff_seconds=0.05)
+    waha = replace(waha, circuit=circuit) if circuit else waha
     importer = WahaImport(database, database.channel(), job, waha, chunk_size=700, **options)
     return run_job(importer)
 
@@ -73,6 +76,21 @@ def test_a_failing_chat_is_recorded_and_retry_recovers_it(database: Database) ->
         assert run(database, url, job, only_chats=set(job.failed_chats)) == "completed"
     assert job.failed_chats == {} and stored(database) == DISPLAYABLE
     assert job.counters["created"] == DISPLAYABLE
+
+
+def test_waha_going_down_stops_the_job_resumably_and_resume_finishes_it(
+    database: Database,
+) -> None:
+    faults = Faults(down_after=40)
+    circuit = CircuitSettings(threshold=3, open_seconds=0.2, give_up_seconds=1.0)
+    job = new_job(database)
+    with simulator_in_thread(SimulatorConfig(WORLD, faults=faults)) as url:
+        assert run(database, url, job, circuit) == "interrupted"
+        assert "is down" in job.error and job.failed_chats == {}
+        assert 0 < len(job.chats_done) < len(WORLD.chats)
+        faults.down_after = None
+        assert run(database, url, job, circuit) == "completed"
+    assert stored(database) == DISPLAYABLE == job.counters["created"]
 
 
 def test_flaky_waha_still_gives_every_message_once(database: Database) -> None:

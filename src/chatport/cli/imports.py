@@ -16,6 +16,7 @@ from chatport.cli.options import DbOption, settings_with
 from chatport.errors import ConfigurationError, NotFoundError
 from chatport.ingest.waha_import import Progress as ImportProgress
 from chatport.ingest.waha_import import WahaImport, run_job
+from chatport.sources.circuit import CircuitSettings
 from chatport.sources.waha import WahaSettings
 from chatport.store import jobs, queries
 
@@ -157,8 +158,17 @@ def run_with_progress(
         channel = queries.channel_by_id(connection, job.channel_id, database.default_timeout)
     if not url:
         raise ConfigurationError("the job's channel has no WAHA URL; start a new import")
+    settings = services.settings
     waha = WahaSettings(
-        url=url, session=session, api_key=api_key, page_size=int(job.params.get("page_size", 500))
+        url=url,
+        session=session,
+        api_key=api_key,
+        page_size=int(job.params.get("page_size", 500)),
+        circuit=CircuitSettings(
+            threshold=settings.waha_circuit_threshold,
+            open_seconds=settings.waha_circuit_open_seconds,
+            give_up_seconds=settings.waha_give_up_minutes * 60,
+        ),
     )
     started = time.perf_counter()
     with Progress(

@@ -37,6 +37,9 @@ def simulate_waha(
     failing_chat: Annotated[
         list[str] | None, typer.Option(help="A chat id that always fails (repeatable)")
     ] = None,
+    down_after: Annotated[
+        int | None, typer.Option(min=0, help="Answer 503 to every request after the first N")
+    ] = None,
 ) -> None:
     """Serve WAHA's chats, messages, lids and sessions endpoints until interrupted."""
     faults = Faults(
@@ -46,6 +49,7 @@ def simulate_waha(
         malformed_rate=malformed_rate,
         failing_chats=set(failing_chat or ()),
         seed=seed,
+        down_after=down_after,
     )
     world = World(chats, messages, seed)
     config = SimulatorConfig(world, session=session, api_key=api_key, status=status, faults=faults)

@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from chatport.domain.batch import prepare_batch
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Origin
-from chatport.errors import WahaError, WahaUnavailable
+from chatport.errors import WahaDown, WahaError, WahaUnavailable
 from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha_messages import to_incoming
 from chatport.store import jobs
@@ -160,8 +160,9 @@ class WahaImport:
 
 def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
     """Run an import to its end, a timeout or an error, and store the job's status:
-    `completed`, `failed_chats` (some chats failed; `retry` them), `interrupted` (timeout or
-    Ctrl-C; `resume` it) or `failed` (auth, session or another stop; the error is kept)."""
+    `completed`, `failed_chats` (some chats failed; `retry` them), `interrupted` (timeout,
+    Ctrl-C or WAHA down past the circuit's patience; `resume` it) or `failed` (auth, session
+    or another stop; the error is kept)."""
 
     async def bounded() -> None:
         if timeout_minutes:
@@ -177,6 +178,8 @@ def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
         status = "failed_chats" if job.failed_chats else "completed"
     except (TimeoutError, KeyboardInterrupt):
         status, error = "interrupted", "stopped before the end; resume it"
+    except WahaDown as down:
+        status, error = "interrupted", str(down)
     except WahaError as failure:
         status, error = "failed", str(failure)
     except Exception as failure:

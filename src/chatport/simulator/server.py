@@ -35,6 +35,11 @@ class Faults:
     malformed_rate: float = 0.0
     failing_chats: set[str] = field(default_factory=set)
     seed: int = 0
+    down_after: int | None = None
+    """Answer every `/api/` request after the first `down_after` with 503, as a proxy does
+    while WAHA restarts (0: down from the start; None: never)."""
+    requests: int = 0
+    """How many `/api/` requests the server received (tests count what clients send)."""
 
 
 @dataclass
@@ -87,6 +92,10 @@ def _faults(faults: Faults):
 
     @web.middleware
     async def middleware(request: web.Request, handler):
+        if request.path.startswith("/api/"):
+            faults.requests += 1
+            if faults.down_after is not None and faults.requests > faults.down_after:
+                return json_response({"statusCode": 503, "message": "Service Unavailable"}, 503)
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         if request.path.startswith("/api/") and "/sessions/" not in request.path:

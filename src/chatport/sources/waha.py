@@ -4,7 +4,8 @@ aiohttp for HTTP and msgspec for JSON: measured here, aiohttp + msgspec decode a
 messages/s against about 150k/s for httpx on the same pages, and the import is bound by that.
 Each message keeps its raw JSON bytes (no re-encoding on the way to `messages.raw`).
 Transient failures (5xx, timeouts, connection errors, malformed pages) are retried with
-exponential backoff and jitter (tenacity); 401 and 422 are not.
+exponential backoff and jitter (tenacity); 401 and 422 are not. Every request goes through the
+server's circuit breaker (`sources/circuit.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tenacity import (
 )
 
 from chatport.errors import WahaAuthError, WahaSessionNotReady, WahaUnavailable
+from chatport.sources.circuit import CircuitSettings, ServerDown, through_circuit
 
 _decode_page = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode = msgspec.json.Decoder().decode
@@ -32,6 +34,10 @@ _decode = msgspec.json.Decoder().decode
 
 class _Transient(Exception):
     """A failure worth retrying."""
+
+
+class _ServerDown(_Transient, ServerDown):
+    """A failure worth retrying that also says the server is down (it feeds the circuit)."""
 
 
 class _NotFound(Exception):
@@ -50,6 +56,7 @@ class WahaSettings:
     timeout_seconds: float = 120.0
     attempts: int = 5
     max_backoff_seconds: float = 30.0
+    circuit: CircuitSettings = CircuitSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +194,11 @@ class WahaClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._get_once(decode, path, params)
+                    return await through_circuit(
+                        self.settings.url.rstrip("/"),
+                        self.settings.circuit,
+                        lambda: self._get_once(decode, path, params),
+                    )
         except _Transient as error:
             raise WahaUnavailable(
                 f"GET {path}: {error} (after {self.settings.attempts} attempts)"
@@ -208,7 +219,7 @@ class WahaClient:
                 body = await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as error:
-            raise _Transient(f"{type(error).__name__}: {error}") from error
+            raise _ServerDown(f"{type(error).__name__}: {error}") from error
         if status == 401:
             raise WahaAuthError("WAHA refused the API key (401): check --api-key")
         if status == 422:
@@ -217,7 +228,9 @@ class WahaClient:
             )
         if status == 404:
             raise _NotFound(path)
-        if status >= 500 or status == 429:
+        if status in (429, 502, 503, 504):
+            raise _ServerDown(f"HTTP {status}: {body.decode(errors='replace')[:200]}")
+        if status >= 500:
             raise _Transient(f"HTTP {status}: {body.decode(errors='replace')[:200]}")
         if status >= 400:
             raise WahaUnavailable(

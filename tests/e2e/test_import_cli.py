@@ -1,0 +1,122 @@
+"""`chatport import waha` as a user runs it: time windows, and a WAHA that goes down."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from chatport.bootstrap import build_database
+from chatport.settings import Settings
+from chatport.simulator.runner import simulator_in_thread
+from chatport.simulator.server import SimulatorConfig
+from chatport.simulator.world import World
+from chatport.store.tables import import_jobs, messages
+from tests.e2e.test_cli import CHATPORT, run
+
+WORLD = World(chats=30, messages=2_000, seed=5)
+STAMPS = sorted(r.timestamp for c in WORLD.chats for r in WORLD.messages(c) if not r.hidden)
+
+
+def stored(database_url: str) -> tuple[list[int], str]:
+    database = build_database(Settings(database_url=database_url))
+    try:
+        with database.engine.connect() as connection:
+            sent = connection.execute(select(messages.c.sent_at)).scalars().all()
+            status = connection.execute(
+                select(import_jobs.c.status).order_by(import_jobs.c.created_at.desc())
+            ).scalar()
+    finally:
+        database.dispose()
+    return sorted(int(moment.timestamp()) for moment in sent), status
+
+
+def iso(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, UTC).isoformat()
+
+
+def test_since_and_until_import_exactly_that_window(database_url: str) -> None:
+    since, until = STAMPS[len(STAMPS) // 3], STAMPS[2 * len(STAMPS) // 3]
+    with simulator_in_thread(SimulatorConfig(WORLD)) as url:
+        result = run(
+            "import", "waha", "--url", url, "--db", database_url,
+            "--since", iso(since), "--until", iso(until), "--page-size", "50",
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stored(database_url) == ([s for s in STAMPS if since <= s <= until], "completed")
+
+
+def test_days_counts_back_from_now(database_url: str) -> None:
+    now = time.time()
+    # whole days back to a quiet moment of the history (no message within an hour of the cut)
+    days = next(
+        d
+        for d in range(int((now - STAMPS[len(STAMPS) // 2]) // 86_400), 100_000)
+        if all(abs(s - (now - d * 86_400)) > 3_600 for s in STAMPS)
+    )
+    expected = [s for s in STAMPS if s >= now - days * 86_400]
+    assert 0 < len(expected) < len(STAMPS)
+    with simulator_in_thread(SimulatorConfig(WORLD)) as url:
+        result = run("import", "waha", "--url", url, "--db", database_url, "--days", str(days))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stored(database_url) == (expected, "completed")
+
+
+def test_days_and_since_together_are_refused(database_url: str) -> None:
+    result = run(
+        "import", "waha", "--url", "http://127.0.0.1:9", "--db", database_url,
+        "--days", "3", "--since", "2026-01-01",
+    )  # fmt: skip
+    assert result.returncode == 2 and "not both" in result.stderr
+
+
+@contextmanager
+def simulator_process(port: int, *flags: str) -> Iterator[str]:
+    command = ["simulate", "waha", "--chats", "30", "--messages", "2000", "--seed", "5"]
+    server = subprocess.Popen(
+        [CHATPORT, *command, "--port", str(port), *flags], stdout=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + "/ping", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    patience = {
+        "CHATPORT_WAHA_CIRCUIT_OPEN_SECONDS": "0.2",
+        "CHATPORT_WAHA_GIVE_UP_MINUTES": "0.02",
+    }
+    with simulator_process(port, "--down-after", "20") as url:
+        started = time.monotonic()
+        first = run(
+            "import", "waha", "--url", url, "--db", database_url, "--page-size", "20",
+            "--concurrency", "2", env=patience,
+        )  # fmt: skip
+        assert time.monotonic() - started < 60
+    assert first.returncode == 1
+    assert "is down" in first.stdout and "HTTP 503" in first.stdout, first.stdout
+    partial, status = stored(database_url)
+    assert status == "interrupted" and len(partial) < len(STAMPS)
+    job_id = first.stdout.split()[2]
+    with simulator_process(port):
+        resumed = run("import", "resume", job_id, "--db", database_url, env=patience)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert stored(database_url) == (STAMPS, "completed")
