@@ -69,10 +69,11 @@ def free_port() -> int:
 def simulator(chats: int, messages: int) -> Iterator[str]:
     port = free_port()
     command = ["chatport", "simulate", "waha", "--chats", str(chats), "--messages", str(messages)]
+    command.append("--preload")
     process = subprocess.Popen([*command, "--port", str(port)], stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
+        for _ in range(6000):
             try:
                 urllib.request.urlopen(url + "/ping", timeout=1).close()
                 break

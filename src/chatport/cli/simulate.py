@@ -37,6 +37,9 @@ def simulate_waha(
     failing_chat: Annotated[
         list[str] | None, typer.Option(help="A chat id that always fails (repeatable)")
     ] = None,
+    preload: Annotated[
+        bool, typer.Option(help="Encode every page before serving (benchmarks)")
+    ] = False,
     down_after: Annotated[
         int | None, typer.Option(min=0, help="Answer 503 to every request after the first N")
     ] = None,
@@ -52,7 +55,9 @@ def simulate_waha(
         down_after=down_after,
     )
     world = World(chats, messages, seed)
-    config = SimulatorConfig(world, session=session, api_key=api_key, status=status, faults=faults)
+    config = SimulatorConfig(
+        world, session=session, api_key=api_key, status=status, faults=faults, preload=preload
+    )
     Console().print(
         f"WAHA simulator on http://{host}:{port} (session {session!r}, {len(world.chats)} chats, "
         f"{messages:,} messages, seed {seed}); Ctrl-C to stop"
