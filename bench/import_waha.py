@@ -12,6 +12,7 @@ databases:
   v1        the seeds' old path on a 2,000-message sample: one transaction per message, with
             find-or-create contact and session by SELECT then INSERT/UPDATE;
   small     the import of a smaller history (--small-messages), for the RSS ratio.
+The run stops unless the import stored exactly the messages the simulator serves.
 Ends with one `key=value` line per back end: msgs_per_s ratio_vs_raw speedup_vs_v1
 reimport_speedup peak_rss_mb rss_ratio_1m_vs_100k.
 """
@@ -39,6 +40,7 @@ from write_batch import fresh_database  # noqa: E402
 
 from chatport.bootstrap import build_database  # noqa: E402
 from chatport.settings import Settings  # noqa: E402
+from chatport.simulator.world import World  # noqa: E402
 from chatport.sources.waha import WahaClient, WahaSettings  # noqa: E402
 from chatport.sources.waha_messages import to_incoming  # noqa: E402
 from chatport.store.bulk import MESSAGE_COLUMNS, insert_sql  # noqa: E402
@@ -189,6 +191,12 @@ def v1_rate(url: str, backend: str, postgres_url: str, sample: int = 2000) -> fl
     return len(incoming) / elapsed
 
 
+def displayable(chats: int, messages: int) -> int:
+    """Messages the simulator serves (what an exact import stores)."""
+    world = World(chats, messages, seed=1)
+    return sum(1 for chat in world.chats for r in world.messages(chat) if not r.hidden)
+
+
 def bench(backend: str, args: argparse.Namespace) -> str:
     with simulator(args.chats, args.messages) as url:
         with fresh_database(backend, args.postgres_url) as database_url:
@@ -202,6 +210,9 @@ def bench(backend: str, args: argparse.Namespace) -> str:
         fresh_database(backend, args.postgres_url) as database_url,
     ):
         _, small_rss = timed_import(url, database_url)
+    expected = displayable(args.chats, args.messages)
+    if stored != expected:
+        raise SystemExit(f"not exact: stored {stored:,} messages, the simulator holds {expected:,}")
     rate = stored / first
     figures = {
         "backend": backend,

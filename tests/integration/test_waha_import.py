@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -91,6 +92,50 @@ def test_waha_going_down_stops_the_job_resumably_and_resume_finishes_it(
         faults.down_after = None
         assert run(database, url, job, circuit) == "completed"
     assert stored(database) == DISPLAYABLE == job.counters["created"]
+
+
+def test_a_chunk_retried_after_a_deadlock_is_counted_once(database: Database, monkeypatch) -> None:
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    real_checkpoint, calls = jobs.checkpoint, []
+
+    def deadlocked_once(*args):
+        state = real_checkpoint(*args)
+        calls.append(state)
+        if len(calls) == 2:
+            raise Deadlock("deadlock detected (simulated, after the checkpoint was written)")
+        return state
+
+    monkeypatch.setattr(jobs, "checkpoint", deadlocked_once)
+    job = new_job(database)
+    with simulator_in_thread(SimulatorConfig(WORLD)) as url:
+        assert run(database, url, job) == "completed"
+    with database.engine.connect() as connection:
+        reloaded = jobs.load_job(connection, job.id)
+    assert job.counters["created"] == DISPLAYABLE == stored(database)
+    assert reloaded.counters == job.counters and reloaded.chats_done == job.chats_done
+
+
+def test_a_stop_during_a_write_keeps_the_job_in_memory_true_to_the_database(
+    database: Database, monkeypatch
+) -> None:
+    real_write = Database.write_batch
+
+    def slow_write(self, *args, **kwargs):
+        time.sleep(0.4)  # the stop arrives while this chunk's transaction is under way
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Database, "write_batch", slow_write)
+    job = new_job(database)
+    with simulator_in_thread(SimulatorConfig(WORLD)) as url:
+        waha = WahaSettings(url=url, page_size=64)
+        importer = WahaImport(database, database.channel(), job, waha, chunk_size=700)
+        assert run_job(importer, timeout_minutes=0.5 / 60) == "interrupted"
+    with database.engine.connect() as connection:
+        reloaded = jobs.load_job(connection, job.id)
+    assert 0 < stored(database) == job.counters["created"] == reloaded.counters["created"]
+    assert job.chats_done == reloaded.chats_done
 
 
 def test_flaky_waha_still_gives_every_message_once(database: Database) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Connection
 
@@ -145,17 +146,33 @@ class WahaImport:
         failed = {p.chat_id: p.error for p in pending if p.error is not None}
         batch = prepare_batch(messages)
 
-        def record(connection: Connection, result: BatchResult) -> None:
-            jobs.checkpoint(connection, self.job, result, done, failed)
+        committed: list[jobs.Checkpoint] = []
 
-        result = await asyncio.to_thread(
+        def record(connection: Connection, result: BatchResult) -> None:
+            committed[:] = [jobs.checkpoint(connection, self.job, result, done, failed)]
+
+        # A future, not a task: stopping cancels tasks, and this one must not be.
+        chunk = partial(
             self.database.write_batch, self.channel, batch, origin=Origin.IMPORT, then=record
         )
+        write = asyncio.get_running_loop().run_in_executor(None, chunk)
+        stopping = False
+        while True:
+            try:
+                result = await asyncio.shield(write)
+                break
+            except asyncio.CancelledError:
+                # The run is stopping, but this transaction is under way in its thread: let
+                # it end, so that the job in memory says what the database says.
+                stopping = True
+        committed[0].adopt(self.job)
         self.progress.messages += len(messages)
         self.progress.created += result.created
         self.progress.chats_done += len(done)
         self.progress.chats_failed += len(failed)
         self._on_progress(self.progress)
+        if stopping:
+            raise asyncio.CancelledError
 
 
 def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:

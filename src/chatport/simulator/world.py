@@ -93,14 +93,23 @@ class Record:
     message: dict[str, Any]
 
 
+LAST_TIMESTAMP = BASE_TIMESTAMP + 86_400 * 360
+"""Long pauses stop here (2025-12-27): with minutes between messages after it, even a chat
+of 100,000 messages ends in 2026, in the past of any import (whose range ends at its start)."""
+
+
 @lru_cache(maxsize=512)
 def _messages(seed: int, chat: SimChat) -> list[Record]:
     rng = random.Random(seed * 1_000_003 + chat.index)
     timestamp = BASE_TIMESTAMP + rng.randint(0, 86_400 * 60)
+    # Pauses of hours or days between bursts, fewer in big chats so that a chat's history
+    # spans months, not years.
+    pause_rate = min(0.12, 86_400 * 200 / (200_000 * chat.message_count))
     records = []
     for n in range(chat.message_count):
         if n:
-            timestamp += rng.randint(1, 900) if rng.random() < 0.88 else rng.randint(7_200, 400_000)
+            long = rng.random() < pause_rate and timestamp < LAST_TIMESTAMP - 400_000
+            timestamp += rng.randint(7_200, 400_000) if long else rng.randint(1, 900)
         records.append(_message(rng, chat, n, timestamp))
     return records
 

@@ -102,30 +102,50 @@ def latest_jobs(connection: Connection, limit: int = 10) -> list[ImportJob]:
     return [_job(row) for row in rows]
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """A job's progress once a chunk commits."""
+
+    counters: dict[str, int]
+    chats_done: set[str]
+    failed_chats: dict[str, str]
+
+    def adopt(self, job: ImportJob) -> None:
+        """Make `job` (in memory) what the committed checkpoint says."""
+        job.counters, job.chats_done, job.failed_chats = (
+            self.counters,
+            self.chats_done,
+            self.failed_chats,
+        )
+
+
 def checkpoint(
     connection: Connection,
     job: ImportJob,
     result: BatchResult,
     chats_done: Iterable[str],
     failed: dict[str, str],
-) -> None:
-    """Add a committed chunk to the job (call inside the chunk's transaction)."""
+) -> Checkpoint:
+    """Store the job's progress with a chunk (call inside the chunk's transaction). `job` is
+    left as it was: `adopt` the returned checkpoint once the transaction commits, so a
+    transaction that is rolled back and retried counts its chunk once."""
+    counters = dict(job.counters)
     for name, value in result.as_dict().items():
-        job.counters[name] = job.counters.get(name, 0) + value
-    job.chats_done.update(chats_done)
-    for chat_id in chats_done:
-        job.failed_chats.pop(chat_id, None)
-    job.failed_chats.update(failed)
+        counters[name] = counters.get(name, 0) + value
+    done = job.chats_done | set(chats_done)
+    failed_chats = {chat: error for chat, error in job.failed_chats.items() if chat not in done}
+    failed_chats.update(failed)
     connection.execute(
         update(import_jobs)
         .where(import_jobs.c.id == job.id)
         .values(
-            counters=job.counters,
-            checkpoint={"chats_done": sorted(job.chats_done)},
-            failed_chats=job.failed_chats,
+            counters=counters,
+            checkpoint={"chats_done": sorted(done)},
+            failed_chats=failed_chats,
             updated_at=datetime.now(UTC),
         )
     )
+    return Checkpoint(counters, done, failed_chats)
 
 
 def finish_job(
