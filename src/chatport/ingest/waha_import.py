@@ -1,31 +1,33 @@
 """Import a channel's history from WAHA: the in-process engine.
 
-    chats (paged) -> K workers fetch each chat's pages -> map to IncomingMessage -> parts of at
-    most `chunk_size` messages -> one writer packs parts of several chats into chunks -> the
-    write path, one transaction per chunk, with the job's checkpoint in the same transaction.
-
-Queues are bounded, so memory is bounded by the chunk and the pages in flight, not by the
-history. A chat is checkpointed as done in the transaction that writes its last part; a chat
-whose pages keep failing is recorded with its last error and skipped (`retry` fetches exactly
-those again). Auth and session errors stop the job. History is quiet (origin `import`).
+Two processes: a fetcher (`waha_fetch.py`: WAHA's pages -> prepared chunks) and this one, the
+writer, which writes each chunk through the write path in one transaction that also
+checkpoints the job. A chat is checkpointed as done in the transaction that writes its last
+part; a chat whose pages keep failing is recorded with its last error and skipped (`retry`
+fetches exactly those again). Auth and session errors stop the job; so does a WAHA that stays
+down past its circuit's patience (resumably). History is quiet (origin `import`).
 """
 
 from __future__ import annotations
 
-import asyncio
+import multiprocessing
+import os
+import queue as queues
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from typing import Any
 
 from sqlalchemy import Connection
 
-from chatport.domain.batch import prepare_batch
-from chatport.domain.model import BatchResult, Channel, IncomingMessage, Origin
-from chatport.errors import WahaDown, WahaError, WahaUnavailable
-from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
-from chatport.sources.waha_messages import to_incoming
+from chatport.domain.model import BatchResult, Channel, Origin
+from chatport.errors import WahaDown, WahaError
+from chatport.ingest.waha_fetch import Chunk, FetchPlan, Finished, Listed, run_fetcher
+from chatport.sources.waha import WahaSettings
 from chatport.store import jobs
 from chatport.store.database import Database
+
+_CHUNKS_IN_FLIGHT = 3
 
 
 @dataclass
@@ -38,14 +40,6 @@ class Progress:
     chats_failed: int = 0
     messages: int = 0
     created: int = 0
-
-
-@dataclass
-class _Part:
-    chat_id: str
-    messages: list[IncomingMessage]
-    last: bool
-    error: str | None = None
 
 
 class WahaImport:
@@ -66,113 +60,78 @@ class WahaImport:
         self.database = database
         self.channel = channel
         self.job = job
-        self.waha = waha
-        self.concurrency = concurrency
-        self.chunk_size = chunk_size
-        self.only_chats = only_chats
         self.progress = Progress(chats_done=len(job.chats_done))
         self._on_progress = on_progress or (lambda progress: None)
+        self.plan = FetchPlan(
+            waha=waha,
+            since=int(job.since.timestamp()) if job.since else None,
+            until=int(job.until.timestamp()) if job.until else None,
+            skip_chats=frozenset(job.chats_done),
+            only_chats=frozenset(only_chats) if only_chats is not None else None,
+            concurrency=concurrency,
+            chunk_size=chunk_size,
+        )
 
-    async def run(self) -> None:
-        """Fetch and write everything the job still lacks; raises WahaError on auth/session."""
-        since = int(self.job.since.timestamp()) if self.job.since else None
-        until = int(self.job.until.timestamp()) if self.job.until else None
-        async with WahaClient(self.waha) as client:
-            await client.check_session()
-            lids = await client.lid_map()
-            chats: asyncio.Queue[WahaChat | None] = asyncio.Queue(self.concurrency * 4)
-            parts: asyncio.Queue[_Part | None] = asyncio.Queue(self.concurrency * 2)
-            workers = [
-                asyncio.create_task(self._fetch(client, chats, parts, lids, since, until))
-                for _ in range(self.concurrency)
-            ]
-            tasks = [asyncio.create_task(self._list(client, chats)), *workers]
+    def run(self, deadline: float | None = None) -> None:
+        """Fetch and write everything the job still lacks. Raises WahaError (auth, session,
+        WAHA down), TimeoutError once `deadline` (time.monotonic()) has passed, or whatever
+        stopped the fetcher or a write."""
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue(_CHUNKS_IN_FLIGHT)
+        fetcher = context.Process(
+            target=run_fetcher,
+            args=(self.plan, out, os.getpid()),
+            name="chatport-fetch",
+            daemon=True,
+        )
+        fetcher.start()
+        try:
+            while not isinstance(item := _next(out, fetcher, deadline), Finished):
+                if isinstance(item, Listed):
+                    self.progress.chats_seen = item.chats
+                    self.progress.chats_listed = item.complete
+                    self._on_progress(self.progress)
+                else:
+                    self._write(item)
+            if item.error is not None:
+                raise item.error
+        finally:
+            if fetcher.is_alive():
+                fetcher.terminate()
+            fetcher.join(10)
+            out.close()
+            out.cancel_join_thread()
 
-            async def fetch_all() -> None:
-                await asyncio.gather(*tasks)
-                await parts.put(None)
-
-            # Waiting on both sides: a writer that fails must stop fetchers blocked on a full
-            # queue, and a fetcher that fails must stop the writer.
-            feeding = asyncio.create_task(fetch_all())
-            writer = asyncio.create_task(self._write(parts))
-            try:
-                await asyncio.gather(feeding, writer)
-            finally:
-                for task in (*tasks, feeding, writer):
-                    task.cancel()
-
-    async def _list(self, client: WahaClient, chats: asyncio.Queue) -> None:
-        async for chat in client.chats():
-            if chat.id in self.job.chats_done:
-                continue
-            if self.only_chats is not None and chat.id not in self.only_chats:
-                continue
-            self.progress.chats_seen += 1
-            await chats.put(chat)
-        self.progress.chats_listed = True
-        for _ in range(self.concurrency):
-            await chats.put(None)
-
-    async def _fetch(self, client, chats, parts, lids, since, until) -> None:
-        while (chat := await chats.get()) is not None:
-            buffer: list[IncomingMessage] = []
-            try:
-                async for page in client.messages(chat.id, since=since, until=until):
-                    buffer += [to_incoming(m.data, m.raw, chat.id, lids, chat.name) for m in page]
-                    while len(buffer) >= self.chunk_size:
-                        await parts.put(_Part(chat.id, buffer[: self.chunk_size], last=False))
-                        buffer = buffer[self.chunk_size :]
-            except WahaUnavailable as error:
-                await parts.put(_Part(chat.id, [], last=True, error=str(error)))
-                continue
-            await parts.put(_Part(chat.id, buffer, last=True))
-
-    async def _write(self, parts: asyncio.Queue) -> None:
-        pending: list[_Part] = []
-        size = 0
-        while (part := await parts.get()) is not None:
-            pending.append(part)
-            size += len(part.messages)
-            if size >= self.chunk_size or (parts.empty() and part.last):
-                await self._flush(pending)
-                pending, size = [], 0
-        if pending:
-            await self._flush(pending)
-
-    async def _flush(self, pending: list[_Part]) -> None:
-        messages = [m for part in pending for m in part.messages]
-        done = [p.chat_id for p in pending if p.last and p.error is None]
-        failed = {p.chat_id: p.error for p in pending if p.error is not None}
-        batch = prepare_batch(messages)
-
+    def _write(self, chunk: Chunk) -> None:
         committed: list[jobs.Checkpoint] = []
 
         def record(connection: Connection, result: BatchResult) -> None:
-            committed[:] = [jobs.checkpoint(connection, self.job, result, done, failed)]
+            checkpoint = jobs.checkpoint(connection, self.job, result, chunk.done, chunk.failed)
+            committed[:] = [checkpoint]
 
-        # A future, not a task: stopping cancels tasks, and this one must not be.
-        chunk = partial(
-            self.database.write_batch, self.channel, batch, origin=Origin.IMPORT, then=record
+        result = self.database.write_batch(
+            self.channel, chunk.batch, origin=Origin.IMPORT, then=record
         )
-        write = asyncio.get_running_loop().run_in_executor(None, chunk)
-        stopping = False
-        while True:
-            try:
-                result = await asyncio.shield(write)
-                break
-            except asyncio.CancelledError:
-                # The run is stopping, but this transaction is under way in its thread: let
-                # it end, so that the job in memory says what the database says.
-                stopping = True
         committed[0].adopt(self.job)
-        self.progress.messages += len(messages)
+        self.progress.messages += chunk.messages
         self.progress.created += result.created
-        self.progress.chats_done += len(done)
-        self.progress.chats_failed += len(failed)
+        self.progress.chats_done += len(chunk.done)
+        self.progress.chats_failed += len(chunk.failed)
         self._on_progress(self.progress)
-        if stopping:
-            raise asyncio.CancelledError
+
+
+def _next(out: Any, fetcher: Any, deadline: float | None) -> Chunk | Listed | Finished:
+    while True:
+        wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+        if wait <= 0:
+            raise TimeoutError("the import's time is up")
+        try:
+            return out.get(timeout=wait)
+        except queues.Empty:
+            if not fetcher.is_alive():
+                raise RuntimeError(
+                    f"the fetch process ended without a word (exit code {fetcher.exitcode})"
+                ) from None
 
 
 def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
@@ -180,18 +139,11 @@ def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
     `completed`, `failed_chats` (some chats failed; `retry` them), `interrupted` (timeout,
     Ctrl-C or WAHA down past the circuit's patience; `resume` it) or `failed` (auth, session
     or another stop; the error is kept)."""
-
-    async def bounded() -> None:
-        if timeout_minutes:
-            async with asyncio.timeout(timeout_minutes * 60):
-                await importer.run()
-        else:
-            await importer.run()
-
+    deadline = time.monotonic() + timeout_minutes * 60 if timeout_minutes else None
     job = importer.job
     error = None
     try:
-        asyncio.run(bounded())
+        importer.run(deadline)
         status = "failed_chats" if job.failed_chats else "completed"
     except (TimeoutError, KeyboardInterrupt):
         status, error = "interrupted", "stopped before the end; resume it"

@@ -1,0 +1,206 @@
+"""The fetch half of a WAHA import, run in its own process (`WahaImport` starts it).
+
+    chats (paged) -> K workers fetch each chat's pages -> map to IncomingMessage -> parts of at
+    most `chunk_size` messages -> parts of several chats packed into chunks -> `prepare_batch`
+    -> the writer process, through a bounded queue.
+
+Fetching, decoding, mapping and validation are Python work; in their own process they run on
+another core than the writes, which the GIL would otherwise keep on one. The queue is bounded,
+so memory is bounded by a few chunks and the pages in flight. A chat's last part travels in the
+chunk that marks it done; a chat whose pages keep failing is reported with its last error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import queue as queues
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatport.domain.batch import PreparedBatch, prepare_batch
+from chatport.domain.model import IncomingMessage
+from chatport.errors import WahaUnavailable
+from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
+from chatport.sources.waha_messages import to_incoming
+
+_PATIENCE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    """What to fetch: the WAHA server, the time range, the chats to skip or keep."""
+
+    waha: WahaSettings
+    since: int | None
+    until: int | None
+    skip_chats: frozenset[str] = frozenset()
+    only_chats: frozenset[str] | None = None
+    concurrency: int = 4
+    chunk_size: int = 5_000
+
+
+@dataclass
+class Chunk:
+    """Prepared messages for one transaction, and the chats it completes or gives up."""
+
+    batch: PreparedBatch
+    messages: int
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """How many chats the import covers so far; `complete` once the listing ended."""
+
+    chats: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The fetcher's last word: None when everything was sent, else why it stopped."""
+
+    error: BaseException | None
+
+
+@dataclass
+class _Part:
+    chat_id: str
+    messages: list[IncomingMessage]
+    last: bool
+    error: str | None = None
+
+
+def run_fetcher(plan: FetchPlan, out: Any, parent: int) -> None:
+    """Process entry point: fetch everything `plan` asks for into `out` (a bounded queue).
+    Ctrl-C is the parent's to handle; a fetcher whose parent died exits."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    try:
+        asyncio.run(_Fetcher(plan, lambda item: _put(out, item, parent)).run())
+    except BaseException as error:  # noqa: BLE001 - every failure goes to the writer
+        _put(out, Finished(_portable(error)), parent)
+    else:
+        _put(out, Finished(None), parent)
+
+
+def _put(out: Any, item: Any, parent: int) -> None:
+    while True:
+        try:
+            out.put(item, timeout=0.5)
+            return
+        except queues.Full:
+            if os.getppid() != parent:
+                os._exit(1)
+
+
+def _portable(error: BaseException) -> BaseException:
+    """`error` if it survives pickling (it crosses to the writer process), else its text."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:  # noqa: BLE001 - any exception type may refuse pickling
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        threading.Event().wait(0.5)
+    os._exit(1)
+
+
+class _Fetcher:
+    def __init__(self, plan: FetchPlan, send: Any) -> None:
+        self.plan = plan
+        self._send = send
+
+    async def send(self, item: Any) -> None:
+        await asyncio.to_thread(self._send, item)
+
+    async def run(self) -> None:
+        plan = self.plan
+        async with WahaClient(plan.waha) as client:
+            await client.check_session()
+            lids = await client.lid_map()
+            chats: asyncio.Queue[WahaChat | None] = asyncio.Queue(plan.concurrency * 4)
+            parts: asyncio.Queue[_Part | None] = asyncio.Queue(plan.concurrency * 2)
+            workers = [
+                asyncio.create_task(self._fetch(client, chats, parts, lids))
+                for _ in range(plan.concurrency)
+            ]
+            tasks = [asyncio.create_task(self._list(client, chats)), *workers]
+
+            async def fetch_all() -> None:
+                await asyncio.gather(*tasks)
+                await parts.put(None)
+
+            feeding = asyncio.create_task(fetch_all())
+            packing = asyncio.create_task(self._pack(parts))
+            try:
+                await asyncio.gather(feeding, packing)
+            finally:
+                for task in (*tasks, feeding, packing):
+                    task.cancel()
+
+    async def _list(self, client: WahaClient, chats: asyncio.Queue) -> None:
+        plan, seen = self.plan, 0
+        async for chat in client.chats():
+            if chat.id in plan.skip_chats:
+                continue
+            if plan.only_chats is not None and chat.id not in plan.only_chats:
+                continue
+            seen += 1
+            await chats.put(chat)
+            if seen % 100 == 0:
+                await self.send(Listed(seen, False))
+        await self.send(Listed(seen, True))
+        for _ in range(plan.concurrency):
+            await chats.put(None)
+
+    async def _fetch(self, client, chats, parts, lids) -> None:
+        plan, size = self.plan, self.plan.chunk_size
+        while (chat := await chats.get()) is not None:
+            buffer: list[IncomingMessage] = []
+            try:
+                async for page in client.messages(chat.id, since=plan.since, until=plan.until):
+                    buffer += [to_incoming(m.data, m.raw, chat.id, lids, chat.name) for m in page]
+                    while len(buffer) >= size:
+                        await parts.put(_Part(chat.id, buffer[:size], last=False))
+                        buffer = buffer[size:]
+            except WahaUnavailable as error:
+                await parts.put(_Part(chat.id, [], last=True, error=str(error)))
+                continue
+            await parts.put(_Part(chat.id, buffer, last=True))
+
+    async def _pack(self, parts: asyncio.Queue) -> None:
+        """Full chunks (fewer transactions); a partial one only when fetching is slow (the
+        queue is empty, a chat just ended and the oldest part waited for a second)."""
+        pending: list[_Part] = []
+        size, since = 0, 0.0
+        while (part := await parts.get()) is not None:
+            if not pending:
+                since = time.monotonic()
+            pending.append(part)
+            size += len(part.messages)
+            slow = parts.empty() and part.last and time.monotonic() - since > _PATIENCE_SECONDS
+            if size >= self.plan.chunk_size or slow:
+                await self.send(_chunk(pending))
+                pending, size = [], 0
+        if pending:
+            await self.send(_chunk(pending))
+
+
+def _chunk(pending: list[_Part]) -> Chunk:
+    messages = [m for part in pending for m in part.messages]
+    return Chunk(
+        batch=prepare_batch(messages),
+        messages=len(messages),
+        done=[p.chat_id for p in pending if p.last and p.error is None],
+        failed={p.chat_id: p.error for p in pending if p.error is not None},
+    )
