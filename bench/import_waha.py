@@ -27,9 +27,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +38,7 @@ from write_batch import fresh_database  # noqa: E402
 
 from chatport.bootstrap import build_database  # noqa: E402
 from chatport.settings import Settings  # noqa: E402
+from chatport.simulator.runner import simulator_process  # noqa: E402
 from chatport.simulator.world import World  # noqa: E402
 from chatport.sources.waha import WahaClient, WahaSettings  # noqa: E402
 from chatport.sources.waha_messages import to_incoming  # noqa: E402
@@ -69,24 +67,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextmanager
-def simulator(chats: int, messages: int) -> Iterator[str]:
-    port = free_port()
-    command = ["chatport", "simulate", "waha", "--chats", str(chats), "--messages", str(messages)]
-    command.append("--preload")
-    process = subprocess.Popen([*command, "--port", str(port)], stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(6000):
-            try:
-                urllib.request.urlopen(url + "/ping", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
+def simulator(chats: int, messages: int):
+    options = ["--chats", str(chats), "--messages", str(messages), "--preload"]
+    return simulator_process(free_port(), *options)
 
 
 def timed_import(url: str, database_url: str) -> tuple[float, float]:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from chatport.bootstrap import build_database
 from chatport.settings import Settings
-from chatport.simulator.runner import simulator_in_thread
+from chatport.simulator.runner import simulator_in_thread, simulator_process
 from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
 from chatport.store.tables import import_jobs, messages
@@ -76,24 +72,9 @@ def test_days_and_since_together_are_refused(database_url: str) -> None:
     assert result.returncode == 2 and "not both" in result.stderr
 
 
-@contextmanager
-def simulator_process(port: int, *flags: str) -> Iterator[str]:
-    command = ["simulate", "waha", "--chats", "30", "--messages", "2000", "--seed", "5"]
-    server = subprocess.Popen(
-        [CHATPORT, *command, "--port", str(port), *flags], stdout=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/ping", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
+def simulator(port: int, *flags: str):
+    options = ["--chats", "30", "--messages", "2000", "--seed", "5", *flags]
+    return simulator_process(port, *options, command=CHATPORT)
 
 
 def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: str) -> None:
@@ -104,7 +85,7 @@ def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: st
         "CHATPORT_WAHA_CIRCUIT_OPEN_SECONDS": "0.2",
         "CHATPORT_WAHA_GIVE_UP_MINUTES": "0.02",
     }
-    with simulator_process(port, "--down-after", "20") as url:
+    with simulator(port, "--down-after", "20") as url:
         started = time.monotonic()
         first = run(
             "import", "waha", "--url", url, "--db", database_url, "--page-size", "20",
@@ -116,7 +97,7 @@ def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: st
     partial, status = stored(database_url)
     assert status == "interrupted" and len(partial) < len(STAMPS)
     job_id = first.stdout.split()[2]
-    with simulator_process(port):
+    with simulator(port):
         resumed = run("import", "resume", job_id, "--db", database_url, env=patience)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert stored(database_url) == (STAMPS, "completed")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -55,3 +58,28 @@ def simulator_in_thread(config: SimulatorConfig, host: str = "127.0.0.1") -> Ite
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+@contextmanager
+def simulator_process(
+    port: int, *options: str, command: str = "chatport", ready_seconds: float = 600
+) -> Iterator[str]:
+    """Run `chatport simulate waha OPTIONS --port PORT` as its own process for the block;
+    yield its base URL once it answers (benchmarks, end-to-end tests)."""
+    argv = [command, "simulate", "waha", *options, "--port", str(port)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_seconds
+        while True:
+            try:
+                urllib.request.urlopen(url + "/ping", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"the simulator at {url} did not start") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
