@@ -75,3 +75,25 @@ fields = st.one_of(st.none(), st.text(max_size=20), st.integers(), st.floats())
 def test_no_input_makes_prepare_batch_raise(items) -> None:
     batch = prepare_batch(items)
     assert len(batch.messages) + len(batch.invalid) + batch.duplicates == len(items)
+
+
+def test_a_prepared_batch_survives_pickling_between_processes() -> None:
+    import pickle
+
+    from chatport.domain.model import ContactRef, IncomingMessage, Media
+
+    batch = prepare_batch(
+        [
+            IncomingMessage(
+                "a",
+                "5511999999999@c.us",
+                1_700_000_000,
+                author=ContactRef("5511999999999@c.us", name="Ana"),
+                text="olá",
+                media=Media("u", "image/png", "f.png"),
+                raw=b'{"id":"a"}',
+            ),
+            IncomingMessage("b", "5511999999999@c.us", 1_700_000_001, from_me=True, raw={"x": 1}),
+        ]
+    )
+    assert pickle.loads(pickle.dumps(batch, protocol=5)) == batch

@@ -78,6 +78,9 @@ class ContactRef:
     lid: str | None = None
     name: str | None = None
 
+    def __reduce__(self) -> tuple:
+        return (ContactRef, (self.wa_id, self.phone, self.lid, self.name))  # see Message
+
 
 @dataclass(frozen=True, slots=True)
 class Media:
@@ -86,6 +89,9 @@ class Media:
     url: str | None = None
     mime: str | None = None
     filename: str | None = None
+
+    def __reduce__(self) -> tuple:
+        return (Media, (self.url, self.mime, self.filename))  # see Message
 
 
 @dataclass(slots=True)
@@ -131,6 +137,25 @@ class Message:
     def sort_key(self) -> tuple[datetime, str]:
         """The order of the session rule: (sent_at, external_id)."""
         return (self.sent_at, self.external_id)
+
+    def __reduce__(self) -> tuple:
+        # Chunks cross from the fetch process to the writer pickled. The default pickling of
+        # a slots class builds a state dict per object; arguments in a tuple pickle and
+        # unpickle about twice as fast.
+        return (
+            Message,
+            (
+                self.external_id,
+                self.chat_id,
+                self.sent_at,
+                self.from_me,
+                self.author,
+                self.text,
+                self.content_type,
+                self.media,
+                self.raw,
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
