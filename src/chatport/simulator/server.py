@@ -146,7 +146,8 @@ class _Handlers:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.world = config.world
-        by_last = sorted(self.world.chats, key=lambda c: -self.world.last_message(c)["timestamp"])
+        self.last = {chat.id: self.world.last_message(chat) for chat in self.world.chats}
+        by_last = sorted(self.world.chats, key=lambda c: -self.last[c.id]["timestamp"])
         self.newest_first = by_last
         chats = by_last if config.preload else []
         self.encoded = {chat.id: _EncodedChat(self.world.messages(chat)) for chat in chats}
@@ -199,7 +200,7 @@ class _Handlers:
         return json_response([self._summary(chat) for chat in page])
 
     def _summary(self, chat: SimChat) -> dict[str, Any]:
-        last = self.world.last_message(chat)
+        last = self.last[chat.id]
         return {
             "id": chat.id,
             "name": chat.name,
@@ -231,7 +232,7 @@ class _Handlers:
                 {
                     "id": c.id,
                     "name": c.name,
-                    "conversationTimestamp": self.world.last_message(c)["timestamp"],
+                    "conversationTimestamp": self.last[c.id]["timestamp"],
                 }
                 for c in page
             ]
