@@ -48,6 +48,9 @@ def import_waha(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Chats fetched at once")] = 4,
     page_size: Annotated[int, typer.Option(min=1, help="Messages per WAHA request")] = 500,
     chunk_size: Annotated[int, typer.Option(min=1, help="Messages per transaction")] = 5_000,
+    fetchers: Annotated[
+        int, typer.Option(min=1, max=16, help="Fetch processes (they share the chats)")
+    ] = 2,
     db: DbOption = None,
 ) -> None:
     """Import a WAHA session's history (all chats, or a time range) into a channel."""
@@ -57,7 +60,12 @@ def import_waha(
     end = parse_moment(until) if until else datetime.now(UTC)
     services = build(settings_with(db))
     try:
-        params = {"concurrency": concurrency, "page_size": page_size, "chunk_size": chunk_size}
+        params = {
+            "concurrency": concurrency,
+            "page_size": page_size,
+            "chunk_size": chunk_size,
+            "fetchers": fetchers,
+        }
         job = create_waha_job(services, url, session, api_key, channel, start, end, params)
         console.print(f"import job {job.id} into channel {channel!r}")
         _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
@@ -201,6 +209,7 @@ def run_with_progress(
             waha,
             concurrency=int(job.params.get("concurrency", 4)),
             chunk_size=int(job.params.get("chunk_size", 5000)),
+            fetchers=int(job.params.get("fetchers", 2)),
             only_chats=only_chats,
             on_progress=show,
         )

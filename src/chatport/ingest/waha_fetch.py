@@ -19,6 +19,7 @@ import queue as queues
 import signal
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha_messages import to_incoming
 
 _PATIENCE_SECONDS = 1.0
+_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,17 @@ class FetchPlan:
     only_chats: frozenset[str] | None = None
     concurrency: int = 4
     chunk_size: int = 5_000
+    share: tuple[int, int] = (0, 1)
+    """(i, n): this fetcher takes the chats whose id hashes to i modulo n."""
+
+    def takes(self, chat_id: str) -> bool:
+        """Whether this fetcher imports `chat_id`."""
+        if chat_id in self.skip_chats:
+            return False
+        if self.only_chats is not None and chat_id not in self.only_chats:
+            return False
+        index, count = self.share
+        return count == 1 or zlib.crc32(chat_id.encode()) % count == index
 
 
 @dataclass
@@ -56,8 +69,10 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Listed:
-    """How many chats the import covers so far; `complete` once the listing ended."""
+    """How many chats this fetcher (`share` index) covers so far; `complete` once its
+    listing ended."""
 
+    fetcher: int
     chats: int
     complete: bool
 
@@ -81,6 +96,9 @@ def run_fetcher(plan: FetchPlan, out: Any, parent: int) -> None:
     """Process entry point: fetch everything `plan` asks for into `out` (a bounded queue).
     Ctrl-C is the parent's to handle; a fetcher whose parent died exits."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Fetching ahead is work the writer may never wait for: it takes the CPU the writer
+    # (and the database) leave, and a re-import, whose writes are cheap, gets all of it.
+    os.nice(_NICENESS)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     try:
         asyncio.run(_Fetcher(plan, lambda item: _put(out, item, parent)).run())
@@ -151,15 +169,13 @@ class _Fetcher:
     async def _list(self, client: WahaClient, chats: asyncio.Queue) -> None:
         plan, seen = self.plan, 0
         async for chat in client.chats():
-            if chat.id in plan.skip_chats:
-                continue
-            if plan.only_chats is not None and chat.id not in plan.only_chats:
+            if not plan.takes(chat.id):
                 continue
             seen += 1
             await chats.put(chat)
             if seen % 100 == 0:
-                await self.send(Listed(seen, False))
-        await self.send(Listed(seen, True))
+                await self.send(Listed(plan.share[0], seen, False))
+        await self.send(Listed(plan.share[0], seen, True))
         for _ in range(plan.concurrency):
             await chats.put(None)
 

@@ -1,11 +1,11 @@
 """Import a channel's history from WAHA: the in-process engine.
 
-Two processes: a fetcher (`waha_fetch.py`: WAHA's pages -> prepared chunks) and this one, the
-writer, which writes each chunk through the write path in one transaction that also
-checkpoints the job. A chat is checkpointed as done in the transaction that writes its last
-part; a chat whose pages keep failing is recorded with its last error and skipped (`retry`
-fetches exactly those again). Auth and session errors stop the job; so does a WAHA that stays
-down past its circuit's patience (resumably). History is quiet (origin `import`).
+Fetch processes (`waha_fetch.py`: WAHA's pages -> prepared chunks, each process a share of the
+chats) and this one, the writer: each chunk goes through the write path in one transaction
+that also checkpoints the job. A chat is checkpointed as done in the transaction that writes
+its last part; a chat whose pages keep failing is recorded with its last error and skipped
+(`retry` fetches exactly those again). Auth and session errors stop the job; so does a WAHA
+that stays down past its circuit's patience (resumably). History is quiet (origin `import`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import queue as queues
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -54,9 +54,11 @@ class WahaImport:
         *,
         concurrency: int = 4,
         chunk_size: int = 5_000,
+        fetchers: int = 2,
         only_chats: set[str] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
+        """`concurrency` chats are fetched at once, spread over `fetchers` processes."""
         self.database = database
         self.channel = channel
         self.job = job
@@ -68,9 +70,11 @@ class WahaImport:
             until=int(job.until.timestamp()) if job.until else None,
             skip_chats=frozenset(job.chats_done),
             only_chats=frozenset(only_chats) if only_chats is not None else None,
-            concurrency=concurrency,
+            concurrency=max(1, -(-concurrency // fetchers)),
             chunk_size=chunk_size,
         )
+        self.fetchers = fetchers
+        self._listed: dict[int, Listed] = {}
 
     def run(self, deadline: float | None = None) -> None:
         """Fetch and write everything the job still lacks. Raises WahaError (auth, session,
@@ -78,27 +82,40 @@ class WahaImport:
         stopped the fetcher or a write."""
         context = multiprocessing.get_context("spawn")
         out = context.Queue(_CHUNKS_IN_FLIGHT)
-        fetcher = context.Process(
-            target=run_fetcher,
-            args=(self.plan, out, os.getpid()),
-            name="chatport-fetch",
-            daemon=True,
-        )
-        fetcher.start()
+        fetchers = [
+            context.Process(
+                target=run_fetcher,
+                args=(replace(self.plan, share=(index, self.fetchers)), out, os.getpid()),
+                name=f"chatport-fetch-{index}",
+                daemon=True,
+            )
+            for index in range(self.fetchers)
+        ]
+        for fetcher in fetchers:
+            fetcher.start()
+        running = len(fetchers)
         try:
-            while not isinstance(item := _next(out, fetcher, deadline), Finished):
-                if isinstance(item, Listed):
-                    self.progress.chats_seen = item.chats
-                    self.progress.chats_listed = item.complete
+            while running:
+                item = _next(out, fetchers, deadline)
+                if isinstance(item, Finished):
+                    if item.error is not None:
+                        raise item.error
+                    running -= 1
+                elif isinstance(item, Listed):
+                    self._listed[item.fetcher] = item
+                    listed = self._listed.values()
+                    self.progress.chats_seen = sum(each.chats for each in listed)
+                    self.progress.chats_listed = len(self._listed) == self.fetchers and all(
+                        each.complete for each in listed
+                    )
                     self._on_progress(self.progress)
                 else:
                     self._write(item)
-            if item.error is not None:
-                raise item.error
         finally:
-            if fetcher.is_alive():
-                fetcher.terminate()
-            fetcher.join(10)
+            for fetcher in fetchers:
+                if fetcher.is_alive():
+                    fetcher.terminate()
+                fetcher.join(10)
             out.close()
             out.cancel_join_thread()
 
@@ -120,7 +137,7 @@ class WahaImport:
         self._on_progress(self.progress)
 
 
-def _next(out: Any, fetcher: Any, deadline: float | None) -> Chunk | Listed | Finished:
+def _next(out: Any, fetchers: list[Any], deadline: float | None) -> Chunk | Listed | Finished:
     while True:
         wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
         if wait <= 0:
@@ -128,10 +145,11 @@ def _next(out: Any, fetcher: Any, deadline: float | None) -> Chunk | Listed | Fi
         try:
             return out.get(timeout=wait)
         except queues.Empty:
-            if not fetcher.is_alive():
-                raise RuntimeError(
-                    f"the fetch process ended without a word (exit code {fetcher.exitcode})"
-                ) from None
+            for fetcher in fetchers:
+                if fetcher.exitcode not in (None, 0):
+                    raise RuntimeError(
+                        f"{fetcher.name} ended without a word (exit code {fetcher.exitcode})"
+                    ) from None
 
 
 def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
