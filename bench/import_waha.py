@@ -46,9 +46,10 @@ from chatport.store.bulk import MESSAGE_COLUMNS, insert_sql  # noqa: E402
 from chatport.store.postgres import copy_rows  # noqa: E402
 from chatport.store.tables import messages  # noqa: E402
 
+FETCHERS = 2
 # The import's own peak from VmHWM (ru_maxrss would carry over exec the size of the process
-# that started it), plus the peak of its fetch process (ru_maxrss of the waited children): the
-# sum of the two peaks, an upper bound of what the import held at once.
+# that started it), plus FETCHERS times the peak of its largest fetch process (ru_maxrss of
+# the waited children): an upper bound of what the import held at once.
 RUN_IMPORT = (
     "import resource, sys\n"
     "from chatport.cli import main\n"
@@ -57,7 +58,7 @@ RUN_IMPORT = (
     "finally:\n"
     "    status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
     "    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "    print('peak_rss_kb', int(status) + children, file=sys.stderr)\n"
+    f"    print('peak_rss_kb', int(status) + {FETCHERS} * children, file=sys.stderr)\n"
 )
 
 
@@ -90,6 +91,8 @@ def timed_import(url: str, database_url: str) -> tuple[float, float]:
             "4",
             "--chunk-size",
             "5000",
+            "--fetchers",
+            str(FETCHERS),
         ],
         capture_output=True,
         text=True,
