@@ -5,8 +5,8 @@
 
 The simulator runs in its own process (`chatport simulate waha`). For each back end, on fresh
 databases:
-  import    `chatport import waha` in a child process (wall time; peak RSS of it plus its
-            fetch process);
+  import    `chatport import waha` in a child process (wall time; peak RSS of it and its
+            fetch processes together, sampled);
   reimport  the same command again: everything is a duplicate;
   raw       the rows the import stored, read back and inserted into a fresh database's
             `messages` with the back end's fastest plain bulk insert, in chunks of 5,000;
@@ -26,6 +26,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,19 +48,22 @@ from chatport.store.postgres import copy_rows  # noqa: E402
 from chatport.store.tables import messages  # noqa: E402
 
 FETCHERS = 2
-# The import's own peak from VmHWM (ru_maxrss would carry over exec the size of the process
-# that started it), plus FETCHERS times the peak of its largest fetch process (ru_maxrss of
-# the waited children): an upper bound of what the import held at once.
-RUN_IMPORT = (
-    "import resource, sys\n"
-    "from chatport.cli import main\n"
-    "sys.argv = ['chatport', *sys.argv[1:]]\n"
-    "try:\n    main()\n"
-    "finally:\n"
-    "    status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
-    "    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    f"    print('peak_rss_kb', int(status) + {FETCHERS} * children, file=sys.stderr)\n"
-)
+
+
+def tree_rss_kb(root: int) -> int:
+    """Resident memory of a process and all its descendants, now (Linux /proc)."""
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        if "VmRSS:" in status:  # a zombie has none
+            total += int(status.split("VmRSS:")[1].split()[0])
+        pending += [int(child) for child in children]
+    return total
 
 
 def free_port() -> int:
@@ -74,38 +78,22 @@ def simulator(chats: int, messages: int):
 
 
 def timed_import(url: str, database_url: str) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one `chatport import waha` child process."""
-    start = time.perf_counter()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            RUN_IMPORT,
-            "import",
-            "waha",
-            "--url",
-            url,
-            "--db",
-            database_url,
-            "--concurrency",
-            "4",
-            "--chunk-size",
-            "5000",
-            "--fetchers",
-            str(FETCHERS),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"import failed:\n{result.stdout}\n{result.stderr}")
-    rss_kb = next(
-        int(line.split()[1])
-        for line in result.stderr.splitlines()
-        if line.startswith("peak_rss_kb")
-    )
-    return elapsed, rss_kb / 1024
+    """Seconds and peak RSS (MB) of one `chatport import waha` (the writer and its fetch
+    processes together, sampled every 20 ms)."""
+    options = ["--concurrency", "4", "--chunk-size", "5000", "--fetchers", str(FETCHERS)]
+    command = ["chatport", "import", "waha", "--url", url, "--db", database_url, *options]
+    with tempfile.TemporaryFile() as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, tree_rss_kb(process.pid))
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - start
+        if process.returncode != 0:
+            log.seek(0)
+            raise SystemExit(f"import failed:\n{log.read().decode(errors='replace')}")
+    return elapsed, peak / 1024
 
 
 def raw_seconds(source_url: str, backend: str, postgres_url: str) -> tuple[float, int]:

@@ -1,13 +1,14 @@
-"""The fetch half of a WAHA import, run in its own process (`WahaImport` starts it).
+"""The fetch half of a WAHA import, run in processes of its own (`WahaImport` starts them).
 
-    chats (paged) -> K workers fetch each chat's pages -> map to IncomingMessage -> parts of at
-    most `chunk_size` messages -> parts of several chats packed into chunks -> `prepare_batch`
-    -> the writer process, through a bounded queue.
+    its share of the chats (paged) -> K workers fetch each chat's pages -> map to
+    IncomingMessage -> parts of at most `chunk_size` messages -> parts of several chats packed
+    into chunks -> `prepare_batch` -> the writer process, as frames on a pipe (`frames.py`).
 
-Fetching, decoding, mapping and validation are Python work; in their own process they run on
-another core than the writes, which the GIL would otherwise keep on one. The queue is bounded,
-so memory is bounded by a few chunks and the pages in flight. A chat's last part travels in the
-chunk that marks it done; a chat whose pages keep failing is reported with its last error.
+Fetching, decoding, mapping and validation are Python work; in their own processes they run on
+other cores than the writes, which the GIL would otherwise keep on one. The pipe blocks while
+the writer is behind, so memory is bounded by a few chunks and the pages in flight. A chat's
+last part travels in the chunk that marks it done; a chat whose pages keep failing is reported
+with its last error.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
-import queue as queues
 import signal
+import sys
 import threading
 import time
 import zlib
@@ -26,9 +27,12 @@ from typing import Any
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import IncomingMessage
 from chatport.errors import WahaUnavailable
+from chatport.ingest.frames import write_frame
 from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha_messages import to_incoming
 
+FETCH_COMMAND = ["-c", "from chatport.ingest.waha_fetch import main; main()"]
+"""Arguments to the Python interpreter that start a fetch process (see `main`)."""
 _PATIENCE_SECONDS = 1.0
 _NICENESS = 10
 
@@ -79,7 +83,7 @@ class Listed:
 
 @dataclass(frozen=True)
 class Finished:
-    """The fetcher's last word: None when everything was sent, else why it stopped."""
+    """A fetcher's last word: None when everything was sent, else why it stopped."""
 
     error: BaseException | None
 
@@ -92,30 +96,31 @@ class _Part:
     error: str | None = None
 
 
-def run_fetcher(plan: FetchPlan, out: Any, parent: int) -> None:
-    """Process entry point: fetch everything `plan` asks for into `out` (a bounded queue).
-    Ctrl-C is the parent's to handle; a fetcher whose parent died exits."""
+def main() -> None:
+    """A fetch process (`FETCH_COMMAND`): a pickled FetchPlan on stdin, frames of
+    Listed / Chunk / Finished on stdout. Ctrl-C is the writer's to handle; a fetcher whose
+    writer is gone exits."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Fetching ahead is work the writer may never wait for: it takes the CPU the writer
     # (and the database) leave, and a re-import, whose writes are cheap, gets all of it.
     os.nice(_NICENESS)
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    plan = pickle.load(sys.stdin.buffer)
+    out, sys.stdout = sys.stdout.buffer, sys.stderr  # nothing else may write into the frames
+    lock = threading.Lock()
+
+    def send(item: Any) -> None:
+        with lock:
+            write_frame(out, item)
+
     try:
-        asyncio.run(_Fetcher(plan, lambda item: _put(out, item, parent)).run())
+        asyncio.run(_Fetcher(plan, send).run())
+    except BrokenPipeError:
+        os._exit(1)
     except BaseException as error:  # noqa: BLE001 - every failure goes to the writer
-        _put(out, Finished(_portable(error)), parent)
+        send(Finished(_portable(error)))
     else:
-        _put(out, Finished(None), parent)
-
-
-def _put(out: Any, item: Any, parent: int) -> None:
-    while True:
-        try:
-            out.put(item, timeout=0.5)
-            return
-        except queues.Full:
-            if os.getppid() != parent:
-                os._exit(1)
+        send(Finished(None))
 
 
 def _portable(error: BaseException) -> BaseException:
@@ -129,7 +134,7 @@ def _portable(error: BaseException) -> BaseException:
 
 def _exit_with_parent(parent: int) -> None:
     while os.getppid() == parent:
-        threading.Event().wait(0.5)
+        time.sleep(0.5)
     os._exit(1)
 
 

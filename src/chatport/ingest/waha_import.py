@@ -10,19 +10,24 @@ that stays down past its circuit's patience (resumably). History is quiet (origi
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
 import queue as queues
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from pathlib import Path
 
 from sqlalchemy import Connection
 
+import chatport
 from chatport.domain.model import BatchResult, Channel, Origin
 from chatport.errors import WahaDown, WahaError
-from chatport.ingest.waha_fetch import Chunk, FetchPlan, Finished, Listed, run_fetcher
+from chatport.ingest.frames import read_frame
+from chatport.ingest.waha_fetch import FETCH_COMMAND, Chunk, FetchPlan, Finished, Listed
 from chatport.sources.waha import WahaSettings
 from chatport.store import jobs
 from chatport.store.database import Database
@@ -79,24 +84,12 @@ class WahaImport:
     def run(self, deadline: float | None = None) -> None:
         """Fetch and write everything the job still lacks. Raises WahaError (auth, session,
         WAHA down), TimeoutError once `deadline` (time.monotonic()) has passed, or whatever
-        stopped the fetcher or a write."""
-        context = multiprocessing.get_context("spawn")
-        out = context.Queue(_CHUNKS_IN_FLIGHT)
-        fetchers = [
-            context.Process(
-                target=run_fetcher,
-                args=(replace(self.plan, share=(index, self.fetchers)), out, os.getpid()),
-                name=f"chatport-fetch-{index}",
-                daemon=True,
-            )
-            for index in range(self.fetchers)
-        ]
-        for fetcher in fetchers:
-            fetcher.start()
-        running = len(fetchers)
-        try:
+        stopped a fetcher or a write."""
+        plans = [replace(self.plan, share=(i, self.fetchers)) for i in range(self.fetchers)]
+        with FetchProcesses(plans) as fetched:
+            running = len(plans)
             while running:
-                item = _next(out, fetchers, deadline)
+                item = fetched.next(deadline)
                 if isinstance(item, Finished):
                     if item.error is not None:
                         raise item.error
@@ -111,13 +104,6 @@ class WahaImport:
                     self._on_progress(self.progress)
                 else:
                     self._write(item)
-        finally:
-            for fetcher in fetchers:
-                if fetcher.is_alive():
-                    fetcher.terminate()
-                fetcher.join(10)
-            out.close()
-            out.cancel_join_thread()
 
     def _write(self, chunk: Chunk) -> None:
         committed: list[jobs.Checkpoint] = []
@@ -137,19 +123,73 @@ class WahaImport:
         self._on_progress(self.progress)
 
 
-def _next(out: Any, fetchers: list[Any], deadline: float | None) -> Chunk | Listed | Finished:
-    while True:
-        wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
-        if wait <= 0:
-            raise TimeoutError("the import's time is up")
+class FetchProcesses:
+    """A fetch process (`waha_fetch.main`) per plan; their frames, merged, in a
+    bounded queue (a fetcher blocks on its pipe while the writer is behind)."""
+
+    def __init__(self, plans: list[FetchPlan]) -> None:
+        self.items: queues.Queue[Chunk | Listed | Finished] = queues.Queue(_CHUNKS_IN_FLIGHT)
+        self.stopping = threading.Event()
+        source = str(Path(chatport.__file__).parent.parent)
+        path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, *FETCH_COMMAND],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+            for _ in plans
+        ]
+        for process, plan in zip(self.processes, plans, strict=True):
+            threading.Thread(target=self._relay, args=(process, plan), daemon=True).start()
+
+    def __enter__(self) -> FetchProcesses:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopping.set()
+        for process in self.processes:
+            process.kill()
+            process.wait()
+            process.stdout.close()
+
+    def next(self, deadline: float | None) -> Chunk | Listed | Finished:
+        """The next frame of any fetcher; TimeoutError once `deadline` has passed."""
+        while True:
+            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError("the import's time is up")
+            try:
+                return self.items.get(timeout=wait)
+            except queues.Empty:
+                continue
+
+    def _relay(self, process: subprocess.Popen, plan: FetchPlan) -> None:
         try:
-            return out.get(timeout=wait)
-        except queues.Empty:
-            for fetcher in fetchers:
-                if fetcher.exitcode not in (None, 0):
-                    raise RuntimeError(
-                        f"{fetcher.name} ended without a word (exit code {fetcher.exitcode})"
-                    ) from None
+            process.stdin.write(pickle.dumps(plan))
+            process.stdin.close()
+            while not isinstance(item := read_frame(process.stdout), Finished):
+                self._put(item)
+        except Exception as error:  # noqa: BLE001 - the writer must hear of any end
+            if self.stopping.is_set():
+                return
+            process.kill()
+            item = Finished(
+                RuntimeError(
+                    f"a fetch process stopped without a word (exit {process.wait()}; "
+                    f"{type(error).__name__}: {error})"
+                )
+            )
+        self._put(item)
+
+    def _put(self, item: Chunk | Listed | Finished) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.items.put(item, timeout=0.2)
+                return
+            except queues.Full:
+                continue
 
 
 def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
