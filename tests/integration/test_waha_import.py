@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -136,6 +140,33 @@ def test_a_stop_during_a_write_keeps_the_job_in_memory_true_to_the_database(
         reloaded = jobs.load_job(connection, job.id)
     assert 0 < stored(database) == job.counters["created"] == reloaded.counters["created"]
     assert job.chats_done == reloaded.chats_done
+
+
+def test_a_fetch_process_that_dies_stops_the_job_with_the_reason(database: Database) -> None:
+    def kill_a_fetcher() -> None:
+        me = os.getpid()
+        for _ in range(100):
+            children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+            fetchers = [
+                int(pid)
+                for pid in children
+                if b"waha_fetch" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ]
+            if fetchers:
+                time.sleep(0.3)
+                os.kill(fetchers[0], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    job = new_job(database)
+    with simulator_in_thread(SimulatorConfig(WORLD, faults=Faults(latency_ms=20))) as url:
+        waha = WahaSettings(url=url, page_size=16)
+        importer = WahaImport(database, database.channel(), job, waha, chunk_size=50)
+        threading.Thread(target=kill_a_fetcher, daemon=True).start()
+        with pytest.raises(RuntimeError, match="fetch process stopped without a word"):
+            run_job(importer, timeout_minutes=1)
+    with database.engine.connect() as connection:
+        assert jobs.load_job(connection, job.id).status == "failed"
 
 
 def test_flaky_waha_still_gives_every_message_once(database: Database) -> None:

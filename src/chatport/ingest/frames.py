@@ -20,8 +20,9 @@ def write_frame(stream: BinaryIO, item: Any) -> None:
     stream.flush()
 
 
-def read_frame(stream: BinaryIO) -> Any:
-    """The next object, or EOFError when the writer closed the pipe."""
+def read_frame(stream: BinaryIO) -> bytes:
+    """The next object, still pickled (`pickle.loads` it in the thread that will use it), or
+    EOFError when the writer closed the pipe."""
     header = stream.read(_LENGTH.size)
     if len(header) < _LENGTH.size:
         raise EOFError("the pipe closed")
@@ -29,4 +30,4 @@ def read_frame(stream: BinaryIO) -> Any:
     data = stream.read(length)
     if len(data) < length:
         raise EOFError("the pipe closed in the middle of a frame")
-    return pickle.loads(data)
+    return data

@@ -124,12 +124,15 @@ class WahaImport:
 
 
 class FetchProcesses:
-    """A fetch process (`waha_fetch.main`) per plan; their frames, merged, in a
-    bounded queue (a fetcher blocks on its pipe while the writer is behind)."""
+    """A fetch process (`waha_fetch.main`) per plan; their frames, merged, in a bounded
+    queue (a fetcher blocks on its pipe while the writer is behind). Frames are unpickled by
+    the caller of `next`, so the objects are made in the thread that uses them (one malloc
+    arena: a reader thread's arena would hold on to their memory)."""
 
     def __init__(self, plans: list[FetchPlan]) -> None:
-        self.items: queues.Queue[Chunk | Listed | Finished] = queues.Queue(_CHUNKS_IN_FLIGHT)
+        self.items: queues.Queue[bytes | BaseException] = queues.Queue(_CHUNKS_IN_FLIGHT)
         self.stopping = threading.Event()
+        self.finished = self.ended = 0
         source = str(Path(chatport.__file__).parent.parent)
         path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
         self.processes = [
@@ -161,29 +164,35 @@ class FetchProcesses:
             if wait <= 0:
                 raise TimeoutError("the import's time is up")
             try:
-                return self.items.get(timeout=wait)
+                frame = self.items.get(timeout=wait)
             except queues.Empty:
                 continue
+            if isinstance(frame, bytes):
+                item = pickle.loads(frame)
+                self.finished += isinstance(item, Finished)
+                return item
+            self.ended += 1  # a pipe closed: after its Finished, unless the process died
+            if self.ended > self.finished:
+                return Finished(frame)
 
     def _relay(self, process: subprocess.Popen, plan: FetchPlan) -> None:
         try:
             process.stdin.write(pickle.dumps(plan))
             process.stdin.close()
-            while not isinstance(item := read_frame(process.stdout), Finished):
-                self._put(item)
+            while True:
+                self._put(read_frame(process.stdout))
         except Exception as error:  # noqa: BLE001 - the writer must hear of any end
             if self.stopping.is_set():
                 return
             process.kill()
-            item = Finished(
+            self._put(
                 RuntimeError(
                     f"a fetch process stopped without a word (exit {process.wait()}; "
                     f"{type(error).__name__}: {error})"
                 )
             )
-        self._put(item)
 
-    def _put(self, item: Chunk | Listed | Finished) -> None:
+    def _put(self, item: bytes | BaseException) -> None:
         while not self.stopping.is_set():
             try:
                 self.items.put(item, timeout=0.2)
