@@ -50,6 +50,8 @@ class FetchPlan:
     chunk_size: int = 5_000
     share: tuple[int, int] = (0, 1)
     """(i, n): this fetcher takes the chats whose id hashes to i modulo n."""
+    lids: dict[str, str] = field(default_factory=dict)
+    """The session's `@lid` -> phone mapping, read once by the writer for every fetcher."""
 
     def takes(self, chat_id: str) -> bool:
         """Whether this fetcher imports `chat_id`."""
@@ -149,8 +151,7 @@ class _Fetcher:
     async def run(self) -> None:
         plan = self.plan
         async with WahaClient(plan.waha) as client:
-            await client.check_session()
-            lids = await client.lid_map()
+            lids = plan.lids
             chats: asyncio.Queue[WahaChat | None] = asyncio.Queue(plan.concurrency * 4)
             parts: asyncio.Queue[_Part | None] = asyncio.Queue(plan.concurrency * 2)
             workers = [

@@ -10,6 +10,7 @@ that stays down past its circuit's patience (resumably). History is quiet (origi
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pickle
 import queue as queues
@@ -28,7 +29,7 @@ from chatport.domain.model import BatchResult, Channel, Origin
 from chatport.errors import WahaDown, WahaError
 from chatport.ingest.frames import read_frame
 from chatport.ingest.waha_fetch import FETCH_COMMAND, Chunk, FetchPlan, Finished, Listed
-from chatport.sources.waha import WahaSettings
+from chatport.sources.waha import WahaClient, WahaSettings
 from chatport.store import jobs
 from chatport.store.database import Database
 
@@ -85,7 +86,10 @@ class WahaImport:
         """Fetch and write everything the job still lacks. Raises WahaError (auth, session,
         WAHA down), TimeoutError once `deadline` (time.monotonic()) has passed, or whatever
         stopped a fetcher or a write."""
-        plans = [replace(self.plan, share=(i, self.fetchers)) for i in range(self.fetchers)]
+        lids = asyncio.run(_session_and_lids(self.plan.waha))
+        plans = [
+            replace(self.plan, share=(i, self.fetchers), lids=lids) for i in range(self.fetchers)
+        ]
         with FetchProcesses(plans) as fetched:
             running = len(plans)
             while running:
@@ -121,6 +125,13 @@ class WahaImport:
         self.progress.chats_done += len(chunk.done)
         self.progress.chats_failed += len(chunk.failed)
         self._on_progress(self.progress)
+
+
+async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
+    """Check the session (clear errors before any process starts); read `/lids` once."""
+    async with WahaClient(waha) as client:
+        await client.check_session()
+        return await client.lid_map()
 
 
 class FetchProcesses:
