@@ -4,7 +4,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatport.simulator.server import _encoded_chat
+from chatport.simulator.pages import encoded_chat
 from chatport.simulator.world import World
 
 WORLD = World(chats=20, messages=3_000, seed=7)
@@ -29,6 +29,6 @@ bounds = st.none() | st.integers(stamps[0] - 10, stamps[-1] + 10) | st.sampled_f
 @settings(max_examples=300, deadline=None)
 @given(bounds, bounds, st.integers(0, 1_000), st.integers(0, 600), st.booleans())
 def test_page_matches_the_paging_rules(gte, lte, offset, limit, newest_first):
-    page = _encoded_chat(WORLD, BIG).page(gte, lte, offset, limit, newest_first)
+    page = encoded_chat(WORLD, BIG).page(gte, lte, offset, limit, newest_first)
     ids = [message["id"] for message in msgspec.json.decode(page)]
     assert ids == expected(gte, lte, offset, limit, newest_first)

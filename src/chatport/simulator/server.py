@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from chatport.simulator.world import ME, Record, SimChat, World
+from chatport.simulator.pages import EncodedChat, encoded_chat, with_media
+from chatport.simulator.world import ME, SimChat, World
 
 _encode = msgspec.json.Encoder().encode
 
@@ -150,7 +149,7 @@ class _Handlers:
         by_last = sorted(self.world.chats, key=lambda c: -self.last[c.id]["timestamp"])
         self.newest_first = by_last
         chats = by_last if config.preload else []
-        self.encoded = {chat.id: _EncodedChat(self.world.messages(chat)) for chat in chats}
+        self.encoded = {chat.id: EncodedChat(self.world.messages(chat)) for chat in chats}
 
     def _working(self, request: web.Request) -> web.Response | None:
         session = request.match_info["session"]
@@ -253,7 +252,7 @@ class _Handlers:
         newest_first = query.get("sortOrder", "desc") != "asc"
         download = query.get("downloadMedia", "true") != "false"
         if not download and from_me is None:
-            encoded = self.encoded.get(chat.id) or _encoded_chat(self.world, chat)
+            encoded = self.encoded.get(chat.id) or encoded_chat(self.world, chat)
             page = encoded.page(gte, lte, offset, limit, newest_first)
             return web.Response(body=page, content_type="application/json")
         records = [
@@ -267,7 +266,7 @@ class _Handlers:
             records.reverse()
         page = [r.message for r in records[offset : offset + limit] if not r.hidden]
         if download:
-            page = [_with_media(m) for m in page]
+            page = [with_media(m) for m in page]
         return json_response(page)
 
     async def lids(self, request: web.Request) -> web.Response:
@@ -294,45 +293,3 @@ class _Handlers:
                 {"statusCode": 422, "message": "Invalid LID - it must end with @lid"}, 422
             )
         return json_response({"lid": lid, "pn": dict(self.world.lids).get(lid)})
-
-
-class _EncodedChat:
-    """A chat's records encoded once, so a page is a slice and a join: the simulator stays
-    cheap next to the importer it serves (real WAHA runs on another machine)."""
-
-    def __init__(self, records: list[Record]) -> None:
-        self.timestamps = [r.timestamp for r in records]
-        self.bodies = [None if r.hidden else _encode(r.message) for r in records]
-
-    def page(
-        self, gte: int | None, lte: int | None, offset: int, limit: int, newest_first: bool
-    ) -> bytes:
-        low = 0 if gte is None else bisect_left(self.timestamps, gte)
-        high = len(self.timestamps) if lte is None else bisect_right(self.timestamps, lte)
-        offset, limit = max(offset, 0), max(limit, 0)
-        if newest_first:
-            start, stop = max(high - offset - limit, low), max(high - offset, low)
-            chosen = self.bodies[start:stop][::-1]
-        else:
-            start = min(low + offset, high)
-            chosen = self.bodies[start : min(start + limit, high)]
-        return b"[" + b",".join(body for body in chosen if body is not None) + b"]"
-
-
-@lru_cache(maxsize=256)
-def _encoded_chat(world: World, chat: SimChat) -> _EncodedChat:
-    return _EncodedChat(world.messages(chat))
-
-
-def _with_media(message: dict[str, Any]) -> dict[str, Any]:
-    if not message["hasMedia"]:
-        return message
-    content = next(iter(message["_data"]["message"].values()))
-    wa_id = message["_data"]["key"]["id"]
-    return {
-        **message,
-        "media": {
-            "url": f"http://localhost/api/files/default/{wa_id}",
-            "mimetype": content["mimetype"],
-        },
-    }
