@@ -68,9 +68,14 @@ class Chunk:
     """Prepared messages for one transaction, and the chats it completes or gives up."""
 
     batch: PreparedBatch
-    messages: int
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def messages(self) -> int:
+        """How many messages the fetcher read for this chunk (valid, invalid, repeated)."""
+        batch = self.batch
+        return len(batch.messages) + len(batch.invalid) + batch.duplicates
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,6 @@ def _chunk(pending: list[_Part]) -> Chunk:
     messages = [m for part in pending for m in part.messages]
     return Chunk(
         batch=prepare_batch(messages),
-        messages=len(messages),
         done=[p.chat_id for p in pending if p.last and p.error is None],
         failed={p.chat_id: p.error for p in pending if p.error is not None},
     )

@@ -137,8 +137,7 @@ async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
 class FetchProcesses:
     """A fetch process (`waha_fetch.main`) per plan; their frames, merged, in a bounded
     queue (a fetcher blocks on its pipe while the writer is behind). Frames are unpickled by
-    the caller of `next`, so the objects are made in the thread that uses them (one malloc
-    arena: a reader thread's arena would hold on to their memory)."""
+    the caller of `next`, in the writer's thread; the reader threads only move bytes."""
 
     def __init__(self, plans: list[FetchPlan]) -> None:
         self.items: queues.Queue[bytes | BaseException] = queues.Queue(_CHUNKS_IN_FLIGHT)
