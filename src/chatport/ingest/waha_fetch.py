@@ -1,12 +1,13 @@
 """The fetch half of a WAHA import, run in processes of its own (`WahaImport` starts them).
 
-    its share of the chats (paged) -> K workers fetch each chat's pages -> map to
-    IncomingMessage -> parts of at most `chunk_size` messages -> parts of several chats packed
-    into chunks -> `prepare_batch` -> the writer process, as frames on a pipe (`frames.py`).
+    its share of the chats (paged) -> K workers fetch each chat's pages -> map each page to
+    IncomingMessage -> pages of several chats packed into chunks of at most `chunk_size`
+    messages -> `prepare_batch` -> the writer process, as frames on a pipe (`frames.py`).
 
 Fetching, decoding, mapping and validation are Python work; in their own processes they run on
 other cores than the writes, which the GIL would otherwise keep on one. The pipe blocks while
-the writer is behind, so memory is bounded by a few chunks and the pages in flight. A chat's
+the writer is behind and the workers wait on a short queue of pages, so memory is bounded by
+a chunk being packed, one being sent and a few pages, whatever the size of the history. A chat's
 last part travels in the chunk that marks it done; a chat whose pages keep failing is reported
 with its last error.
 """
@@ -35,6 +36,7 @@ FETCH_COMMAND = ["-c", "from chatport.ingest.waha_fetch import main; main()"]
 """Arguments to the Python interpreter that start a fetch process (see `main`)."""
 _PATIENCE_SECONDS = 1.0
 _NICENESS = 10
+_PAGES_AHEAD = 4
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ class _Fetcher:
         async with WahaClient(plan.waha) as client:
             lids = plan.lids
             chats: asyncio.Queue[WahaChat | None] = asyncio.Queue(plan.concurrency * 4)
-            parts: asyncio.Queue[_Part | None] = asyncio.Queue(plan.concurrency * 2)
+            parts: asyncio.Queue[_Part | None] = asyncio.Queue(_PAGES_AHEAD)
             workers = [
                 asyncio.create_task(self._fetch(client, chats, parts, lids))
                 for _ in range(plan.concurrency)
@@ -191,32 +193,37 @@ class _Fetcher:
             await chats.put(None)
 
     async def _fetch(self, client, chats, parts, lids) -> None:
-        plan, size = self.plan, self.plan.chunk_size
+        plan = self.plan
         while (chat := await chats.get()) is not None:
-            buffer: list[IncomingMessage] = []
             try:
                 async for page in client.messages(chat.id, since=plan.since, until=plan.until):
-                    buffer += [to_incoming(m.data, m.raw, chat.id, lids, chat.name) for m in page]
-                    while len(buffer) >= size:
-                        await parts.put(_Part(chat.id, buffer[:size], last=False))
-                        buffer = buffer[size:]
+                    mapped = [to_incoming(m.data, m.raw, chat.id, lids, chat.name) for m in page]
+                    await parts.put(_Part(chat.id, mapped, last=False))
             except WahaUnavailable as error:
                 await parts.put(_Part(chat.id, [], last=True, error=str(error)))
                 continue
-            await parts.put(_Part(chat.id, buffer, last=True))
+            await parts.put(_Part(chat.id, [], last=True))
 
     async def _pack(self, parts: asyncio.Queue) -> None:
-        """Full chunks (fewer transactions); a partial one only when fetching is slow (the
-        queue is empty, a chat just ended and the oldest part waited for a second)."""
+        """Full chunks (fewer transactions), a page split where it crosses a chunk's end; a
+        partial chunk only when fetching is slow (the queue is empty, a chat just ended and
+        the oldest part waited for a second)."""
+        limit = self.plan.chunk_size
         pending: list[_Part] = []
         size, since = 0, 0.0
         while (part := await parts.get()) is not None:
             if not pending:
                 since = time.monotonic()
+            while size + len(part.messages) > limit:
+                room = limit - size
+                pending.append(_Part(part.chat_id, part.messages[:room], last=False))
+                await self.send(_chunk(pending))
+                pending, size, since = [], 0, time.monotonic()
+                part = _Part(part.chat_id, part.messages[room:], part.last, part.error)
             pending.append(part)
             size += len(part.messages)
             slow = parts.empty() and part.last and time.monotonic() - since > _PATIENCE_SECONDS
-            if size >= self.plan.chunk_size or slow:
+            if size >= limit or slow:
                 await self.send(_chunk(pending))
                 pending, size = [], 0
         if pending:

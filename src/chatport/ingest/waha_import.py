@@ -33,7 +33,7 @@ from chatport.sources.waha import WahaClient, WahaSettings
 from chatport.store import jobs
 from chatport.store.database import Database
 
-_CHUNKS_IN_FLIGHT = 3
+_CHUNKS_IN_FLIGHT = 1
 
 
 @dataclass
