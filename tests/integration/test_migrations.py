@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -51,5 +53,54 @@ def test_an_unmigrated_database_is_refused_with_the_command_to_run(blank_url: st
     try:
         with pytest.raises(SchemaError, match="chatport db upgrade"):
             ensure_schema(database.engine, auto_upgrade=False)
+    finally:
+        database.dispose()
+
+
+def test_0002_moves_job_chats_to_their_table_and_back(blank_url: str) -> None:
+    from uuid import uuid4
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from chatport.store import jobs
+    from chatport.store.migrate import _config
+
+    database = build_database(Settings(database_url=blank_url), check_schema=False)
+    job_id = uuid4()
+    try:
+        upgrade(database.engine, "0001")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO import_jobs (id, tenant_id, channel_id, source, status, params,"
+                    " counters, checkpoint, failed_chats, created_at, updated_at) VALUES (:id,"
+                    " 1, 1, 'waha', 'failed_chats', '{}', :counters, :checkpoint, :failed,"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {
+                    "id": job_id if database.engine.dialect.name == "postgresql" else job_id.hex,
+                    "counters": '{"created": 7}',
+                    "checkpoint": '{"chats_done": ["a@c.us", "b@c.us"]}',
+                    "failed": '{"c@c.us": "HTTP 500"}',
+                },
+            )
+        upgrade(database.engine)
+        with database.engine.connect() as connection:
+            job = jobs.load_job(connection, job_id)
+        assert job.chats_done == {"a@c.us", "b@c.us"}
+        assert job.failed_chats == {"c@c.us": "HTTP 500"}
+        assert job.counters == {"created": 7, "chats_done": 2, "chats_failed": 1}
+        with database.engine.begin() as connection:
+            command.downgrade(_config(connection), "0001")
+        with database.engine.connect() as connection:
+            checkpoint, failed = connection.execute(
+                text("SELECT checkpoint, failed_chats FROM import_jobs")
+            ).one()
+        loaded = [
+            value if isinstance(value, dict) else json.loads(value)
+            for value in (checkpoint, failed)
+        ]
+        assert loaded == [{"chats_done": ["a@c.us", "b@c.us"]}, {"c@c.us": "HTTP 500"}]
     finally:
         database.dispose()

@@ -218,6 +218,9 @@ def run_with_progress(
     return outcome
 
 
+_FAILED_SHOWN = 20
+
+
 def _summary(job: jobs.ImportJob, elapsed: float | None) -> None:
     table = Table(title=f"import {str(job.id)[:8]} — {job.status}")
     table.add_column("")
@@ -239,8 +242,11 @@ def _summary(job: jobs.ImportJob, elapsed: float | None) -> None:
         handled = counters.get("created", 0) + counters.get("duplicates", 0)
         table.add_row("msg/s", f"{handled / max(elapsed, 1e-9):,.0f}")
     console.print(table)
-    for chat_id, error in sorted(job.failed_chats.items()):
+    failed = sorted(job.failed_chats.items())
+    for chat_id, error in failed[:_FAILED_SHOWN]:
         console.print(f"[red]failed[/] {chat_id}: {error}")
+    if len(failed) > _FAILED_SHOWN:
+        console.print(f"[red]… and {len(failed) - _FAILED_SHOWN:,} more failed chats[/]")
     if job.error:
         console.print(f"[red]{job.error}[/]")
     if job.failed_chats:
@@ -256,8 +262,8 @@ def _jobs_table(rows: list[jobs.ImportJob]) -> None:
             str(job.id)[:8],
             job.status,
             f"{job.created_at:%Y-%m-%d %H:%M}",
-            str(len(job.chats_done)),
-            str(len(job.failed_chats)),
+            f"{job.counters.get('chats_done', 0):,}",
+            f"{job.counters.get('chats_failed', 0):,}",
             f"{job.counters.get('created', 0):,}",
         )
     console.print(table)

@@ -1,8 +1,10 @@
-"""Import jobs in `import_jobs`: created, checkpointed in the chunk's own transaction, finished.
+"""Import jobs in `import_jobs` (and their finished chats in `import_job_chats`): created,
+checkpointed in the chunk's own transaction, finished.
 
-`checkpoint` runs inside the transaction that writes a chunk, so a job's `checkpoint` lists
+`checkpoint` runs inside the transaction that writes a chunk, so a job's done chats are
 exactly the chats whose every message is committed, and its counters match the rows: a job
-killed at any point resumes from there without losing or doubling anything.
+killed at any point resumes from there without losing or doubling anything. A checkpoint
+writes the chunk's own chats and the job's counters, nothing that grows with the job.
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, desc, insert, select, update
+from sqlalchemy import Connection, delete, desc, insert, select, update
 
 from chatport.domain.model import BatchResult
 from chatport.errors import NotFoundError
-from chatport.store.tables import import_jobs
+from chatport.store.tables import import_job_chats, import_jobs
+
+DONE, FAILED = "done", "failed"
+"""The states of a chat in `import_job_chats`."""
 
 
 @dataclass
 class ImportJob:
-    """An import job as stored."""
+    """An import job as stored (`chats_done` and `failed_chats` as `load_job` reads them)."""
 
     id: UUID
     channel_id: int
@@ -64,8 +69,6 @@ def create_job(
             since=since,
             until=until,
             counters={},
-            checkpoint={"chats_done": []},
-            failed_chats={},
             created_at=now,
             updated_at=now,
             started_at=now,
@@ -91,11 +94,21 @@ def load_job(connection: Connection, job_id: UUID | str) -> ImportJob:
         row = connection.execute(query.where(import_jobs.c.id == UUID(text))).one_or_none()
         if row is None:
             raise NotFoundError(f"no import job {text}")
-    return _job(row)
+    job = _job(row)
+    chats = select(import_job_chats.c.chat_id, import_job_chats.c.status, import_job_chats.c.error)
+    for chat_id, status, error in connection.execute(
+        chats.where(import_job_chats.c.job_id == job.id)
+    ):
+        if status == DONE:
+            job.chats_done.add(chat_id)
+        else:
+            job.failed_chats[chat_id] = error or ""
+    return job
 
 
 def latest_jobs(connection: Connection, limit: int = 10) -> list[ImportJob]:
-    """The newest jobs first."""
+    """The newest jobs first, without their chats (`counters` has how many are done and
+    failed; `load_job` reads the chats)."""
     rows = connection.execute(
         select(import_jobs).order_by(desc(import_jobs.c.created_at)).limit(limit)
     )
@@ -104,19 +117,19 @@ def latest_jobs(connection: Connection, limit: int = 10) -> list[ImportJob]:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A job's progress once a chunk commits."""
+    """What a chunk's commit changes in its job."""
 
     counters: dict[str, int]
-    chats_done: set[str]
-    failed_chats: dict[str, str]
+    done: list[str]
+    failed: dict[str, str]
 
     def adopt(self, job: ImportJob) -> None:
         """Make `job` (in memory) what the committed checkpoint says."""
-        job.counters, job.chats_done, job.failed_chats = (
-            self.counters,
-            self.chats_done,
-            self.failed_chats,
-        )
+        job.counters = self.counters
+        job.chats_done.update(self.done)
+        for chat in self.done:
+            job.failed_chats.pop(chat, None)
+        job.failed_chats.update(self.failed)
 
 
 def checkpoint(
@@ -129,23 +142,44 @@ def checkpoint(
     """Store the job's progress with a chunk (call inside the chunk's transaction). `job` is
     left as it was: `adopt` the returned checkpoint once the transaction commits, so a
     transaction that is rolled back and retried counts its chunk once."""
+    done = [chat for chat in dict.fromkeys(chats_done) if chat not in failed]
+    finished = [*done, *failed]
     counters = dict(job.counters)
     for name, value in result.as_dict().items():
         counters[name] = counters.get(name, 0) + value
-    done = job.chats_done | set(chats_done)
-    failed_chats = {chat: error for chat, error in job.failed_chats.items() if chat not in done}
-    failed_chats.update(failed)
+    counters["chats_done"] = len(job.chats_done) + sum(c not in job.chats_done for c in done)
+    counters["chats_failed"] = (
+        len(job.failed_chats) - sum(c in job.failed_chats for c in finished) + len(failed)
+    )
+    now = datetime.now(UTC)
+    if finished:
+        connection.execute(
+            delete(import_job_chats).where(
+                import_job_chats.c.job_id == job.id, import_job_chats.c.chat_id.in_(finished)
+            )
+        )
+        connection.execute(
+            insert(import_job_chats),
+            [
+                {
+                    "job_id": job.id,
+                    "chat_id": chat,
+                    "status": status,
+                    "error": error,
+                    "updated_at": now,
+                }
+                for chat, status, error in [
+                    *((chat, DONE, None) for chat in done),
+                    *((chat, FAILED, error) for chat, error in failed.items()),
+                ]
+            ],
+        )
     connection.execute(
         update(import_jobs)
         .where(import_jobs.c.id == job.id)
-        .values(
-            counters=counters,
-            checkpoint={"chats_done": sorted(done)},
-            failed_chats=failed_chats,
-            updated_at=datetime.now(UTC),
-        )
+        .values(counters=counters, updated_at=now)
     )
-    return Checkpoint(counters, done, failed_chats)
+    return Checkpoint(counters, done, dict(failed))
 
 
 def finish_job(
@@ -181,8 +215,6 @@ def _job(row: Any) -> ImportJob:
         since=row.since,
         until=row.until,
         counters=dict(row.counters),
-        chats_done=set(row.checkpoint.get("chats_done", [])),
-        failed_chats=dict(row.failed_chats),
         error=row.error,
         created_at=row.created_at,
         finished_at=row.finished_at,

@@ -159,14 +159,25 @@ import_jobs = Table(
     Column("since", UtcDateTime),
     Column("until", UtcDateTime),
     Column("counters", Json, nullable=False),
-    Column("checkpoint", Json, nullable=False),
-    Column("failed_chats", Json, nullable=False),
     Column("error", Text),
     *_timestamps(),
     Column("started_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
     Index("ix_import_jobs_channel_id_created_at", "channel_id", "created_at"),
 )
+
+import_job_chats = Table(
+    "import_job_chats",
+    metadata,
+    Column("job_id", Uuid, ForeignKey("import_jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("chat_id", String(128), primary_key=True),
+    Column("status", String(8), nullable=False),
+    Column("error", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""An import job's finished chats, one row each: `done` (every message committed) or
+`failed` (with its last error; `retry` fetches it again). Written with the chunk that
+finishes the chat, so a checkpoint costs the same at the 10,000th chat as at the first."""
 
 agent_jobs = Table(
     "agent_jobs",
@@ -226,6 +237,7 @@ STABLE_TABLES = (
     "sessions",
     "messages",
     "import_jobs",
+    "import_job_chats",
     "agent_jobs",
     "events",
     "dead_letters",
