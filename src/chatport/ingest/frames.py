@@ -1,33 +1,62 @@
 """Python objects over a pipe between chatport's own processes: length-prefixed pickles.
 
 Only for pipes between a chatport process and a child it started (never for outside input:
-unpickling runs code named by the data)."""
+unpickling runs code named by the data). Each frame carries the CRC-32 of its payload, so a
+damaged stream is an error, never different data.
+"""
 
 from __future__ import annotations
 
 import pickle
 import struct
+import zlib
 from typing import Any, BinaryIO
 
-_LENGTH = struct.Struct(">Q")
+_HEADER = struct.Struct(">IQ")  # CRC-32 of the payload, its length
+
+
+class FrameError(RuntimeError):
+    """A frame arrived damaged."""
 
 
 def write_frame(stream: BinaryIO, item: Any) -> None:
-    """Send one object (raises BrokenPipeError once the reader is gone)."""
+    """Send one object (raises BrokenPipeError once the reader is gone). `stream` may be
+    unbuffered (`PYTHONUNBUFFERED`): a raw write that a signal cuts short is continued."""
     data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)))
-    stream.write(data)
+    _write_all(stream, _HEADER.pack(zlib.crc32(data), len(data)))
+    _write_all(stream, data)
     stream.flush()
 
 
 def read_frame(stream: BinaryIO) -> bytes:
-    """The next object, still pickled (`pickle.loads` it in the thread that will use it), or
-    EOFError when the writer closed the pipe."""
-    header = stream.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
+    """The next object, still pickled (`pickle.loads` it in the thread that will use it);
+    EOFError when the writer closed the pipe, FrameError when the frame is damaged."""
+    header = _read_exactly(stream, _HEADER.size)
+    if len(header) < _HEADER.size:
         raise EOFError("the pipe closed")
-    (length,) = _LENGTH.unpack(header)
-    data = stream.read(length)
+    crc, length = _HEADER.unpack(header)
+    data = _read_exactly(stream, length)
     if len(data) < length:
         raise EOFError("the pipe closed in the middle of a frame")
+    if zlib.crc32(data) != crc:
+        raise FrameError(f"a frame of {length:,} bytes arrived damaged (CRC mismatch)")
     return data
+
+
+def _write_all(stream: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written or 0 :]
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes, fewer only at the end of the stream (a raw read may return less)."""
+    chunks, missing = [], size
+    while missing:
+        chunk = stream.read(missing)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
