@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     waha_give_up_minutes: float = Field(
         default=10, gt=0, description="An import stops (resumably) after WAHA is down this long"
     )
+    webhook_hmac_key: str | None = Field(
+        default=None,
+        description="Key of WAHA's webhook HMAC for channels without their own; when set, "
+        "unsigned webhooks are refused",
+    )
+    webhook_create_channels: bool = Field(
+        default=False,
+        description="Create a channel (default tenant) for a webhook from an unknown WAHA session",
+    )
 
     @property
     def session_timeout(self) -> timedelta:

@@ -229,6 +229,18 @@ dead_letters = Table(
     Index("ix_dead_letters_received_at", "received_at"),
 )
 
+webhook_receipts = Table(
+    "webhook_receipts",
+    metadata,
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("envelope_id", String(64), primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_webhook_receipts_received_at", "received_at"),
+)
+"""Webhook deliveries already handled, by WAHA's envelope id (stable across its retries),
+written in the transaction of their effect: a delivery seen twice acts once."""
+
 STABLE_TABLES = (
     "tenants",
     "channels",
@@ -241,4 +253,5 @@ STABLE_TABLES = (
     "agent_jobs",
     "events",
     "dead_letters",
+    "webhook_receipts",
 )

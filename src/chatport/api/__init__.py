@@ -1,0 +1,1 @@
+"""The HTTP API (`chatport serve`): WAHA webhooks, health and metrics."""

@@ -1,0 +1,60 @@
+"""The ASGI app of `chatport serve`: `create_app(services)`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from chatport import __version__
+from chatport.api import webhooks
+from chatport.api.metrics import Metrics
+from chatport.bootstrap import Services
+from chatport.ingest.live import LiveWriter
+
+
+def create_app(services: Services) -> FastAPI:
+    """The API over `services` (the caller keeps them; the app starts and stops its live
+    writer with its lifespan)."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.live = LiveWriter(services.database, on_written=metrics.written)
+        try:
+            yield
+        finally:
+            app.state.live.close()
+
+    app = FastAPI(
+        title="chatport",
+        version=__version__,
+        summary="WhatsApp conversations (WAHA) into a CRM database, kept there.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.settings = services.settings
+    app.state.metrics = metrics
+    app.state.directory = webhooks.ChannelDirectory(
+        services.database, create_unknown=services.settings.webhook_create_channels
+    )
+    app.include_router(webhooks.router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
+    async def healthz() -> dict[str, str]:
+        def ping() -> None:
+            with services.database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+
+        await run_in_threadpool(ping)
+        return {"status": "ok", "database": services.database.backend}
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,43 @@
+"""Prometheus metrics of one API process (`GET /metrics`)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from chatport.domain.model import BatchResult, Channel
+
+
+class Metrics:
+    """The process's counters, in a registry of their own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.webhooks_received = Counter(
+            "chatport_webhooks_received",
+            "Webhook deliveries accepted, by event",
+            ["event"],
+            registry=self.registry,
+        )
+        self.webhooks_rejected = Counter(
+            "chatport_webhooks_rejected",
+            "Webhook deliveries refused, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.messages_written = Counter(
+            "chatport_messages_written",
+            "Messages stored, by origin",
+            ["origin"],
+            registry=self.registry,
+        )
+        self.write_seconds = Histogram(
+            "chatport_write_seconds",
+            "Duration of one live write transaction (a group of deliveries)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+
+    def written(self, channel: Channel, result: BatchResult, seconds: float) -> None:
+        """A live group was committed."""
+        self.messages_written.labels("live").inc(result.created)
+        self.write_seconds.observe(seconds)

@@ -1,0 +1,202 @@
+"""Live ingest: WAHA webhook deliveries through the core write path (origin `live`).
+
+One writer thread per process takes the deliveries that have arrived (whatever came in while
+the previous write ran, up to `max_batch`) and writes each channel's share as ONE batch in ONE
+transaction, with the envelope receipts, dead letters and status changes of those deliveries:
+under load a transaction carries many webhooks (group commit), alone a webhook waits for
+nobody. A delivery's future completes once its transaction committed, so a 2xx answer means
+durable. A group that fails is written again one delivery at a time, so one bad delivery
+cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Connection
+
+from chatport.domain.batch import prepare_batch
+from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
+from chatport.sources.waha_webhooks import (
+    MESSAGE_EVENTS,
+    Envelope,
+    WebhookRejected,
+    message_of,
+    session_status_of,
+)
+from chatport.store import webhooks
+from chatport.store.database import Database
+from chatport.store.records import insert_dead_letters
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """What became of one delivery."""
+
+    STORED = "stored"
+    """Its effect is committed (a message already stored counts too: it is there)."""
+    DUPLICATE = "duplicate"
+    """Its envelope was handled before (WAHA retried it)."""
+    IGNORED = "ignored"
+    """An event chatport does not act on; acknowledged so WAHA stops retrying."""
+    INVALID = "invalid"
+    """Refused with a reason, kept in `dead_letters`."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """A delivery's outcome, with the reason when it was refused."""
+
+    outcome: Outcome
+    reason: str | None = None
+
+
+@dataclass
+class _Delivery:
+    channel: Channel
+    envelope: Envelope
+    future: Future[Result] = field(default_factory=Future)
+
+
+@dataclass
+class _Plan:
+    """What one group's transaction writes besides its messages."""
+
+    incoming: list[IncomingMessage] = field(default_factory=list)
+    owners: dict[int, int] = field(default_factory=dict)  # id(raw) -> delivery index
+    results: dict[int, Result] = field(default_factory=dict)
+    receipts: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[Invalid] = field(default_factory=list)
+    status: str | None = None
+    me_id: str | None = None
+
+
+class LiveWriter:
+    """Writes webhook deliveries (group commit, see the module docstring)."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        max_batch: int = 1_000,
+        lids: Callable[[Channel], Mapping[str, str]] = lambda channel: {},
+        on_written: Callable[[Channel, BatchResult, float], None] | None = None,
+    ) -> None:
+        """`lids(channel)`: the channel's known `@lid` -> phone mapping; `on_written(channel,
+        result, seconds)` is told of every committed group (metrics)."""
+        self.database = database
+        self.max_batch = max_batch
+        self._lids = lids
+        self._on_written = on_written or (lambda channel, result, seconds: None)
+        self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="live-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, channel: Channel, envelope: Envelope) -> Future[Result]:
+        """Queue a delivery; the future completes when it is committed (or failed)."""
+        delivery = _Delivery(channel, envelope)
+        self._queue.put(delivery)
+        return delivery.future
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+            by_channel: dict[int, list[_Delivery]] = {}
+            for delivery in group:
+                by_channel.setdefault(delivery.channel.id, []).append(delivery)
+            for deliveries in by_channel.values():
+                self._write_group(deliveries)
+
+    def _write_group(self, deliveries: list[_Delivery]) -> None:
+        try:
+            results = self._write(deliveries)
+        except Exception as error:  # noqa: BLE001 - isolate the delivery that fails
+            if len(deliveries) > 1:
+                for delivery in deliveries:
+                    self._write_group([delivery])
+                return
+            logger.exception("webhook delivery %s not written", deliveries[0].envelope.id)
+            deliveries[0].future.set_exception(error)
+            return
+        for index, delivery in enumerate(deliveries):
+            delivery.future.set_result(results[index])
+
+    def _write(self, deliveries: list[_Delivery]) -> dict[int, Result]:
+        channel = deliveries[0].channel
+        with self.database.engine.connect() as connection:
+            seen = webhooks.seen_envelopes(
+                connection, channel.id, [d.envelope.id for d in deliveries]
+            )
+        plan = self._plan(channel, deliveries, seen)
+        batch = prepare_batch(plan.incoming)
+        for invalid in batch.invalid:
+            index = plan.owners.get(id(invalid.raw))
+            if index is not None:
+                plan.results[index] = Result(Outcome.INVALID, invalid.reason)
+
+        def alongside(connection: Connection, result: BatchResult) -> None:
+            now = datetime.now(UTC)
+            ops = self.database.ops
+            webhooks.record_receipts(connection, ops, channel.id, plan.receipts, now)
+            insert_dead_letters(connection, ops, channel, Origin.LIVE, plan.refused, now)
+            if plan.status is not None:
+                webhooks.set_status(connection, channel.id, plan.status, plan.me_id)
+
+        started = datetime.now(UTC)
+        result = self.database.write_batch(channel, batch, origin=Origin.LIVE, then=alongside)
+        self._on_written(channel, result, (datetime.now(UTC) - started).total_seconds())
+        return plan.results
+
+    def _plan(self, channel: Channel, deliveries: list[_Delivery], seen: set[str]) -> _Plan:
+        plan = _Plan()
+        lids = self._lids(channel)
+        for index, delivery in enumerate(deliveries):
+            envelope = delivery.envelope
+            if envelope.id in seen:
+                plan.results[index] = Result(Outcome.DUPLICATE)
+                continue
+            seen.add(envelope.id)
+            plan.receipts.append((envelope.id, envelope.event))
+            plan.results[index] = Result(Outcome.STORED)
+            try:
+                if envelope.event in MESSAGE_EVENTS:
+                    message = message_of(envelope, lids)
+                    plan.owners[id(message.raw)] = index
+                    plan.incoming.append(message)
+                elif envelope.event == "session.status":
+                    plan.status = session_status_of(envelope).status
+                    plan.me_id = envelope.me.id if envelope.me else plan.me_id
+                else:
+                    plan.results[index] = Result(Outcome.IGNORED)
+            except WebhookRejected as refused:
+                plan.results[index] = Result(Outcome.INVALID, refused.reason)
+                plan.refused.append(
+                    Invalid(refused.reason, envelope.id, None, bytes(envelope.payload))
+                )
+        return plan

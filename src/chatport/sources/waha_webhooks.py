@@ -1,0 +1,148 @@
+"""WAHA webhook deliveries (`shared/waha-api.md` section 4): signature check and envelope
+parsing. Pure.
+
+Signatures: `X-Webhook-Hmac` is the lower-case hex HMAC-SHA512 of the raw body (v1), or of
+`"{X-Webhook-Timestamp}.{body}"` when `X-Webhook-Hmac-Version: 2`; both are accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from chatport.domain.model import IncomingMessage
+from chatport.sources.waha_messages import to_incoming
+
+MESSAGE_EVENTS = frozenset({"message", "message.any"})
+"""Events whose payload is a `WAMessage` to store (the same message in both is one row)."""
+
+
+KNOWN_EVENTS = frozenset(
+    {
+        "session.status", "message", "message.any", "message.reaction", "message.ack",
+        "message.ack.group", "message.waiting", "message.revoked", "message.edited",
+        "chat.archive", "presence.update", "poll.vote", "poll.vote.failed", "group.v2.join",
+        "group.v2.leave", "group.v2.update", "group.v2.participants", "label.upsert",
+        "label.deleted", "label.chat.added", "label.chat.deleted", "call.received",
+        "call.accepted", "call.rejected", "event.response", "event.response.failed",
+        "engine.event", "state.change", "group.join", "group.leave",
+    }
+)  # fmt: skip
+"""WAHA's event names (`shared/waha-api.md` 4.2); others are counted as `other` in metrics."""
+
+
+class WebhookRejected(Exception):
+    """A delivery refused as a whole; `status` is the HTTP answer, the text its reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Me(msgspec.Struct, frozen=True):
+    id: str | None = None
+    lid: str | None = None
+    pushName: str | None = None  # noqa: N815 - WAHA's field name
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    """One webhook delivery. `payload` stays raw JSON: a message keeps its bytes verbatim."""
+
+    id: str
+    event: str
+    session: str
+    payload: msgspec.Raw
+    timestamp: int | float | None = None
+    me: Me | None = None
+    engine: str | None = None
+
+
+_decode_envelope = msgspec.json.Decoder(Envelope).decode
+_decode_payload = msgspec.json.Decoder().decode
+
+
+def signature_valid(body: bytes, headers: Mapping[str, str], key: str) -> bool:
+    """Whether the delivery's `X-Webhook-Hmac` is the HMAC-SHA512 of the body (v1) or of
+    `timestamp.body` (v2, `X-Webhook-Hmac-Version: 2`) under `key`. `headers` must look up
+    names case-insensitively (as Starlette's do)."""
+    given = headers.get("x-webhook-hmac")
+    if not given:
+        return False
+    algorithm = headers.get("x-webhook-hmac-algorithm", "sha512").lower()
+    if algorithm != "sha512":
+        return False
+    signed = body
+    if headers.get("x-webhook-hmac-version") == "2":
+        timestamp = headers.get("x-webhook-timestamp")
+        if not timestamp:
+            return False
+        signed = timestamp.encode() + b"." + body
+    expected = hmac.new(key.encode(), signed, hashlib.sha512).hexdigest()
+    return hmac.compare_digest(expected, given.strip().lower())
+
+
+def sign(body: bytes, key: str, timestamp: str | None = None) -> dict[str, str]:
+    """The headers WAHA sends with `body` (v2 when `timestamp` is given): for tests,
+    benchmarks and anyone relaying deliveries."""
+    signed = body if timestamp is None else timestamp.encode() + b"." + body
+    headers = {
+        "X-Webhook-Hmac": hmac.new(key.encode(), signed, hashlib.sha512).hexdigest(),
+        "X-Webhook-Hmac-Algorithm": "sha512",
+    }
+    if timestamp is not None:
+        headers |= {"X-Webhook-Hmac-Version": "2", "X-Webhook-Timestamp": timestamp}
+    return headers
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    """The envelope of a delivery; WebhookRejected (400 malformed JSON, 422 missing or
+    mistyped fields) with the reason."""
+    try:
+        return _decode_envelope(body)
+    except msgspec.ValidationError as error:
+        raise WebhookRejected(422, f"not a WAHA webhook envelope: {error}") from None
+    except msgspec.DecodeError as error:
+        raise WebhookRejected(400, f"malformed JSON: {error}") from None
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """A `session.status` payload: the WAHA session's new status."""
+
+    status: str
+
+
+def message_of(envelope: Envelope, lids: Mapping[str, str]) -> IncomingMessage:
+    """The message a `message` / `message.any` delivery carries (WebhookRejected 422 when the
+    payload is not a message)."""
+    payload = _payload(envelope)
+    from_me = bool(payload.get("fromMe"))
+    chat_id = payload.get("to") if from_me else payload.get("from")
+    if not isinstance(chat_id, str) or not chat_id:
+        side = "to" if from_me else "from"
+        raise WebhookRejected(422, f"{envelope.event} payload without a chat (`{side}`)")
+    return to_incoming(payload, bytes(envelope.payload), chat_id, lids)
+
+
+def session_status_of(envelope: Envelope) -> SessionStatus:
+    """The status a `session.status` delivery reports (WebhookRejected 422 without one)."""
+    status = _payload(envelope).get("status")
+    if not isinstance(status, str) or not status:
+        raise WebhookRejected(422, "session.status payload without a status")
+    return SessionStatus(status)
+
+
+def _payload(envelope: Envelope) -> dict[str, Any]:
+    try:
+        payload = _decode_payload(envelope.payload)
+    except msgspec.DecodeError as error:  # pragma: no cover - the envelope decoded it once
+        raise WebhookRejected(400, f"malformed payload: {error}") from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected(422, f"{envelope.event} payload is not an object")
+    return payload

@@ -1,0 +1,171 @@
+"""`POST /webhooks/waha` over real HTTP (uvicorn on loopback), on both back ends."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import func, select, update
+
+from chatport.bootstrap import build
+from chatport.settings import Settings
+from chatport.sources.waha_webhooks import sign
+from chatport.store.tables import channels, chats, dead_letters, events, messages, sessions
+from tests.servers import serve_app
+
+KEY = "my-secret-key"
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[tuple[str, object]]:
+    """The API on a free loopback port, with a global webhook key."""
+    services = build(Settings(database_url=database_url, webhook_hmac_key=KEY))
+    with serve_app(services) as url:
+        yield url, services
+    services.close()
+
+
+def delivery(event: str, payload: dict, envelope_id: str, session: str = "default") -> bytes:
+    return orjson.dumps(
+        {
+            "id": envelope_id,
+            "timestamp": 1741249702485,
+            "event": event,
+            "session": session,
+            "me": {"id": "5511888880000@c.us", "pushName": "Shop"},
+            "engine": "NOWEB",
+            "environment": {"version": "2026.7.1", "engine": "NOWEB"},
+            "payload": payload,
+        }
+    )
+
+
+def inbound(n: int, sender: int = 1, minute: int = 0) -> dict:
+    chat = f"55119999900{sender:02d}@c.us"
+    return {
+        "id": f"false_{chat}_M{n:06d}",
+        "timestamp": 1741249700 + minute * 60 + n,
+        "from": chat,
+        "to": "5511888880000@c.us",
+        "fromMe": False,
+        "body": f"message {n}",
+        "_data": {"pushName": f"Person {sender}"},
+    }
+
+
+def post(url: str, body: bytes, key: str | None = KEY, **params) -> httpx.Response:
+    signed = sign(body, key) if key else {}
+    headers = {"content-type": "application/json", **signed}
+    return httpx.post(f"{url}/webhooks/waha", content=body, headers=headers, params=params)
+
+
+def count(services, table, *where) -> int:
+    with services.database.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table).where(*where)).scalar()
+
+
+def test_a_signed_message_is_stored_once_whatever_the_retries(api):
+    url, services = api
+    payload = inbound(1)
+    first = post(url, delivery("message", payload, "evt_1"))
+    assert first.status_code == 200 and first.json() == {"outcome": "stored"}
+    again = post(url, delivery("message", payload, "evt_1"))  # WAHA's retry
+    assert again.json() == {"outcome": "duplicate"}
+    any_copy = post(url, delivery("message.any", payload, "evt_2"))  # the same message, twice
+    assert any_copy.json() == {"outcome": "stored"}
+    assert count(services, messages) == 1 and count(services, sessions) == 1
+    assert count(services, events, events.c.type == "message.received") == 1
+    with services.database.engine.connect() as connection:
+        unread, last = connection.execute(
+            select(chats.c.unread_count, chats.c.last_message_text)
+        ).one()
+        origin = connection.execute(select(messages.c.origin)).scalar()
+    assert (unread, last, origin) == (1, "message 1", "live")
+
+
+def test_v2_signatures_are_accepted_and_wrong_ones_refused_without_a_trace(api):
+    url, services = api
+    body = delivery("message", inbound(1), "evt_1")
+    v2 = sign(body, KEY, "1741249702485") | {"content-type": "application/json"}
+    assert httpx.post(f"{url}/webhooks/waha", content=body, headers=v2).status_code == 200
+    body = delivery("message", inbound(2), "evt_2")
+    assert post(url, body, key="wrong").status_code == 401
+    assert post(url, body, key=None).status_code == 401
+    tampered = sign(body, KEY) | {"content-type": "application/json"}
+    response = httpx.post(f"{url}/webhooks/waha", content=body + b" ", headers=tampered)
+    assert response.status_code == 401 and "signature" in response.json()["detail"]
+    assert count(services, messages) == 1 and count(services, dead_letters) == 0
+
+
+def test_malformed_and_unroutable_deliveries_are_refused_and_kept(api):
+    url, services = api
+    bad = post(url, b'{"id": "evt_1", "event": "message"')
+    assert bad.status_code == 400 and "malformed JSON" in bad.json()["detail"]
+    no_payload = post(url, orjson.dumps({"id": "evt_2", "event": "message", "session": "x"}))
+    assert no_payload.status_code == 422 and "payload" in no_payload.json()["detail"]
+    unknown = post(url, delivery("message", inbound(1), "evt_3", session="nobody"))
+    assert unknown.status_code == 404 and "'nobody'" in unknown.json()["detail"]
+    chatless = post(url, delivery("message", {"id": "m", "fromMe": False}, "evt_4"))
+    assert chatless.status_code == 422 and "without a chat" in chatless.json()["detail"]
+    undated = post(url, delivery("message", {**inbound(5), "timestamp": None}, "evt_5"))
+    assert undated.status_code == 422
+    assert count(services, dead_letters) == 5 and count(services, messages) == 0
+    with services.database.engine.connect() as connection:
+        kept = connection.execute(select(dead_letters.c.payload).order_by(dead_letters.c.id))
+        assert next(iter(kept)).payload == '{"id": "evt_1", "event": "message"'
+
+
+def test_status_other_events_and_a_channel_named_explicitly(api):
+    url, services = api
+    status = post(url, delivery("session.status", {"name": "default", "status": "WORKING"}, "e1"))
+    assert status.json() == {"outcome": "stored"}
+    ignored = post(url, delivery("presence.update", {"id": "x", "presences": []}, "e2"))
+    assert ignored.status_code == 200 and ignored.json() == {"outcome": "ignored"}
+    named = post(url, delivery("message", inbound(1), "e3", session="other"), channel="default")
+    assert named.json() == {"outcome": "stored"}
+    with services.database.engine.connect() as connection:
+        row = connection.execute(select(channels.c.status, channels.c.me_id)).one()
+    assert tuple(row) == ("WORKING", "5511888880000@c.us")
+    assert count(services, messages) == 1
+
+
+def test_a_channel_key_takes_precedence_over_the_global_one(api):
+    url, services = api
+    with services.database.engine.begin() as connection:
+        connection.execute(update(channels).values(webhook_hmac_key="channel-key"))
+    signed_by_channel = post(url, delivery("message", inbound(1), "e1"), key="channel-key")
+    assert signed_by_channel.status_code == 200
+    assert post(url, delivery("message", inbound(2), "e2")).status_code == 401
+
+
+def test_concurrent_deliveries_with_retries_in_random_order_are_exact(api):
+    url, services = api
+    payloads = [inbound(n, sender=n % 7, minute=n // 7 * 45) for n in range(300)]
+    bodies = [delivery("message", p, f"evt_{i}") for i, p in enumerate(payloads)]
+    retries = random.Random(5).sample(bodies, 60)
+    copies = [delivery("message.any", p, f"evt_any_{i}") for i, p in enumerate(payloads[:40])]
+    work = bodies + retries + copies
+    random.Random(6).shuffle(work)
+
+    async def send_all() -> list[int]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            limit = asyncio.Semaphore(32)
+
+            async def one(body: bytes) -> int:
+                async with limit:
+                    headers = sign(body, KEY) | {"content-type": "application/json"}
+                    response = await client.post("/webhooks/waha", content=body, headers=headers)
+                    return response.status_code
+
+            return await asyncio.gather(*(one(body) for body in work))
+
+    assert set(asyncio.run(send_all())) == {200}
+    assert count(services, messages) == 300
+    assert count(services, events, events.c.type == "message.received") == 300
+    # one session per sender and 45-minute block (gaps of 45 min > the 30-minute timeout)
+    expected = len({(n % 7, n // 7) for n in range(300)})
+    assert count(services, sessions) == expected
