@@ -13,13 +13,19 @@ from starlette.concurrency import run_in_threadpool
 from chatport import __version__
 from chatport.api import webhooks
 from chatport.api.metrics import Metrics
-from chatport.bootstrap import Services
+from chatport.bootstrap import Services, build
 from chatport.ingest.live import LiveWriter
 
 
-def create_app(services: Services) -> FastAPI:
-    """The API over `services` (the caller keeps them; the app starts and stops its live
-    writer with its lifespan)."""
+def app_from_environment() -> FastAPI:
+    """The API over services built from the environment (CHATPORT_*), closed with the app:
+    the factory each `chatport serve --workers N` process calls."""
+    return create_app(build(), own_services=True)
+
+
+def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
+    """The API over `services`. The app starts and stops its live writer with its lifespan,
+    and closes `services` too when it owns them."""
     metrics = Metrics()
 
     @asynccontextmanager
@@ -29,6 +35,8 @@ def create_app(services: Services) -> FastAPI:
             yield
         finally:
             app.state.live.close()
+            if own_services:
+                services.close()
 
     app = FastAPI(
         title="chatport",

@@ -13,16 +13,31 @@ def serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes, each with its own live writer (PostgreSQL; SQLite has "
+            "one writer at a time, so more processes only wait on each other)",
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
 ) -> None:
     """Serve the API: point WAHA's webhooks at http://HOST:PORT/webhooks/waha."""
+    import os
+
     import uvicorn
 
-    from chatport.api.app import create_app
+    settings = settings_with(db)
+    os.environ["CHATPORT_DATABASE_URL"] = settings.database_url  # for every worker process
     from chatport.bootstrap import build
 
-    services = build(settings_with(db))
-    try:
-        uvicorn.run(create_app(services), host=host, port=port, log_level=log_level)
-    finally:
-        services.close()
+    build(settings).close()  # migrate (SQLite) or check the schema once, before any worker
+    uvicorn.run(
+        "chatport.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
