@@ -169,3 +169,62 @@ def test_concurrent_deliveries_with_retries_in_random_order_are_exact(api):
     # one session per sender and 45-minute block (gaps of 45 min > the 30-minute timeout)
     expected = len({(n % 7, n // 7) for n in range(300)})
     assert count(services, sessions) == expected
+
+
+def message_row(services, external_id: str):
+    with services.database.engine.connect() as connection:
+        return connection.execute(
+            select(
+                messages.c.text,
+                messages.c.ack,
+                messages.c.revoked_at,
+                messages.c.edited_at,
+                messages.c.edits,
+            ).where(messages.c.external_id == external_id)
+        ).one()
+
+
+def test_acks_revokes_and_edits_change_the_stored_message_and_keep_the_original(api):
+    url, services = api
+    own = {
+        **inbound(1),
+        "id": "true_5511999990001@c.us_3EB0AAA",
+        "fromMe": True,
+        "from": "5511888880000@c.us",
+        "to": "5511999990001@c.us",
+        "body": "first text",
+    }
+    ack = {"id": own["id"], "from": own["to"], "to": own["from"], "fromMe": True, "ack": 3}
+    early = post(url, delivery("message.ack", ack, "a1"))  # before its message: WAHA retries
+    assert early.status_code == 409 and "no stored message" in early.json()["detail"]
+    assert post(url, delivery("message.any", own, "m1")).status_code == 200
+    assert post(url, delivery("message.ack", ack, "a1")).json() == {"outcome": "stored"}
+    older = post(url, delivery("message.ack", {**ack, "ack": 2}, "a2"))  # late, lower ack
+    assert older.status_code == 200 and message_row(services, own["id"]).ack == 3
+
+    edit = {
+        **own,
+        "id": "true_5511999990001@c.us_3EB0BBB",
+        "body": "second text",
+        "editedMessageId": "3EB0AAA",
+        "timestamp": own["timestamp"] + 60,
+    }
+    assert post(url, delivery("message.edited", edit, "e1")).json() == {"outcome": "stored"}
+    assert post(url, delivery("message.edited", edit, "e2")).status_code == 200  # same text
+    row = message_row(services, own["id"])
+    assert row.text == "second text" and row.edited_at is not None
+    assert [each["text"] for each in row.edits] == ["first text"]
+    with services.database.engine.connect() as connection:
+        assert connection.execute(select(chats.c.last_message_text)).scalar() == "second text"
+
+    revoke = {
+        "after": {**own, "id": "true_5511999990001@c.us_3EB0CCC", "body": ""},
+        "before": None,
+        "revokedMessageId": "3EB0AAA",
+    }
+    assert post(url, delivery("message.revoked", revoke, "r1")).json() == {"outcome": "stored"}
+    row = message_row(services, own["id"])
+    assert row.revoked_at is not None and row.text == "second text"  # the original is kept
+    unknown = {**revoke, "revokedMessageId": "NOPE"}
+    assert post(url, delivery("message.revoked", unknown, "r2")).status_code == 409
+    assert count(services, messages) == 1

@@ -140,3 +140,32 @@ def test_any_body_parses_or_is_refused_with_4xx(body):
         parse_envelope(body)
     except WebhookRejected as refused:
         assert refused.status in (400, 422)
+
+
+def test_changes_name_their_message():
+    from chatport.sources.waha_webhooks import change_of
+
+    ack = change_of(parse_envelope(envelope("message.ack", {"id": "true_1@c.us_X", "ack": 3})), {})
+    assert (ack.kind, ack.message_id, ack.ack) == ("ack", "true_1@c.us_X", 3)
+    revoked = {
+        "after": {
+            "from": "123@lid",
+            "fromMe": False,
+            "timestamp": 5,
+            "_data": {"key": {"remoteJidAlt": "5511999990001@s.whatsapp.net"}},
+        },
+        "before": None,
+        "revokedMessageId": "ABC",
+    }
+    change = change_of(parse_envelope(envelope("message.revoked", revoked)), {})
+    assert (change.chat_id, change.wa_id, change.at) == ("5511999990001@c.us", "ABC", 5)
+    edited = {"from": "5511999990001@c.us", "fromMe": False, "body": "new", "editedMessageId": "E"}
+    change = change_of(parse_envelope(envelope("message.edited", edited)), {})
+    assert (change.kind, change.wa_id, change.text) == ("edited", "E", "new")
+    for event, payload in [
+        ("message.ack", {"id": "x"}),
+        ("message.revoked", {"after": {}, "before": None}),
+        ("message.edited", {"body": "new"}),
+    ]:
+        with pytest.raises(WebhookRejected):
+            change_of(parse_envelope(envelope(event, payload)), {})

@@ -118,6 +118,10 @@ def _free_name(connection, session: str) -> str:
         400: {"description": "Malformed JSON (kept in dead_letters)"},
         401: {"description": "Missing or wrong HMAC signature"},
         404: {"description": "No channel takes this delivery (kept in dead_letters)"},
+        409: {
+            "description": "An ack, revoke or edit of a message not stored yet (WAHA retries "
+            "it; nothing is kept)"
+        },
         422: {
             "description": "Not a WAHA envelope, or a message that cannot be stored (kept "
             "in dead_letters)"
@@ -156,6 +160,8 @@ async def receive_waha_webhook(
     result = await asyncio.wrap_future(state.live.submit(target.channel, envelope))
     if result.outcome is Outcome.INVALID:
         _reject(state, "invalid", 422, result.reason or "invalid")
+    if result.outcome is Outcome.MISSING:  # WAHA retries: the message may be on its way
+        _reject(state, "unknown_message", 409, result.reason or "message not stored")
     event = envelope.event if envelope.event in KNOWN_EVENTS else "other"
     state.metrics.webhooks_received.labels(event).inc()
     return {"outcome": str(result.outcome)}

@@ -26,13 +26,17 @@ from chatport.domain.batch import prepare_batch
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
 from chatport.sources.waha_webhooks import (
     MESSAGE_EVENTS,
+    STATE_EVENTS,
     Envelope,
+    MessageChange,
     WebhookRejected,
+    change_of,
     message_of,
     session_status_of,
 )
 from chatport.store import webhooks
 from chatport.store.database import Database
+from chatport.store.message_changes import apply_change
 from chatport.store.records import insert_dead_letters
 
 logger = logging.getLogger(__name__)
@@ -49,6 +53,8 @@ class Outcome(StrEnum):
     """An event chatport does not act on; acknowledged so WAHA stops retrying."""
     INVALID = "invalid"
     """Refused with a reason, kept in `dead_letters`."""
+    MISSING = "missing"
+    """A change to a message not stored (yet): not acted on, so WAHA's retry can be."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,8 @@ class _Plan:
     incoming: list[IncomingMessage] = field(default_factory=list)
     owners: dict[int, int] = field(default_factory=dict)  # id(raw) -> delivery index
     results: dict[int, Result] = field(default_factory=dict)
-    receipts: list[tuple[str, str]] = field(default_factory=list)
+    receipts: dict[int, tuple[str, str]] = field(default_factory=dict)
+    changes: dict[int, MessageChange] = field(default_factory=dict)
     refused: list[Invalid] = field(default_factory=list)
     status: str | None = None
     me_id: str | None = None
@@ -160,10 +167,17 @@ class LiveWriter:
             if index is not None:
                 plan.results[index] = Result(Outcome.INVALID, invalid.reason)
 
+        missing: set[int] = set()
+
         def alongside(connection: Connection, result: BatchResult) -> None:
             now = datetime.now(UTC)
             ops = self.database.ops
-            webhooks.record_receipts(connection, ops, channel.id, plan.receipts, now)
+            missing.clear()
+            for index, change in plan.changes.items():
+                if not apply_change(connection, channel.id, change):
+                    missing.add(index)
+            receipts = [r for index, r in plan.receipts.items() if index not in missing]
+            webhooks.record_receipts(connection, ops, channel.id, receipts, now)
             insert_dead_letters(connection, ops, channel, Origin.LIVE, plan.refused, now)
             if plan.status is not None:
                 webhooks.set_status(connection, channel.id, plan.status, plan.me_id)
@@ -171,6 +185,8 @@ class LiveWriter:
         started = datetime.now(UTC)
         result = self.database.write_batch(channel, batch, origin=Origin.LIVE, then=alongside)
         self._on_written(channel, result, (datetime.now(UTC) - started).total_seconds())
+        for index in missing:
+            plan.results[index] = Result(Outcome.MISSING, "no stored message matches it (yet)")
         return plan.results
 
     def _plan(self, channel: Channel, deliveries: list[_Delivery], seen: set[str]) -> _Plan:
@@ -182,13 +198,15 @@ class LiveWriter:
                 plan.results[index] = Result(Outcome.DUPLICATE)
                 continue
             seen.add(envelope.id)
-            plan.receipts.append((envelope.id, envelope.event))
+            plan.receipts[index] = (envelope.id, envelope.event)
             plan.results[index] = Result(Outcome.STORED)
             try:
                 if envelope.event in MESSAGE_EVENTS:
                     message = message_of(envelope, lids)
                     plan.owners[id(message.raw)] = index
                     plan.incoming.append(message)
+                elif envelope.event in STATE_EVENTS:
+                    plan.changes[index] = change_of(envelope, lids)
                 elif envelope.event == "session.status":
                     plan.status = session_status_of(envelope).status
                     plan.me_id = envelope.me.id if envelope.me else plan.me_id

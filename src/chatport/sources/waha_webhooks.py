@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from chatport.domain.model import IncomingMessage
-from chatport.sources.waha_messages import to_incoming
+from chatport.sources.waha_messages import resolve, to_incoming
 
 MESSAGE_EVENTS = frozenset({"message", "message.any"})
 """Events whose payload is a `WAMessage` to store (the same message in both is one row)."""
@@ -136,6 +136,67 @@ def session_status_of(envelope: Envelope) -> SessionStatus:
     if not isinstance(status, str) or not status:
         raise WebhookRejected(422, "session.status payload without a status")
     return SessionStatus(status)
+
+
+STATE_EVENTS = frozenset({"message.ack", "message.revoked", "message.edited"})
+"""Events that change a stored message (its delivery status, revoked, its text)."""
+
+
+@dataclass(frozen=True)
+class MessageChange:
+    """A change to a stored message: found by `message_id` (its full WAHA id) when known,
+    else by its plain WhatsApp id `wa_id` in chat `chat_id`."""
+
+    kind: str  # "ack" | "revoked" | "edited"
+    chat_id: str | None
+    message_id: str | None = None
+    wa_id: str | None = None
+    ack: int | None = None
+    text: str | None = None
+    at: int | float | None = None
+
+
+def change_of(envelope: Envelope, lids: Mapping[str, str]) -> MessageChange:
+    """The change a `message.ack` / `message.revoked` / `message.edited` delivery carries
+    (WebhookRejected 422 when it names no message)."""
+    payload = _payload(envelope)
+    if envelope.event == "message.ack":
+        ack = payload.get("ack")
+        message_id = payload.get("id")
+        if not isinstance(message_id, str) or not isinstance(ack, int):
+            raise WebhookRejected(422, "message.ack payload without a message id and an ack")
+        return MessageChange("ack", None, message_id=message_id, ack=ack)
+    if envelope.event == "message.revoked":
+        before = payload.get("before") if isinstance(payload.get("before"), dict) else None
+        after = payload.get("after") if isinstance(payload.get("after"), dict) else {}
+        wa_id = payload.get("revokedMessageId")
+        message_id = before.get("id") if before else None
+        if not message_id and not isinstance(wa_id, str):
+            raise WebhookRejected(422, "message.revoked payload without the revoked message's id")
+        return MessageChange(
+            "revoked", _chat_of(after, lids), message_id, wa_id, at=after.get("timestamp")
+        )
+    wa_id = payload.get("editedMessageId")
+    if not isinstance(wa_id, str) or not wa_id:
+        raise WebhookRejected(422, "message.edited payload without editedMessageId")
+    body = payload.get("body")
+    return MessageChange(
+        "edited",
+        _chat_of(payload, lids),
+        wa_id=wa_id,
+        text=body if isinstance(body, str) else None,
+        at=payload.get("timestamp"),
+    )
+
+
+def _chat_of(message: Mapping[str, Any], lids: Mapping[str, str]) -> str | None:
+    chat = message.get("to") if message.get("fromMe") else message.get("from")
+    if not isinstance(chat, str) or not chat:
+        return None
+    data = message.get("_data")
+    key = data.get("key") if isinstance(data, dict) else None
+    twin = key.get("remoteJidAlt") if isinstance(key, dict) else None
+    return resolve(chat, twin if isinstance(twin, str) else None, lids)
 
 
 def _payload(envelope: Envelope) -> dict[str, Any]:

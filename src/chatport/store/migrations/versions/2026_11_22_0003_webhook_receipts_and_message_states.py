@@ -1,16 +1,19 @@
-"""webhook receipts
+"""webhook receipts and message states
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-22
 
 WAHA delivers webhooks at least once; `webhook_receipts` keeps the envelope ids handled.
+Messages get their live states: `ack` (WAHA's -1..4), `revoked_at`, `edited_at` and `edits`
+(the earlier texts).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0003"
 down_revision = "0002"
@@ -18,6 +21,7 @@ branch_labels = None
 depends_on = None
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
 def upgrade() -> None:
@@ -36,8 +40,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("channel_id", "envelope_id", name=op.f("pk_webhook_receipts")),
     )
     op.create_index("ix_webhook_receipts_received_at", "webhook_receipts", ["received_at"])
+    op.add_column("messages", sa.Column("ack", sa.SmallInteger(), nullable=True))
+    op.add_column("messages", sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("messages", sa.Column("edited_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("messages", sa.Column("edits", JSON, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        for column in ("edits", "edited_at", "revoked_at", "ack"):
+            batch.drop_column(column)
     op.drop_index("ix_webhook_receipts_received_at", table_name="webhook_receipts")
     op.drop_table("webhook_receipts")
