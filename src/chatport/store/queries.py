@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from chatport.domain.model import Channel
+from chatport.domain.model import Channel, Message
+from chatport.domain.sessions import partition
 from chatport.errors import NotFoundError
-from chatport.store.tables import STABLE_TABLES, channels, metadata, tenants
+from chatport.store.tables import STABLE_TABLES, channels, messages, metadata, tenants
 
 
 def get_channel(
@@ -112,3 +113,30 @@ def channel_by_id(connection: Connection, channel_id: int, default_timeout: time
         .where(channels.c.id == channel_id)
     ).one()
     return get_channel(connection, row.name, row.tenant, default_timeout)
+
+
+def sessions_follow_the_rule(engine: Engine, channel_id: int, timeout: timedelta) -> bool:
+    """Whether the channel's stored sessions are exactly what the session rule gives over
+    its whole stored history at once, `timeout` being the channel's session timeout (a check
+    for demos and tests: it reads every message)."""
+    query = select(
+        messages.c.external_id, messages.c.chat_id, messages.c.sent_at, messages.c.session_id
+    ).where(messages.c.channel_id == channel_id)
+    stored: dict[str, dict[str, object]] = {}
+    history: dict[str, list[Message]] = {}
+    with engine.connect() as connection:
+        for external_id, chat_id, sent_at, session_id in connection.execute(query):
+            stored.setdefault(chat_id, {})[external_id] = session_id
+            history.setdefault(chat_id, []).append(
+                Message(external_id, chat_id, sent_at, False, None, None, "text", None, None)
+            )
+    for chat_id, chat_messages in history.items():
+        by_session: dict[object, set[str]] = {}
+        for external_id, session_id in stored[chat_id].items():
+            by_session.setdefault(session_id, set()).add(external_id)
+        expected = partition(chat_messages, timeout)
+        if {frozenset(group) for group in by_session.values()} != {
+            frozenset(m.external_id for m in session) for session in expected
+        }:
+            return False
+    return True
