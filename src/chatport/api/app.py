@@ -11,7 +11,8 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from chatport import __version__
-from chatport.api import webhooks
+from chatport.api import rest, webhooks
+from chatport.api.auth import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import Services, build
 from chatport.ingest.live import LiveWriter
@@ -50,7 +51,9 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.state.directory = webhooks.ChannelDirectory(
         services.database, create_unknown=services.settings.webhook_create_channels
     )
+    app.state.keys = KeyCache()
     app.include_router(webhooks.router)
+    app.include_router(rest.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     async def healthz() -> dict[str, str]:

@@ -11,6 +11,7 @@ from chatport import __version__
 from chatport.cli.db import db_app
 from chatport.cli.demo import demo
 from chatport.cli.imports import import_app
+from chatport.cli.keys import keys_app
 from chatport.cli.serve import serve
 from chatport.cli.simulate import simulate_app
 from chatport.errors import ChatportError
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(import_app, name="import")
+app.add_typer(keys_app, name="keys")
 app.command()(demo)
 app.command()(serve)
 

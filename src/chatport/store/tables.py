@@ -53,6 +53,20 @@ tenants = Table(
     *_timestamps(),
 )
 
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", Id, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100)),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+"""API keys: a tenant's credentials for the REST API. Only the SHA-256 of a key is stored
+(keys are 256-bit random, so a plain hash is enough); `prefix` names it in listings."""
+
 channels = Table(
     "channels",
     metadata,
@@ -248,6 +262,7 @@ written in the transaction of their effect: a delivery seen twice acts once."""
 
 STABLE_TABLES = (
     "tenants",
+    "api_keys",
     "channels",
     "contacts",
     "chats",

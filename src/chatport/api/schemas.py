@@ -1,0 +1,102 @@
+"""The REST API's request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page; pass `next_cursor` as `cursor` for the next (null: no more)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class ChannelIn(BaseModel):
+    """A channel to create: one WhatsApp number behind one WAHA session."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+    waha_url: str | None = Field(default=None, max_length=2000, description="WAHA's base URL")
+    waha_session: str | None = Field(
+        default=None, max_length=100, description="WAHA session name (default: the name)"
+    )
+    waha_api_key: str | None = Field(default=None, max_length=500)
+    session_timeout_minutes: float | None = Field(default=None, gt=0, le=60 * 24 * 365)
+    webhook_hmac_key: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class ChannelOut(BaseModel):
+    name: str
+    waha_url: str | None
+    waha_session: str
+    me_id: str | None
+    status: str | None
+    session_timeout_minutes: float | None
+    webhook_signed: bool = Field(description="Whether the channel has its own webhook key")
+    created_at: datetime
+
+
+class ChatOut(BaseModel):
+    chat_id: str
+    name: str | None
+    is_group: bool
+    last_message_at: datetime | None
+    last_message_text: str | None
+    last_sender: str | None
+    unread_count: int
+
+
+class MessageOut(BaseModel):
+    id: str = Field(description="The source's message id")
+    chat_id: str
+    session_id: UUID
+    sent_at: datetime
+    from_me: bool
+    author: str | None = Field(description="WhatsApp id of an inbound message's author")
+    content_type: str
+    text: str | None
+    media_url: str | None
+    media_mime: str | None
+    media_filename: str | None
+    origin: str
+    ack: int | None
+    revoked_at: datetime | None
+    edited_at: datetime | None
+    edits: list[dict[str, Any]] | None
+
+
+class SessionOut(BaseModel):
+    id: UUID
+    started_at: datetime
+    last_activity_at: datetime
+    message_count: int
+    status: str
+
+
+class ContactOut(BaseModel):
+    id: int
+    wa_id: str
+    phone: str | None
+    lid: str | None
+    name: str | None
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str
+    channel: str | None
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class ReadOut(BaseModel):
+    chat_id: str
+    unread_count: int = 0

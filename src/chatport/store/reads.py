@@ -1,0 +1,182 @@
+"""What the REST API reads, always within one tenant: channels, chats, messages, sessions,
+contacts, events. Pages are keyset-paginated (a cursor is the last row's sort key)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+
+from chatport.store.tables import channels, chats, contacts, events, messages, sessions
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CHANNEL_COLUMNS = (
+    channels.c.id,
+    channels.c.name,
+    channels.c.waha_url,
+    channels.c.waha_session,
+    channels.c.me_id,
+    channels.c.status,
+    channels.c.session_timeout_seconds,
+    channels.c.webhook_hmac_key,
+    channels.c.created_at,
+)
+
+
+def tenant_channels(connection: Connection, tenant_id: int) -> list[Any]:
+    """The tenant's channels by name."""
+    query = select(*CHANNEL_COLUMNS).where(channels.c.tenant_id == tenant_id)
+    return list(connection.execute(query.order_by(channels.c.name)))
+
+
+def tenant_channel(connection: Connection, tenant_id: int, name: str) -> Any | None:
+    """One of the tenant's channels by name (None for another tenant's)."""
+    query = select(*CHANNEL_COLUMNS).where(
+        channels.c.tenant_id == tenant_id, channels.c.name == name
+    )
+    return connection.execute(query).first()
+
+
+def chats_page(
+    connection: Connection,
+    channel_id: int,
+    *,
+    limit: int,
+    unread_only: bool = False,
+    before: tuple[datetime, int] | None = None,
+) -> list[Any]:
+    """A channel's chats, latest activity first."""
+    activity = func.coalesce(chats.c.last_message_at, _EPOCH)
+    query = select(
+        chats.c.id,
+        chats.c.chat_id,
+        chats.c.name,
+        chats.c.is_group,
+        chats.c.last_message_at,
+        chats.c.last_message_text,
+        chats.c.last_sender,
+        chats.c.unread_count,
+        activity.label("activity"),
+    ).where(chats.c.channel_id == channel_id)
+    if unread_only:
+        query = query.where(chats.c.unread_count > 0)
+    if before is not None:
+        at, row_id = before
+        query = query.where(or_(activity < at, and_(activity == at, chats.c.id < row_id)))
+    return list(connection.execute(query.order_by(activity.desc(), chats.c.id.desc()).limit(limit)))
+
+
+def chat_exists(connection: Connection, channel_id: int, chat_id: str) -> bool:
+    """Whether the channel has the chat."""
+    query = select(chats.c.id).where(chats.c.channel_id == channel_id, chats.c.chat_id == chat_id)
+    return connection.execute(query).first() is not None
+
+
+def messages_page(
+    connection: Connection,
+    channel_id: int,
+    chat_id: str,
+    *,
+    limit: int,
+    before: tuple[datetime, int] | None = None,
+) -> list[Any]:
+    """A chat's messages, newest first, with their authors' WhatsApp ids."""
+    query = (
+        select(
+            messages.c.id,
+            messages.c.external_id,
+            messages.c.chat_id,
+            messages.c.session_id,
+            messages.c.sent_at,
+            messages.c.from_me,
+            contacts.c.wa_id.label("author"),
+            messages.c.content_type,
+            messages.c.text,
+            messages.c.media_url,
+            messages.c.media_mime,
+            messages.c.media_filename,
+            messages.c.origin,
+            messages.c.ack,
+            messages.c.revoked_at,
+            messages.c.edited_at,
+            messages.c.edits,
+        )
+        .outerjoin(contacts, contacts.c.id == messages.c.contact_id)
+        .where(messages.c.channel_id == channel_id, messages.c.chat_id == chat_id)
+    )
+    if before is not None:
+        at, row_id = before
+        query = query.where(
+            or_(messages.c.sent_at < at, and_(messages.c.sent_at == at, messages.c.id < row_id))
+        )
+    order = (messages.c.sent_at.desc(), messages.c.id.desc())
+    return list(connection.execute(query.order_by(*order).limit(limit)))
+
+
+def chat_sessions(connection: Connection, channel_id: int, chat_id: str) -> list[Any]:
+    """A chat's conversation sessions, oldest first."""
+    query = select(
+        sessions.c.id,
+        sessions.c.started_at,
+        sessions.c.last_activity_at,
+        sessions.c.message_count,
+        sessions.c.status,
+    ).where(sessions.c.channel_id == channel_id, sessions.c.chat_id == chat_id)
+    return list(connection.execute(query.order_by(sessions.c.started_at)))
+
+
+def mark_read(connection: Connection, channel_id: int, chat_id: str) -> bool:
+    """Clear a chat's unread count; False when the channel has no such chat."""
+    result = connection.execute(
+        update(chats)
+        .where(chats.c.channel_id == channel_id, chats.c.chat_id == chat_id)
+        .values(unread_count=0, updated_at=datetime.now(UTC))
+    )
+    return bool(result.rowcount)
+
+
+def contacts_page(
+    connection: Connection, tenant_id: int, *, limit: int, after: int = 0
+) -> list[Any]:
+    """The tenant's contacts in creation order."""
+    query = select(
+        contacts.c.id, contacts.c.wa_id, contacts.c.phone, contacts.c.lid, contacts.c.name
+    ).where(contacts.c.tenant_id == tenant_id, contacts.c.id > after)
+    return list(connection.execute(query.order_by(contacts.c.id).limit(limit)))
+
+
+def events_page(
+    connection: Connection,
+    tenant_id: int,
+    *,
+    limit: int,
+    after: int = 0,
+    channel_id: int | None = None,
+) -> list[Any]:
+    """The tenant's outbox events after id `after`, oldest first, with their channel names."""
+    query = (
+        select(
+            events.c.id,
+            events.c.type,
+            events.c.aggregate_type,
+            events.c.aggregate_id,
+            events.c.payload,
+            events.c.created_at,
+            channels.c.name.label("channel"),
+        )
+        .outerjoin(channels, channels.c.id == events.c.channel_id)
+        .where(events.c.tenant_id == tenant_id, events.c.id > after)
+    )
+    if channel_id is not None:
+        query = query.where(events.c.channel_id == channel_id)
+    return list(connection.execute(query.order_by(events.c.id).limit(limit)))
+
+
+def set_webhook_key(connection: Connection, channel_id: int, key: str) -> None:
+    """Give a channel its own webhook HMAC key."""
+    connection.execute(
+        update(channels)
+        .where(channels.c.id == channel_id)
+        .values(webhook_hmac_key=key, updated_at=datetime.now(UTC))
+    )
