@@ -11,7 +11,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from chatport import __version__
-from chatport.api import rest, webhooks
+from chatport.api import imports, rest, webhooks
 from chatport.api.auth import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import Services, build
@@ -52,8 +52,11 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         services.database, create_unknown=services.settings.webhook_create_channels
     )
     app.state.keys = KeyCache()
+    app.state.imports = imports.ImportRunner(services)
+    metrics.watch_imports(app.state.imports)
     app.include_router(webhooks.router)
     app.include_router(rest.router)
+    app.include_router(imports.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     async def healthz() -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from chatport.domain.model import BatchResult, Channel
 
@@ -36,6 +36,21 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
+
+    def watch_imports(self, runner) -> None:
+        """Gauges of the import jobs `runner` (an ImportRunner) runs in this process."""
+        running = Gauge(
+            "chatport_imports_running",
+            "Import jobs running in this process",
+            registry=self.registry,
+        )
+        running.set_function(runner.count)
+        messages = Gauge(
+            "chatport_import_messages",
+            "Messages read so far by the import jobs running in this process",
+            registry=self.registry,
+        )
+        messages.set_function(runner.messages)
 
     def written(self, channel: Channel, result: BatchResult, seconds: float) -> None:
         """A live group was committed."""

@@ -13,11 +13,10 @@ from rich.table import Table
 
 from chatport.bootstrap import Services, build
 from chatport.cli.options import DbOption, settings_with
-from chatport.errors import ConfigurationError, NotFoundError
+from chatport.errors import NotFoundError
+from chatport.ingest import import_jobs
 from chatport.ingest.waha_import import Progress as ImportProgress
-from chatport.ingest.waha_import import WahaImport, run_job
-from chatport.sources.circuit import CircuitSettings
-from chatport.sources.waha import WahaSettings
+from chatport.ingest.waha_import import run_job
 from chatport.store import jobs, queries
 
 import_app = typer.Typer(help="Import history: WAHA today; exports and Baileys later.")
@@ -90,17 +89,8 @@ def create_waha_job(
         except NotFoundError:
             target = uow.create_channel(channel, waha_session=session)
         queries.remember_waha(uow.connection, target, url, session, api_key)
-        job = jobs.create_job(
-            uow.connection,
-            tenant_id=target.tenant_id,
-            channel_id=target.id,
-            source="waha",
-            params={"url": url, "session": session, **params},
-            since=since,
-            until=until,
-        )
         uow.commit()
-    return job
+    return import_jobs.create_job(services.database, target, since, until, params)
 
 
 def _exit_unless_completed(outcome: str) -> None:
@@ -113,7 +103,7 @@ def resume(job_id: str, db: DbOption = None, timeout_minutes: float | None = Non
     """Continue an interrupted job from its checkpoints."""
     services = build(settings_with(db))
     try:
-        job = _reopen(services, job_id)
+        job = import_jobs.reopen(services.database, job_id)
         _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
     finally:
         services.close()
@@ -124,7 +114,7 @@ def retry(job_id: str, db: DbOption = None, timeout_minutes: float | None = None
     """Fetch again only the chats the job recorded as failed."""
     services = build(settings_with(db))
     try:
-        job = _reopen(services, job_id)
+        job = import_jobs.reopen(services.database, job_id)
         if not job.failed_chats:
             console.print("no failed chats to retry")
             return
@@ -148,36 +138,10 @@ def status(job_id: Annotated[str | None, typer.Argument()] = None, db: DbOption 
         services.close()
 
 
-def _reopen(services: Services, job_id: str) -> jobs.ImportJob:
-    with services.database.unit_of_work() as uow:
-        job = jobs.load_job(uow.connection, job_id)
-        jobs.reopen_job(uow.connection, job)
-        uow.commit()
-    return job
-
-
 def run_with_progress(
     services: Services, job: jobs.ImportJob, timeout: float | None, only_chats: set[str] | None
 ) -> str:
     """Run a job with a progress bar and print its summary; return its final status."""
-    database = services.database
-    with database.engine.connect() as connection:
-        url, session, api_key = queries.waha_of(connection, job.channel_id)
-        channel = queries.channel_by_id(connection, job.channel_id, database.default_timeout)
-    if not url:
-        raise ConfigurationError("the job's channel has no WAHA URL; start a new import")
-    settings = services.settings
-    waha = WahaSettings(
-        url=url,
-        session=session,
-        api_key=api_key,
-        page_size=int(job.params.get("page_size", 500)),
-        circuit=CircuitSettings(
-            threshold=settings.waha_circuit_threshold,
-            open_seconds=settings.waha_circuit_open_seconds,
-            give_up_seconds=settings.waha_give_up_minutes * 60,
-        ),
-    )
     started = time.perf_counter()
     with Progress(
         TextColumn("chats {task.fields[chats]}"),
@@ -202,17 +166,7 @@ def run_with_progress(
                 chats=f"{done}/{total if total is not None else '?'}",
             )
 
-        importer = WahaImport(
-            database,
-            channel,
-            job,
-            waha,
-            concurrency=int(job.params.get("concurrency", 4)),
-            chunk_size=int(job.params.get("chunk_size", 5000)),
-            fetchers=int(job.params.get("fetchers", 2)),
-            only_chats=only_chats,
-            on_progress=show,
-        )
+        importer = import_jobs.importer_for(services, job, only_chats=only_chats, on_progress=show)
         outcome = run_job(importer, timeout)
     _summary(job, time.perf_counter() - started)
     return outcome

@@ -43,6 +43,7 @@ class ImportJob:
     error: str | None = None
     created_at: datetime | None = None
     finished_at: datetime | None = None
+    tenant_id: int | None = None
 
 
 def create_job(
@@ -106,12 +107,21 @@ def load_job(connection: Connection, job_id: UUID | str) -> ImportJob:
     return job
 
 
-def latest_jobs(connection: Connection, limit: int = 10) -> list[ImportJob]:
-    """The newest jobs first, without their chats (`counters` has how many are done and
-    failed; `load_job` reads the chats)."""
-    rows = connection.execute(
-        select(import_jobs).order_by(desc(import_jobs.c.created_at)).limit(limit)
-    )
+def latest_jobs(
+    connection: Connection,
+    limit: int = 10,
+    *,
+    tenant_id: int | None = None,
+    channel_id: int | None = None,
+) -> list[ImportJob]:
+    """The newest jobs first (of a tenant, of a channel), without their chats (`counters`
+    has how many are done and failed; `load_job` reads the chats)."""
+    query = select(import_jobs).order_by(desc(import_jobs.c.created_at)).limit(limit)
+    if tenant_id is not None:
+        query = query.where(import_jobs.c.tenant_id == tenant_id)
+    if channel_id is not None:
+        query = query.where(import_jobs.c.channel_id == channel_id)
+    rows = connection.execute(query)
     return [_job(row) for row in rows]
 
 
@@ -218,4 +228,5 @@ def _job(row: Any) -> ImportJob:
         error=row.error,
         created_at=row.created_at,
         finished_at=row.finished_at,
+        tenant_id=row.tenant_id,
     )

@@ -1,0 +1,252 @@
+"""Import jobs over the API: start a WAHA import of a channel in the background (the
+in-process engine, in a thread of the server), follow it (status, an SSE progress stream),
+retry its failed chats, resume it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from chatport.api.auth import TenantDep
+from chatport.bootstrap import Services
+from chatport.errors import NotFoundError
+from chatport.ingest import import_jobs
+from chatport.ingest.waha_import import Progress, run_job
+from chatport.store import jobs, reads
+from chatport.store.queries import channel_by_id
+from chatport.store.tenants import Tenant
+
+router = APIRouter(prefix="/v1", tags=["imports"])
+_FAILED_SHOWN = 100
+
+
+class ImportIn(BaseModel):
+    """What to import: the whole history, the last `days`, or `since`..`until`."""
+
+    days: int | None = Field(default=None, ge=1, le=36500)
+    since: datetime | None = None
+    until: datetime | None = None
+    concurrency: int = Field(default=4, ge=1, le=64)
+    page_size: int = Field(default=500, ge=1, le=5000)
+    chunk_size: int = Field(default=5000, ge=1, le=50_000)
+    fetchers: int = Field(default=2, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _one_start(self) -> ImportIn:
+        if self.days and self.since:
+            raise ValueError("give days or since, not both")
+        for moment in (self.since, self.until):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("since and until need a time zone (e.g. 2026-01-31T00:00Z)")
+        return self
+
+
+class ImportOut(BaseModel):
+    id: UUID
+    channel: str
+    status: str = Field(description="running, completed, failed_chats, interrupted or failed")
+    since: datetime | None
+    until: datetime | None
+    counters: dict[str, int]
+    failed_chats: dict[str, str] = Field(description=f"The first {_FAILED_SHOWN} failed chats")
+    error: str | None
+    running_here: bool = Field(description="Whether this server process is running it")
+    created_at: datetime | None
+    finished_at: datetime | None
+
+
+class ImportRunner:
+    """Import jobs running in this process, one thread each, with their live progress."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._lock = threading.Lock()
+        self._progress: dict[UUID, Progress] = {}
+
+    def count(self) -> int:
+        """How many jobs run here now."""
+        with self._lock:
+            return len(self._progress)
+
+    def messages(self) -> int:
+        """Messages read so far by the jobs running here."""
+        with self._lock:
+            return sum(progress.messages for progress in self._progress.values())
+
+    def running(self, job_id: UUID) -> bool:
+        with self._lock:
+            return job_id in self._progress
+
+    def progress(self, job_id: UUID) -> Progress | None:
+        with self._lock:
+            return self._progress.get(job_id)
+
+    def start(self, job: jobs.ImportJob, only_chats: set[str] | None = None) -> None:
+        """Run `job` in a new thread (409 when it runs here already)."""
+        with self._lock:
+            if job.id in self._progress:
+                raise HTTPException(409, "the job is running")
+            self._progress[job.id] = Progress(chats_done=len(job.chats_done))
+
+        def record(progress: Progress) -> None:
+            with self._lock:
+                self._progress[job.id] = Progress(**vars(progress))
+
+        def run() -> None:
+            try:
+                importer = import_jobs.importer_for(
+                    self.services, job, only_chats=only_chats, on_progress=record
+                )
+                run_job(importer)
+            except Exception:  # noqa: BLE001 - run_job stored the failure on the job
+                pass
+            finally:
+                with self._lock:
+                    self._progress.pop(job.id, None)
+
+        threading.Thread(target=run, name=f"import-{job.id}", daemon=True).start()
+
+
+def _job_out(request: Request, job: jobs.ImportJob, channel: str) -> ImportOut:
+    failed = dict(sorted(job.failed_chats.items())[:_FAILED_SHOWN])
+    return ImportOut(
+        id=job.id,
+        channel=channel,
+        status=job.status,
+        since=job.since,
+        until=job.until,
+        counters=job.counters,
+        failed_chats=failed,
+        error=job.error,
+        running_here=request.app.state.imports.running(job.id),
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+def _load(request: Request, tenant: Tenant, job_id: UUID) -> tuple[jobs.ImportJob, str]:
+    database = request.app.state.services.database
+    with database.engine.connect() as connection:
+        try:
+            job = jobs.load_job(connection, job_id)
+        except NotFoundError:
+            job = None
+        if job is None or job.tenant_id != tenant.id:
+            raise HTTPException(404, f"no import job {job_id}")
+        channel = channel_by_id(connection, job.channel_id, database.default_timeout)
+    return job, channel.name
+
+
+@router.post("/channels/{channel}/imports", status_code=202, response_model=ImportOut)
+async def start_import(
+    request: Request, tenant: TenantDep, channel: str, body: ImportIn
+) -> ImportOut:
+    """Start importing the channel's history from its WAHA (the channel needs `waha_url`)."""
+    services: Services = request.app.state.services
+    database = services.database
+
+    def create() -> jobs.ImportJob:
+        with database.engine.connect() as connection:
+            row = reads.tenant_channel(connection, tenant.id, channel)
+            if row is None:
+                raise HTTPException(404, f"no channel {channel!r}")
+            if not row.waha_url:
+                raise HTTPException(422, f"channel {channel!r} has no waha_url")
+            target = channel_by_id(connection, row.id, database.default_timeout)
+        now = datetime.now(UTC)
+        since = now - timedelta(days=body.days) if body.days else body.since
+        params = body.model_dump(include={"concurrency", "page_size", "chunk_size", "fetchers"})
+        return import_jobs.create_job(database, target, since, body.until or now, params)
+
+    job = await run_in_threadpool(create)
+    request.app.state.imports.start(job)
+    return _job_out(request, job, channel)
+
+
+@router.get("/imports", response_model=list[ImportOut])
+async def list_imports(
+    request: Request,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> list[ImportOut]:
+    """The tenant's newest import jobs."""
+    database = request.app.state.services.database
+
+    def latest() -> list[tuple[jobs.ImportJob, str]]:
+        with database.engine.connect() as connection:
+            names = {row.id: row.name for row in reads.tenant_channels(connection, tenant.id)}
+            found = jobs.latest_jobs(connection, limit, tenant_id=tenant.id)
+        return [(job, names.get(job.channel_id, "")) for job in found]
+
+    return [_job_out(request, job, name) for job, name in await run_in_threadpool(latest)]
+
+
+@router.get("/imports/{job_id}", response_model=ImportOut)
+async def get_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
+    """One import job: status, counters, failed chats."""
+    job, channel = await run_in_threadpool(_load, request, tenant, job_id)
+    return _job_out(request, job, channel)
+
+
+@router.post("/imports/{job_id}/retry", status_code=202, response_model=ImportOut)
+async def retry_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
+    """Fetch again only the chats the job recorded as failed (409 when there are none)."""
+    return await _restart(request, tenant, job_id, retry=True)
+
+
+@router.post("/imports/{job_id}/resume", status_code=202, response_model=ImportOut)
+async def resume_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
+    """Continue a job that stopped before its end (409 when it completed or runs here)."""
+    return await _restart(request, tenant, job_id, retry=False)
+
+
+async def _restart(request: Request, tenant: Tenant, job_id: UUID, *, retry: bool) -> ImportOut:
+    job, channel = await run_in_threadpool(_load, request, tenant, job_id)
+    runner: ImportRunner = request.app.state.imports
+    if runner.running(job.id):
+        raise HTTPException(409, "the job is running")
+    if retry and not job.failed_chats:
+        raise HTTPException(409, "the job has no failed chats")
+    if not retry and job.status == "completed":
+        raise HTTPException(409, "the job is completed")
+    database = request.app.state.services.database
+    job = await run_in_threadpool(import_jobs.reopen, database, str(job.id))
+    runner.start(job, set(job.failed_chats) if retry else None)
+    return _job_out(request, job, channel)
+
+
+@router.get(
+    "/imports/{job_id}/progress",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def import_progress(request: Request, tenant: TenantDep, job_id: UUID) -> StreamingResponse:
+    """Server-sent events: `progress` twice a second while the job runs here, then one `end`
+    with the job as stored."""
+    job, channel = await run_in_threadpool(_load, request, tenant, job_id)
+    runner: ImportRunner = request.app.state.imports
+
+    async def stream() -> AsyncIterator[bytes]:
+        while (progress := runner.progress(job.id)) is not None:
+            yield _event("progress", vars(progress))
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.5)
+        final, _ = await run_in_threadpool(_load, request, tenant, job.id)
+        yield _event("end", _job_out(request, final, channel).model_dump(mode="json"))
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+def _event(name: str, data: Any) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
