@@ -36,7 +36,7 @@ def test_no_operation_answers_5xx(tmp_path: Path) -> None:
                     database=None,
                     suppress_health_check=list(HealthCheck),
                 )
-                def no_server_error(case) -> None:
+                def no_server_error(case, headers=headers) -> None:
                     response = case.call(base_url=url, headers=headers, timeout=30)
                     assert response.status_code < 500, (
                         f"{case.method} {case.formatted_path} -> {response.status_code}: "
