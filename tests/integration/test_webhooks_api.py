@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
 
 import httpx
 import orjson
-import pytest
 from sqlalchemy import func, select, update
 
-from chatport.bootstrap import build
-from chatport.settings import Settings
 from chatport.sources.waha_webhooks import sign
 from chatport.store.tables import channels, chats, dead_letters, events, messages, sessions
-from tests.servers import serve_app
-
-KEY = "my-secret-key"
-
-
-@pytest.fixture
-def api(database_url: str) -> Iterator[tuple[str, object]]:
-    """The API on a free loopback port, with a global webhook key."""
-    services = build(Settings(database_url=database_url, webhook_hmac_key=KEY))
-    with serve_app(services) as url:
-        yield url, services
-    services.close()
+from tests.integration.conftest import WEBHOOK_KEY as KEY  # noqa: E402
 
 
 def delivery(event: str, payload: dict, envelope_id: str, session: str = "default") -> bytes:
@@ -68,8 +53,8 @@ def count(services, table, *where) -> int:
         return connection.execute(select(func.count()).select_from(table).where(*where)).scalar()
 
 
-def test_a_signed_message_is_stored_once_whatever_the_retries(api):
-    url, services = api
+def test_a_signed_message_is_stored_once_whatever_the_retries(webhook_api):
+    url, services = webhook_api
     payload = inbound(1)
     first = post(url, delivery("message", payload, "evt_1"))
     assert first.status_code == 200 and first.json() == {"outcome": "stored"}
@@ -87,8 +72,8 @@ def test_a_signed_message_is_stored_once_whatever_the_retries(api):
     assert (unread, last, origin) == (1, "message 1", "live")
 
 
-def test_v2_signatures_are_accepted_and_wrong_ones_refused_without_a_trace(api):
-    url, services = api
+def test_v2_signatures_are_accepted_and_wrong_ones_refused_without_a_trace(webhook_api):
+    url, services = webhook_api
     body = delivery("message", inbound(1), "evt_1")
     v2 = sign(body, KEY, "1741249702485") | {"content-type": "application/json"}
     assert httpx.post(f"{url}/webhooks/waha", content=body, headers=v2).status_code == 200
@@ -101,8 +86,8 @@ def test_v2_signatures_are_accepted_and_wrong_ones_refused_without_a_trace(api):
     assert count(services, messages) == 1 and count(services, dead_letters) == 0
 
 
-def test_malformed_and_unroutable_deliveries_are_refused_and_kept(api):
-    url, services = api
+def test_malformed_and_unroutable_deliveries_are_refused_and_kept(webhook_api):
+    url, services = webhook_api
     bad = post(url, b'{"id": "evt_1", "event": "message"')
     assert bad.status_code == 400 and "malformed JSON" in bad.json()["detail"]
     no_payload = post(url, orjson.dumps({"id": "evt_2", "event": "message", "session": "x"}))
@@ -119,8 +104,8 @@ def test_malformed_and_unroutable_deliveries_are_refused_and_kept(api):
         assert next(iter(kept)).payload == '{"id": "evt_1", "event": "message"'
 
 
-def test_status_other_events_and_a_channel_named_explicitly(api):
-    url, services = api
+def test_status_other_events_and_a_channel_named_explicitly(webhook_api):
+    url, services = webhook_api
     status = post(url, delivery("session.status", {"name": "default", "status": "WORKING"}, "e1"))
     assert status.json() == {"outcome": "stored"}
     ignored = post(url, delivery("presence.update", {"id": "x", "presences": []}, "e2"))
@@ -133,8 +118,8 @@ def test_status_other_events_and_a_channel_named_explicitly(api):
     assert count(services, messages) == 1
 
 
-def test_a_channel_key_takes_precedence_over_the_global_one(api):
-    url, services = api
+def test_a_channel_key_takes_precedence_over_the_global_one(webhook_api):
+    url, services = webhook_api
     with services.database.engine.begin() as connection:
         connection.execute(update(channels).values(webhook_hmac_key="channel-key"))
     signed_by_channel = post(url, delivery("message", inbound(1), "e1"), key="channel-key")
@@ -142,8 +127,8 @@ def test_a_channel_key_takes_precedence_over_the_global_one(api):
     assert post(url, delivery("message", inbound(2), "e2")).status_code == 401
 
 
-def test_concurrent_deliveries_with_retries_in_random_order_are_exact(api):
-    url, services = api
+def test_concurrent_deliveries_with_retries_in_random_order_are_exact(webhook_api):
+    url, services = webhook_api
     payloads = [inbound(n, sender=n % 7, minute=n // 7 * 45) for n in range(300)]
     bodies = [delivery("message", p, f"evt_{i}") for i, p in enumerate(payloads)]
     retries = random.Random(5).sample(bodies, 60)
@@ -184,8 +169,8 @@ def message_row(services, external_id: str):
         ).one()
 
 
-def test_acks_revokes_and_edits_change_the_stored_message_and_keep_the_original(api):
-    url, services = api
+def test_acks_revokes_and_edits_change_the_stored_message_and_keep_the_original(webhook_api):
+    url, services = webhook_api
     own = {
         **inbound(1),
         "id": "true_5511999990001@c.us_3EB0AAA",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from chatport.sources.waha_webhooks import (
 )
 from chatport.store import webhooks
 from chatport.store.database import Database
+from chatport.store.lids import channel_lids
 from chatport.store.message_changes import apply_change
 from chatport.store.records import insert_dead_letters
 
@@ -86,6 +88,25 @@ class _Plan:
     me_id: str | None = None
 
 
+class StoredLids:
+    """Each channel's stored `@lid` -> phone mapping, read again after `ttl` seconds (the
+    writer thread is its only user)."""
+
+    def __init__(self, database: Database, ttl: float = 30.0) -> None:
+        self.database = database
+        self.ttl = ttl
+        self._known: dict[int, tuple[float, dict[str, str]]] = {}
+
+    def __call__(self, channel: Channel) -> Mapping[str, str]:
+        cached = self._known.get(channel.id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        with self.database.engine.connect() as connection:
+            mapping = channel_lids(connection, channel.id)
+        self._known[channel.id] = (time.monotonic() + self.ttl, mapping)
+        return mapping
+
+
 class LiveWriter:
     """Writes webhook deliveries (group commit, see the module docstring)."""
 
@@ -94,14 +115,15 @@ class LiveWriter:
         database: Database,
         *,
         max_batch: int = 1_000,
-        lids: Callable[[Channel], Mapping[str, str]] = lambda channel: {},
+        lids: Callable[[Channel], Mapping[str, str]] | None = None,
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
     ) -> None:
-        """`lids(channel)`: the channel's known `@lid` -> phone mapping; `on_written(channel,
-        result, seconds)` is told of every committed group (metrics)."""
+        """`lids(channel)`: the channel's known `@lid` -> phone mapping (default: the stored
+        one, read again every 30 s); `on_written(channel, result, seconds)` is told of every
+        committed group (metrics)."""
         self.database = database
         self.max_batch = max_batch
-        self._lids = lids
+        self._lids = lids or StoredLids(database)
         self._on_written = on_written or (lambda channel, result, seconds: None)
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="live-writer", daemon=True)

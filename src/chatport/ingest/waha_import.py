@@ -30,8 +30,10 @@ from chatport.errors import WahaDown, WahaError
 from chatport.ingest.frames import read_frame
 from chatport.ingest.waha_fetch import FETCH_COMMAND, Chunk, FetchPlan, Finished, Listed
 from chatport.sources.waha import WahaClient, WahaSettings
+from chatport.sources.waha_messages import user_jid
 from chatport.store import jobs
 from chatport.store.database import Database
+from chatport.store.lids import remember_lids
 
 _CHUNKS_IN_FLIGHT = 1
 
@@ -87,6 +89,11 @@ class WahaImport:
         WAHA down), TimeoutError once `deadline` (time.monotonic()) has passed, or whatever
         stopped a fetcher or a write."""
         lids = asyncio.run(_session_and_lids(self.plan.waha))
+        with self.database.unit_of_work() as uow:  # for the live path, and LID contacts merge
+            phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
+            channel = self.channel
+            remember_lids(uow.connection, self.database.ops, channel.id, channel.tenant_id, phones)
+            uow.commit()
         plans = [
             replace(self.plan, share=(i, self.fetchers), lids=lids) for i in range(self.fetchers)
         ]

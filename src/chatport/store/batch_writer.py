@@ -22,6 +22,7 @@ from chatport.domain.model import BatchResult, Channel, Message, Origin, Session
 from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_chat_sessions
 from chatport.store import jsoncodec
 from chatport.store.bulk import BulkOps
+from chatport.store.lids import remember_lids
 from chatport.store.records import insert_dead_letters, insert_events
 from chatport.store.tables import messages
 from chatport.store.writes import (
@@ -98,6 +99,12 @@ def write_batch(
             if exact_duplicates or not ops.is_unique_violation(error):
                 raise
             raise DuplicateElsewhere(str(error)) from error
+        learned = {
+            ref.lid: ref.wa_id
+            for ref in batch.contacts.values()
+            if ref.lid and not ref.wa_id.endswith("@lid")
+        }
+        remember_lids(connection, ops, channel.id, channel.tenant_id, learned)
     events = batch_events(channel.id, origin, new, plans, result)
     insert_events(connection, ops, channel, events, write.now)
     insert_dead_letters(connection, ops, channel, origin, batch.invalid, write.now)

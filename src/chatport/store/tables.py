@@ -248,6 +248,17 @@ dead_letters = Table(
     Index("ix_dead_letters_received_at", "received_at"),
 )
 
+lid_mappings = Table(
+    "lid_mappings",
+    metadata,
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("lid", String(128), primary_key=True),
+    Column("wa_id", String(128), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""A channel's `@lid` -> phone JID (`…@c.us`) mapping, from WAHA's `/lids` (read by every
+import) and from payloads that carry both: the live path resolves LIDs with it."""
+
 webhook_receipts = Table(
     "webhook_receipts",
     metadata,
@@ -274,4 +285,5 @@ STABLE_TABLES = (
     "events",
     "dead_letters",
     "webhook_receipts",
+    "lid_mappings",
 )
