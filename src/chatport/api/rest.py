@@ -53,6 +53,14 @@ def _channel(connection: Connection, tenant: Tenant, name: str) -> Any:
     return row
 
 
+def _chat_channel(connection: Connection, tenant: Tenant, name: str, chat_id: str) -> Any:
+    """The channel row, once it is known to have the chat (404 for either missing)."""
+    row = _channel(connection, tenant, name)
+    if not reads.chat_exists(connection, row.id, chat_id):
+        raise HTTPException(404, f"no chat {chat_id!r}")
+    return row
+
+
 def _channel_out(row: Any) -> ChannelOut:
     seconds = row.session_timeout_seconds
     return ChannelOut(
@@ -156,9 +164,7 @@ async def list_messages(
     before = cursors.decode_time_and_id(cursor)
 
     def page(connection: Connection) -> list[Any]:
-        row = _channel(connection, tenant, channel)
-        if not reads.chat_exists(connection, row.id, chat_id):
-            raise HTTPException(404, f"no chat {chat_id!r}")
+        row = _chat_channel(connection, tenant, channel, chat_id)
         return reads.messages_page(connection, row.id, chat_id, limit=limit, before=before)
 
     rows = await _read(request, page)
@@ -178,9 +184,7 @@ async def list_sessions(
     """A chat's conversation sessions, oldest first."""
 
     def sessions(connection: Connection) -> list[Any]:
-        row = _channel(connection, tenant, channel)
-        if not reads.chat_exists(connection, row.id, chat_id):
-            raise HTTPException(404, f"no chat {chat_id!r}")
+        row = _chat_channel(connection, tenant, channel, chat_id)
         return reads.chat_sessions(connection, row.id, chat_id)
 
     rows = await _read(request, sessions)
