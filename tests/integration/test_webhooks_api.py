@@ -213,3 +213,11 @@ def test_acks_revokes_and_edits_change_the_stored_message_and_keep_the_original(
     unknown = {**revoke, "revokedMessageId": "NOPE"}
     assert post(url, delivery("message.revoked", unknown, "r2")).status_code == 409
     assert count(services, messages) == 1
+
+
+def test_a_payload_of_an_unexpected_shape_is_refused_and_kept_not_a_500(webhook_api):
+    url, services = webhook_api
+    odd = {**inbound(1), "_data": ["not", "an", "object"], "participant": 5}
+    answer = post(url, delivery("message", odd, "odd"))
+    assert answer.status_code == 422 and "payload" in answer.json()["detail"]
+    assert count(services, dead_letters) == 1 and count(services, messages) == 0

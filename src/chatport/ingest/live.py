@@ -234,9 +234,12 @@ class LiveWriter:
                     plan.me_id = envelope.me.id if envelope.me else plan.me_id
                 else:
                     plan.results[index] = Result(Outcome.IGNORED)
-            except WebhookRejected as refused:
-                plan.results[index] = Result(Outcome.INVALID, refused.reason)
-                plan.refused.append(
-                    Invalid(refused.reason, envelope.id, None, bytes(envelope.payload))
+            except Exception as error:  # noqa: BLE001 - a payload of any shape is refused, kept
+                reason = (
+                    error.reason
+                    if isinstance(error, WebhookRejected)
+                    else f"cannot read the {envelope.event} payload: {type(error).__name__}"
                 )
+                plan.results[index] = Result(Outcome.INVALID, reason)
+                plan.refused.append(Invalid(reason, envelope.id, None, bytes(envelope.payload)))
         return plan
