@@ -9,9 +9,12 @@ import httpx
 import orjson
 from sqlalchemy import func, select, update
 
+from chatport.bootstrap import build
+from chatport.settings import Settings
 from chatport.sources.waha_webhooks import sign
 from chatport.store.tables import channels, chats, dead_letters, events, messages, sessions
 from tests.integration.conftest import WEBHOOK_KEY as KEY  # noqa: E402
+from tests.servers import serve_app
 
 
 def delivery(event: str, payload: dict, envelope_id: str, session: str = "default") -> bytes:
@@ -221,3 +224,38 @@ def test_a_payload_of_an_unexpected_shape_is_refused_and_kept_not_a_500(webhook_
     answer = post(url, delivery("message", odd, "odd"))
     assert answer.status_code == 422 and "payload" in answer.json()["detail"]
     assert count(services, dead_letters) == 1 and count(services, messages) == 0
+
+
+def test_unknown_sessions_create_channels_when_configured_and_me_id_tells_twins_apart(
+    database_url,
+):
+    services = build(
+        Settings(database_url=database_url, webhook_hmac_key=KEY, webhook_create_channels=True)
+    )
+    try:
+        with services.database.unit_of_work() as uow:  # two numbers behind sessions "twin"
+            for name, me in (("twin-a", "5511000000001@c.us"), ("twin-b", "5511000000002@c.us")):
+                created = uow.create_channel(name, waha_session="twin")
+                uow.connection.execute(
+                    update(channels).where(channels.c.id == created.id).values(me_id=me)
+                )
+            uow.commit()
+        with serve_app(services) as url:
+            fresh = post(url, delivery("message", inbound(1), "e1", session="brand-new"))
+            assert fresh.json() == {"outcome": "stored"}
+            body = orjson.loads(delivery("message", inbound(2), "e2", session="twin"))
+            body["me"] = {"id": "5511000000002@c.us"}
+            assert post(url, orjson.dumps(body)).json() == {"outcome": "stored"}
+            body["me"] = None  # two channels answer to "twin": without me.id, refused
+            body["id"] = "e3"
+            assert post(url, orjson.dumps(body)).status_code == 404
+        with services.database.engine.connect() as connection:
+            placed = connection.execute(
+                select(channels.c.name, func.count(messages.c.id))
+                .join(messages, messages.c.channel_id == channels.c.id)
+                .group_by(channels.c.name)
+                .order_by(channels.c.name)
+            ).all()
+        assert [tuple(row) for row in placed] == [("brand-new", 1), ("twin-b", 1)]
+    finally:
+        services.close()
