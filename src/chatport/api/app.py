@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -54,7 +55,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.state.keys = KeyCache()
     app.state.imports = imports.ImportRunner(services)
     metrics.watch_imports(app.state.imports)
-    app.include_router(webhooks.router)
+    app.router.routes.append(webhooks.ROUTE)
     app.include_router(rest.router)
     app.include_router(imports.router)
 
@@ -71,4 +72,17 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            schema["paths"]["/webhooks/waha"] = {"post": webhooks.OPENAPI_OPERATION}
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                webhooks.OPENAPI_COMPONENTS
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
