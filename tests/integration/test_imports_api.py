@@ -89,6 +89,8 @@ def test_an_import_runs_in_the_background_streams_progress_and_retries_failed_ch
     assert acme.post(f"/v1/imports/{job['id']}/resume").status_code == 409
     assert [j["id"] for j in acme.get("/v1/imports").json()] == [job["id"]]
     assert globex.get("/v1/imports").json() == []
+    metrics = acme.get("/metrics").text
+    assert f'chatport_messages_written_total{{origin="import"}} {float(DISPLAYABLE)}' in metrics
 
 
 def test_bad_import_requests_are_refused_with_the_reason(setup):

@@ -53,7 +53,9 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         services.database, create_unknown=services.settings.webhook_create_channels
     )
     app.state.keys = KeyCache()
-    app.state.imports = imports.ImportRunner(services)
+    app.state.imports = imports.ImportRunner(
+        services, on_created=metrics.messages_written.labels("import").inc
+    )
     metrics.watch_imports(app.state.imports)
     app.router.routes.append(webhooks.ROUTE)
     app.include_router(rest.router)

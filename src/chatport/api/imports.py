@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -68,8 +68,10 @@ class ImportOut(BaseModel):
 class ImportRunner:
     """Import jobs running in this process, one thread each, with their live progress."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, on_created: Callable[[int], None] | None = None) -> None:
+        """`on_created(n)` is told of the messages each committed chunk created (metrics)."""
         self.services = services
+        self._on_created = on_created or (lambda created: None)
         self._lock = threading.Lock()
         self._progress: dict[UUID, Progress] = {}
 
@@ -100,7 +102,9 @@ class ImportRunner:
 
         def record(progress: Progress) -> None:
             with self._lock:
+                before = self._progress[job.id].created
                 self._progress[job.id] = Progress(**vars(progress))
+            self._on_created(progress.created - before)
 
         def run() -> None:
             try:
