@@ -16,7 +16,7 @@ from chatport.api import imports, rest, webhooks
 from chatport.api.auth import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import Services, build
-from chatport.ingest.live import LiveWriter
+from chatport.ingest.live_process import LiveWriterProcess
 
 
 def app_from_environment() -> FastAPI:
@@ -32,7 +32,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.live = LiveWriter(services.database, on_written=metrics.written)
+        app.state.live = LiveWriterProcess(services.settings, on_written=metrics.written)
         try:
             yield
         finally:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from chatport.domain.model import BatchResult, Channel
-
 
 class Metrics:
     """The process's counters, in a registry of their own (one per app)."""
@@ -52,7 +50,7 @@ class Metrics:
         )
         messages.set_function(runner.messages)
 
-    def written(self, channel: Channel, result: BatchResult, seconds: float) -> None:
-        """A live group was committed."""
-        self.messages_written.labels("live").inc(result.created)
+    def written(self, created: int, seconds: float) -> None:
+        """A live group was committed: `created` new messages in `seconds`."""
+        self.messages_written.labels("live").inc(created)
         self.write_seconds.observe(seconds)

@@ -88,6 +88,17 @@ class BulkOps(Protocol):
         """Bulk insert message rows (MESSAGE_COLUMNS order) as they are generated, skipping
         existing (channel_id, external_id); return how many were inserted."""
 
+    def insert_skipping_taken(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        unique: Sequence[str],
+    ) -> int:
+        """Insert the rows whose `unique` key is not taken yet; return how many were inserted,
+        exactly, also with concurrent writers. `rows` is not empty."""
+
 
 def insert_sql(
     table: str, columns: Sequence[str], placeholder: str, unique: Sequence[str] = ()
@@ -113,9 +124,22 @@ def insert_new(
     rows: list[tuple],
     unique: Sequence[str],
 ) -> int:
-    """Insert the rows whose `unique` key is not taken yet (one executemany); return how many
-    were inserted, exactly, also with concurrent writers (the driver sums the row counts)."""
+    """Insert the rows whose `unique` key is not taken yet (one statement on PostgreSQL, one
+    executemany on SQLite); return how many were inserted, exactly."""
     if not rows:
         return 0
-    sql = insert_sql(table.name, columns, ops.placeholder, unique)
+    return ops.insert_skipping_taken(connection, table, columns, rows, unique)
+
+
+def executemany_insert_new(
+    connection: Connection,
+    placeholder: str,
+    table: Table,
+    columns: Sequence[str],
+    rows: list[tuple],
+    unique: Sequence[str],
+) -> int:
+    """`INSERT … ON CONFLICT DO NOTHING` as one executemany (the driver sums the row
+    counts, so the total is exact also with concurrent writers)."""
+    sql = insert_sql(table.name, columns, placeholder, unique)
     return connection.exec_driver_sql(sql, rows).rowcount

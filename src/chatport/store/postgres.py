@@ -222,6 +222,24 @@ class PostgresBulk:
             tuple(list(values) for values in zip(*rows, strict=True)),
         )
 
+    def insert_skipping_taken(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        unique: Sequence[str],
+    ) -> int:
+        """One `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`: one statement
+        whatever the row count (an executemany is one statement per row on the server)."""
+        arrays = ", ".join(f"%s::{copy_type(table.c[name].type)}[]" for name in columns)
+        result = connection.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({', '.join(unique)}) DO NOTHING",
+            tuple(list(values) for values in zip(*rows, strict=True)),
+        )
+        return result.rowcount
+
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         sent: list[tuple] = []
 

@@ -13,6 +13,7 @@ from chatport.store.bulk import (
     MESSAGE_COLUMNS,
     MESSAGE_KEY,
     QueryBuilder,
+    executemany_insert_new,
     insert_new,
     insert_sql,
     update_sql,
@@ -63,3 +64,13 @@ class SqliteBulk:
 
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         return insert_new(connection, self, messages, MESSAGE_COLUMNS, list(rows), MESSAGE_KEY)
+
+    def insert_skipping_taken(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        unique: Sequence[str],
+    ) -> int:
+        return executemany_insert_new(connection, self.placeholder, table, columns, rows, unique)

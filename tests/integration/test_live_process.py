@@ -1,0 +1,56 @@
+"""The live writer process: results come back per delivery, a dead writer fails what it held
+(WAHA retries it) and the next delivery starts a new one."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from chatport.bootstrap import build_database
+from chatport.ingest.live import Outcome
+from chatport.ingest.live_process import LiveWriterProcess
+from chatport.settings import Settings
+from chatport.sources.waha_webhooks import parse_envelope
+from chatport.store.tables import messages
+
+
+def envelope(n: int):
+    payload = {
+        "id": f"false_5511999990001@c.us_M{n}",
+        "timestamp": 1741249700 + n,
+        "from": "5511999990001@c.us",
+        "fromMe": False,
+        "body": f"hello {n}",
+    }
+    body = {"id": f"evt_{n}", "event": "message", "session": "default", "payload": payload}
+    return parse_envelope(orjson.dumps(body))
+
+
+def test_results_come_back_and_a_dead_writer_is_replaced(database_url: str) -> None:
+    database = build_database(Settings(database_url=database_url))
+    channel = database.channel()
+    written: list[int] = []
+    writer = LiveWriterProcess(
+        Settings(database_url=database_url), on_written=lambda created, _: written.append(created)
+    )
+    try:
+        assert writer.submit(channel, envelope(1)).result(timeout=60).outcome is Outcome.STORED
+        assert writer.submit(channel, envelope(1)).result(timeout=60).outcome is Outcome.DUPLICATE
+        child = writer._child
+        os.kill(child.pid, signal.SIGSTOP)  # a delivery in flight when the writer dies
+        in_flight = writer.submit(channel, envelope(2))
+        os.kill(child.pid, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="live writer process"):
+            in_flight.result(timeout=60)
+        assert writer.submit(channel, envelope(3)).result(timeout=60).outcome is Outcome.STORED
+        assert writer._child.pid != child.pid
+    finally:
+        writer.close()
+    with database.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(messages)).scalar() == 2
+    assert sum(written) == 2
+    database.dispose()
