@@ -123,19 +123,28 @@ class PlannerStatistics:
     def __init__(self, check_every: int = 10_000) -> None:
         self._check_every = check_every
         self._since_check = 0
+        self._checking = False
         self._lock = threading.Lock()
 
     def note(self, engine: Engine, written: int) -> None:
-        """Count written rows; check (and analyse) when enough were written."""
+        """Count written rows; when enough were written, check (and analyse) in a thread of
+        its own, so the writer does not wait for an ANALYZE (one check at a time)."""
         with self._lock:
             self._since_check += written
-            if self._since_check < self._check_every:
+            if self._since_check < self._check_every or self._checking:
                 return
             self._since_check = 0
+            self._checking = True
+        threading.Thread(target=self._check, args=(engine,), daemon=True).start()
+
+    def _check(self, engine: Engine) -> None:
         try:
             self._analyse_stale(engine)
         except SQLAlchemyError as error:  # housekeeping: the batch is committed already
             logger.warning("planner statistics not refreshed: %s", error)
+        finally:
+            with self._lock:
+                self._checking = False
 
     def _analyse_stale(self, engine: Engine) -> None:
         with engine.connect() as connection:
