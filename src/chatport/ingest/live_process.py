@@ -45,7 +45,7 @@ class LiveWriterProcess:
         self.settings = settings
         self._on_written = on_written or (lambda created, seconds: None)
         self._lock = threading.Lock()
-        self._pending: dict[int, Future[Result]] = {}
+        self._pending: dict[int, tuple[Future[Result], subprocess.Popen]] = {}
         self._numbers = itertools.count()
         self._child: subprocess.Popen | None = None
 
@@ -55,7 +55,7 @@ class LiveWriterProcess:
         with self._lock:
             child = self._running_child()
             number = next(self._numbers)
-            self._pending[number] = future
+            self._pending[number] = (future, child)
             try:
                 write_frame(child.stdin, ("deliver", number, channel, envelope))
             except OSError as error:  # the child is gone: its reader fails the rest
@@ -73,6 +73,8 @@ class LiveWriterProcess:
         child.wait()
 
     def _running_child(self) -> subprocess.Popen:
+        """The writer process, started when there is none (the reader of a child that stopped
+        clears it, so nothing is sent to a child nobody reads)."""
         if self._child is not None and self._child.poll() is None:
             return self._child
         source = str(Path(chatport.__file__).parent.parent)
@@ -97,7 +99,7 @@ class LiveWriterProcess:
                     continue
                 number, outcome = values
                 with self._lock:
-                    future = self._pending.pop(number, None)
+                    future, _ = self._pending.pop(number, (None, None))
                 if future is None:
                     continue
                 if isinstance(outcome, Result):
@@ -105,13 +107,14 @@ class LiveWriterProcess:
                 else:
                     future.set_exception(RuntimeError(outcome))
         except (EOFError, OSError, pickle.UnpicklingError) as error:
-            self._fail_pending(f"the live writer process stopped ({type(error).__name__})")
-
-    def _fail_pending(self, reason: str) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        for future in pending.values():
-            future.set_exception(RuntimeError(reason))
+            reason = f"the live writer process stopped ({type(error).__name__})"
+            with self._lock:
+                if self._child is child:
+                    self._child = None
+                lost = [n for n, (_, sent_to) in self._pending.items() if sent_to is child]
+                futures = [self._pending.pop(number)[0] for number in lost]
+            for future in futures:
+                future.set_exception(RuntimeError(reason))
 
 
 def main() -> None:
