@@ -67,6 +67,8 @@ class ChannelDirectory:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         target = await run_in_threadpool(self._lookup, envelope.session, me_id, name, tenant)
+        if len(self._cache) > 10_000:  # names come from requests: keep the memory bounded
+            self._cache.clear()
         self._cache[key] = (time.monotonic() + self.ttl, target)
         return target
 
