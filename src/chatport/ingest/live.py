@@ -204,9 +204,9 @@ class LiveWriter:
             if plan.status is not None:
                 webhooks.set_status(connection, channel.id, plan.status, plan.me_id)
 
-        started = datetime.now(UTC)
+        started = time.monotonic()
         result = self.database.write_batch(channel, batch, origin=Origin.LIVE, then=alongside)
-        self._on_written(channel, result, (datetime.now(UTC) - started).total_seconds())
+        self._on_written(channel, result, time.monotonic() - started)
         for index in missing:
             plan.results[index] = Result(Outcome.MISSING, "no stored message matches it (yet)")
         return plan.results

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, or_, select, update
 
-from chatport.domain.normalise import normalise_jid
+from chatport.domain.normalise import InvalidValue, normalise_jid, normalise_timestamp
 from chatport.sources.waha_webhooks import MessageChange
 from chatport.store.tables import chats, messages
 
@@ -81,7 +81,8 @@ def _find(connection: Connection, channel_id: int, change: MessageChange) -> Any
 
 
 def _time(value: Any) -> datetime:
-    if isinstance(value, int | float) and value > 0:
-        seconds = value / 1000 if value > 10**11 else value
-        return datetime.fromtimestamp(seconds, UTC)
-    return datetime.now(UTC)
+    """When the change happened (now when the payload does not say)."""
+    try:
+        return normalise_timestamp(value)
+    except InvalidValue:
+        return datetime.now(UTC)
