@@ -3,6 +3,8 @@ into phone contacts once the mapping is known (both back ends, real HTTP)."""
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 
 from chatport.ingest.waha_import import WahaImport, run_job
@@ -11,9 +13,10 @@ from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
 from chatport.sources.waha import WahaSettings
 from chatport.store.lids import channel_lids, remember_lids
-from chatport.store.tables import contacts, lid_mappings, messages
+from chatport.store.queries import remember_waha, sessions_follow_the_rule
+from chatport.store.tables import chats, contacts, events, lid_mappings, messages, sessions
 from tests.integration.test_waha_import import new_job
-from tests.integration.test_webhooks_api import delivery, post
+from tests.integration.test_webhooks_api import count, delivery, post
 
 WORLD = World(chats=40, messages=2_000, seed=9)
 LID, PHONE = "1111222233334444@lid", "5511977776666@c.us"
@@ -47,7 +50,7 @@ def test_a_lid_webhook_uses_the_stored_mapping(webhook_api) -> None:
     database = services.database
     channel = database.channel()
     with database.unit_of_work() as uow:
-        remember_lids(uow.connection, database.ops, channel.id, channel.tenant_id, {LID: PHONE})
+        remember_lids(uow.connection, database.ops, channel, {LID: PHONE})
         uow.commit()
     assert post(url, delivery("message", inbound_from(LID, 1), "e1")).status_code == 200
     with database.engine.connect() as connection:
@@ -82,3 +85,91 @@ def test_a_lid_contact_is_merged_into_the_phone_contact_once_the_mapping_is_know
         mapped = connection.execute(select(lid_mappings.c.lid, lid_mappings.c.wa_id)).all()
     assert [tuple(p) for p in people] == [(PHONE, LID)] and authors == 1
     assert [tuple(m) for m in mapped] == [(LID, PHONE)]
+
+
+def chat_rows(database) -> list[tuple]:
+    with database.engine.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                select(chats.c.chat_id, chats.c.unread_count, chats.c.last_message_id).order_by(
+                    chats.c.chat_id
+                )
+            )
+        ]
+
+
+def chats_of(database, table) -> set[str]:
+    with database.engine.connect() as connection:
+        return set(connection.execute(select(table.c.chat_id)).scalars())
+
+
+def test_a_lid_chat_is_renamed_to_the_phone_chat_once_the_mapping_is_known(webhook_api) -> None:
+    url, services = webhook_api
+    database = services.database
+    channel = database.channel()
+    for n in (1, 2):
+        assert post(url, delivery("message", inbound_from(LID, n), f"e{n}")).status_code == 200
+    assert chat_rows(database) == [(LID, 2, f"false_{LID}_L0002")]
+    with database.unit_of_work() as uow:  # as an import's /lids read or a WAHA lookup does
+        remember_lids(uow.connection, database.ops, channel, {LID: PHONE})
+        uow.commit()
+    assert chat_rows(database) == [(PHONE, 2, f"false_{LID}_L0002")]
+    assert chats_of(database, messages) == chats_of(database, sessions) == {PHONE}
+    assert sessions_follow_the_rule(database.engine, channel.id, channel.session_timeout)
+
+
+def test_a_lid_chat_joins_the_phone_chat_and_sessions_follow_the_rule(webhook_api) -> None:
+    url, services = webhook_api
+    database = services.database
+    channel = database.channel()
+    minute = 60
+    # the LID chat: a session at 0-1 min and one 5 hours later; the phone chat: 10 min, 7 h
+    for n in (0, 1 * minute, 300 * minute):
+        body = delivery("message", inbound_from(LID, n), f"lid{n}")
+        assert post(url, body).status_code == 200
+    for n in (10 * minute, 420 * minute):
+        assert post(url, delivery("message", inbound_from(PHONE, n), f"pn{n}")).status_code == 200
+    with database.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(sessions)).scalar() == 4
+    # a payload naming both: the message lands in the phone chat, the LID chat joins it
+    twin = {"_data": {"key": {"remoteJidAlt": "5511977776666@s.whatsapp.net"}}}
+    body = delivery("message", inbound_from(LID, 421 * minute, **twin), "both")
+    assert post(url, body).status_code == 200
+    assert chat_rows(database) == [(PHONE, 6, f"false_{LID}_L{421 * minute:04d}")]
+    assert chats_of(database, messages) == chats_of(database, sessions) == {PHONE}
+    assert sessions_follow_the_rule(database.engine, channel.id, channel.session_timeout)
+    with database.engine.connect() as connection:
+        spans = connection.execute(
+            select(sessions.c.message_count).order_by(sessions.c.started_at)
+        ).scalars()
+        joined = connection.execute(
+            select(events.c.payload).where(events.c.type == "chat.merged")
+        ).scalars()
+        assert list(spans) == [3, 1, 2]
+        assert [p["absorbed"] for p in joined] == [LID]
+
+
+def test_an_unknown_lid_is_looked_up_in_waha_and_its_chat_joins_the_phone_chat(
+    webhook_api,
+) -> None:
+    url, services = webhook_api
+    database = services.database
+    channel = database.channel()
+    lid, phone = WORLD.lids[0]
+    with simulator_in_thread(SimulatorConfig(world=WORLD, api_key="waha-key")) as waha_url:
+        with database.unit_of_work() as uow:
+            remember_waha(uow.connection, channel, waha_url, "default", "waha-key")
+            uow.commit()
+        assert post(url, delivery("message", inbound_from(lid, 1), "e1")).status_code == 200
+        deadline = time.monotonic() + 20
+        while chats_of(database, messages) != {phone} and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert chats_of(database, messages) == chats_of(database, chats) == {phone}
+    with database.engine.connect() as connection:
+        people = connection.execute(select(contacts.c.wa_id, contacts.c.lid)).all()
+    assert [tuple(p) for p in people] == [(phone, lid)]
+    # from now on the writer resolves that LID itself: no second chat, no second contact
+    assert post(url, delivery("message", inbound_from(lid, 2), "e2")).status_code == 200
+    assert chats_of(database, messages) == {phone}
+    assert count(services, messages, messages.c.chat_id == phone) == 2

@@ -124,18 +124,24 @@ def test_a_chunk_retried_after_a_deadlock_is_counted_once(database: Database, mo
 def test_a_stop_during_a_write_keeps_the_job_in_memory_true_to_the_database(
     database: Database, monkeypatch
 ) -> None:
-    real_write = Database.write_batch
+    real_write, real_run, deadlines = Database.write_batch, WahaImport.run, []
+
+    def run(self, deadline):
+        deadlines.append(deadline)
+        return real_run(self, deadline)
 
     def slow_write(self, *args, **kwargs):
-        time.sleep(0.4)  # the stop arrives while this chunk's transaction is under way
+        # the stop arrives while this chunk's transaction is under way, however late it began
+        time.sleep(max(0.4, deadlines[0] - time.monotonic() + 0.3))
         return real_write(self, *args, **kwargs)
 
     monkeypatch.setattr(Database, "write_batch", slow_write)
+    monkeypatch.setattr(WahaImport, "run", run)
     job = new_job(database)
     with simulator_in_thread(SimulatorConfig(WORLD)) as url:
         waha = WahaSettings(url=url, page_size=64)
         importer = WahaImport(database, database.channel(), job, waha, chunk_size=700)
-        assert run_job(importer, timeout_minutes=0.5 / 60) == "interrupted"
+        assert run_job(importer, timeout_minutes=3 / 60) == "interrupted"
     with database.engine.connect() as connection:
         reloaded = jobs.load_job(connection, job.id)
     assert 0 < stored(database) == job.counters["created"] == reloaded.counters["created"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from chatport.domain.model import Message, SessionSpan
 from chatport.domain.sessions import (
+    join_sessions,
     neighbour_window,
     partition,
     plan_chat_sessions,
@@ -69,6 +71,23 @@ class FakeSessionStore:
                 self.session_of[m.external_id] = plan.assignments[m.external_id]
                 self.chat_of[m.external_id] = chat
 
+    def join(self, absorbed_chat: str, chat: str) -> None:
+        """The absorbed chat's messages and sessions become the chat's, as the store does."""
+        moved = self.sessions.pop(absorbed_chat, {})
+        stored = self.sessions.setdefault(chat, {})
+        plan = join_sessions([*moved.values(), *stored.values()], TIMEOUT)
+        stored.update(moved)
+        for external_id, owner in self.chat_of.items():
+            if owner == absorbed_chat:
+                self.chat_of[external_id] = chat
+        for span in plan.extended:
+            stored[span.id] = span
+        for absorbed, survivor in plan.merged:
+            del stored[absorbed]
+            for external_id, session_id in self.session_of.items():
+                if session_id == absorbed:
+                    self.session_of[external_id] = survivor
+
     def partition(self, chat: str) -> set[frozenset[str]]:
         groups: dict[object, set[str]] = {}
         for external_id, session_id in self.session_of.items():
@@ -106,6 +125,23 @@ def test_any_order_and_batching_gives_the_one_shot_partition(history, data) -> N
             for s in store.sessions.get(chat, {}).values()
         )
         assert spans == [(s[0].sent_at, s[-1].sent_at, len(s)) for s in expected]
+
+
+@settings(max_examples=500, deadline=None)
+@given(history=history, data=st.data())
+def test_two_chats_joined_give_the_one_shot_partition_of_all_their_messages(history, data) -> None:
+    """A LID chat joining its phone chat: as if every message had always been in one chat."""
+    store = FakeSessionStore()
+    store.write(data.draw(st.permutations(history)))
+    store.join("b@g.us", "a@c.us")
+    joined = [replace(m, chat_id="a@c.us") for m in history]
+    expected = one_shot(joined, "a@c.us")
+    assert store.partition("a@c.us") == {frozenset(m.external_id for m in s) for s in expected}
+    spans = sorted(
+        (s.started_at, s.last_activity_at, s.message_count)
+        for s in store.sessions["a@c.us"].values()
+    )
+    assert spans == [(s[0].sent_at, s[-1].sent_at, len(s)) for s in expected]
 
 
 def test_a_gap_equal_to_the_timeout_stays_in_the_session() -> None:

@@ -35,6 +35,20 @@ class PreparedBatch:
     chats: dict[str, ChatInfo] = field(default_factory=dict)
     contacts: dict[str, ContactRef] = field(default_factory=dict)
 
+    def lid_pairs(self) -> dict[str, str]:
+        """The `@lid` -> phone JID pairs its contacts revealed."""
+        return {
+            ref.lid: ref.wa_id
+            for ref in self.contacts.values()
+            if ref.lid and not ref.wa_id.endswith("@lid")
+        }
+
+    def unknown_lids(self) -> set[str]:
+        """The LIDs it names without a phone (chats and people)."""
+        lids = {ref.wa_id for ref in self.contacts.values() if ref.wa_id.endswith("@lid")}
+        lids.update(chat_id for chat_id in self.chats if chat_id.endswith("@lid"))
+        return lids
+
 
 @lru_cache(maxsize=65_536)
 def normalise_contact(ref: ContactRef) -> ContactRef:

@@ -7,6 +7,8 @@
   old conversations, counted in its `history.imported`).
 - `session.merged`: one per session absorbed by a merge, from any batch: whoever kept the
   absorbed session's id learns where its messages went.
+- `chat.merged`: a chat first stored under a contact's LID joined that contact's phone chat
+  (its messages and sessions now carry the phone chat id).
 """
 
 from __future__ import annotations
@@ -49,15 +51,7 @@ def batch_events(
                     {"chat_id": chat_id, "started_at": _iso(span.started_at)},
                 )
             )
-        for absorbed, survivor in plan.merged:
-            events.append(
-                Event(
-                    "session.merged",
-                    "session",
-                    str(survivor),
-                    {"chat_id": chat_id, "absorbed": str(absorbed), "survivor": str(survivor)},
-                )
-            )
+        events.extend(_session_merges(chat_id, plan))
     if origin.is_history:
         if new_messages or result.duplicates or result.invalid:
             events.append(_history_imported(channel_id, origin, new_messages, result))
@@ -81,6 +75,25 @@ def batch_events(
             )
         )
     return events
+
+
+def chat_joined_events(absorbed_chat: str, chat_id: str, plan: ChatSessionPlan) -> list[Event]:
+    """The events of a chat stored under a LID joining its phone chat: `chat.merged`, then a
+    `session.merged` per session absorbed on the way."""
+    joined = Event("chat.merged", "chat", chat_id, {"chat_id": chat_id, "absorbed": absorbed_chat})
+    return [joined, *_session_merges(chat_id, plan)]
+
+
+def _session_merges(chat_id: str, plan: ChatSessionPlan) -> list[Event]:
+    return [
+        Event(
+            "session.merged",
+            "session",
+            str(survivor),
+            {"chat_id": chat_id, "absorbed": str(absorbed), "survivor": str(survivor)},
+        )
+        for absorbed, survivor in plan.merged
+    ]
 
 
 def _history_imported(

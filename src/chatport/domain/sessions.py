@@ -91,6 +91,39 @@ def plan_chat_sessions(
     return sweep.plan
 
 
+def join_sessions(spans: Sequence[SessionSpan], timeout: timedelta) -> ChatSessionPlan:
+    """Plan the sessions of two chats that become one chat (a LID chat joining its phone
+    chat): stored sessions closer than `timeout` (or overlapping) join the one that started
+    first, which equals the one-shot partition of all their messages. `spans` must hold every
+    session of the joined chat near the joining chat's sessions."""
+    plan = ChatSessionPlan()
+    group: list[SessionSpan] = []
+    end: datetime | None = None
+    for span in sorted(spans, key=lambda s: (s.started_at, s.last_activity_at, str(s.id))):
+        if end is not None and span.started_at - end > timeout:
+            _join(group, plan)
+            group, end = [], None
+        group.append(span)
+        end = span.last_activity_at if end is None else max(end, span.last_activity_at)
+    _join(group, plan)
+    return plan
+
+
+def _join(spans: list[SessionSpan], plan: ChatSessionPlan) -> None:
+    if len(spans) < 2:
+        return
+    survivor = min(spans, key=lambda s: (s.started_at, str(s.id)))
+    plan.extended.append(
+        SessionSpan(
+            survivor.id,
+            min(s.started_at for s in spans),
+            max(s.last_activity_at for s in spans),
+            sum(s.message_count for s in spans),
+        )
+    )
+    plan.merged.extend((span.id, survivor.id) for span in spans if span is not survivor)
+
+
 class _Sweep:
     """Stored spans and new messages, fed in order of start time, grouped by the gap rule."""
 

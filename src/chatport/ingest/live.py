@@ -23,8 +23,9 @@ from enum import StrEnum
 
 from sqlalchemy import Connection
 
-from chatport.domain.batch import prepare_batch
+from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
+from chatport.ingest.lid_lookups import LidLookups
 from chatport.sources.waha_webhooks import (
     MESSAGE_EVENTS,
     STATE_EVENTS,
@@ -89,8 +90,8 @@ class _Plan:
 
 
 class StoredLids:
-    """Each channel's stored `@lid` -> phone mapping, read again after `ttl` seconds (the
-    writer thread is its only user)."""
+    """Each channel's stored `@lid` -> phone mapping, read again after `ttl` seconds, plus the
+    pairs this process learned meanwhile (`learn` may be called from the LID lookup thread)."""
 
     def __init__(self, database: Database, ttl: float = 30.0) -> None:
         self.database = database
@@ -106,6 +107,12 @@ class StoredLids:
         self._known[channel.id] = (time.monotonic() + self.ttl, mapping)
         return mapping
 
+    def learn(self, channel: Channel, pairs: Mapping[str, str]) -> None:
+        """Use `pairs` (just stored) from now on, without waiting for the next read."""
+        cached = self._known.get(channel.id)
+        if cached is not None:
+            cached[1].update(pairs)
+
 
 class LiveWriter:
     """Writes webhook deliveries (group commit, see the module docstring)."""
@@ -115,15 +122,16 @@ class LiveWriter:
         database: Database,
         *,
         max_batch: int = 1_000,
-        lids: Callable[[Channel], Mapping[str, str]] | None = None,
+        look_up_lids: bool = True,
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
     ) -> None:
-        """`lids(channel)`: the channel's known `@lid` -> phone mapping (default: the stored
-        one, read again every 30 s); `on_written(channel, result, seconds)` is told of every
+        """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known
+        phone (`lid_lookups.py`); `on_written(channel, result, seconds)` is told of every
         committed group (metrics)."""
         self.database = database
         self.max_batch = max_batch
-        self._lids = lids or StoredLids(database)
+        self._lids = StoredLids(database)
+        self._lookups = LidLookups(database, self._lids.learn) if look_up_lids else None
         self._on_written = on_written or (lambda channel, result, seconds: None)
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="live-writer", daemon=True)
@@ -136,9 +144,11 @@ class LiveWriter:
         return delivery.future
 
     def close(self) -> None:
-        """Write what is queued, then stop the writer thread."""
+        """Write what is queued, then stop the writer thread (and the LID lookups)."""
         self._queue.put(None)
         self._thread.join()
+        if self._lookups is not None:
+            self._lookups.close()
 
     def _run(self) -> None:
         stopping = False
@@ -207,9 +217,19 @@ class LiveWriter:
         started = time.monotonic()
         result = self.database.write_batch(channel, batch, origin=Origin.LIVE, then=alongside)
         self._on_written(channel, result, time.monotonic() - started)
+        self._follow_lids(channel, batch)
         for index in missing:
             plan.results[index] = Result(Outcome.MISSING, "no stored message matches it (yet)")
         return plan.results
+
+    def _follow_lids(self, channel: Channel, batch: PreparedBatch) -> None:
+        """Use the pairs the batch stored at once; look up the LIDs it met without one."""
+        learned = batch.lid_pairs()
+        if learned:
+            self._lids.learn(channel, learned)
+        unknown = batch.unknown_lids()
+        if unknown and self._lookups is not None:
+            self._lookups.ask(channel, unknown)
 
     def _plan(self, channel: Channel, deliveries: list[_Delivery], seen: set[str]) -> _Plan:
         plan = _Plan()

@@ -92,7 +92,7 @@ class WahaImport:
         with self.database.unit_of_work() as uow:  # for the live path, and LID contacts merge
             phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
             channel = self.channel
-            remember_lids(uow.connection, self.database.ops, channel.id, channel.tenant_id, phones)
+            remember_lids(uow.connection, self.database.ops, channel, phones)
             uow.commit()
         plans = [
             replace(self.plan, share=(i, self.fetchers), lids=lids) for i in range(self.fetchers)

@@ -176,6 +176,12 @@ class WahaClient:
             mapping.update((item["lid"], item["pn"]) for item in page if item.get("pn"))
             offset += page_size
 
+    async def phone_of_lid(self, lid: str) -> str | None:
+        """The phone JID (`…@c.us`) WAHA knows for `lid` (`…@lid`), or None (`pn: null`)."""
+        found = await self._get(_decode, self._path(f"lids/{quote(lid)}"))
+        phone = found.get("pn") if isinstance(found, dict) else None
+        return phone if isinstance(phone, str) and phone.endswith("@c.us") else None
+
     def _path(self, rest: str) -> str:
         return f"/api/{quote(self.settings.session)}/{rest}"
 

@@ -99,12 +99,7 @@ def write_batch(
             if exact_duplicates or not ops.is_unique_violation(error):
                 raise
             raise DuplicateElsewhere(str(error)) from error
-        learned = {
-            ref.lid: ref.wa_id
-            for ref in batch.contacts.values()
-            if ref.lid and not ref.wa_id.endswith("@lid")
-        }
-        remember_lids(connection, ops, channel.id, channel.tenant_id, learned)
+        remember_lids(connection, ops, channel, batch.lid_pairs())
     events = batch_events(channel.id, origin, new, plans, result)
     insert_events(connection, ops, channel, events, write.now)
     insert_dead_letters(connection, ops, channel, origin, batch.invalid, write.now)

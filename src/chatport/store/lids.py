@@ -3,8 +3,8 @@ into the person's phone contact once the mapping is known (their messages and ch
 
 A merge moves `messages.contact_id` and `chats.contact_id` from the LID contact to the phone
 contact and deletes the LID contact; with no phone contact yet, the LID contact becomes it
-(its `wa_id` becomes the phone JID, the LID stays in `lid`). Chats keyed by a LID chat id are
-not renamed (yet): their messages keep that chat id.
+(its `wa_id` becomes the phone JID, the LID stays in `lid`). A chat keyed by the LID joins the
+phone chat (`store.lid_chats`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, select, update
 
+from chatport.domain.model import Channel
 from chatport.domain.normalise import phone_of
 from chatport.store.bulk import BulkOps, insert_new
+from chatport.store.lid_chats import join_lid_chats
 from chatport.store.tables import chats, contacts, lid_mappings, messages
 
 _COLUMNS = ("channel_id", "lid", "wa_id", "updated_at")
@@ -30,14 +32,11 @@ def channel_lids(connection: Connection, channel_id: int) -> dict[str, str]:
 
 
 def remember_lids(
-    connection: Connection,
-    ops: BulkOps,
-    channel_id: int,
-    tenant_id: int,
-    mapping: Mapping[str, str],
+    connection: Connection, ops: BulkOps, channel: Channel, mapping: Mapping[str, str]
 ) -> int:
     """Store new `@lid` -> phone JID (`…@c.us`) pairs, then merge the tenant's LID contacts
-    they name; return how many pairs were new. Other pairs are ignored."""
+    and the channel's LID chats they name; return how many pairs were new. Other pairs are
+    ignored."""
     pairs = {
         lid: phone
         for lid, phone in mapping.items()
@@ -45,10 +44,12 @@ def remember_lids(
     }
     if not pairs:
         return 0
-    stamp = ops.encode_time(datetime.now(UTC))
-    rows = [(channel_id, lid, phone, stamp) for lid, phone in sorted(pairs.items())]
+    now = datetime.now(UTC)
+    stamp = ops.encode_time(now)
+    rows = [(channel.id, lid, phone, stamp) for lid, phone in sorted(pairs.items())]
     created = insert_new(connection, ops, lid_mappings, _COLUMNS, rows, ("channel_id", "lid"))
-    merge_lid_contacts(connection, tenant_id, pairs)
+    merge_lid_contacts(connection, channel.tenant_id, pairs)
+    join_lid_chats(connection, ops, channel, pairs, now)
     return created
 
 
