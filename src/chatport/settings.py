@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="Key of WAHA's webhook HMAC for channels without their own; when set, "
         "unsigned webhooks are refused",
     )
+    webhook_receipt_hours: float = Field(
+        default=48,
+        gt=0,
+        description="How long a webhook envelope id is remembered against WAHA's retries "
+        "(its default retries end within 18 hours)",
+    )
     webhook_create_channels: bool = Field(
         default=False,
         description="Create a channel (default tenant) for a webhook from an unknown WAHA session",

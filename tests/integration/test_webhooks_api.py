@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -12,7 +13,16 @@ from sqlalchemy import func, select, update
 from chatport.bootstrap import build
 from chatport.settings import Settings
 from chatport.sources.waha_webhooks import sign
-from chatport.store.tables import channels, chats, dead_letters, events, messages, sessions
+from chatport.store.tables import (
+    channels,
+    chats,
+    dead_letters,
+    events,
+    messages,
+    sessions,
+    webhook_receipts,
+)
+from chatport.store.webhooks import record_receipts
 from tests.integration.conftest import WEBHOOK_KEY as KEY  # noqa: E402
 from tests.servers import serve_app
 
@@ -259,3 +269,21 @@ def test_unknown_sessions_create_channels_when_configured_and_me_id_tells_twins_
         assert [tuple(row) for row in placed] == [("brand-new", 1), ("twin-b", 1)]
     finally:
         services.close()
+
+
+def test_receipts_older_than_the_retention_are_pruned_as_deliveries_go_on(webhook_api):
+    url, services = webhook_api
+    database = services.database
+    channel_id = database.channel().id
+    expired = datetime.now(UTC) - timedelta(hours=49)  # kept: 48 h by default
+    with database.unit_of_work() as uow:
+        old = [(f"old_{n}", "message") for n in range(2_500)]  # more than one pruning slice
+        record_receipts(uow.connection, database.ops, channel_id, old, expired)
+        recent = datetime.now(UTC) - timedelta(hours=47)
+        record_receipts(uow.connection, database.ops, channel_id, [("recent", "message")], recent)
+        uow.commit()
+    for n in range(4):
+        assert post(url, delivery("message", inbound(n), f"evt_{n}")).status_code == 200
+    with database.engine.connect() as connection:
+        kept = set(connection.execute(select(webhook_receipts.c.envelope_id)).scalars())
+    assert kept == {"recent", "evt_0", "evt_1", "evt_2", "evt_3"}

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Connection
@@ -43,6 +43,9 @@ from chatport.store.message_changes import apply_change
 from chatport.store.records import insert_dead_letters
 
 logger = logging.getLogger(__name__)
+
+_PRUNE_SLICE = 1_000
+_PRUNE_EVERY_SECONDS = 600.0
 
 
 class Outcome(StrEnum):
@@ -123,13 +126,17 @@ class LiveWriter:
         *,
         max_batch: int = 1_000,
         look_up_lids: bool = True,
+        receipts_kept: timedelta = timedelta(hours=48),
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
     ) -> None:
         """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known
-        phone (`lid_lookups.py`); `on_written(channel, result, seconds)` is told of every
-        committed group (metrics)."""
+        phone (`lid_lookups.py`); `receipts_kept`: how long envelope ids are remembered
+        (older ones are pruned a little after each group); `on_written(channel, result,
+        seconds)` is told of every committed group (metrics)."""
         self.database = database
         self.max_batch = max_batch
+        self.receipts_kept = receipts_kept
+        self._next_prune = 0.0
         self._lids = StoredLids(database)
         self._lookups = LidLookups(database, self._lids.learn) if look_up_lids else None
         self._on_written = on_written or (lambda channel, result, seconds: None)
@@ -171,6 +178,22 @@ class LiveWriter:
                 by_channel.setdefault(delivery.channel.id, []).append(delivery)
             for deliveries in by_channel.values():
                 self._write_group(deliveries)
+            self._prune_receipts()
+
+    def _prune_receipts(self) -> None:
+        """Forget a bounded slice of expired receipts, so no group waits long for it."""
+        if time.monotonic() < self._next_prune:
+            return
+        try:
+            with self.database.unit_of_work() as uow:
+                before = datetime.now(UTC) - self.receipts_kept
+                pruned = webhooks.prune_receipts(uow.connection, before, _PRUNE_SLICE)
+                uow.commit()
+        except Exception:  # noqa: BLE001 - pruning is housekeeping; the next round retries
+            logger.exception("pruning webhook receipts failed")
+            pruned = 0
+        more = pruned == _PRUNE_SLICE
+        self._next_prune = time.monotonic() + (0.0 if more else _PRUNE_EVERY_SECONDS)
 
     def _write_group(self, deliveries: list[_Delivery]) -> None:
         try:

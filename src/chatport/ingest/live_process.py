@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,7 @@ def main() -> None:
 
     writer = LiveWriter(
         services.database,
+        receipts_kept=timedelta(hours=settings.webhook_receipt_hours),
         on_written=lambda channel, result, seconds: send(("written", result.created, seconds)),
     )
 

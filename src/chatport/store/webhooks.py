@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, tuple_, update
 
 from chatport.domain.model import Channel
 from chatport.store.bulk import BulkOps, insert_new
@@ -58,6 +58,14 @@ def record_receipts(
     return insert_new(
         connection, ops, webhook_receipts, RECEIPT_COLUMNS, rows, ("channel_id", "envelope_id")
     )
+
+
+def prune_receipts(connection: Connection, before: datetime, limit: int) -> int:
+    """Forget up to `limit` receipts older than `before` (WAHA's retries of them are over);
+    return how many went. Call it again while it returns `limit`."""
+    key = (webhook_receipts.c.channel_id, webhook_receipts.c.envelope_id)
+    oldest = select(*key).where(webhook_receipts.c.received_at < before).limit(limit)
+    return connection.execute(delete(webhook_receipts).where(tuple_(*key).in_(oldest))).rowcount
 
 
 def set_status(
