@@ -25,6 +25,14 @@ class NotFoundError(ChatportError):
     """A named tenant, channel or job does not exist."""
 
 
+class JobBusy(ChatportError):
+    """An import job is running in another process (its heartbeat is fresh)."""
+
+
+class JobTakenOver(ChatportError):
+    """Another process claimed this job (this run's heartbeat had gone stale): stop."""
+
+
 class WahaError(ChatportError):
     """A request to a WAHA server failed."""
 

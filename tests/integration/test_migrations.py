@@ -104,3 +104,37 @@ def test_0002_moves_job_chats_to_their_table_and_back(blank_url: str) -> None:
         assert loaded == [{"chats_done": ["a@c.us", "b@c.us"]}, {"c@c.us": "HTTP 500"}]
     finally:
         database.dispose()
+
+
+def test_0006_down_and_up_keeps_jobs_and_their_chats(blank_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from chatport.domain.model import BatchResult
+    from chatport.store import jobs
+    from chatport.store.migrate import _config
+
+    database = build_database(Settings(database_url=blank_url), check_schema=False)
+    try:
+        upgrade(database.engine)
+        with database.unit_of_work() as uow:
+            job = jobs.create_job(
+                uow.connection,
+                tenant_id=1,
+                channel_id=1,
+                source="waha",
+                params={},
+                since=None,
+                until=datetime.now(UTC),
+            )
+            jobs.checkpoint(uow.connection, job, BatchResult(created=3), ["a@c.us"], {})
+            uow.commit()
+        with database.engine.begin() as connection:
+            command.downgrade(_config(connection), "0005")
+        upgrade(database.engine)
+        with database.engine.connect() as connection:
+            reloaded = jobs.load_job(connection, job.id)
+        assert reloaded.chats_done == {"a@c.us"} and reloaded.owner is None
+    finally:
+        database.dispose()

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.api.auth import TenantDep
 from chatport.bootstrap import Services
-from chatport.errors import NotFoundError
+from chatport.errors import JobBusy, NotFoundError
 from chatport.ingest import import_jobs
 from chatport.ingest.waha_import import Progress, run_job
 from chatport.store import jobs, reads
@@ -210,7 +210,8 @@ async def retry_import(request: Request, tenant: TenantDep, job_id: UUID) -> Imp
 
 @router.post("/imports/{job_id}/resume", status_code=202, response_model=ImportOut)
 async def resume_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
-    """Continue a job that stopped before its end (409 when it completed or runs here)."""
+    """Continue a job that stopped before its end (409 when it completed, or runs in this or
+    another process: a job whose process died is taken over 60 s after its last heartbeat)."""
     return await _restart(request, tenant, job_id, retry=False)
 
 
@@ -224,7 +225,10 @@ async def _restart(request: Request, tenant: Tenant, job_id: UUID, *, retry: boo
     if not retry and job.status == "completed":
         raise HTTPException(409, "the job is completed")
     database = request.app.state.services.database
-    job = await run_in_threadpool(import_jobs.reopen, database, str(job.id))
+    try:
+        job = await run_in_threadpool(import_jobs.reopen, database, str(job.id))
+    except JobBusy as busy:
+        raise HTTPException(409, str(busy)) from None
     runner.start(job, set(job.failed_chats) if retry else None)
     return _job_out(request, job, channel)
 

@@ -13,7 +13,7 @@ from chatport.errors import ConfigurationError
 from chatport.ingest.waha_import import Progress, WahaImport
 from chatport.sources.circuit import CircuitSettings
 from chatport.sources.waha import WahaSettings
-from chatport.store import jobs, queries
+from chatport.store import job_leases, jobs, queries
 from chatport.store.database import Database
 
 
@@ -43,10 +43,11 @@ def create_job(
 
 
 def reopen(database: Database, job_id: str) -> jobs.ImportJob:
-    """A stored job marked running again (to resume or retry it)."""
+    """A stored job claimed by the caller and marked running again (to resume or retry it);
+    `JobBusy` when another process runs it."""
     with database.unit_of_work() as uow:
         job = jobs.load_job(uow.connection, job_id)
-        jobs.reopen_job(uow.connection, job)
+        job_leases.claim_job(uow.connection, job)
         uow.commit()
     return job
 

@@ -26,8 +26,9 @@ from sqlalchemy import Connection
 
 import chatport
 from chatport.domain.model import BatchResult, Channel, Origin
-from chatport.errors import WahaDown, WahaError
+from chatport.errors import JobTakenOver, WahaDown, WahaError
 from chatport.ingest.frames import read_frame
+from chatport.ingest.job_lease import lease_kept
 from chatport.ingest.waha_fetch import FETCH_COMMAND, Chunk, FetchPlan, Finished, Listed
 from chatport.sources.waha import WahaClient, WahaSettings
 from chatport.sources.waha_messages import user_jid
@@ -227,7 +228,8 @@ def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
     job = importer.job
     error = None
     try:
-        importer.run(deadline)
+        with lease_kept(importer.database, job):
+            importer.run(deadline)
         status = "failed_chats" if job.failed_chats else "completed"
     except (TimeoutError, KeyboardInterrupt):
         status, error = "interrupted", "stopped before the end; resume it"
@@ -235,6 +237,8 @@ def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
         status, error = "interrupted", str(down)
     except WahaError as failure:
         status, error = "failed", str(failure)
+    except JobTakenOver:
+        raise  # the job is another process's now: nothing more to write
     except Exception as failure:
         _finish(importer, "failed", f"{type(failure).__name__}: {failure}")
         raise

@@ -5,6 +5,9 @@ checkpointed in the chunk's own transaction, finished.
 exactly the chats whose every message is committed, and its counters match the rows: a job
 killed at any point resumes from there without losing or doubling anything. A checkpoint
 writes the chunk's own chats and the job's counters, nothing that grows with the job.
+
+A running job is leased to one run (`job_leases.py`): checkpoints and the final status are
+written only while the run holds the lease.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, delete, desc, insert, select, update
+from sqlalchemy import Connection, delete, desc, insert, select
 
 from chatport.domain.model import BatchResult
-from chatport.errors import NotFoundError
+from chatport.errors import JobTakenOver, NotFoundError
+from chatport.store.job_leases import leased, new_owner
 from chatport.store.tables import import_job_chats, import_jobs
 
 DONE, FAILED = "done", "failed"
@@ -44,6 +48,8 @@ class ImportJob:
     created_at: datetime | None = None
     finished_at: datetime | None = None
     tenant_id: int | None = None
+    owner: str | None = None
+    heartbeat_at: datetime | None = None
 
 
 def create_job(
@@ -56,9 +62,10 @@ def create_job(
     since: datetime | None,
     until: datetime | None,
 ) -> ImportJob:
-    """A new running job."""
+    """A new running job, leased to the caller."""
     now = datetime.now(UTC)
     job_id = uuid.uuid4()
+    owner = new_owner()
     connection.execute(
         insert(import_jobs).values(
             id=job_id,
@@ -73,6 +80,8 @@ def create_job(
             created_at=now,
             updated_at=now,
             started_at=now,
+            owner=owner,
+            heartbeat_at=now,
         )
     )
     return load_job(connection, job_id)
@@ -184,11 +193,11 @@ def checkpoint(
                 ]
             ],
         )
-    connection.execute(
-        update(import_jobs)
-        .where(import_jobs.c.id == job.id)
-        .values(counters=counters, updated_at=now)
+    updated = connection.execute(
+        leased(job).values(counters=counters, updated_at=now, heartbeat_at=now)
     )
+    if updated.rowcount != 1:
+        raise JobTakenOver(f"import job {job.id} was claimed by another process")
     return Checkpoint(counters, done, dict(failed))
 
 
@@ -199,20 +208,10 @@ def finish_job(
     now = datetime.now(UTC)
     job.status, job.error = status, error
     connection.execute(
-        update(import_jobs)
-        .where(import_jobs.c.id == job.id)
-        .values(
-            status=status,
-            error=error,
-            updated_at=now,
-            finished_at=now if status != "running" else None,
+        leased(job).values(
+            status=status, error=error, updated_at=now, finished_at=now, heartbeat_at=None
         )
     )
-
-
-def reopen_job(connection: Connection, job: ImportJob) -> None:
-    """Mark a job running again (resume, retry)."""
-    finish_job(connection, job, "running")
 
 
 def _job(row: Any) -> ImportJob:
@@ -229,4 +228,6 @@ def _job(row: Any) -> ImportJob:
         created_at=row.created_at,
         finished_at=row.finished_at,
         tenant_id=row.tenant_id,
+        owner=row.owner,
+        heartbeat_at=row.heartbeat_at,
     )

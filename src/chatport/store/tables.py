@@ -182,8 +182,12 @@ import_jobs = Table(
     *_timestamps(),
     Column("started_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
+    Column("owner", String(128)),
+    Column("heartbeat_at", UtcDateTime),
     Index("ix_import_jobs_channel_id_created_at", "channel_id", "created_at"),
 )
+"""`owner` (the run's `host/pid/random` token) and `heartbeat_at` make a lease: a running job is
+claimed again only once its heartbeat is stale (`store.jobs.claim_job`)."""
 
 import_job_chats = Table(
     "import_job_chats",
