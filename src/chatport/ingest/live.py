@@ -211,22 +211,27 @@ class LiveWriter:
 
     def _write(self, deliveries: list[_Delivery]) -> dict[int, Result]:
         channel = deliveries[0].channel
-        with self.database.engine.connect() as connection:
-            seen = webhooks.seen_envelopes(
-                connection, channel.id, [d.envelope.id for d in deliveries]
-            )
-        plan = self._plan(channel, deliveries, seen)
-        batch = prepare_batch(plan.incoming)
-        for invalid in batch.invalid:
-            index = plan.owners.get(id(invalid.raw))
-            if index is not None:
-                plan.results[index] = Result(Outcome.INVALID, invalid.reason)
-
+        lids = self._lids(channel)
+        planned: list[tuple[_Plan, PreparedBatch]] = []
         missing: set[int] = set()
+
+        def plan_in(connection: Connection) -> PreparedBatch:
+            """Plan the group in its transaction: the receipt check and the write agree."""
+            ids = [d.envelope.id for d in deliveries]
+            seen = webhooks.seen_envelopes(connection, self.database.ops, channel.id, ids)
+            plan = self._plan(deliveries, seen, lids)
+            batch = prepare_batch(plan.incoming)
+            for invalid in batch.invalid:
+                index = plan.owners.get(id(invalid.raw))
+                if index is not None:
+                    plan.results[index] = Result(Outcome.INVALID, invalid.reason)
+            planned[:] = [(plan, batch)]
+            return batch
 
         def alongside(connection: Connection, result: BatchResult) -> None:
             now = datetime.now(UTC)
             ops = self.database.ops
+            plan = planned[0][0]
             missing.clear()
             for index, change in plan.changes.items():
                 if not apply_change(connection, channel.id, change):
@@ -238,8 +243,9 @@ class LiveWriter:
                 webhooks.set_status(connection, channel.id, plan.status, plan.me_id)
 
         started = time.monotonic()
-        result = self.database.write_batch(channel, batch, origin=Origin.LIVE, then=alongside)
+        result = self.database.write_batch(channel, plan_in, origin=Origin.LIVE, then=alongside)
         self._on_written(channel, result, time.monotonic() - started)
+        plan, batch = planned[0]
         self._follow_lids(channel, batch)
         for index in missing:
             plan.results[index] = Result(Outcome.MISSING, "no stored message matches it (yet)")
@@ -254,9 +260,8 @@ class LiveWriter:
         if unknown and self._lookups is not None:
             self._lookups.ask(channel, unknown)
 
-    def _plan(self, channel: Channel, deliveries: list[_Delivery], seen: set[str]) -> _Plan:
+    def _plan(self, deliveries: list[_Delivery], seen: set[str], lids: Mapping[str, str]) -> _Plan:
         plan = _Plan()
-        lids = self._lids(channel)
         for index, delivery in enumerate(deliveries):
             envelope = delivery.envelope
             if envelope.id in seen:

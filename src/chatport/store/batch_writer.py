@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from chatport.domain.batch import PreparedBatch
 from chatport.domain.events import batch_events
 from chatport.domain.model import BatchResult, Channel, Message, Origin, SessionSpan
 from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_chat_sessions
 from chatport.store import jsoncodec
-from chatport.store.bulk import BulkOps
+from chatport.store.bulk import BulkOps, Match
 from chatport.store.lids import remember_lids
 from chatport.store.records import insert_dead_letters, insert_events
 from chatport.store.tables import messages
@@ -141,23 +141,30 @@ def _stored_ids(write: _Write, batch: list[Message], exact: bool) -> set[str]:
     """The batch's ids already stored: by id when `exact`, else by the batch's chats and time
     span (one index range per chat instead of one probe per message)."""
     ids = [m.external_id for m in batch]
-    in_channel = messages.c.channel_id == write.channel.id
+    lookup, channel_id = write.ops.lookup, write.channel.id
     if exact:
-        query = write.ops.for_each(
-            ids,
-            lambda match: select(messages.c.external_id).where(
-                in_channel, match(messages.c.external_id)
-            ),
-        )
+        rows = lookup(write.connection, _ids_stored, ids, channel_id=channel_id)
     else:
         low, high = min(m.sent_at for m in batch), max(m.sent_at for m in batch)
-        query = write.ops.for_each(
-            sorted({m.chat_id for m in batch}),
-            lambda match: select(messages.c.external_id).where(
-                in_channel, match(messages.c.chat_id), messages.c.sent_at.between(low, high)
-            ),
+        chats = sorted({m.chat_id for m in batch})
+        rows = lookup(
+            write.connection, _ids_in_span, chats, channel_id=channel_id, low=low, high=high
         )
-    return set(write.connection.execute(query).scalars()).intersection(ids)
+    return set(rows.scalars()).intersection(ids)
+
+
+def _ids_stored(match: Match) -> Select:
+    return select(messages.c.external_id).where(
+        messages.c.channel_id == bindparam("channel_id"), match(messages.c.external_id)
+    )
+
+
+def _ids_in_span(match: Match) -> Select:
+    return select(messages.c.external_id).where(
+        messages.c.channel_id == bindparam("channel_id"),
+        match(messages.c.chat_id),
+        messages.c.sent_at.between(bindparam("low"), bindparam("high")),
+    )
 
 
 def _neighbour_sessions(

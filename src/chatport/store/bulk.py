@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, Table
+from sqlalchemy.engine import CursorResult
 
 MESSAGE_COLUMNS = (
     "tenant_id",
@@ -34,7 +35,9 @@ MESSAGE_COLUMNS = (
 MESSAGE_KEY = ("channel_id", "external_id")
 
 
-QueryBuilder = Callable[[Callable[[Any], ColumnElement[bool]]], Select]
+Match = Callable[[Any], ColumnElement[bool]]
+"""`match(column)`: the condition "column equals one of the keys" of a lookup."""
+QueryBuilder = Callable[[Match], Select]
 
 
 class BulkOps(Protocol):
@@ -44,13 +47,17 @@ class BulkOps(Protocol):
     placeholder: str
     """The driver's parameter marker: `?` (sqlite3) or `%s` (psycopg)."""
 
-    def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
-        """A query that looks rows up by a list of keys, bound as ONE parameter whatever
+    def lookup(
+        self, connection: Connection, build: QueryBuilder, keys: Sequence[str], **params: Any
+    ) -> CursorResult:
+        """Run a query that looks rows up by a list of keys, bound as ONE parameter whatever
         their number, with one index lookup per key as the only sensible plan (also on a
         table whose statistics are stale, as during a first bulk load).
 
-        `build(match)` returns the lookup for the keys, where `match(column)` is the condition
-        "column equals one of the keys". Add `.with_for_update()` in `build` to lock the rows.
+        `build(match)` returns the lookup, where `match(column)` is the condition "column
+        equals one of the keys"; its other values are `bindparam`s named as in `params`.
+        `build` must be a module-level function: its statement is built once and kept (add
+        `.with_for_update()` in it to lock the rows).
         """
 
     def encode_time(self, value: datetime) -> Any:

@@ -14,6 +14,9 @@ from chatport.store.batch_writer import DuplicateElsewhere
 from chatport.store.bulk import BulkOps
 from chatport.store.unit_of_work import UnitOfWork, transient_retry
 
+BatchSource = Callable[[Connection], PreparedBatch]
+"""A batch made inside the transaction that writes it."""
+
 
 @dataclass(frozen=True)
 class Database:
@@ -41,7 +44,7 @@ class Database:
     def write_batch(
         self,
         channel: Channel,
-        incoming: Iterable[IncomingMessage] | PreparedBatch,
+        incoming: Iterable[IncomingMessage] | PreparedBatch | BatchSource,
         *,
         origin: Origin,
         timeout: timedelta | None = None,
@@ -51,11 +54,17 @@ class Database:
         """Write one batch in its own transaction, retried on deadlocks and, with the exact
         duplicate check, when some ids were stored elsewhere (see DuplicateElsewhere).
 
-        `then(connection, result)` runs in the same transaction after the batch (checkpoints).
+        `incoming` may be a function of the transaction's connection that returns the batch
+        (called again on a retry); `then(connection, result)` runs in the same transaction
+        after the batch (checkpoints).
         """
-        batch = incoming if isinstance(incoming, PreparedBatch) else prepare_batch(incoming)
+        batch = None
+        if not callable(incoming):
+            batch = incoming if isinstance(incoming, PreparedBatch) else prepare_batch(incoming)
         for exact in (False, True):
             with self.unit_of_work() as uow:
+                if callable(incoming):
+                    batch = incoming(uow.connection)
                 try:
                     result = uow.write_batch(
                         channel,

@@ -1,13 +1,19 @@
-"""PostgreSQL bulk path: binary COPY.
+"""PostgreSQL bulk path: binary COPY for large batches, one `INSERT … unnest` for small ones.
 
 New messages are COPYed straight into `messages` under a savepoint: the batch's chats are
 locked and its ids were checked, so a conflict means another writer stored one of the ids in
 another chat meanwhile. Then, and only then, the savepoint is rolled back and the rows go
 through a temp table and `INSERT … SELECT … ON CONFLICT DO NOTHING`.
+
+Up to `SMALL` rows (live webhooks write a few messages per transaction) an insert is ONE
+statement of arrays, `INSERT … SELECT FROM unnest(…)`, instead of COPY's several round trips
+(and the savepoint): its text is the same every time, so psycopg prepares it once.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,12 +37,13 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     func,
-    literal,
     select,
     true,
 )
 from sqlalchemy import text as text_sql
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder
@@ -45,6 +52,8 @@ from chatport.store.types import UtcDateTime
 
 logger = logging.getLogger(__name__)
 
+SMALL = 100
+"""Row counts up to which an insert is one `INSERT … unnest` statement rather than a COPY."""
 STAGING = "chatport_messages_in"
 JSONB_OID = 3802
 _COLUMNS = ", ".join(MESSAGE_COLUMNS)
@@ -176,13 +185,20 @@ class PostgresBulk:
 
     def __init__(self) -> None:
         self._statistics = PlannerStatistics()
+        self._lookups: dict[QueryBuilder, Select] = {}
 
-    def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
-        keys = func.unnest(literal(list(values), ARRAY(Text))).table_valued("value")
-        keys = keys.render_derived()
-        # OFFSET 0 keeps the planner from flattening the lateral lookup into a (hash) join.
-        lookup = build(lambda column: column == keys.c.value).offset(0).lateral()
-        return select(*lookup.c).select_from(keys).join(lookup, true())
+    def lookup(
+        self, connection: Connection, build: QueryBuilder, keys: Sequence[str], **params: Any
+    ) -> CursorResult:
+        query = self._lookups.get(build)
+        if query is None:
+            values = func.unnest(bindparam("keys", type_=ARRAY(Text))).table_valued("value")
+            values = values.render_derived()
+            # OFFSET 0 keeps the planner from flattening the lateral lookup into a (hash) join.
+            found = build(lambda column: column == values.c.value).offset(0).lateral()
+            query = select(*found.c).select_from(values).join(found, true())
+            self._lookups[build] = query
+        return connection.execute(query, {"keys": list(keys), **params})
 
     def encode_time(self, value: datetime) -> datetime:
         return value
@@ -196,7 +212,9 @@ class PostgresBulk:
     def insert_rows(
         self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
     ) -> None:
-        if rows:
+        if len(rows) <= SMALL:
+            _insert_arrays(connection, table, columns, rows)
+        else:
             with connection.connection.driver_connection.cursor() as cursor:
                 copy_rows(cursor, table, columns, rows)
 
@@ -241,15 +259,13 @@ class PostgresBulk:
     ) -> int:
         """One `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`: one statement
         whatever the row count (an executemany is one statement per row on the server)."""
-        arrays = ", ".join(f"%s::{copy_type(table.c[name].type)}[]" for name in columns)
-        result = connection.exec_driver_sql(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
-            f"ON CONFLICT ({', '.join(unique)}) DO NOTHING",
-            tuple(list(values) for values in zip(*rows, strict=True)),
-        )
-        return result.rowcount
+        return _insert_arrays(connection, table, columns, rows, unique)
 
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
+        first = list(itertools.islice(rows, SMALL + 1))
+        if len(first) <= SMALL:
+            return _insert_arrays(connection, messages, MESSAGE_COLUMNS, first, MESSAGE_KEY)
+        rows = itertools.chain(first, rows)
         sent: list[tuple] = []
 
         def keeping() -> Iterator[tuple]:
@@ -275,3 +291,40 @@ class PostgresBulk:
             copy_rows(cursor, messages, MESSAGE_COLUMNS, rows, into=STAGING)
             cursor.execute(_MOVE_MESSAGES)
             return cursor.rowcount
+
+
+def _insert_arrays(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple],
+    unique: Sequence[str] = (),
+) -> int:
+    """Insert `rows` as ONE statement of column arrays (skipping rows whose `unique` key is
+    taken, when given); return how many were inserted."""
+    if not rows:
+        return 0
+    kinds = [copy_type(table.c[name].type) for name in columns]
+    arrays = [list(values) for values in zip(*rows, strict=True)]
+    for index, kind in enumerate(kinds):
+        if kind == "jsonb":  # serialised JSON bytes: sent as text, cast on the server
+            arrays[index] = [None if v is None else v.decode() for v in arrays[index]]
+    result = connection.exec_driver_sql(
+        _insert_sql(table.name, tuple(columns), tuple(kinds), tuple(unique)), tuple(arrays)
+    )
+    return result.rowcount
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple, kinds: tuple, unique: tuple) -> str:
+    names = [f"c{index}" for index in range(len(columns))]
+    arrays = ", ".join(f"%s::{'text' if kind == 'jsonb' else kind}[]" for kind in kinds)
+    values = ", ".join(
+        f"{name}::jsonb" if kind == "jsonb" else name
+        for name, kind in zip(names, kinds, strict=True)
+    )
+    conflict = f" ON CONFLICT ({', '.join(unique)}) DO NOTHING" if unique else ""
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} "
+        f"FROM unnest({arrays}) AS v({', '.join(names)}){conflict}"
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 from uuid import UUID
 
 import orjson
-from sqlalchemy import Connection, Engine, Select, Table, func, select
+from sqlalchemy import Connection, Engine, Select, String, Table, bindparam, func, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from chatport.store.bulk import (
@@ -29,9 +31,17 @@ class SqliteBulk:
     placeholder = "?"
     encode_time = staticmethod(sqlite_datetime)
 
-    def for_each(self, values: Sequence[str], build: QueryBuilder) -> Select:
-        keys = func.json_each(orjson.dumps(list(values)).decode()).table_valued("value")
-        return build(lambda column: column.in_(select(keys.c.value)))
+    def __init__(self) -> None:
+        self._lookups: dict[QueryBuilder, Select] = {}
+
+    def lookup(
+        self, connection: Connection, build: QueryBuilder, keys: Sequence[str], **params: Any
+    ) -> CursorResult:
+        query = self._lookups.get(build)
+        if query is None:
+            values = func.json_each(bindparam("keys", type_=String)).table_valued("value")
+            query = self._lookups[build] = build(lambda column: column.in_(select(values.c.value)))
+        return connection.execute(query, {"keys": orjson.dumps(list(keys)).decode(), **params})
 
     def encode_uuid(self, value: UUID) -> str:
         return value.hex

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, Select, bindparam, delete, select, tuple_, update
 
 from chatport.domain.model import Channel
-from chatport.store.bulk import BulkOps, insert_new
+from chatport.store.bulk import BulkOps, Match, insert_new
 from chatport.store.queries import channel_by_id
 from chatport.store.records import DEAD_LETTER_COLUMNS
 from chatport.store.tables import channels, dead_letters, webhook_receipts
@@ -31,18 +31,20 @@ def channels_of_session(
 
 
 def seen_envelopes(
-    connection: Connection, channel_id: int, envelope_ids: Sequence[str]
+    connection: Connection, ops: BulkOps, channel_id: int, envelope_ids: Sequence[str]
 ) -> set[str]:
     """Which of `envelope_ids` the channel has handled already."""
     if not envelope_ids:
         return set()
-    found = connection.execute(
-        select(webhook_receipts.c.envelope_id).where(
-            webhook_receipts.c.channel_id == channel_id,
-            webhook_receipts.c.envelope_id.in_(list(envelope_ids)),
-        )
-    )
+    found = ops.lookup(connection, _receipts, envelope_ids, channel_id=channel_id)
     return set(found.scalars())
+
+
+def _receipts(match: Match) -> Select:
+    return select(webhook_receipts.c.envelope_id).where(
+        webhook_receipts.c.channel_id == bindparam("channel_id"),
+        match(webhook_receipts.c.envelope_id),
+    )
 
 
 def record_receipts(

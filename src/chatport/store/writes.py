@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from chatport.domain.chats import ChatState, advance_chat
 from chatport.domain.model import Channel, ChatInfo, ContactRef, Message, Origin, SessionSpan
 from chatport.domain.sessions import ChatSessionPlan
-from chatport.store.bulk import BulkOps, insert_new
+from chatport.store.bulk import BulkOps, Match, insert_new
 from chatport.store.tables import chats, contacts, messages, sessions
 
 _CHAT_COLUMNS = (
@@ -37,6 +37,45 @@ _PREVIEW_COLUMNS = (
     "unread_count",
     "updated_at",
 )
+
+
+def _chats_to_lock(match: Match) -> Select:
+    return (
+        select(
+            chats.c.id,
+            chats.c.chat_id,
+            chats.c.name,
+            chats.c.contact_id,
+            chats.c.last_message_at,
+            chats.c.last_message_id,
+            chats.c.last_message_text,
+            chats.c.last_sender,
+            chats.c.unread_count,
+        )
+        .where(chats.c.channel_id == bindparam("channel_id"), match(chats.c.chat_id))
+        .with_for_update()
+    )
+
+
+def _contacts_by_wa_id(match: Match) -> Select:
+    return select(
+        contacts.c.id, contacts.c.wa_id, contacts.c.phone, contacts.c.lid, contacts.c.name
+    ).where(contacts.c.tenant_id == bindparam("tenant_id"), match(contacts.c.wa_id))
+
+
+def _sessions_near(match: Match) -> Select:
+    return select(
+        sessions.c.id,
+        sessions.c.chat_id,
+        sessions.c.started_at,
+        sessions.c.last_activity_at,
+        sessions.c.message_count,
+    ).where(
+        sessions.c.channel_id == bindparam("channel_id"),
+        match(sessions.c.chat_id),
+        sessions.c.last_activity_at >= bindparam("low"),
+        sessions.c.started_at <= bindparam("high"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,24 +103,6 @@ def lock_chats(
         for info in sorted(infos.values(), key=lambda i: i.chat_id)
     ]
     created = insert_new(connection, ops, chats, _CHAT_COLUMNS, rows, ("channel_id", "chat_id"))
-    query = ops.for_each(
-        list(infos),
-        lambda match: (
-            select(
-                chats.c.id,
-                chats.c.chat_id,
-                chats.c.name,
-                chats.c.contact_id,
-                chats.c.last_message_at,
-                chats.c.last_message_id,
-                chats.c.last_message_text,
-                chats.c.last_sender,
-                chats.c.unread_count,
-            )
-            .where(chats.c.channel_id == channel.id, match(chats.c.chat_id))
-            .with_for_update()
-        ),
-    )
     locked = {
         row.chat_id: LockedChat(
             row.id,
@@ -95,7 +116,7 @@ def lock_chats(
                 row.unread_count,
             ),
         )
-        for row in connection.execute(query)
+        for row in ops.lookup(connection, _chats_to_lock, list(infos), channel_id=channel.id)
     }
     return locked, created
 
@@ -117,15 +138,9 @@ def upsert_contacts(
         for ref in sorted(refs.values(), key=lambda r: r.wa_id)
     ]
     created = insert_new(connection, ops, contacts, _CONTACT_COLUMNS, rows, ("tenant_id", "wa_id"))
-    query = ops.for_each(
-        list(refs),
-        lambda match: select(
-            contacts.c.id, contacts.c.wa_id, contacts.c.phone, contacts.c.lid, contacts.c.name
-        ).where(contacts.c.tenant_id == tenant_id, match(contacts.c.wa_id)),
-    )
     ids: dict[str, int] = {}
     fills = []
-    for row in connection.execute(query):
+    for row in ops.lookup(connection, _contacts_by_wa_id, list(refs), tenant_id=tenant_id):
         ids[row.wa_id] = row.id
         ref = refs[row.wa_id]
         if (
@@ -149,23 +164,11 @@ def read_neighbour_sessions(
     """The stored sessions of each chat that overlap its window, in one query."""
     low = min(window[0] for window in windows.values())
     high = max(window[1] for window in windows.values())
-    query = ops.for_each(
-        list(windows),
-        lambda match: select(
-            sessions.c.id,
-            sessions.c.chat_id,
-            sessions.c.started_at,
-            sessions.c.last_activity_at,
-            sessions.c.message_count,
-        ).where(
-            sessions.c.channel_id == channel.id,
-            match(sessions.c.chat_id),
-            sessions.c.last_activity_at >= low,
-            sessions.c.started_at <= high,
-        ),
-    )
     found: dict[str, list[SessionSpan]] = defaultdict(list)
-    for row in connection.execute(query):
+    rows = ops.lookup(
+        connection, _sessions_near, list(windows), channel_id=channel.id, low=low, high=high
+    )
+    for row in rows:
         chat_low, chat_high = windows[row.chat_id]
         if row.last_activity_at >= chat_low and row.started_at <= chat_high:
             found[row.chat_id].append(
