@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from chatport.domain.batch import prepare_batch
@@ -264,3 +265,17 @@ def test_an_uncommitted_unit_of_work_writes_nothing(database: Database) -> None:
     with database.unit_of_work() as uow:
         assert uow.write_batch(channel, [incoming("a", 0)], origin=Origin.IMPORT).created == 1
     assert rows(database, select(func.count()).select_from(messages)) == [(0,)]
+
+
+@pytest.mark.parametrize("size", [5, 300])  # one INSERT, and COPY, on PostgreSQL
+def test_an_id_stored_in_another_chat_at_another_time_is_skipped_not_doubled(
+    database: Database, size: int
+) -> None:
+    channel = database.channel()
+    database.write_batch(channel, [incoming("moved", minutes=0)], origin=Origin.IMPORT)
+    batch = [incoming(f"n{i}", minutes=600 + i, chat=GROUP) for i in range(size)]
+    batch.insert(size // 2, incoming("moved", minutes=900, chat=GROUP))  # WAHA moved it
+    result = database.write_batch(channel, batch, origin=Origin.IMPORT)
+    assert (result.created, result.duplicates) == (size, 1)
+    assert rows(database, select(func.count()).select_from(messages))[0][0] == size + 1
+    assert stored_partition(database, GROUP) == {frozenset(f"n{i}" for i in range(size))}
