@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         description="How long a webhook envelope id is remembered against WAHA's retries "
         "(its default retries end within 18 hours)",
     )
+    live_writers: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Writer processes of `chatport serve` for webhooks, deliveries split by "
+        "chat (PostgreSQL; on 2 cores one is faster, measured)",
+    )
     webhook_create_channels: bool = Field(
         default=False,
         description="Create a channel (default tenant) for a webhook from an unknown WAHA session",

@@ -32,7 +32,9 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.live = LiveWriterProcess(services.settings, on_written=metrics.written)
+        settings = services.settings
+        writers = settings.live_writers if services.database.ops.name == "postgresql" else 1
+        app.state.live = LiveWriterProcess(settings, on_written=metrics.written, writers=writers)
         try:
             yield
         finally:

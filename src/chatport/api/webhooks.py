@@ -10,7 +10,6 @@ storage).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 
@@ -171,7 +170,7 @@ async def receive_waha_webhook(request: Request) -> Response:
         reason = f"no channel for {where} (create it, or name it with ?channel=)"
         await _keep(state, reason, body, envelope_id=envelope.id)
         _reject(state, "unknown_channel", 404, reason)
-    result = await asyncio.wrap_future(state.live.submit(target.channel, envelope))
+    result = await state.live.deliver(target.channel, envelope)
     if result.outcome is Outcome.INVALID:
         _reject(state, "invalid", 422, result.reason or "invalid")
     if result.outcome is Outcome.MISSING:  # WAHA retries: the message may be on its way

@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -75,7 +76,13 @@ class Result:
 class _Delivery:
     channel: Channel
     envelope: Envelope
+    tag: Any = None
     future: Future[Result] = field(default_factory=Future)
+
+    def outcome(self) -> Result | str:
+        """Its result, or its error's text (once the future is done)."""
+        error = self.future.exception()
+        return self.future.result() if error is None else f"{error}"
 
 
 @dataclass
@@ -128,11 +135,14 @@ class LiveWriter:
         look_up_lids: bool = True,
         receipts_kept: timedelta = timedelta(hours=48),
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
+        on_results: Callable[[list[tuple[Any, Result | str]]], None] | None = None,
     ) -> None:
         """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known
         phone (`lid_lookups.py`); `receipts_kept`: how long envelope ids are remembered
         (older ones are pruned a little after each group); `on_written(channel, result,
-        seconds)` is told of every committed group (metrics)."""
+        seconds)` is told of every committed group (metrics); `on_results([(tag, result or
+        error text), …])` of the outcomes of each round of groups, at once (the writer
+        process answers with one frame per round)."""
         self.database = database
         self.max_batch = max_batch
         self.receipts_kept = receipts_kept
@@ -140,13 +150,15 @@ class LiveWriter:
         self._lids = StoredLids(database)
         self._lookups = LidLookups(database, self._lids.learn) if look_up_lids else None
         self._on_written = on_written or (lambda channel, result, seconds: None)
+        self._on_results = on_results
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="live-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, channel: Channel, envelope: Envelope) -> Future[Result]:
-        """Queue a delivery; the future completes when it is committed (or failed)."""
-        delivery = _Delivery(channel, envelope)
+    def submit(self, channel: Channel, envelope: Envelope, tag: Any = None) -> Future[Result]:
+        """Queue a delivery; the future completes when it is committed (or failed). `tag`
+        names it to `on_results`."""
+        delivery = _Delivery(channel, envelope, tag)
         self._queue.put(delivery)
         return delivery.future
 
@@ -178,6 +190,8 @@ class LiveWriter:
                 by_channel.setdefault(delivery.channel.id, []).append(delivery)
             for deliveries in by_channel.values():
                 self._write_group(deliveries)
+            if self._on_results is not None:
+                self._on_results([(delivery.tag, delivery.outcome()) for delivery in group])
             self._prune_receipts()
 
     def _prune_receipts(self) -> None:

@@ -1,16 +1,23 @@
-"""The live writer in a process of its own, so HTTP handling and writing run on two cores
-instead of sharing one interpreter lock.
+"""The live writer in processes of its own, so HTTP handling and writing run on separate
+cores instead of sharing one interpreter lock.
 
 The API process sends each delivery (a sequence number, its channel, its envelope) as a frame
-on the child's stdin (`frames.py`); the child runs a `LiveWriter` (group commit) and answers
+on a child's stdin (`frames.py`); the child runs a `LiveWriter` (group commit) and answers
 each with its `Result` (or the error's text), plus one `written` frame per committed group for
 the metrics. A future completes when the child's transaction committed, as with the in-process
-writer. If the child dies, every pending delivery fails (WAHA retries it) and the next delivery
-starts a new child.
+writer. If a child dies, every delivery pending in it fails (WAHA retries it) and the next
+delivery for it starts a new child.
+
+With several writers (PostgreSQL), deliveries are routed by their chat (`chat_key`), so one
+chat's deliveries meet in one writer's groups while the writers' transactions overlap: one
+writes while another waits for the database. Correctness does not depend on the routing: the
+write path locks the chats it writes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import os
 import pickle
@@ -18,6 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import timedelta
@@ -29,18 +37,19 @@ from chatport.domain.model import Channel
 from chatport.ingest.frames import read_frame, write_frame
 from chatport.ingest.live import Result
 from chatport.settings import Settings
-from chatport.sources.waha_webhooks import Envelope
+from chatport.sources.waha_webhooks import Envelope, chat_key
 
 WRITER_COMMAND = ["-c", "from chatport.ingest.live_process import main; main()"]
 
 
 class LiveWriterProcess:
-    """`submit`/`close` as `LiveWriter`, with the writing done by a child process."""
+    """`submit`/`close` as `LiveWriter`, with the writing done by `writers` child processes."""
 
     def __init__(
         self,
         settings: Settings,
         on_written: Callable[[int, float], None] | None = None,
+        writers: int = 1,
     ) -> None:
         """`on_written(created, seconds)` is told of every committed group (metrics)."""
         self.settings = settings
@@ -48,36 +57,50 @@ class LiveWriterProcess:
         self._lock = threading.Lock()
         self._pending: dict[int, tuple[Future[Result], subprocess.Popen]] = {}
         self._numbers = itertools.count()
-        self._child: subprocess.Popen | None = None
+        self._children: list[subprocess.Popen | None] = [None] * max(1, writers)
 
     def submit(self, channel: Channel, envelope: Envelope) -> Future[Result]:
-        """Send a delivery to the writer process; the future completes once it committed."""
+        """Send a delivery to its writer process; the future completes once it committed."""
         future: Future[Result] = Future()
+        self._send(channel, envelope, future)
+        return future
+
+    async def deliver(self, channel: Channel, envelope: Envelope) -> Result:
+        """`submit` for a coroutine: the outcome, once committed (the outcomes of a group
+        reach the event loop in one call, not one wake-up per delivery)."""
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._send(channel, envelope, future)
+        return await future
+
+    def _send(self, channel: Channel, envelope: Envelope, future: _Waiter) -> None:
+        shard = zlib.crc32(chat_key(envelope).encode()) % len(self._children)
         with self._lock:
-            child = self._running_child()
+            child = self._running_child(shard)
             number = next(self._numbers)
             self._pending[number] = (future, child)
             try:
                 write_frame(child.stdin, ("deliver", number, channel, envelope))
             except OSError as error:  # the child is gone: its reader fails the rest
                 self._pending.pop(number, None)
-                future.set_exception(RuntimeError(f"the live writer process is gone: {error}"))
-        return future
+                _settle([(future, f"the live writer process is gone: {error}")])
 
     def close(self) -> None:
-        """Let the child write what it was sent, then stop it."""
+        """Let the children write what they were sent, then stop them."""
         with self._lock:
-            child, self._child = self._child, None
-        if child is None:
-            return
-        child.stdin.close()  # end of deliveries: the child drains its writer and exits
-        child.wait()
+            children, self._children = self._children, [None] * len(self._children)
+        for child in children:
+            if child is not None:
+                child.stdin.close()  # end of deliveries: the child drains its writer, exits
+        for child in children:
+            if child is not None:
+                child.wait()
 
-    def _running_child(self) -> subprocess.Popen:
-        """The writer process, started when there is none (the reader of a child that stopped
-        clears it, so nothing is sent to a child nobody reads)."""
-        if self._child is not None and self._child.poll() is None:
-            return self._child
+    def _running_child(self, shard: int) -> subprocess.Popen:
+        """The shard's writer process, started when there is none (the reader of a child that
+        stopped clears it, so nothing is sent to a child nobody reads)."""
+        child = self._children[shard]
+        if child is not None and child.poll() is None:
+            return child
         source = str(Path(chatport.__file__).parent.parent)
         path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
         child = subprocess.Popen(
@@ -87,35 +110,60 @@ class LiveWriterProcess:
             env={**os.environ, "PYTHONPATH": path},
         )
         write_frame(child.stdin, self.settings)
-        threading.Thread(target=self._read, args=(child,), daemon=True).start()
-        self._child = child
+        threading.Thread(target=self._read, args=(child, shard), daemon=True).start()
+        self._children[shard] = child
         return child
 
-    def _read(self, child: subprocess.Popen) -> None:
+    def _read(self, child: subprocess.Popen, shard: int) -> None:
         try:
             while True:
-                kind, *values = pickle.loads(read_frame(child.stdout))
+                kind, values = pickle.loads(read_frame(child.stdout))
                 if kind == "written":
                     self._on_written(*values)
                     continue
-                number, outcome = values
                 with self._lock:
-                    future, _ = self._pending.pop(number, (None, None))
-                if future is None:
-                    continue
-                if isinstance(outcome, Result):
-                    future.set_result(outcome)
-                else:
-                    future.set_exception(RuntimeError(outcome))
+                    found = [(self._pending.pop(n, (None,))[0], outcome) for n, outcome in values]
+                _settle([(future, outcome) for future, outcome in found if future is not None])
         except (EOFError, OSError, pickle.UnpicklingError) as error:
             reason = f"the live writer process stopped ({type(error).__name__})"
             with self._lock:
-                if self._child is child:
-                    self._child = None
+                if self._children[shard] is child:
+                    self._children[shard] = None
                 lost = [n for n, (_, sent_to) in self._pending.items() if sent_to is child]
                 futures = [self._pending.pop(number)[0] for number in lost]
-            for future in futures:
-                future.set_exception(RuntimeError(reason))
+            _settle([(future, reason) for future in futures])
+
+
+_Waiter = Future | asyncio.Future
+"""Who waits for a delivery: a thread (`submit`) or a coroutine (`deliver`)."""
+
+
+def _settle(outcomes: list[tuple[_Waiter, Result | str]]) -> None:
+    """Complete waiters with their result (or error text): thread futures at once, each
+    event loop's futures in one call on that loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Result | str]]] = {}
+    for future, outcome in outcomes:
+        if isinstance(future, asyncio.Future):
+            by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+        else:
+            _complete(future, outcome)
+    for loop, batch in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_complete_all, batch)
+
+
+def _complete_all(batch: list[tuple[asyncio.Future, Result | str]]) -> None:
+    for future, outcome in batch:
+        _complete(future, outcome)
+
+
+def _complete(future: _Waiter, outcome: Result | str) -> None:
+    if future.done():  # a coroutine that gave up (its client went away)
+        return
+    if isinstance(outcome, Result):
+        future.set_result(outcome)
+    else:
+        future.set_exception(RuntimeError(outcome))
 
 
 def main() -> None:
@@ -139,13 +187,9 @@ def main() -> None:
     writer = LiveWriter(
         services.database,
         receipts_kept=timedelta(hours=settings.webhook_receipt_hours),
-        on_written=lambda channel, result, seconds: send(("written", result.created, seconds)),
+        on_written=lambda channel, result, seconds: send(("written", (result.created, seconds))),
+        on_results=lambda outcomes: send(("results", outcomes)),
     )
-
-    def answer(number: int, future: Future[Result]) -> None:
-        error = future.exception()
-        send(("result", number, future.result() if error is None else f"{error}"))
-
     try:
         while True:
             try:
@@ -153,9 +197,7 @@ def main() -> None:
             except EOFError:
                 break
             _, number, channel, envelope = pickle.loads(frame)
-            writer.submit(channel, envelope).add_done_callback(
-                lambda future, number=number: answer(number, future)
-            )
+            writer.submit(channel, envelope, tag=number)
     finally:
         writer.close()
         services.close()

@@ -116,7 +116,7 @@ def lock_chats(
                 row.unread_count,
             ),
         )
-        for row in ops.lookup(connection, _chats_to_lock, list(infos), channel_id=channel.id)
+        for row in ops.lookup(connection, _chats_to_lock, sorted(infos), channel_id=channel.id)
     }
     return locked, created
 
