@@ -7,6 +7,8 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatport.domain.bursts import BurstRules
+
 
 class Settings(BaseSettings):
     """Validated once per process; command-line options override fields with `model_copy`."""
@@ -52,10 +54,35 @@ class Settings(BaseSettings):
         description="Writer processes of `chatport serve` for webhooks, deliveries split by "
         "chat (PostgreSQL; on 2 cores one is faster, measured)",
     )
+    agent_url: str | None = Field(
+        default=None,
+        description="The AI agent's URL for channels without their own (`channels.agent_url`); "
+        "when set, every channel's live inbound messages are debounced into agent jobs",
+    )
+    debounce_quiet_ms: int = Field(
+        default=3_000, gt=0, description="A burst closes after this long without a new bubble"
+    )
+    debounce_max_wait_ms: int = Field(
+        default=20_000, gt=0, description="A burst closes at this age however busy it is"
+    )
+    debounce_takeover: bool = Field(
+        default=True,
+        description="A message sent from the phone during an open burst closes it without a "
+        "job (a human took over)",
+    )
     webhook_create_channels: bool = Field(
         default=False,
         description="Create a channel (default tenant) for a webhook from an unknown WAHA session",
     )
+
+    @property
+    def burst_rules(self) -> BurstRules:
+        """The global debounce rules (channels may set their own windows)."""
+        return BurstRules(
+            quiet=timedelta(milliseconds=self.debounce_quiet_ms),
+            max_wait=timedelta(milliseconds=self.debounce_max_wait_ms),
+            takeover=self.debounce_takeover,
+        )
 
     @property
     def session_timeout(self) -> timedelta:

@@ -16,6 +16,7 @@ from chatport.api import imports, rest, webhooks
 from chatport.api.auth import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import Services, build
+from chatport.ingest.debouncer import Debouncer
 from chatport.ingest.live_process import LiveWriterProcess
 
 
@@ -35,9 +36,11 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         settings = services.settings
         writers = settings.live_writers if services.database.ops.name == "postgresql" else 1
         app.state.live = LiveWriterProcess(settings, on_written=metrics.written, writers=writers)
+        debouncer = Debouncer(services.database, settings.burst_rules).start()
         try:
             yield
         finally:
+            debouncer.close()
             app.state.live.close()
             if own_services:
                 services.close()

@@ -71,6 +71,9 @@ def _channel_out(row: Any) -> ChannelOut:
         status=row.status,
         session_timeout_minutes=seconds / 60 if seconds else None,
         webhook_signed=bool(row.webhook_hmac_key),
+        has_agent=bool(row.agent_url),
+        debounce_quiet_ms=row.debounce_quiet_ms,
+        debounce_max_wait_ms=row.debounce_max_wait_ms,
         created_at=row.created_at,
     )
 
@@ -110,6 +113,14 @@ async def create_tenant_channel(
                 )
             if channel.webhook_hmac_key:
                 reads.set_webhook_key(uow.connection, created.id, channel.webhook_hmac_key)
+            if channel.agent_url or channel.debounce_quiet_ms or channel.debounce_max_wait_ms:
+                reads.set_agent(
+                    uow.connection,
+                    created.id,
+                    channel.agent_url,
+                    channel.debounce_quiet_ms,
+                    channel.debounce_max_wait_ms,
+                )
             uow.commit()
             return _channel(uow.connection, tenant, channel.name)
 

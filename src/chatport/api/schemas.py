@@ -29,6 +29,13 @@ class ChannelIn(BaseModel):
     waha_api_key: str | None = Field(default=None, max_length=500)
     session_timeout_minutes: float | None = Field(default=None, gt=0, le=60 * 24 * 365)
     webhook_hmac_key: str | None = Field(default=None, min_length=1, max_length=500)
+    agent_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The AI agent's URL: live inbound bursts become agent jobs posted there",
+    )
+    debounce_quiet_ms: int | None = Field(default=None, gt=0, le=3_600_000)
+    debounce_max_wait_ms: int | None = Field(default=None, gt=0, le=86_400_000)
 
 
 class ChannelOut(BaseModel):
@@ -39,6 +46,9 @@ class ChannelOut(BaseModel):
     status: str | None
     session_timeout_minutes: float | None
     webhook_signed: bool = Field(description="Whether the channel has its own webhook key")
+    has_agent: bool = Field(description="Whether the channel names its own agent")
+    debounce_quiet_ms: int | None
+    debounce_max_wait_ms: int | None
     created_at: datetime
 
 

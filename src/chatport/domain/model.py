@@ -62,6 +62,8 @@ class Channel:
     name: str
     waha_session: str
     session_timeout: timedelta = DEFAULT_SESSION_TIMEOUT
+    has_agent: bool = False
+    """Whether the channel names an agent: its live inbound messages are tracked in bursts."""
 
     @property
     def key(self) -> str:

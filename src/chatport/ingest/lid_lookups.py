@@ -1,4 +1,5 @@
-"""Ask WAHA for the phone number behind LIDs the live path met without a known mapping.
+"""LIDs on the live path: the stored mapping (`StoredLids`, cached per channel) and WAHA asked
+for the phone number behind LIDs met without a known mapping (`LidLookups`).
 
 A webhook naming a person only by `…@lid` (no `remoteJidAlt`/`participantAlt` twin, nothing
 stored from an import's `/lids` read) is written at once under the LID; the LID is then looked
@@ -22,12 +23,37 @@ from collections.abc import Callable, Iterable, Mapping
 from chatport.domain.model import Channel
 from chatport.sources.waha import WahaClient, WahaSettings
 from chatport.store.database import Database
-from chatport.store.lids import remember_lids
+from chatport.store.lids import channel_lids, remember_lids
 from chatport.store.queries import waha_of
 
 logger = logging.getLogger(__name__)
 
 _MAX_REMEMBERED = 100_000
+
+
+class StoredLids:
+    """Each channel's stored `@lid` -> phone mapping, read again after `ttl` seconds, plus the
+    pairs this process learned meanwhile (`learn` may be called from the LID lookup thread)."""
+
+    def __init__(self, database: Database, ttl: float = 30.0) -> None:
+        self.database = database
+        self.ttl = ttl
+        self._known: dict[int, tuple[float, dict[str, str]]] = {}
+
+    def __call__(self, channel: Channel) -> Mapping[str, str]:
+        cached = self._known.get(channel.id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        with self.database.engine.connect() as connection:
+            mapping = channel_lids(connection, channel.id)
+        self._known[channel.id] = (time.monotonic() + self.ttl, mapping)
+        return mapping
+
+    def learn(self, channel: Channel, pairs: Mapping[str, str]) -> None:
+        """Use `pairs` (just stored) from now on, without waiting for the next read."""
+        cached = self._known.get(channel.id)
+        if cached is not None:
+            cached[1].update(pairs)
 
 
 class LidLookups:

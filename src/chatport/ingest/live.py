@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
-from chatport.ingest.lid_lookups import LidLookups
+from chatport.ingest.lid_lookups import LidLookups, StoredLids
 from chatport.sources.waha_webhooks import (
     MESSAGE_EVENTS,
     STATE_EVENTS,
@@ -39,7 +39,6 @@ from chatport.sources.waha_webhooks import (
 )
 from chatport.store import webhooks
 from chatport.store.database import Database
-from chatport.store.lids import channel_lids
 from chatport.store.message_changes import apply_change
 from chatport.store.records import insert_dead_letters
 
@@ -99,31 +98,6 @@ class _Plan:
     me_id: str | None = None
 
 
-class StoredLids:
-    """Each channel's stored `@lid` -> phone mapping, read again after `ttl` seconds, plus the
-    pairs this process learned meanwhile (`learn` may be called from the LID lookup thread)."""
-
-    def __init__(self, database: Database, ttl: float = 30.0) -> None:
-        self.database = database
-        self.ttl = ttl
-        self._known: dict[int, tuple[float, dict[str, str]]] = {}
-
-    def __call__(self, channel: Channel) -> Mapping[str, str]:
-        cached = self._known.get(channel.id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        with self.database.engine.connect() as connection:
-            mapping = channel_lids(connection, channel.id)
-        self._known[channel.id] = (time.monotonic() + self.ttl, mapping)
-        return mapping
-
-    def learn(self, channel: Channel, pairs: Mapping[str, str]) -> None:
-        """Use `pairs` (just stored) from now on, without waiting for the next read."""
-        cached = self._known.get(channel.id)
-        if cached is not None:
-            cached[1].update(pairs)
-
-
 class LiveWriter:
     """Writes webhook deliveries (group commit, see the module docstring)."""
 
@@ -134,18 +108,21 @@ class LiveWriter:
         max_batch: int = 1_000,
         look_up_lids: bool = True,
         receipts_kept: timedelta = timedelta(hours=48),
+        agent_everywhere: bool = False,
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
         on_results: Callable[[list[tuple[Any, Result | str]]], None] | None = None,
     ) -> None:
         """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known
-        phone (`lid_lookups.py`); `receipts_kept`: how long envelope ids are remembered
-        (older ones are pruned a little after each group); `on_written(channel, result,
-        seconds)` is told of every committed group (metrics); `on_results([(tag, result or
-        error text), …])` of the outcomes of each round of groups, at once (the writer
-        process answers with one frame per round)."""
+        phone (`lid_lookups.py`); `agent_everywhere`: follow every channel's bursts (a global
+        agent URL), not only those of channels with an agent of their own; `receipts_kept`:
+        how long envelope ids are remembered (older ones are pruned a little after each
+        group); `on_written(channel, result, seconds)` is told of every committed group
+        (metrics); `on_results([(tag, result or error text), …])` of the outcomes of each
+        round of groups, at once (the writer process answers with one frame per round)."""
         self.database = database
         self.max_batch = max_batch
         self.receipts_kept = receipts_kept
+        self.agent_everywhere = agent_everywhere
         self._next_prune = 0.0
         self._lids = StoredLids(database)
         self._lookups = LidLookups(database, self._lids.learn) if look_up_lids else None
@@ -225,6 +202,8 @@ class LiveWriter:
 
     def _write(self, deliveries: list[_Delivery]) -> dict[int, Result]:
         channel = deliveries[0].channel
+        if self.agent_everywhere and not channel.has_agent:
+            channel = replace(channel, has_agent=True)
         lids = self._lids(channel)
         planned: list[tuple[_Plan, PreparedBatch]] = []
         missing: set[int] = set()

@@ -187,6 +187,7 @@ def main() -> None:
     writer = LiveWriter(
         services.database,
         receipts_kept=timedelta(hours=settings.webhook_receipt_hours),
+        agent_everywhere=bool(settings.agent_url),
         on_written=lambda channel, result, seconds: send(("written", (result.created, seconds))),
         on_results=lambda outcomes: send(("results", outcomes)),
     )

@@ -4,7 +4,8 @@ Import chunks, export files, Baileys payloads and live webhooks all end here. Fo
 upserts chats (locked for the transaction), skips messages already stored, upserts contacts,
 applies the session rule against the neighbour sessions of all the batch's chats (read in one
 query), bulk inserts the new messages, moves chat previews forward, writes outbox events and
-dead letters. The number of statements does not depend on the number of messages.
+dead letters, and (live, for channels with an agent) follows the chats' bursts. The number of
+statements does not depend on the number of messages.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chatport.domain.model import BatchResult, Channel, Message, Origin, Session
 from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_chat_sessions
 from chatport.store import jsoncodec
 from chatport.store.bulk import BulkOps, Match
+from chatport.store.bursts import follow_bursts
 from chatport.store.lids import remember_lids
 from chatport.store.records import insert_dead_letters, insert_events
 from chatport.store.tables import messages
@@ -100,6 +102,8 @@ def write_batch(
                 raise
             raise DuplicateElsewhere(str(error)) from error
         remember_lids(connection, ops, channel, batch.lid_pairs())
+        if origin is Origin.LIVE and channel.has_agent:
+            follow_bursts(connection, ops, channel, new, write.now)
     events = batch_events(channel.id, origin, new, plans, result)
     insert_events(connection, ops, channel, events, write.now)
     insert_dead_letters(connection, ops, channel, origin, batch.invalid, write.now)

@@ -23,6 +23,7 @@ def get_channel(
             channels.c.tenant_id,
             channels.c.name,
             channels.c.waha_session,
+            channels.c.agent_url,
             channels.c.session_timeout_seconds.label("channel_timeout"),
             tenants.c.session_timeout_seconds.label("tenant_timeout"),
         )
@@ -38,6 +39,7 @@ def get_channel(
         name=row.name,
         waha_session=row.waha_session,
         session_timeout=timedelta(seconds=seconds) if seconds else default_timeout,
+        has_agent=bool(row.agent_url),
     )
 
 

@@ -20,6 +20,9 @@ CHANNEL_COLUMNS = (
     channels.c.status,
     channels.c.session_timeout_seconds,
     channels.c.webhook_hmac_key,
+    channels.c.agent_url,
+    channels.c.debounce_quiet_ms,
+    channels.c.debounce_max_wait_ms,
     channels.c.created_at,
 )
 
@@ -179,4 +182,25 @@ def set_webhook_key(connection: Connection, channel_id: int, key: str) -> None:
         update(channels)
         .where(channels.c.id == channel_id)
         .values(webhook_hmac_key=key, updated_at=datetime.now(UTC))
+    )
+
+
+def set_agent(
+    connection: Connection,
+    channel_id: int,
+    url: str | None,
+    quiet_ms: int | None,
+    max_wait_ms: int | None,
+) -> None:
+    """Name a channel's agent (its live inbound bursts become agent jobs) and its own
+    debounce windows (None: the global ones)."""
+    connection.execute(
+        update(channels)
+        .where(channels.c.id == channel_id)
+        .values(
+            agent_url=url,
+            debounce_quiet_ms=quiet_ms,
+            debounce_max_wait_ms=max_wait_ms,
+            updated_at=datetime.now(UTC),
+        )
     )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 from chatport.store.types import Id, Json, UtcDateTime
@@ -82,6 +83,8 @@ channels = Table(
     Column("webhook_hmac_key", Text),
     Column("agent_url", Text),
     *_timestamps(),
+    Column("debounce_quiet_ms", Integer),
+    Column("debounce_max_wait_ms", Integer),
     UniqueConstraint("tenant_id", "name", name="uq_channels_tenant_id_name"),
     Index("ix_channels_waha_session", "waha_session"),
 )
@@ -218,8 +221,38 @@ agent_jobs = Table(
     Column("reply", Text),
     Column("error", Text),
     *_timestamps(),
+    Column("burst_id", Uuid),
     Index("ix_agent_jobs_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ux_agent_jobs_burst_id", "burst_id", unique=True),
 )
+"""Work for the AI agent: one row per closed burst (`burst_id` unique: never two jobs for one
+burst), its messages' ids in order."""
+
+bursts = Table(
+    "bursts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Id, nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("chat_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("message_ids", Json, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Column("taken_over_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+    Index("ix_bursts_status_channel_id", "status", "channel_id"),
+    Index(
+        "ux_bursts_open_chat",
+        "channel_id",
+        "chat_id",
+        unique=True,
+        sqlite_where=text("status = 'open'"),
+        postgresql_where=text("status = 'open'"),
+    ),
+)
+"""Bursts of inbound live messages per chat (`domain.bursts`): at most one open per chat;
+`opened_at` / `last_at` are when its first and latest messages arrived (server time)."""
 
 events = Table(
     "events",
@@ -290,4 +323,5 @@ STABLE_TABLES = (
     "dead_letters",
     "webhook_receipts",
     "lid_mappings",
+    "bursts",
 )

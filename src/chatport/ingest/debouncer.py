@@ -1,0 +1,75 @@
+"""The debouncer: closes due bursts into agent jobs, in a thread of the server.
+
+Burst state lives in the database, so a restart in the middle of a quiet window loses nothing:
+the next debouncer closes the burst when it is due, once. Several servers on one PostgreSQL
+may each run one: bursts are claimed with `FOR UPDATE SKIP LOCKED` (`store.bursts`). It
+polls every `poll_seconds` (a burst closes at most that late).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import UUID
+
+from chatport.domain.bursts import BurstRules
+from chatport.store.bursts import close_bursts, due_bursts
+from chatport.store.database import Database
+
+logger = logging.getLogger(__name__)
+
+
+class Debouncer:
+    """`Debouncer(database, rules).start()`, then `close()`."""
+
+    def __init__(
+        self,
+        database: Database,
+        rules: BurstRules,
+        *,
+        poll_seconds: float = 0.2,
+        on_jobs: Callable[[list[UUID]], None] = lambda jobs: None,
+    ) -> None:
+        """`on_jobs(ids)` is told of the agent jobs each round created (after the commit)."""
+        self.database = database
+        self.rules = rules
+        self.poll_seconds = poll_seconds
+        self._on_jobs = on_jobs
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="debouncer", daemon=True)
+
+    def start(self) -> Debouncer:
+        """Start polling; returns itself."""
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop polling (a round under way finishes)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def run_once(self, now: datetime | None = None) -> list[UUID]:
+        """Close what is due at `now` (default: the clock's now); the new jobs' ids. Looks
+        first with a read, so an idle round takes no write lock (SQLite)."""
+        now = now or datetime.now(UTC)
+        with self.database.engine.connect() as connection:
+            due = due_bursts(connection, self.rules, now)
+        if not due:
+            return []
+        with self.database.unit_of_work() as uow:
+            jobs = close_bursts(uow.connection, self.database.ops, due, now)
+            uow.commit()
+        return jobs
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                jobs = self.run_once()
+            except Exception:  # noqa: BLE001 - the next round tries again; nothing is lost
+                logger.exception("closing due bursts failed")
+                continue
+            if jobs:
+                self._on_jobs(jobs)
