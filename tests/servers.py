@@ -23,8 +23,15 @@ def free_port() -> int:
 @contextmanager
 def serve_app(services: Services) -> Iterator[str]:
     """`create_app(services)` served until the block ends; yields its base URL."""
+    with serve_asgi(create_app(services)) as url:
+        yield url
+
+
+@contextmanager
+def serve_asgi(app) -> Iterator[str]:
+    """Any ASGI app served until the block ends; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         description="The AI agent's URL for channels without their own (`channels.agent_url`); "
         "when set, every channel's live inbound messages are debounced into agent jobs",
     )
+    agent_hmac_key: str | None = Field(
+        default=None,
+        description="Key of the HMAC-SHA256 signature (`X-Chatport-Signature`) on jobs posted "
+        "to agents",
+    )
+    agent_timeout_seconds: float = Field(
+        default=30, gt=0, description="How long an agent may take to answer a job"
+    )
     debounce_quiet_ms: int = Field(
         default=3_000, gt=0, description="A burst closes after this long without a new bubble"
     )

@@ -12,10 +12,11 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from chatport import __version__
-from chatport.api import imports, rest, webhooks
+from chatport.api import agent_jobs, imports, rest, webhooks
 from chatport.api.auth import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import Services, build
+from chatport.ingest.agent_delivery import AgentDeliverer
 from chatport.ingest.debouncer import Debouncer
 from chatport.ingest.live_process import LiveWriterProcess
 
@@ -36,11 +37,15 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         settings = services.settings
         writers = settings.live_writers if services.database.ops.name == "postgresql" else 1
         app.state.live = LiveWriterProcess(settings, on_written=metrics.written, writers=writers)
-        debouncer = Debouncer(services.database, settings.burst_rules).start()
+        debouncer = Debouncer(
+            services.database, settings.burst_rules, on_jobs=metrics.debounced
+        ).start()
+        deliverer = AgentDeliverer(services.database, settings).start()
         try:
             yield
         finally:
             debouncer.close()
+            deliverer.close()
             app.state.live.close()
             if own_services:
                 services.close()
@@ -62,9 +67,11 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         services, on_created=metrics.messages_written.labels("import").inc
     )
     metrics.watch_imports(app.state.imports)
+    metrics.watch_agent(services.database)
     app.router.routes.append(webhooks.ROUTE)
     app.include_router(rest.router)
     app.include_router(imports.router)
+    app.include_router(agent_jobs.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     async def healthz() -> dict[str, str]:

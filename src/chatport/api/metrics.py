@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 
 class Metrics:
@@ -50,7 +51,42 @@ class Metrics:
         )
         messages.set_function(runner.messages)
 
+    def watch_agent(self, database) -> None:
+        """Gauges of bursts and agent jobs (read from the database at each scrape), and the
+        debounce delay histogram (`debounced`)."""
+        self.debounce_seconds = Histogram(
+            "chatport_debounce_seconds",
+            "From a burst's last bubble to its agent job",
+            buckets=(0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 60),
+            registry=self.registry,
+        )
+        self.registry.register(_AgentCollector(database))
+
+    def debounced(self, jobs: list) -> None:
+        """Agent jobs were created: `[(job id, seconds since the last bubble), …]`."""
+        for _, seconds in jobs:
+            self.debounce_seconds.observe(seconds)
+
     def written(self, created: int, seconds: float) -> None:
         """A live group was committed: `created` new messages in `seconds`."""
         self.messages_written.labels("live").inc(created)
         self.write_seconds.observe(seconds)
+
+
+class _AgentCollector:
+    """`chatport_bursts_open` and `chatport_agent_jobs{status}`, counted at scrape time."""
+
+    def __init__(self, database) -> None:
+        self.database = database
+
+    def collect(self):
+        from chatport.store import agent_jobs, bursts
+
+        with self.database.engine.connect() as connection:
+            open_bursts = bursts.open_count(connection)
+            by_status = agent_jobs.count_by_status(connection)
+        yield GaugeMetricFamily("chatport_bursts_open", "Bursts open now", value=open_bursts)
+        jobs = GaugeMetricFamily("chatport_agent_jobs", "Agent jobs by status", labels=["status"])
+        for status in agent_jobs.STATUSES:
+            jobs.add_metric([status], by_status.get(status, 0))
+        yield jobs

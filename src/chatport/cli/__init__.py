@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from chatport import __version__
+from chatport.cli.agent import agent_app
 from chatport.cli.db import db_app
 from chatport.cli.demo import demo
 from chatport.cli.imports import import_app
@@ -27,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(import_app, name="import")
 app.add_typer(keys_app, name="keys")
+app.add_typer(agent_app, name="agent")
 app.command()(demo)
 app.command()(serve)
 

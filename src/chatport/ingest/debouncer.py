@@ -30,9 +30,10 @@ class Debouncer:
         rules: BurstRules,
         *,
         poll_seconds: float = 0.2,
-        on_jobs: Callable[[list[UUID]], None] = lambda jobs: None,
+        on_jobs: Callable[[list[tuple[UUID, float]]], None] = lambda jobs: None,
     ) -> None:
-        """`on_jobs(ids)` is told of the agent jobs each round created (after the commit)."""
+        """`on_jobs([(id, seconds), …])` is told of the agent jobs each round created (after
+        the commit), each with the seconds from its burst's last bubble to the job."""
         self.database = database
         self.rules = rules
         self.poll_seconds = poll_seconds
@@ -52,8 +53,11 @@ class Debouncer:
             self._thread.join()
 
     def run_once(self, now: datetime | None = None) -> list[UUID]:
-        """Close what is due at `now` (default: the clock's now); the new jobs' ids. Looks
-        first with a read, so an idle round takes no write lock (SQLite)."""
+        """Close what is due at `now` (default: the clock's now); the new jobs' ids."""
+        return [job for job, _ in self._close(now)]
+
+    def _close(self, now: datetime | None = None) -> list[tuple[UUID, float]]:
+        """Looks first with a read, so an idle round takes no write lock (SQLite)."""
         now = now or datetime.now(UTC)
         with self.database.engine.connect() as connection:
             due = due_bursts(connection, self.rules, now)
@@ -67,7 +71,7 @@ class Debouncer:
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             try:
-                jobs = self.run_once()
+                jobs = self._close()
             except Exception:  # noqa: BLE001 - the next round tries again; nothing is lost
                 logger.exception("closing due bursts failed")
                 continue

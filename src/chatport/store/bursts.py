@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Connection, Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
 from chatport.domain.bursts import BurstRules, BurstStatus, OpenBurst, closing
 from chatport.domain.events import Event
@@ -142,9 +142,10 @@ def due_bursts(
 
 def close_bursts(
     connection: Connection, ops: BulkOps, due: dict[UUID, BurstStatus], now: datetime
-) -> list[UUID]:
+) -> list[tuple[UUID, float]]:
     """Close the `due` bursts still open (each into one pending agent job, or without one
-    when taken over), skipping those another transaction holds; the new jobs' ids."""
+    when taken over), skipping those another transaction holds; the new jobs' ids, each with
+    the seconds from its burst's last bubble to the job."""
     if not due:
         return []
     claimed = connection.execute(
@@ -152,14 +153,15 @@ def close_bursts(
         .where(bursts.c.id.in_(list(due)), bursts.c.status == BurstStatus.OPEN.value)
         .with_for_update(skip_locked=True)
     ).all()
-    jobs: list[UUID] = []
+    jobs: list[tuple[UUID, float]] = []
     for burst in claimed:
         status = due[burst.id]
         connection.execute(
             update(bursts).where(bursts.c.id == burst.id).values(status=status, closed_at=now)
         )
         if status is BurstStatus.CLOSED:
-            jobs.append(_job_of(connection, ops, burst, now))
+            waited = (now - burst.last_at).total_seconds()
+            jobs.append((_job_of(connection, ops, burst, now), waited))
     return jobs
 
 
@@ -199,3 +201,10 @@ def _job_of(connection: Connection, ops: BulkOps, burst, now: datetime) -> UUID:
     )
     insert_events(connection, ops, channel, [event], now)
     return job_id
+
+
+def open_count(connection: Connection) -> int:
+    """How many bursts are open (a gauge)."""
+    return connection.execute(
+        select(func.count()).select_from(bursts).where(bursts.c.status == BurstStatus.OPEN.value)
+    ).scalar_one()

@@ -1,0 +1,187 @@
+"""Delivering agent jobs: POST the job to the agent, store its reply in the chat history.
+
+The agent is the channel's `agent_url`, else `CHATPORT_AGENT_URL`: an HTTP URL, or
+`python:module:function` for an agent in this process (called with the payload dict; returns
+the reply text or None). Over HTTP the job is POSTed as JSON, signed with HMAC-SHA256 of the
+body (`X-Chatport-Signature: sha256=<hex>`, key `CHATPORT_AGENT_HMAC_KEY`) when a key is set.
+The agent answers `{"reply": "…"}` (stored at once), or 202 and later
+`POST /api/agent-jobs/{id}/reply`. A failed attempt is retried later with exponential backoff
+and jitter, scheduled in the database (so retries survive restarts); after `max_attempts` the
+job is `failed`, with the error.
+
+The reply is an outbound message (origin `agent`, from_me) in the job's chat, through the one
+write path: same session rules, chat preview. Its id is `chatport-agent-<job id>`, so a reply
+stored twice is one message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import logging
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+
+from chatport.domain.model import IncomingMessage, Origin
+from chatport.settings import Settings
+from chatport.store import agent_jobs
+from chatport.store.database import Database
+from chatport.store.queries import channel_by_id
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+
+
+class AgentRejected(Exception):
+    """The agent answered with an error (its status and body in the message)."""
+
+
+class AgentDeliverer:
+    """A thread that delivers due agent jobs (`start()`, `close()`), or `run_once()`."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        poll_seconds: float = 0.2,
+        max_attempts: int = 5,
+        base_delay: timedelta = timedelta(seconds=2),
+        max_delay: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._http = httpx.Client(timeout=settings.agent_timeout_seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="agent-delivery", daemon=True)
+
+    def start(self) -> AgentDeliverer:
+        """Start delivering; returns itself."""
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop (a delivery under way finishes)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._http.close()
+
+    def run_once(self, now: datetime | None = None) -> int:
+        """Deliver the jobs due at `now`; how many were claimed."""
+        now = now or datetime.now(UTC)
+        with self.database.unit_of_work() as uow:
+            claimed = agent_jobs.claim_jobs(uow.connection, now, LEASE)
+            uow.commit()
+        for job in claimed:
+            self._deliver(job)
+        return len(claimed)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self._run_if_due()
+            except Exception:  # noqa: BLE001 - the next round tries again; nothing is lost
+                logger.exception("delivering agent jobs failed")
+
+    def _run_if_due(self) -> None:
+        with self.database.engine.connect() as connection:  # an idle round takes no lock
+            due = connection.execute(agent_jobs.due_query(datetime.now(UTC))).first()
+        if due is not None:
+            self.run_once()
+
+    def _deliver(self, job: Any) -> None:
+        with self.database.engine.connect() as connection:
+            payload = agent_jobs.job_payload(connection, job)
+            agent = agent_jobs.agent_of(connection, job.channel_id) or self.settings.agent_url
+        try:
+            if not agent:
+                raise AgentRejected("no agent: set the channel's agent_url or CHATPORT_AGENT_URL")
+            answer = self._ask(agent, payload)
+        except (AgentRejected, httpx.HTTPError, ValueError, ImportError) as error:
+            self._failed(job, f"{type(error).__name__}: {error}")
+            return
+        except Exception as error:  # noqa: BLE001 - an in-process agent may raise anything
+            logger.exception("agent of job %s raised", job.id)
+            self._failed(job, f"{type(error).__name__}: {error}")
+            return
+        if answer is _LATER:
+            self._settle(job, agent_jobs.WAITING)
+        else:
+            store_reply(self.database, job, answer)
+
+    def _ask(self, agent: str, payload: dict[str, Any]) -> str | None | object:
+        """The agent's reply text (None: no reply), or `_LATER` when it answers 202."""
+        if agent.startswith("python:"):
+            module, _, name = agent.removeprefix("python:").partition(":")
+            reply = getattr(importlib.import_module(module), name)(payload)
+            return reply if isinstance(reply, str) and reply.strip() else None
+        body = orjson.dumps(payload)
+        headers = {"content-type": "application/json", "x-chatport-job": payload["job_id"]}
+        if self.settings.agent_hmac_key:
+            digest = hmac.new(self.settings.agent_hmac_key.encode(), body, hashlib.sha256)
+            headers["x-chatport-signature"] = f"sha256={digest.hexdigest()}"
+        response = self._http.post(agent, content=body, headers=headers)
+        if response.status_code == 202:
+            return _LATER
+        if not response.is_success:
+            raise AgentRejected(f"HTTP {response.status_code}: {response.text[:300]}")
+        reply = orjson.loads(response.content or b"{}").get("reply") if response.content else None
+        return reply if isinstance(reply, str) and reply.strip() else None
+
+    def _failed(self, job: Any, error: str) -> None:
+        attempt = job.attempts + 1
+        if attempt >= self.max_attempts:
+            self._settle(job, agent_jobs.FAILED, error=error)
+            return
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        retry_at = datetime.now(UTC) + delay * random.uniform(0.5, 1.0)
+        self._settle(job, agent_jobs.PENDING, error=error, retry_at=retry_at)
+
+    def _settle(self, job: Any, status: str, **outcome: Any) -> None:
+        with self.database.unit_of_work() as uow:
+            agent_jobs.settle_job(uow.connection, job.id, status, datetime.now(UTC), **outcome)
+            uow.commit()
+
+
+_LATER = object()
+
+
+def store_reply(database: Database, job: Any, text: str | None) -> None:
+    """Store the agent's reply to `job` as an outbound message of its chat (none when `text`
+    is None) and mark the job replied, in one transaction."""
+    now = datetime.now(UTC)
+    if text is None:
+        with database.unit_of_work() as uow:
+            agent_jobs.settle_job(uow.connection, job.id, agent_jobs.REPLIED, now)
+            uow.commit()
+        return
+    with database.engine.connect() as connection:
+        channel = channel_by_id(connection, job.channel_id, database.default_timeout)
+    reply = IncomingMessage(
+        external_id=f"chatport-agent-{job.id}",
+        chat_id=job.chat_id,
+        sent_at=now,
+        from_me=True,
+        text=text,
+        raw={"agent_job": str(job.id), "text": text},
+    )
+    database.write_batch(
+        channel,
+        [reply],
+        origin=Origin.AGENT,
+        then=lambda connection, result: agent_jobs.settle_job(
+            connection, job.id, agent_jobs.REPLIED, now, reply=text
+        ),
+    )

@@ -1,0 +1,194 @@
+"""Agent jobs in the store: claimed for delivery, their payload, their outcome.
+
+A job is `pending` until a deliverer claims it (`delivering`, leased: a deliverer that dies
+leaves it to be claimed again once the lease ends). Then it is `replied` (the agent's reply is
+stored as a message), `waiting` (the agent answered 202 and will POST the reply later),
+`pending` again with a later `next_attempt_at` (a failed attempt), or `failed` after the last
+attempt, with the error.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Select, desc, func, or_, select, update
+
+from chatport.store.tables import agent_jobs, channels, contacts, messages
+
+PENDING, DELIVERING, WAITING, REPLIED, FAILED = (
+    "pending",
+    "delivering",
+    "waiting",
+    "replied",
+    "failed",
+)
+STATUSES = (PENDING, DELIVERING, WAITING, REPLIED, FAILED)
+
+
+def _due(now: datetime) -> Any:
+    return or_(agent_jobs.c.status == PENDING, agent_jobs.c.status == DELIVERING) & (
+        agent_jobs.c.next_attempt_at <= now
+    )
+
+
+def due_query(now: datetime) -> Select:
+    """A read that finds one job due for delivery at `now`, if any (cheap: polled)."""
+    return select(agent_jobs.c.id).where(_due(now)).limit(1)
+
+
+def agent_of(connection: Connection, channel_id: int) -> str | None:
+    """The channel's own agent URL."""
+    return connection.execute(
+        select(channels.c.agent_url).where(channels.c.id == channel_id)
+    ).scalar()
+
+
+def claim_jobs(
+    connection: Connection, now: datetime, lease: timedelta, limit: int = 20
+) -> list[Any]:
+    """Claim the jobs due for delivery (pending and due, or delivering past their lease),
+    skipping those another deliverer holds; call in a write transaction and commit."""
+    due = connection.execute(
+        select(agent_jobs)
+        .where(_due(now))
+        .order_by(agent_jobs.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if due:
+        connection.execute(
+            update(agent_jobs)
+            .where(agent_jobs.c.id.in_([job.id for job in due]))
+            .values(
+                status=DELIVERING,
+                attempts=agent_jobs.c.attempts + 1,
+                next_attempt_at=now + lease,
+                updated_at=now,
+            )
+        )
+    return due
+
+
+def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str, Any]:
+    """What the agent is sent: the job, its chat and contact, the burst's messages, and the
+    last `context` messages of the session (oldest first)."""
+    channel = connection.execute(
+        select(channels.c.name, channels.c.agent_url).where(channels.c.id == job.channel_id)
+    ).one()
+    contact = None
+    if job.contact_id is not None:
+        row = connection.execute(
+            select(contacts.c.wa_id, contacts.c.phone, contacts.c.name).where(
+                contacts.c.id == job.contact_id
+            )
+        ).first()
+        contact = {"wa_id": row.wa_id, "phone": row.phone, "name": row.name} if row else None
+    columns = (
+        messages.c.external_id,
+        messages.c.sent_at,
+        messages.c.from_me,
+        messages.c.origin,
+        messages.c.content_type,
+        messages.c.text,
+        messages.c.media_url,
+        messages.c.media_mime,
+        messages.c.media_filename,
+    )
+    burst = {
+        row.external_id: _message(row)
+        for row in connection.execute(
+            select(*columns).where(
+                messages.c.channel_id == job.channel_id,
+                messages.c.external_id.in_(list(job.message_ids)),
+            )
+        )
+    }
+    recent = []
+    if job.session_id is not None:
+        rows = connection.execute(
+            select(*columns)
+            .where(messages.c.session_id == job.session_id)
+            .order_by(desc(messages.c.sent_at), desc(messages.c.external_id))
+            .limit(context)
+        )
+        recent = [_message(row) for row in reversed(rows.all())]
+    return {
+        "job_id": str(job.id),
+        "channel": channel.name,
+        "chat_id": job.chat_id,
+        "contact": contact,
+        "session_id": str(job.session_id) if job.session_id else None,
+        "messages": [burst[i] for i in job.message_ids if i in burst],
+        "context": recent,
+        "attempt": job.attempts + 1,
+    }
+
+
+def _message(row: Any) -> dict[str, Any]:
+    media = (
+        {"url": row.media_url, "mime": row.media_mime, "filename": row.media_filename}
+        if row.media_url or row.media_mime or row.media_filename
+        else None
+    )
+    return {
+        "id": row.external_id,
+        "sent_at": row.sent_at.isoformat(),
+        "from_me": row.from_me,
+        "origin": row.origin,
+        "type": row.content_type,
+        "text": row.text,
+        "media": media,
+    }
+
+
+def settle_job(
+    connection: Connection,
+    job_id: UUID,
+    status: str,
+    now: datetime,
+    *,
+    reply: str | None = None,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Record a delivery's outcome (`retry_at` puts it back to pending for then)."""
+    connection.execute(
+        update(agent_jobs)
+        .where(agent_jobs.c.id == job_id)
+        .values(
+            status=PENDING if retry_at else status,
+            reply=reply,
+            error=error,
+            next_attempt_at=retry_at,
+            updated_at=now,
+        )
+    )
+
+
+def load_job(connection: Connection, job_id: UUID) -> Any | None:
+    """One job row by id."""
+    return connection.execute(select(agent_jobs).where(agent_jobs.c.id == job_id)).first()
+
+
+def list_jobs(
+    connection: Connection,
+    *,
+    tenant_id: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[Any]:
+    """The newest jobs first, of a tenant and a status when given."""
+    query = select(agent_jobs).order_by(desc(agent_jobs.c.created_at)).limit(limit)
+    if tenant_id is not None:
+        query = query.where(agent_jobs.c.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(agent_jobs.c.status == status)
+    return connection.execute(query).all()
+
+
+def count_by_status(connection: Connection) -> dict[str, int]:
+    """How many jobs are in each status (a gauge)."""
+    query = select(agent_jobs.c.status, func.count()).group_by(agent_jobs.c.status)
+    return {status: count for status, count in connection.execute(query)}

@@ -1,0 +1,190 @@
+"""Agent jobs delivered to a real HTTP agent over loopback (and an in-process one), the
+reply stored in the chat history; retries, failure, a late reply by the API (both back ends)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from chatport.bootstrap import build
+from chatport.domain.model import Origin
+from chatport.ingest.agent_delivery import AgentDeliverer
+from chatport.ingest.debouncer import Debouncer
+from chatport.settings import Settings
+from chatport.store import reads, tenants
+from chatport.store.tables import agent_jobs, chats, messages
+from tests.builders import incoming
+from tests.integration.test_bursts import CHAT, RULES, at, live
+from tests.servers import serve_app, serve_asgi
+
+AGENT_KEY = "agent-secret"
+
+
+class Agent:
+    """A test agent: answers with `answers` in turn (a status, or a reply text), records
+    what it was sent and whether the signature was right."""
+
+    def __init__(self, *answers: int | str) -> None:
+        self.answers = list(answers)
+        self.received: list[dict] = []
+        self.signed: list[bool] = []
+        self.app = Starlette(routes=[Route("/agent", self.handle, methods=["POST"])])
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        expected = hmac.new(AGENT_KEY.encode(), body, hashlib.sha256).hexdigest()
+        self.signed.append(request.headers.get("x-chatport-signature") == f"sha256={expected}")
+        self.received.append(orjson.loads(body))
+        answer = self.answers.pop(0) if self.answers else "ok"
+        if isinstance(answer, int):
+            return Response(status_code=answer)
+        return JSONResponse({"reply": answer})
+
+
+def echo_agent(payload: dict) -> str:
+    """An in-process agent (`python:tests.integration.test_agent_delivery:echo_agent`)."""
+    return "you said: " + " / ".join(m["text"] for m in payload["messages"])
+
+
+def burst_with_job(services, agent_url: str) -> None:
+    database = services.database
+    channel = database.channel()
+    with database.unit_of_work() as uow:
+        reads.set_agent(uow.connection, channel.id, agent_url, None, None)
+        uow.commit()
+    channel = replace(channel, has_agent=True)
+    start = datetime.now(UTC) - timedelta(seconds=30)  # the reply comes a little later
+    for n, text in enumerate(("Hi", "I want", "to order")):
+        sent = start + timedelta(seconds=n)
+        bubble = incoming(f"bubble{n}", sent_at=sent, chat=CHAT, text=text)
+        database.write_batch(channel, [bubble], origin=Origin.LIVE, now=sent)
+    assert len(Debouncer(database, RULES).run_once(start + timedelta(seconds=10))) == 1
+
+
+def job_row(database):
+    with database.engine.connect() as connection:
+        return connection.execute(select(agent_jobs)).one()
+
+
+def settings_for(database_url: str) -> Settings:
+    return Settings(database_url=database_url, agent_hmac_key=AGENT_KEY)
+
+
+def test_a_job_is_posted_signed_and_the_reply_lands_in_the_chat(database_url) -> None:
+    services = build(settings_for(database_url))
+    database = services.database
+    agent = Agent("What would you like to order?")
+    with serve_asgi(agent.app) as url:
+        burst_with_job(services, f"{url}/agent")
+        deliverer = AgentDeliverer(database, services.settings)
+        assert deliverer.run_once() == 1
+        deliverer.close()
+    sent = agent.received[0]
+    assert agent.signed == [True] and sent["chat_id"] == CHAT
+    assert [m["text"] for m in sent["messages"]] == ["Hi", "I want", "to order"]
+    assert [m["id"] for m in sent["context"]] == ["bubble0", "bubble1", "bubble2"]
+    job = job_row(database)
+    assert (job.status, job.reply, job.attempts) == ("replied", "What would you like to order?", 1)
+    with database.engine.connect() as connection:
+        stored = connection.execute(
+            select(messages.c.origin, messages.c.from_me, messages.c.session_id).where(
+                messages.c.external_id == f"chatport-agent-{job.id}"
+            )
+        ).one()
+        preview = connection.execute(select(chats.c.last_message_text)).scalar()
+    assert (stored.origin, stored.from_me, stored.session_id) == ("agent", True, job.session_id)
+    assert preview == "What would you like to order?"
+    services.close()
+
+
+def test_failures_are_retried_with_backoff_then_the_job_fails_visibly(database_url) -> None:
+    services = build(settings_for(database_url))
+    database = services.database
+    agent = Agent(500, 503, "finally")
+    with serve_asgi(agent.app) as url:
+        burst_with_job(services, f"{url}/agent")
+        deliverer = AgentDeliverer(database, services.settings, max_attempts=3)
+        assert deliverer.run_once() == 1
+        first = job_row(database)
+        assert first.status == "pending" and "HTTP 500" in first.error
+        assert deliverer.run_once() == 0  # not due before its backoff
+        later = datetime.now(UTC) + timedelta(minutes=10)
+        deliverer.run_once(later)
+        deliverer.run_once(later + timedelta(minutes=10))
+        deliverer.close()
+    assert (job_row(database).status, job_row(database).reply) == ("replied", "finally")
+    # an agent that never answers: failed after the last attempt, with the error
+    with database.unit_of_work() as uow:
+        uow.connection.execute(agent_jobs.delete())
+        uow.commit()
+    burst_again(services)
+    deliverer = AgentDeliverer(database, services.settings, max_attempts=2)
+    for minutes in (0, 10, 20):
+        deliverer.run_once(datetime.now(UTC) + timedelta(minutes=minutes))
+    deliverer.close()
+    failed = job_row(database)
+    assert failed.status == "failed" and failed.attempts == 2 and "ConnectError" in failed.error
+    services.close()
+
+
+def burst_again(services) -> None:
+    database = services.database
+    channel = replace(database.channel(), has_agent=True)
+    live(database, channel, 100, "again")
+    assert len(Debouncer(database, RULES).run_once(at(110))) == 1
+
+
+def test_a_late_reply_by_the_api_and_an_in_process_agent(database_url) -> None:
+    services = build(settings_for(database_url))
+    database = services.database
+    with database.unit_of_work() as uow:
+        key = tenants.create_key(
+            uow.connection, tenants.ensure_tenant(uow.connection, "default")[0]
+        )
+        other = tenants.create_key(uow.connection, tenants.ensure_tenant(uow.connection, "b")[0])
+        uow.commit()
+    agent = Agent(202)
+    with serve_asgi(agent.app) as url:
+        burst_with_job(services, f"{url}/agent")
+        deliverer = AgentDeliverer(database, services.settings)
+        deliverer.run_once()
+        deliverer.close()
+    job = job_row(database)
+    assert job.status == "waiting"
+    with serve_app(services) as api:
+        path = f"{api}/api/agent-jobs/{job.id}/reply"
+        stranger = httpx.post(path, json={"reply": "x"}, headers={"X-Api-Key": other})
+        assert stranger.status_code == 404
+        answer = httpx.post(path, json={"reply": "Later!"}, headers={"X-Api-Key": key})
+        assert answer.status_code == 200 and answer.json()["status"] == "replied"
+        again = httpx.post(path, json={"reply": "Twice"}, headers={"X-Api-Key": key})
+        assert again.status_code == 409
+        listed = httpx.get(f"{api}/v1/agent-jobs?status=replied", headers={"X-Api-Key": key})
+        assert [j["reply"] for j in listed.json()] == ["Later!"]
+    channel_id = database.channel().id
+    with database.unit_of_work() as uow:
+        uow.connection.execute(agent_jobs.delete())
+        reads.set_agent(
+            uow.connection,
+            channel_id,
+            "python:tests.integration.test_agent_delivery:echo_agent",
+            None,
+            None,
+        )
+        uow.commit()
+    burst_again(services)
+    deliverer = AgentDeliverer(database, services.settings)
+    deliverer.run_once()
+    deliverer.close()
+    assert job_row(database).reply == "you said: hello"
+    services.close()
