@@ -143,7 +143,7 @@ def test_webhook_bubbles_become_one_job_in_real_time(database_url: str) -> None:
         time.sleep(0.3)  # the debouncer's round reports after its commit
         metrics = httpx.get(f"{url}/metrics").text
     assert "chatport_debounce_seconds_count 1.0" in metrics
-    assert "chatport_bursts_open 0.0" in metrics and 'chatport_agent_jobs{status=' in metrics
+    assert "chatport_bursts_open 0.0" in metrics and "chatport_agent_jobs{status=" in metrics
     found = jobs(services.database)
     services.close()
     assert [(chat, ids) for chat, ids, _ in found] == [
