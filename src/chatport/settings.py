@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="Key of the HMAC-SHA256 signature (`X-Chatport-Signature`) on jobs posted "
         "to agents",
     )
+    agent_send_via_waha: bool = Field(
+        default=True,
+        description="Send agent replies through the channel's WAHA (`POST /api/sendText`) when "
+        "it has one, before storing them",
+    )
     agent_timeout_seconds: float = Field(
         default=30, gt=0, description="How long an agent may take to answer a job"
     )

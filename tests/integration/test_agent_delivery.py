@@ -21,10 +21,17 @@ from chatport.domain.model import Origin
 from chatport.ingest.agent_delivery import AgentDeliverer
 from chatport.ingest.debouncer import Debouncer
 from chatport.settings import Settings
+from chatport.simulator.runner import simulator_in_thread
+from chatport.simulator.server import SimulatorConfig
+from chatport.simulator.world import World
 from chatport.store import reads, tenants
-from chatport.store.tables import agent_jobs, chats, messages
+from chatport.store.queries import remember_waha
+from chatport.store.tables import agent_jobs, bursts, chats, messages
 from tests.builders import incoming
+from tests.integration.conftest import WEBHOOK_KEY
 from tests.integration.test_bursts import CHAT, RULES, at, live
+from tests.integration.test_lids import inbound_from
+from tests.integration.test_webhooks_api import delivery, post
 from tests.servers import serve_app, serve_asgi
 
 AGENT_KEY = "agent-secret"
@@ -187,4 +194,63 @@ def test_a_late_reply_by_the_api_and_an_in_process_agent(database_url) -> None:
     deliverer.run_once()
     deliverer.close()
     assert job_row(database).reply == "you said: hello"
+    services.close()
+
+
+CALLS: list[dict] = []
+
+
+def counting_agent(payload: dict) -> str:
+    """An in-process agent that counts its calls."""
+    CALLS.append(payload)
+    return "On its way!"
+
+
+def test_a_reply_is_sent_through_waha_and_its_echo_is_the_same_message(database_url) -> None:
+    CALLS.clear()
+    services = build(
+        settings_for(database_url).model_copy(update={"webhook_hmac_key": WEBHOOK_KEY})
+    )
+    database = services.database
+    config = SimulatorConfig(world=World(chats=2, messages=10, seed=1), api_key="waha-key")
+    with simulator_in_thread(config) as waha:
+        channel = database.channel()
+        with database.unit_of_work() as uow:
+            remember_waha(uow.connection, channel, waha, "default", "waha-key")
+            uow.commit()
+        burst_with_job(services, "python:tests.integration.test_agent_delivery:counting_agent")
+        config.status = "STOPPED"  # WAHA cannot send: the reply waits on the job
+        deliverer = AgentDeliverer(database, services.settings)
+        deliverer.run_once()
+        waiting = job_row(database)
+        assert waiting.status == "pending" and waiting.reply == "On its way!"
+        assert "422" in waiting.error and config.sent == []
+        config.status = "WORKING"
+        deliverer.run_once(datetime.now(UTC) + timedelta(minutes=10))
+        deliverer.close()
+    assert len(CALLS) == 1  # the agent was not asked twice
+    [sent] = config.sent
+    assert (sent["to"], sent["body"]) == (CHAT, "On its way!")
+    job = job_row(database)
+    assert job.status == "replied"
+    with database.engine.connect() as connection:
+        stored = connection.execute(
+            select(messages.c.external_id).where(messages.c.origin == "agent")
+        ).scalars()
+        assert list(stored) == [sent["id"]]
+    # WAHA echoes the sent message by webhook while a new burst is open: no second message,
+    # and no human takeover
+    with serve_app(services) as api:
+        bubble = inbound_from(CHAT, 7)
+        assert post(api, delivery("message", bubble, "new-bubble")).status_code == 200
+        echo = {**sent, "timestamp": sent["timestamp"], "fromMe": True}
+        assert post(api, delivery("message.any", echo, "echo")).status_code == 200
+    with database.engine.connect() as connection:
+        agent_messages = connection.execute(
+            select(messages.c.external_id).where(messages.c.from_me)
+        ).scalars()
+        open_bursts = connection.execute(
+            select(bursts.c.taken_over_at).where(bursts.c.status == "open")
+        ).all()
+    assert list(agent_messages) == [sent["id"]] and [tuple(b) for b in open_bursts] == [(None,)]
     services.close()

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from chatport.api.auth import TenantDep
-from chatport.ingest.agent_delivery import store_reply
+from chatport.errors import WahaError
+from chatport.ingest.agent_delivery import reply_to_job
 from chatport.store import agent_jobs
 from chatport.store.tenants import Tenant
 
@@ -77,15 +78,20 @@ async def get_agent_job(request: Request, tenant: TenantDep, job_id: UUID) -> Ag
 async def reply_to_agent_job(
     request: Request, tenant: TenantDep, job_id: UUID, body: ReplyIn
 ) -> AgentJobOut:
-    """The agent's reply to a job it accepted with 202: stored as an outbound message of
-    the job's chat (409 when the job has its reply already, or failed)."""
+    """The agent's reply to a job it accepted with 202: sent through the channel's WAHA when
+    it has one, and stored as an outbound message of the job's chat (409 when the job has its
+    reply already, or failed; 502 when WAHA would not send it: post it again)."""
     database = request.app.state.services.database
 
     def reply() -> Any:
         job = _tenant_job(request, tenant, job_id)
         if job.status in (agent_jobs.REPLIED, agent_jobs.FAILED):
             raise HTTPException(409, f"the job is {job.status}")
-        store_reply(database, job, body.reply if body.reply and body.reply.strip() else None)
+        text = body.reply if body.reply and body.reply.strip() else None
+        try:
+            reply_to_job(database, request.app.state.settings, job, text)
+        except WahaError as error:
+            raise HTTPException(502, f"sending the reply through WAHA failed: {error}") from None
         return _tenant_job(request, tenant, job_id)
 
     return _out(await run_in_threadpool(reply))

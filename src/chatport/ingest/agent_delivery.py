@@ -9,13 +9,18 @@ The agent answers `{"reply": "…"}` (stored at once), or 202 and later
 and jitter, scheduled in the database (so retries survive restarts); after `max_attempts` the
 job is `failed`, with the error.
 
-The reply is an outbound message (origin `agent`, from_me) in the job's chat, through the one
-write path: same session rules, chat preview. Its id is `chatport-agent-<job id>`, so a reply
-stored twice is one message.
+The reply is sent through the channel's WAHA (`POST /api/sendText`) when the channel has one
+(`CHATPORT_AGENT_SEND_VIA_WAHA`), then stored as an outbound message (origin `agent`, from_me)
+in the job's chat through the one write path: same session rules, chat preview. Its id is the
+one WAHA gave the sent message, so WAHA's echo of it by webhook is the same message, not a
+second one (and not a human takeover); without WAHA it is `chatport-agent-<job id>`. A reply
+whose sending failed is kept on the job and sent again at the next attempt (the agent is not
+asked twice).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import importlib
@@ -29,10 +34,12 @@ import httpx
 import orjson
 
 from chatport.domain.model import IncomingMessage, Origin
+from chatport.errors import WahaError, WahaUnavailable
 from chatport.settings import Settings
+from chatport.sources.waha import WahaClient, WahaSettings
 from chatport.store import agent_jobs
 from chatport.store.database import Database
-from chatport.store.queries import channel_by_id
+from chatport.store.queries import channel_by_id, waha_of
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +113,12 @@ class AgentDeliverer:
             payload = agent_jobs.job_payload(connection, job)
             agent = agent_jobs.agent_of(connection, job.channel_id) or self.settings.agent_url
         try:
-            if not agent:
+            if job.reply is not None:  # the agent answered; sending it failed last time
+                answer = job.reply
+            elif not agent:
                 raise AgentRejected("no agent: set the channel's agent_url or CHATPORT_AGENT_URL")
-            answer = self._ask(agent, payload)
+            else:
+                answer = self._ask(agent, payload)
         except (AgentRejected, httpx.HTTPError, ValueError, ImportError) as error:
             self._failed(job, f"{type(error).__name__}: {error}")
             return
@@ -118,8 +128,11 @@ class AgentDeliverer:
             return
         if answer is _LATER:
             self._settle(job, agent_jobs.WAITING)
-        else:
-            store_reply(self.database, job, answer)
+            return
+        try:
+            reply_to_job(self.database, self.settings, job, answer)
+        except WahaError as error:
+            self._failed(job, f"sending the reply through WAHA: {error}", reply=answer)
 
     def _ask(self, agent: str, payload: dict[str, Any]) -> str | None | object:
         """The agent's reply text (None: no reply), or `_LATER` when it answers 202."""
@@ -140,14 +153,14 @@ class AgentDeliverer:
         reply = orjson.loads(response.content or b"{}").get("reply") if response.content else None
         return reply if isinstance(reply, str) and reply.strip() else None
 
-    def _failed(self, job: Any, error: str) -> None:
+    def _failed(self, job: Any, error: str, reply: str | None = None) -> None:
         attempt = job.attempts + 1
         if attempt >= self.max_attempts:
-            self._settle(job, agent_jobs.FAILED, error=error)
+            self._settle(job, agent_jobs.FAILED, error=error, reply=reply)
             return
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         retry_at = datetime.now(UTC) + delay * random.uniform(0.5, 1.0)
-        self._settle(job, agent_jobs.PENDING, error=error, retry_at=retry_at)
+        self._settle(job, agent_jobs.PENDING, error=error, retry_at=retry_at, reply=reply)
 
     def _settle(self, job: Any, status: str, **outcome: Any) -> None:
         with self.database.unit_of_work() as uow:
@@ -158,9 +171,41 @@ class AgentDeliverer:
 _LATER = object()
 
 
-def store_reply(database: Database, job: Any, text: str | None) -> None:
+def reply_to_job(database: Database, settings: Settings, job: Any, text: str | None) -> None:
+    """Send `text` through the job's channel's WAHA when it has one (and
+    `agent_send_via_waha`), then store it in the chat (`store_reply`); raises WahaError when
+    sending failed (nothing stored)."""
+    sent_id = None
+    if text is not None and settings.agent_send_via_waha:
+        with database.engine.connect() as connection:
+            waha = waha_of(connection, job.channel_id)
+        if waha[0]:
+            sent_id = send_through_waha(waha, job.chat_id, text)
+    store_reply(database, job, text, sent_id)
+
+
+def send_through_waha(waha: tuple[str | None, str, str | None], chat_id: str, text: str) -> str:
+    """Send `text` to the chat through the channel's WAHA (`url, session, api_key`); the sent
+    message's id (WAHA's echo of it by webhook is then the same message, not a second one)."""
+    url, session, api_key = waha
+    settings = WahaSettings(url=url or "", session=session, api_key=api_key, timeout_seconds=30)
+
+    async def send() -> str | None:
+        async with WahaClient(settings) as client:
+            return await client.send_text(chat_id, text)
+
+    sent = asyncio.run(send())
+    if not sent:
+        raise WahaUnavailable("WAHA's sendText answer named no message id")
+    return sent
+
+
+def store_reply(
+    database: Database, job: Any, text: str | None, message_id: str | None = None
+) -> None:
     """Store the agent's reply to `job` as an outbound message of its chat (none when `text`
-    is None) and mark the job replied, in one transaction."""
+    is None; its id `message_id` when WAHA sent it, else `chatport-agent-<job id>`) and mark
+    the job replied, in one transaction."""
     now = datetime.now(UTC)
     if text is None:
         with database.unit_of_work() as uow:
@@ -170,7 +215,7 @@ def store_reply(database: Database, job: Any, text: str | None) -> None:
     with database.engine.connect() as connection:
         channel = channel_by_id(connection, job.channel_id, database.default_timeout)
     reply = IncomingMessage(
-        external_id=f"chatport-agent-{job.id}",
+        external_id=message_id or f"chatport-agent-{job.id}",
         chat_id=job.chat_id,
         sent_at=now,
         from_me=True,

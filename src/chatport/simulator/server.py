@@ -2,9 +2,10 @@
 
 Serves what chatport reads (see `shared/waha-api.md`): `GET /api/sessions/{s}`,
 `/api/{s}/chats/overview`, `/api/{s}/chats`, `/api/{s}/chats/{id}/messages`, `/api/{s}/lids`,
-`/lids/count`, `/lids/{lid}`, `/ping`. Auth by `X-Api-Key` (or `?x-api-key=`), 401 otherwise;
-422 when the session is unknown or not WORKING; WAHA's defaults (messages: limit 10, newest
-first, `downloadMedia=true`; overview: limit 20) and its short pages.
+`/lids/count`, `/lids/{lid}`, `/ping`, and `POST /api/sendText` (`sending.py`). Auth by
+`X-Api-Key` (or `?x-api-key=`), 401 otherwise; 422 when the session is unknown or not
+WORKING; WAHA's defaults (messages: limit 10, newest first, `downloadMedia=true`; overview:
+limit 20) and its short pages.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import msgspec
 from aiohttp import web
 
 from chatport.simulator.pages import EncodedChat, encoded_chat, with_media
+from chatport.simulator.sending import add_sending
 from chatport.simulator.world import ME, SimChat, World
 
 _encode = msgspec.json.Encoder().encode
@@ -52,6 +54,8 @@ class SimulatorConfig:
     faults: Faults = field(default_factory=Faults)
     overview: bool = True
     """False: answer `/chats/overview` with 404, like a WAHA from before the overview."""
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    """Messages sent through `POST /api/sendText`, in order."""
     preload: bool = False
     """Encode every chat's pages before serving (benchmarks: the server then costs almost no
     CPU, as a WAHA on its own machine costs the importer none; needs ~700 bytes a message)."""
@@ -74,6 +78,7 @@ def create_app(config: SimulatorConfig) -> web.Application:
     app.router.add_get("/api/{session}/lids", handlers.lids)
     app.router.add_get("/api/{session}/lids/count", handlers.lid_count)
     app.router.add_get("/api/{session}/lids/{lid}", handlers.lid)
+    add_sending(app, config, json_response)
     return app
 
 

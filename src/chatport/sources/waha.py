@@ -182,6 +182,26 @@ class WahaClient:
         phone = found.get("pn") if isinstance(found, dict) else None
         return phone if isinstance(phone, str) and phone.endswith("@c.us") else None
 
+    async def send_text(self, chat_id: str, text: str) -> str | None:
+        """Send `text` to `chat_id` (`POST /api/sendText`); the sent message's id as WAHA's
+        webhooks will name it, when the answer says. Sent once, never retried: a retry after
+        a lost answer could send the text twice."""
+        assert self._http is not None, "use the client in `async with`"
+        url = self.settings.url.rstrip("/") + "/api/sendText"
+        body = {"session": self.settings.session, "chatId": chat_id, "text": text}
+        try:
+            async with self._http.post(url, json=body) as response:
+                answer = await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise WahaUnavailable(f"POST /api/sendText: {type(error).__name__}: {error}") from None
+        if status == 401:
+            raise WahaAuthError("WAHA refused the API key (401)")
+        if status >= 400:
+            detail = answer.decode(errors="replace")[:300]
+            raise WahaUnavailable(f"POST /api/sendText: HTTP {status}: {detail}")
+        return sent_message_id(_decode(answer) if answer else None, chat_id)
+
     def _path(self, rest: str) -> str:
         return f"/api/{quote(self.settings.session)}/{rest}"
 
@@ -256,3 +276,19 @@ def _chat(item: dict[str, Any]) -> WahaChat:
     last = item.get("lastMessage") or {}
     stamp = last.get("timestamp") or item.get("conversationTimestamp") or item.get("timestamp")
     return WahaChat(chat_id, item.get("name"), stamp)
+
+
+def sent_message_id(answer: Any, chat_id: str) -> str | None:
+    """The id of a message WAHA answered `sendText` with: `id` (a string, or WEBJS's
+    `{_serialized}`), or NOWEB's `key.id` in the `true_<chat>_<id>` form of its webhooks."""
+    if not isinstance(answer, dict):
+        return None
+    found = answer.get("id")
+    if isinstance(found, dict):
+        found = found.get("_serialized")
+    if isinstance(found, str) and found:
+        return found
+    key = answer.get("key")
+    if isinstance(key, dict) and isinstance(key.get("id"), str):
+        return f"true_{chat_id}_{key['id']}"
+    return None
