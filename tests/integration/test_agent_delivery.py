@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -253,4 +254,24 @@ def test_a_reply_is_sent_through_waha_and_its_echo_is_the_same_message(database_
             select(bursts.c.taken_over_at).where(bursts.c.status == "open")
         ).all()
     assert list(agent_messages) == [sent["id"]] and [tuple(b) for b in open_bursts] == [(None,)]
+    services.close()
+
+
+def test_a_sleeping_deliverer_is_woken_by_a_new_job(database_url) -> None:
+    """Idle for up to 30 s, yet a new job is delivered at once (NOTIFY on PostgreSQL,
+    polling every 0.2 s on SQLite)."""
+    services = build(settings_for(database_url))
+    database = services.database
+    deliverer = AgentDeliverer(database, services.settings, idle_seconds=30).start()
+    try:
+        time.sleep(0.3)  # asleep, with no job
+        burst_with_job(services, "python:tests.integration.test_agent_delivery:echo_agent")
+        deadline = time.monotonic() + 3
+        while job_row(database).status != "replied" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert job_row(database).reply == "you said: Hi / I want / to order"
+    finally:
+        started = time.monotonic()
+        deliverer.close()
+        assert time.monotonic() - started < 2
     services.close()

@@ -172,3 +172,24 @@ def test_a_channel_created_with_an_agent_debounces_with_its_own_windows(database
             time.sleep(0.05)
     services.close()
     assert [ids for _, ids, _ in jobs(database)] == [[f"false_{CHAT}_L0001"]]
+
+
+def test_a_sleeping_debouncer_is_woken_by_a_new_burst_and_closes_it_on_time(database) -> None:
+    """Idle for up to 30 s, yet the job comes right after the quiet window: on PostgreSQL a
+    NOTIFY from the write wakes it, on SQLite it polls (every 0.2 s)."""
+    rules = BurstRules(quiet=timedelta(milliseconds=500), max_wait=timedelta(seconds=20))
+    debouncer = Debouncer(database, rules, idle_seconds=30).start()
+    try:
+        time.sleep(0.3)  # asleep, with no burst open
+        now = datetime.now(UTC)
+        bubble = incoming("wake", sent_at=now, chat=CHAT)
+        database.write_batch(with_agent(database), [bubble], origin=Origin.LIVE, now=now)
+        deadline = time.monotonic() + 5
+        while not jobs(database) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        waited = (datetime.now(UTC) - now).total_seconds()
+        assert jobs(database) and 0.5 <= waited < 2.5
+    finally:
+        started = time.monotonic()
+        debouncer.close()
+        assert time.monotonic() - started < 2  # closing does not wait out the idle sleep

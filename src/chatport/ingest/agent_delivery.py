@@ -9,6 +9,9 @@ The agent answers `{"reply": "…"}` (stored at once), or 202 and later
 and jitter, scheduled in the database (so retries survive restarts); after `max_attempts` the
 job is `failed`, with the error.
 
+Each `chatport serve` runs one deliverer: it sleeps until the next job is due; on PostgreSQL a
+new job wakes it at once (LISTEN/NOTIFY), on SQLite it polls every `poll_seconds`.
+
 The reply is sent through the channel's WAHA (`POST /api/sendText`) when the channel has one
 (`CHATPORT_AGENT_SEND_VIA_WAHA`), then stored as an outbound message (origin `agent`, from_me)
 in the job's chat through the one write path: same session rules, chat preview. Its id is the
@@ -40,6 +43,7 @@ from chatport.sources.waha import WahaClient, WahaSettings
 from chatport.store import agent_jobs
 from chatport.store.database import Database
 from chatport.store.queries import channel_by_id, waha_of
+from chatport.store.wakeups import AGENT_JOBS, Listener
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ class AgentDeliverer:
         settings: Settings,
         *,
         poll_seconds: float = 0.2,
+        idle_seconds: float = 5.0,
         max_attempts: int = 5,
         base_delay: timedelta = timedelta(seconds=2),
         max_delay: timedelta = timedelta(minutes=5),
@@ -66,10 +71,12 @@ class AgentDeliverer:
         self.database = database
         self.settings = settings
         self.poll_seconds = poll_seconds
+        self.idle_seconds = idle_seconds
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._http = httpx.Client(timeout=settings.agent_timeout_seconds)
+        self._listener = Listener(database, AGENT_JOBS, poll_seconds)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agent-delivery", daemon=True)
 
@@ -82,6 +89,7 @@ class AgentDeliverer:
         """Stop (a delivery under way finishes)."""
         self._stop.set()
         if self._thread.is_alive():
+            self._listener.interrupt()
             self._thread.join()
         self._http.close()
 
@@ -96,17 +104,28 @@ class AgentDeliverer:
         return len(claimed)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                self._run_if_due()
-            except Exception:  # noqa: BLE001 - the next round tries again; nothing is lost
-                logger.exception("delivering agent jobs failed")
+        try:
+            while not self._stop.is_set():
+                try:
+                    wait = self._run_if_due()
+                except Exception:  # noqa: BLE001 - the next round tries again; nothing is lost
+                    logger.exception("delivering agent jobs failed")
+                    wait = self.poll_seconds
+                if not self._stop.is_set():
+                    self._listener.wait(wait)
+        finally:
+            self._listener.close()
 
-    def _run_if_due(self) -> None:
+    def _run_if_due(self) -> float:
+        """Deliver what is due; the seconds until the next job is (at most `idle_seconds`)."""
         with self.database.engine.connect() as connection:  # an idle round takes no lock
-            due = connection.execute(agent_jobs.due_query(datetime.now(UTC))).first()
-        if due is not None:
-            self.run_once()
+            due = agent_jobs.next_due(connection)
+        now = datetime.now(UTC)
+        if due is not None and due <= now:
+            self.run_once(now)
+            return 0.0
+        ahead = (due - now).total_seconds() if due is not None else self.idle_seconds
+        return min(self.idle_seconds, ahead + 0.001)
 
     def _deliver(self, job: Any) -> None:
         with self.database.engine.connect() as connection:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Select, desc, func, or_, select, update
+from sqlalchemy import Connection, desc, func, or_, select, update
 
 from chatport.store.tables import agent_jobs, channels, contacts, messages
 
@@ -33,9 +33,12 @@ def _due(now: datetime) -> Any:
     )
 
 
-def due_query(now: datetime) -> Select:
-    """A read that finds one job due for delivery at `now`, if any (cheap: polled)."""
-    return select(agent_jobs.c.id).where(_due(now)).limit(1)
+def next_due(connection: Connection) -> datetime | None:
+    """When the next job is due for delivery (None: no job waits)."""
+    waiting = or_(agent_jobs.c.status == PENDING, agent_jobs.c.status == DELIVERING)
+    return connection.execute(
+        select(func.min(agent_jobs.c.next_attempt_at)).where(waiting)
+    ).scalar()
 
 
 def agent_of(connection: Connection, channel_id: int) -> str | None:

@@ -17,12 +17,13 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
-from chatport.domain.bursts import BurstRules, BurstStatus, OpenBurst, closing
+from chatport.domain.bursts import BurstRules, BurstStatus, OpenBurst, closing, due_at
 from chatport.domain.events import Event
 from chatport.domain.model import Channel, Message
 from chatport.store.bulk import BulkOps, Match
 from chatport.store.records import insert_events
 from chatport.store.tables import agent_jobs, bursts, channels, messages
+from chatport.store.wakeups import AGENT_JOBS, BURSTS, notify
 
 PENDING = "pending"
 """A new agent job's status."""
@@ -77,6 +78,8 @@ def follow_bursts(
             .values(taken_over_at=bindparam("b_at")),
             taken,
         )
+    if opened or extended or taken:
+        notify(connection, BURSTS)  # debouncers recompute when the next burst is due
 
 
 def _after_reply(chat_messages: list[Message], replied_at: datetime) -> bool:
@@ -110,9 +113,10 @@ def _open_bursts(match: Match) -> Select:
 
 def due_bursts(
     connection: Connection, defaults: BurstRules, now: datetime, limit: int = 500
-) -> dict[UUID, BurstStatus]:
+) -> tuple[dict[UUID, BurstStatus], datetime | None]:
     """The open bursts due at `now` and how each closes (a channel's own windows override
-    `defaults`). A read: call `close_bursts` in a write transaction when it finds any."""
+    `defaults`), and when the next of the others is due (None: no other open burst). A read:
+    call `close_bursts` in a write transaction when it finds any."""
     candidates = connection.execute(
         select(
             bursts.c.id,
@@ -127,17 +131,17 @@ def due_bursts(
         .order_by(bursts.c.opened_at)
         .limit(limit)
     ).all()
-    return {
-        row.id: status
-        for row in candidates
-        if (
-            status := closing(
-                OpenBurst(row.opened_at, row.last_at, row.taken_over_at is not None),
-                BurstRules.of(row.debounce_quiet_ms, row.debounce_max_wait_ms, defaults),
-                now,
-            )
-        )
-    }
+    due: dict[UUID, BurstStatus] = {}
+    later: list[datetime] = []
+    for row in candidates:
+        burst = OpenBurst(row.opened_at, row.last_at, row.taken_over_at is not None)
+        rules = BurstRules.of(row.debounce_quiet_ms, row.debounce_max_wait_ms, defaults)
+        status = closing(burst, rules, now)
+        if status is None:
+            later.append(due_at(burst, rules))
+        else:
+            due[row.id] = status
+    return due, min(later, default=None)
 
 
 def close_bursts(
@@ -162,6 +166,8 @@ def close_bursts(
         if status is BurstStatus.CLOSED:
             waited = (now - burst.last_at).total_seconds()
             jobs.append((_job_of(connection, ops, burst, now), waited))
+    if jobs:
+        notify(connection, AGENT_JOBS)
     return jobs
 
 
