@@ -1,5 +1,6 @@
 """The debouncer with real servers: `chatport serve` killed in the middle of a quiet window
-and started again makes the job once; three servers on one database make one job per burst."""
+and started again makes the job once; three `chatport serve` processes on one database make
+one job per burst."""
 
 from __future__ import annotations
 
@@ -11,14 +12,12 @@ import time
 import httpx
 from sqlalchemy import create_engine, select
 
-from chatport.bootstrap import build
-from chatport.settings import Settings
 from chatport.store.tables import agent_jobs
 from tests.e2e.test_cli import CHATPORT
 from tests.integration.conftest import WEBHOOK_KEY
 from tests.integration.test_lids import inbound_from
 from tests.integration.test_webhooks_api import delivery, post
-from tests.servers import free_port, serve_app
+from tests.servers import free_port
 
 AGENT = {"agent_url": "http://127.0.0.1:9/agent"}  # nobody answers: jobs stay to be seen
 
@@ -39,12 +38,12 @@ def job_messages(database_url: str, expected: int, seconds: float = 20) -> list[
         time.sleep(0.1)
 
 
-def start_server(database_url: str, port: int) -> subprocess.Popen:
+def start_server(database_url: str, port: int, quiet_ms: int = 2000) -> subprocess.Popen:
     env = {
         **os.environ,
         "CHATPORT_WEBHOOK_HMAC_KEY": WEBHOOK_KEY,
         "CHATPORT_AGENT_URL": AGENT["agent_url"],
-        "CHATPORT_DEBOUNCE_QUIET_MS": "2000",
+        "CHATPORT_DEBOUNCE_QUIET_MS": str(quiet_ms),
     }
     command = [CHATPORT, "serve", "--db", database_url, "--port", str(port)]
     server = subprocess.Popen(command, env=env, start_new_session=True)
@@ -85,23 +84,24 @@ def test_a_server_killed_mid_window_makes_the_job_once_after_a_restart(database_
 
 
 def test_three_servers_on_one_database_make_one_job_per_burst(database_url) -> None:
-    settings = Settings(
-        database_url=database_url,
-        webhook_hmac_key=WEBHOOK_KEY,
-        debounce_quiet_ms=3_000,  # the posting below takes a second or two
-        **AGENT,
-    )
-    services = [build(settings) for _ in range(3)]
     chats = [f"55119888800{n:02d}@c.us" for n in range(12)]
-    with serve_app(services[0]) as a, serve_app(services[1]) as b, serve_app(services[2]) as c:
-        urls = [a, b, c]
+    ports = [free_port() for _ in range(3)]
+    servers = [start_server(database_url, port, quiet_ms=4000) for port in ports]
+    try:
+        for port in ports:  # each server's writer process starts before the bursts do
+            warm = delivery("session.status", {"status": "WORKING"}, f"warm-{port}")
+            assert post(f"http://127.0.0.1:{port}", warm).status_code == 200
         for n in range(3):  # each chat's bubbles reach different servers
             for index, chat in enumerate(chats):
                 body = delivery("message", inbound_from(chat, n), f"{chat}-{n}")
-                assert post(urls[(index + n) % 3], body).status_code == 200
+                url = f"http://127.0.0.1:{ports[(index + n) % 3]}"
+                assert post(url, body).status_code == 200
         found = job_messages(database_url, len(chats))
         time.sleep(1.5)
         assert job_messages(database_url, len(chats)) == found
-    for each in services:
-        each.close()
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait()
     assert found == [[f"false_{chat}_L{n:04d}" for n in range(3)] for chat in chats]
