@@ -60,13 +60,7 @@ class FakeSessionStore:
                 s for s in stored.values() if s.last_activity_at >= low and s.started_at <= high
             ]
             plan = plan_chat_sessions(neighbours, chat_messages, TIMEOUT, CHANNEL)
-            for span in plan.created + plan.extended:
-                stored[span.id] = span
-            for absorbed, survivor in plan.merged:
-                del stored[absorbed]
-                for external_id, session_id in self.session_of.items():
-                    if session_id == absorbed:
-                        self.session_of[external_id] = survivor
+            self._apply(stored, plan)
             for m in chat_messages:
                 self.session_of[m.external_id] = plan.assignments[m.external_id]
                 self.chat_of[m.external_id] = chat
@@ -80,7 +74,11 @@ class FakeSessionStore:
         for external_id, owner in self.chat_of.items():
             if owner == absorbed_chat:
                 self.chat_of[external_id] = chat
-        for span in plan.extended:
+        self._apply(stored, plan)
+
+    def _apply(self, stored: dict, plan) -> None:
+        """Write a plan's spans into one chat's sessions; absorbed sessions' messages move."""
+        for span in plan.created + plan.extended:
             stored[span.id] = span
         for absorbed, survivor in plan.merged:
             del stored[absorbed]

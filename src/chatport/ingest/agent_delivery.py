@@ -29,7 +29,6 @@ import hmac
 import importlib
 import logging
 import random
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,12 +37,13 @@ import orjson
 
 from chatport.domain.model import IncomingMessage, Origin
 from chatport.errors import WahaError, WahaUnavailable
+from chatport.ingest.waking_loop import WakingLoop
 from chatport.settings import Settings
 from chatport.sources.waha import WahaClient, WahaSettings
 from chatport.store import agent_jobs
 from chatport.store.database import Database
 from chatport.store.queries import channel_by_id, waha_of
-from chatport.store.wakeups import AGENT_JOBS, Listener
+from chatport.store.wakeups import AGENT_JOBS
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class AgentRejected(Exception):
     """The agent answered with an error (its status and body in the message)."""
 
 
-class AgentDeliverer:
+class AgentDeliverer(WakingLoop):
     """A thread that delivers due agent jobs (`start()`, `close()`), or `run_once()`."""
 
     def __init__(
@@ -68,29 +68,22 @@ class AgentDeliverer:
         base_delay: timedelta = timedelta(seconds=2),
         max_delay: timedelta = timedelta(minutes=5),
     ) -> None:
-        self.database = database
+        super().__init__(
+            database,
+            AGENT_JOBS,
+            "agent-delivery",
+            poll_seconds=poll_seconds,
+            idle_seconds=idle_seconds,
+        )
         self.settings = settings
-        self.poll_seconds = poll_seconds
-        self.idle_seconds = idle_seconds
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._http = httpx.Client(timeout=settings.agent_timeout_seconds)
-        self._listener = Listener(database, AGENT_JOBS, poll_seconds)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="agent-delivery", daemon=True)
-
-    def start(self) -> AgentDeliverer:
-        """Start delivering; returns itself."""
-        self._thread.start()
-        return self
 
     def close(self) -> None:
         """Stop (a delivery under way finishes)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._listener.interrupt()
-            self._thread.join()
+        super().close()
         self._http.close()
 
     def run_once(self, now: datetime | None = None) -> int:
@@ -103,29 +96,15 @@ class AgentDeliverer:
             self._deliver(job)
         return len(claimed)
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    wait = self._run_if_due()
-                except Exception:  # noqa: BLE001 - the next round tries again; nothing is lost
-                    logger.exception("delivering agent jobs failed")
-                    wait = self.poll_seconds
-                if not self._stop.is_set():
-                    self._listener.wait(wait)
-        finally:
-            self._listener.close()
-
-    def _run_if_due(self) -> float:
-        """Deliver what is due; the seconds until the next job is (at most `idle_seconds`)."""
+    def _round(self) -> float:
+        """Deliver what is due; the seconds until the next job is."""
         with self.database.engine.connect() as connection:  # an idle round takes no lock
             due = agent_jobs.next_due(connection)
         now = datetime.now(UTC)
         if due is not None and due <= now:
             self.run_once(now)
             return 0.0
-        ahead = (due - now).total_seconds() if due is not None else self.idle_seconds
-        return min(self.idle_seconds, ahead + 0.001)
+        return (due - now).total_seconds() + 0.001 if due is not None else self.idle_seconds
 
     def _deliver(self, job: Any) -> None:
         with self.database.engine.connect() as connection:

@@ -12,22 +12,19 @@ check every `idle_seconds` covers a lost notification); on SQLite it polls every
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
 from chatport.domain.bursts import BurstRules
+from chatport.ingest.waking_loop import WakingLoop
 from chatport.store.bursts import close_bursts, due_bursts
 from chatport.store.database import Database
-from chatport.store.wakeups import BURSTS, Listener
-
-logger = logging.getLogger(__name__)
+from chatport.store.wakeups import BURSTS
 
 
-class Debouncer:
-    """`Debouncer(database, rules).start()`, then `close()`."""
+class Debouncer(WakingLoop):
+    """`Debouncer(database, rules).start()`, then `close()`; or `run_once(now)`."""
 
     def __init__(
         self,
@@ -40,27 +37,12 @@ class Debouncer:
     ) -> None:
         """`on_jobs([(id, seconds), …])` is told of the agent jobs each round created (after
         the commit), each with the seconds from its burst's last bubble to the job."""
-        self.database = database
+        super().__init__(
+            database, BURSTS, "debouncer", poll_seconds=poll_seconds, idle_seconds=idle_seconds
+        )
         self.rules = rules
-        self.poll_seconds = poll_seconds
-        self.idle_seconds = idle_seconds
         self._on_jobs = on_jobs
-        self._listener = Listener(database, BURSTS, poll_seconds)
         self._next_due: datetime | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="debouncer", daemon=True)
-
-    def start(self) -> Debouncer:
-        """Start polling; returns itself."""
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop polling (a round under way finishes)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._listener.interrupt()
-            self._thread.join()
 
     def run_once(self, now: datetime | None = None) -> list[UUID]:
         """Close what is due at `now` (default: the clock's now); the new jobs' ids."""
@@ -78,23 +60,10 @@ class Debouncer:
             uow.commit()
         return jobs
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    jobs = self._close()
-                except Exception:  # noqa: BLE001 - the next round tries again; nothing lost
-                    logger.exception("closing due bursts failed")
-                    jobs = []
-                if jobs:
-                    self._on_jobs(jobs)
-                if not self._stop.is_set():
-                    self._listener.wait(self._seconds_to_next())
-        finally:
-            self._listener.close()
-
-    def _seconds_to_next(self) -> float:
+    def _round(self) -> float:
+        jobs = self._close()
+        if jobs:
+            self._on_jobs(jobs)
         if self._next_due is None:
             return self.idle_seconds
-        ahead = (self._next_due - datetime.now(UTC)).total_seconds()
-        return min(self.idle_seconds, max(0.0, ahead) + 0.001)
+        return max(0.0, (self._next_due - datetime.now(UTC)).total_seconds()) + 0.001
