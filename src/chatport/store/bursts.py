@@ -20,13 +20,11 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, select, upda
 from chatport.domain.bursts import BurstRules, BurstStatus, OpenBurst, closing, due_at
 from chatport.domain.events import Event
 from chatport.domain.model import Channel, Message
+from chatport.store.agent_jobs import PENDING
 from chatport.store.bulk import BulkOps, Match
 from chatport.store.records import insert_events
 from chatport.store.tables import agent_jobs, bursts, channels, messages
 from chatport.store.wakeups import AGENT_JOBS, BURSTS, notify
-
-PENDING = "pending"
-"""A new agent job's status."""
 
 
 def follow_bursts(
