@@ -1,4 +1,5 @@
-"""Python objects over a pipe between chatport's own processes: length-prefixed pickles.
+"""Python objects over a pipe between chatport's own processes: length-prefixed pickles, and
+the two ends of such a pipe (`start_child` in the parent, `stdout_frames` in the child).
 
 Only for pipes between a chatport process and a child it started (never for outside input:
 unpickling runs code named by the data). Each frame carries the CRC-32 of its payload, so a
@@ -7,16 +8,50 @@ damaged stream is an error, never different data.
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
+import subprocess
+import sys
+import threading
 import zlib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO
+
+import chatport
 
 _HEADER = struct.Struct(">IQ")  # CRC-32 of the payload, its length
 
 
 class FrameError(RuntimeError):
     """A frame arrived damaged."""
+
+
+def start_child(command: list[str]) -> subprocess.Popen:
+    """A Python child running `command` (the interpreter's arguments) with this chatport on
+    its path and pipes on stdin and stdout."""
+    source = str(Path(chatport.__file__).parent.parent)
+    path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
+    return subprocess.Popen(
+        [sys.executable, *command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+
+
+def stdout_frames() -> Callable[[Any], None]:
+    """In a child: take stdout for frames (`print` goes to stderr from now on, so nothing
+    else writes into them); returns `send(item)`, safe to call from any thread."""
+    out, sys.stdout = sys.stdout.buffer, sys.stderr
+    lock = threading.Lock()
+
+    def send(item: Any) -> None:
+        with lock:
+            write_frame(out, item)
+
+    return send
 
 
 def write_frame(stream: BinaryIO, item: Any) -> None:

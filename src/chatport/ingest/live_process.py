@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import pickle
 import signal
 import subprocess
@@ -29,12 +28,9 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
-import chatport
 from chatport.domain.model import Channel
-from chatport.ingest.frames import read_frame, write_frame
+from chatport.ingest.frames import read_frame, start_child, stdout_frames, write_frame
 from chatport.ingest.live import Result
 from chatport.settings import Settings
 from chatport.sources.waha_webhooks import Envelope, chat_key
@@ -101,14 +97,7 @@ class LiveWriterProcess:
         child = self._children[shard]
         if child is not None and child.poll() is None:
             return child
-        source = str(Path(chatport.__file__).parent.parent)
-        path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
-        child = subprocess.Popen(
-            [sys.executable, *WRITER_COMMAND],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": path},
-        )
+        child = start_child(WRITER_COMMAND)
         write_frame(child.stdin, self.settings)
         threading.Thread(target=self._read, args=(child, shard), daemon=True).start()
         self._children[shard] = child
@@ -174,16 +163,9 @@ def main() -> None:
 
     for stop in (signal.SIGINT, signal.SIGTERM):  # the API process stops it, by closing stdin
         signal.signal(stop, signal.SIG_IGN)
-    source, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing else may write into the frames
+    source, send = sys.stdin.buffer, stdout_frames()
     settings = pickle.loads(read_frame(source))
     services = build(settings)
-    lock = threading.Lock()
-
-    def send(item: Any) -> None:
-        with lock:
-            write_frame(out, item)
-
     writer = LiveWriter(
         services.database,
         receipts_kept=timedelta(hours=settings.webhook_receipt_hours),

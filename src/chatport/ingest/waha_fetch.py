@@ -28,7 +28,7 @@ from typing import Any
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import IncomingMessage
 from chatport.errors import WahaUnavailable
-from chatport.ingest.frames import write_frame
+from chatport.ingest.frames import stdout_frames
 from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha_messages import to_incoming
 
@@ -115,13 +115,7 @@ def main() -> None:
     os.nice(_NICENESS)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     plan = pickle.load(sys.stdin.buffer)
-    out, sys.stdout = sys.stdout.buffer, sys.stderr  # nothing else may write into the frames
-    lock = threading.Lock()
-
-    def send(item: Any) -> None:
-        with lock:
-            write_frame(out, item)
-
+    send = stdout_frames()
     try:
         asyncio.run(_Fetcher(plan, send).run())
     except BrokenPipeError:

@@ -11,23 +11,19 @@ that stays down past its circuit's patience (resumably). History is quiet (origi
 from __future__ import annotations
 
 import asyncio
-import os
 import pickle
 import queue as queues
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from sqlalchemy import Connection
 
-import chatport
 from chatport.domain.model import BatchResult, Channel, Origin
 from chatport.errors import JobTakenOver, WahaDown, WahaError
-from chatport.ingest.frames import read_frame
+from chatport.ingest.frames import read_frame, start_child
 from chatport.ingest.job_lease import lease_kept
 from chatport.ingest.waha_fetch import FETCH_COMMAND, Chunk, FetchPlan, Finished, Listed
 from chatport.sources.waha import WahaClient, WahaSettings
@@ -151,17 +147,7 @@ class FetchProcesses:
         self.items: queues.Queue[bytes | BaseException] = queues.Queue(_CHUNKS_IN_FLIGHT)
         self.stopping = threading.Event()
         self.finished = self.ended = 0
-        source = str(Path(chatport.__file__).parent.parent)
-        path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
-        self.processes = [
-            subprocess.Popen(
-                [sys.executable, *FETCH_COMMAND],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": path},
-            )
-            for _ in plans
-        ]
+        self.processes = [start_child(FETCH_COMMAND) for _ in plans]
         for process, plan in zip(self.processes, plans, strict=True):
             threading.Thread(target=self._relay, args=(process, plan), daemon=True).start()
 
