@@ -39,7 +39,9 @@ def test_jids(given_id: str, expected: str) -> None:
     assert normalise_jid(given_id) == expected
 
 
-@pytest.mark.parametrize("bad", [None, "", "   ", "hello world", "@c.us", "x@example.com", "12ab@"])
+@pytest.mark.parametrize(
+    "bad", [None, "", "   ", "hello world", "@c.us", "x@example.com", "12ab@", "²", "٣٤"]
+)
 def test_bad_jids_are_refused(bad) -> None:
     with pytest.raises(InvalidValue):
         normalise_jid(bad)

@@ -257,6 +257,6 @@ async def list_events(
 def _after(cursor: str | None) -> int:
     if not cursor:
         return 0
-    if not cursor.isdigit() or len(cursor) > 19:
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19:
         raise HTTPException(400, "invalid cursor")
     return int(cursor)

@@ -37,7 +37,7 @@ def normalise_jid(value: str | None) -> str:
         raise InvalidValue("empty id")
     if "@" not in jid:
         digits = _PHONE_CHARS.sub("", jid)
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):
             raise InvalidValue(f"not a WhatsApp id: {value!r}")
         return f"{digits}@{USER_SERVER}"
     user, _, server = jid.rpartition("@")

@@ -73,7 +73,7 @@ def _died_here(owner: str) -> bool:
     """Whether `owner` is a run of this host whose process is gone."""
     host, _, rest = owner.partition("/")
     pid_text = rest.partition("/")[0]
-    if host != socket.gethostname()[:80] or not pid_text.isdigit():
+    if host != socket.gethostname()[:80] or not (pid_text.isascii() and pid_text.isdigit()):
         return False
     pid = int(pid_text)
     if pid == os.getpid():
