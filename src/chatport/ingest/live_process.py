@@ -69,7 +69,8 @@ class LiveWriterProcess:
         return await future
 
     def _send(self, channel: Channel, envelope: Envelope, future: _Waiter) -> None:
-        shard = zlib.crc32(chat_key(envelope).encode()) % len(self._children)
+        shards = len(self._children)  # one writer (the default): no payload to read
+        shard = zlib.crc32(chat_key(envelope).encode()) % shards if shards > 1 else 0
         with self._lock:
             child = self._running_child(shard)
             number = next(self._numbers)
