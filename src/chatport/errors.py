@@ -33,6 +33,10 @@ class JobTakenOver(ChatportError):
     """Another process claimed this job (this run's heartbeat had gone stale): stop."""
 
 
+class ImportStopped(ChatportError):
+    """The run of an import was asked to stop (a cancelled Temporal activity)."""
+
+
 class WahaError(ChatportError):
     """A request to a WAHA server failed."""
 

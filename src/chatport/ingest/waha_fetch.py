@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,8 @@ class FetchPlan:
     """(i, n): this fetcher takes the chats whose id hashes to i modulo n."""
     lids: dict[str, str] = field(default_factory=dict)
     """The session's `@lid` -> phone mapping, read once by the writer for every fetcher."""
+    chats: tuple[WahaChat, ...] | None = None
+    """The chats to fetch, already listed (a Temporal chunk); None: list them from WAHA."""
 
     def takes(self, chat_id: str) -> bool:
         """Whether this fetcher imports `chat_id`."""
@@ -88,6 +91,14 @@ class Listed:
     fetcher: int
     chats: int
     complete: bool
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A page of `messages` was read (sent per page: Temporal activities heartbeat on it)."""
+
+    fetcher: int
+    messages: int
 
 
 @dataclass(frozen=True)
@@ -175,7 +186,7 @@ class _Fetcher:
 
     async def _list(self, client: WahaClient, chats: asyncio.Queue) -> None:
         plan, seen = self.plan, 0
-        async for chat in client.chats():
+        async for chat in _listed(plan, client):
             if not plan.takes(chat.id):
                 continue
             seen += 1
@@ -193,6 +204,7 @@ class _Fetcher:
                 async for page in client.messages(chat.id, since=plan.since, until=plan.until):
                     mapped = [to_incoming(m.data, m.raw, chat.id, lids, chat.name) for m in page]
                     await parts.put(_Part(chat.id, mapped, last=False))
+                    await self.send(Fetched(plan.share[0], len(mapped)))
             except WahaUnavailable as error:
                 await parts.put(_Part(chat.id, [], last=True, error=str(error)))
                 continue
@@ -222,6 +234,15 @@ class _Fetcher:
                 pending, size = [], 0
         if pending:
             await self.send(_chunk(pending))
+
+
+async def _listed(plan: FetchPlan, client: WahaClient) -> AsyncIterator[WahaChat]:
+    if plan.chats is None:
+        async for chat in client.chats():
+            yield chat
+    else:
+        for chat in plan.chats:
+            yield chat
 
 
 def _chunk(pending: list[_Part]) -> Chunk:

@@ -22,11 +22,18 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection
 
 from chatport.domain.model import BatchResult, Channel, Origin
-from chatport.errors import JobTakenOver, WahaDown, WahaError
+from chatport.errors import ImportStopped, JobTakenOver, WahaDown, WahaError
 from chatport.ingest.frames import read_frame, start_child
 from chatport.ingest.job_lease import lease_kept
-from chatport.ingest.waha_fetch import FETCH_COMMAND, Chunk, FetchPlan, Finished, Listed
-from chatport.sources.waha import WahaClient, WahaSettings
+from chatport.ingest.waha_fetch import (
+    FETCH_COMMAND,
+    Chunk,
+    Fetched,
+    FetchPlan,
+    Finished,
+    Listed,
+)
+from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha_messages import user_jid
 from chatport.store import jobs
 from chatport.store.database import Database
@@ -45,6 +52,8 @@ class Progress:
     chats_failed: int = 0
     messages: int = 0
     created: int = 0
+    fetched: int = 0
+    """Messages read from WAHA, written or not yet."""
 
 
 class WahaImport:
@@ -62,13 +71,19 @@ class WahaImport:
         fetchers: int = 2,
         only_chats: set[str] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        on_fetched: Callable[[Progress], None] | None = None,
+        chats: tuple[WahaChat, ...] | None = None,
     ) -> None:
-        """`concurrency` chats are fetched at once, spread over `fetchers` processes."""
+        """`concurrency` chats are fetched at once, spread over `fetchers` processes;
+        `on_progress` hears of every committed chunk and of the listing, `on_fetched` of
+        every page read. `chats`: the chats to import, already listed (else WAHA lists
+        them)."""
         self.database = database
         self.channel = channel
         self.job = job
         self.progress = Progress(chats_done=len(job.chats_done))
         self._on_progress = on_progress or (lambda progress: None)
+        self._on_fetched = on_fetched or (lambda progress: None)
         self.plan = FetchPlan(
             waha=waha,
             since=int(job.since.timestamp()) if job.since else None,
@@ -77,6 +92,7 @@ class WahaImport:
             only_chats=frozenset(only_chats) if only_chats is not None else None,
             concurrency=max(1, -(-concurrency // fetchers)),
             chunk_size=chunk_size,
+            chats=chats,
         )
         self.fetchers = fetchers
         self._listed: dict[int, Listed] = {}
@@ -85,23 +101,42 @@ class WahaImport:
         """Fetch and write everything the job still lacks. Raises WahaError (auth, session,
         WAHA down), TimeoutError once `deadline` (time.monotonic()) has passed, or whatever
         stopped a fetcher or a write."""
+        self.write_chats(self.prepare(), deadline)
+
+    def prepare(self) -> dict[str, str]:
+        """Check the WAHA session (clear errors before any process starts), read the
+        session's `@lid` -> phone mapping once and store it (for the live path, and so LID
+        contacts merge); return it."""
         lids = asyncio.run(_session_and_lids(self.plan.waha))
-        with self.database.unit_of_work() as uow:  # for the live path, and LID contacts merge
+        with self.database.unit_of_work() as uow:
             phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
-            channel = self.channel
-            remember_lids(uow.connection, self.database.ops, channel, phones)
+            remember_lids(uow.connection, self.database.ops, self.channel, phones)
             uow.commit()
+        return lids
+
+    def write_chats(
+        self,
+        lids: dict[str, str],
+        deadline: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """The chunk step both engines run: fetch the plan's chats (in fetch processes) and
+        write each chunk through the write path, in one transaction with its checkpoint.
+        Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
         plans = [
             replace(self.plan, share=(i, self.fetchers), lids=lids) for i in range(self.fetchers)
         ]
         with FetchProcesses(plans) as fetched:
             running = len(plans)
             while running:
-                item = fetched.next(deadline)
+                item = fetched.next(deadline, stop)
                 if isinstance(item, Finished):
                     if item.error is not None:
                         raise item.error
                     running -= 1
+                elif isinstance(item, Fetched):
+                    self.progress.fetched += item.messages
+                    self._on_fetched(self.progress)
                 elif isinstance(item, Listed):
                     self._listed[item.fetcher] = item
                     listed = self._listed.values()
@@ -161,12 +196,17 @@ class FetchProcesses:
             process.wait()
             process.stdout.close()
 
-    def next(self, deadline: float | None) -> Chunk | Listed | Finished:
-        """The next frame of any fetcher; TimeoutError once `deadline` has passed."""
+    def next(
+        self, deadline: float | None, stop: threading.Event | None = None
+    ) -> Chunk | Listed | Fetched | Finished:
+        """The next frame of any fetcher; TimeoutError once `deadline` has passed,
+        ImportStopped once `stop` is set."""
         while True:
             wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
             if wait <= 0:
                 raise TimeoutError("the import's time is up")
+            if stop is not None and stop.is_set():
+                raise ImportStopped("the import was stopped")
             try:
                 frame = self.items.get(timeout=wait)
             except queues.Empty:

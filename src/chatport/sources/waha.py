@@ -115,21 +115,22 @@ class WahaClient:
             )
         return info
 
-    async def chats(self) -> AsyncIterator[WahaChat]:
-        """Every chat, paged until an empty page: from `/chats/overview` (newest activity
-        first), or from `/chats` on a WAHA too old to have the overview."""
-        offset, size = 0, self.settings.chats_page_size
-        route = "chats/overview"
+    async def chats(self, offset: int = 0) -> AsyncIterator[WahaChat]:
+        """Every chat from the `offset`-th, paged until an empty page: from `/chats/overview`
+        (newest activity first), or from `/chats` on a WAHA too old to have the overview."""
+        size = self.settings.chats_page_size
+        route, first = "chats/overview", True
         while True:
             try:
                 page = await self._get(
                     _decode, self._path(route), limit=size, offset=offset, missing_ok=True
                 )
             except _NotFound:
-                if route != "chats/overview" or offset:
+                if route != "chats/overview" or not first:
                     raise WahaUnavailable(f"GET {self._path(route)}: HTTP 404") from None
                 route = "chats"
                 continue
+            first = False
             if not page:
                 return
             for item in page:

@@ -87,8 +87,11 @@ def create_job(
     return load_job(connection, job_id)
 
 
-def load_job(connection: Connection, job_id: UUID | str) -> ImportJob:
-    """A job by id (a unique prefix of its id works too)."""
+def load_job(
+    connection: Connection, job_id: UUID | str, *, chats: Iterable[str] | None = None
+) -> ImportJob:
+    """A job by id (a unique prefix of its id works too), with its done and failed chats
+    (only those among `chats` when given: a run that covers a few chats of a large job)."""
     query = select(import_jobs)
     text = str(job_id)
     if len(text) < 36:
@@ -105,10 +108,13 @@ def load_job(connection: Connection, job_id: UUID | str) -> ImportJob:
         if row is None:
             raise NotFoundError(f"no import job {text}")
     job = _job(row)
-    chats = select(import_job_chats.c.chat_id, import_job_chats.c.status, import_job_chats.c.error)
-    for chat_id, status, error in connection.execute(
-        chats.where(import_job_chats.c.job_id == job.id)
-    ):
+    chats_query = select(
+        import_job_chats.c.chat_id, import_job_chats.c.status, import_job_chats.c.error
+    )
+    query = chats_query.where(import_job_chats.c.job_id == job.id)
+    if chats is not None:
+        query = query.where(import_job_chats.c.chat_id.in_(list(chats)))
+    for chat_id, status, error in connection.execute(query):
         if status == DONE:
             job.chats_done.add(chat_id)
         else:
@@ -163,12 +169,28 @@ def checkpoint(
     transaction that is rolled back and retried counts its chunk once."""
     done = [chat for chat in dict.fromkeys(chats_done) if chat not in failed]
     finished = [*done, *failed]
-    counters = dict(job.counters)
+    # Read under a row lock: several runs may checkpoint one job at once (Temporal's chunk
+    # activities), so counters add to what is committed, not to this run's copy.
+    stored = connection.execute(
+        select(import_jobs.c.counters)
+        .where(import_jobs.c.id == job.id, import_jobs.c.owner == job.owner)
+        .with_for_update()
+    ).one_or_none()
+    if stored is None:
+        raise JobTakenOver(f"import job {job.id} was claimed by another process")
+    before = _chat_states(connection, job.id, finished)
+    counters = dict(stored.counters)
     for name, value in result.as_dict().items():
         counters[name] = counters.get(name, 0) + value
-    counters["chats_done"] = len(job.chats_done) + sum(c not in job.chats_done for c in done)
+    counters["chats_done"] = (
+        counters.get("chats_done", 0)
+        + sum(before.get(chat) != DONE for chat in done)
+        - sum(before.get(chat) == DONE for chat in failed)
+    )
     counters["chats_failed"] = (
-        len(job.failed_chats) - sum(c in job.failed_chats for c in finished) + len(failed)
+        counters.get("chats_failed", 0)
+        + sum(before.get(chat) != FAILED for chat in failed)
+        - sum(before.get(chat) == FAILED for chat in done)
     )
     now = datetime.now(UTC)
     if finished:
@@ -199,6 +221,15 @@ def checkpoint(
     if updated.rowcount != 1:
         raise JobTakenOver(f"import job {job.id} was claimed by another process")
     return Checkpoint(counters, done, dict(failed))
+
+
+def _chat_states(connection: Connection, job_id: UUID, chat_ids: list[str]) -> dict[str, str]:
+    if not chat_ids:
+        return {}
+    query = select(import_job_chats.c.chat_id, import_job_chats.c.status).where(
+        import_job_chats.c.job_id == job_id, import_job_chats.c.chat_id.in_(chat_ids)
+    )
+    return {chat_id: status for chat_id, status in connection.execute(query)}
 
 
 def finish_job(
