@@ -88,6 +88,34 @@ class Settings(BaseSettings):
         description="Create a channel (default tenant) for a webhook from an unknown WAHA session",
     )
 
+    temporal_address: str = Field(
+        default="localhost:7233", description="Temporal frontend (`--engine temporal`, workers)"
+    )
+    temporal_namespace: str = Field(default="default", description="Temporal namespace")
+    temporal_task_queue: str = Field(
+        default="chatport-imports", description="Task queue of import workflows and activities"
+    )
+    temporal_chats_per_activity: int = Field(
+        default=50, ge=1, description="Chats per chunk activity of a Temporal import"
+    )
+    temporal_max_parallel: int = Field(
+        default=2, ge=1, description="Chunk activities one Temporal import runs at once"
+    )
+    temporal_heartbeat_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="A chunk activity silent this long (no page read) is retried elsewhere",
+    )
+    temporal_retry_attempts: int = Field(
+        default=5, ge=1, description="Attempts of an activity before its chats are failed"
+    )
+    temporal_retry_initial_seconds: float = Field(
+        default=1, gt=0, description="First retry delay of an activity (then x2)"
+    )
+    temporal_retry_maximum_seconds: float = Field(
+        default=60, gt=0, description="Longest retry delay of an activity"
+    )
+
     @property
     def burst_rules(self) -> BurstRules:
         """The global debounce rules (channels may set their own windows)."""

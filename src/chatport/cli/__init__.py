@@ -15,6 +15,7 @@ from chatport.cli.imports import import_app
 from chatport.cli.keys import keys_app
 from chatport.cli.serve import serve
 from chatport.cli.simulate import simulate_app
+from chatport.cli.temporal import temporal_app, worker
 from chatport.errors import ChatportError
 
 app = typer.Typer(
@@ -29,8 +30,10 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(import_app, name="import")
 app.add_typer(keys_app, name="keys")
 app.add_typer(agent_app, name="agent")
+app.add_typer(temporal_app, name="temporal")
 app.command()(demo)
 app.command()(serve)
+app.command()(worker)
 
 
 @app.command()

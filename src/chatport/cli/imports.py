@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from chatport.bootstrap import Services, build
+from chatport.cli.import_report import console, jobs_table, progress_bar, summary
 from chatport.cli.options import DbOption, settings_with
+from chatport.cli.temporal import TemporalAddressOption, run_temporal
 from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
-from chatport.ingest.waha_import import Progress as ImportProgress
 from chatport.ingest.waha_import import run_job
 from chatport.store import jobs, queries
 
+
+class Engine(enum.StrEnum):
+    """Where an import runs."""
+
+    inprocess = "inprocess"
+    temporal = "temporal"
+
+
 import_app = typer.Typer(help="Import history: WAHA today; exports and Baileys later.")
-console = Console()
 
 
 def parse_moment(text: str) -> datetime:
@@ -50,6 +56,10 @@ def import_waha(
     fetchers: Annotated[
         int, typer.Option(min=1, max=16, help="Fetch processes (they share the chats)")
     ] = 2,
+    engine: Annotated[
+        Engine, typer.Option(help="Run here, or as a workflow on Temporal workers")
+    ] = Engine.inprocess,
+    temporal_address: TemporalAddressOption = None,
     db: DbOption = None,
 ) -> None:
     """Import a WAHA session's history (all chats, or a time range) into a channel."""
@@ -64,9 +74,19 @@ def import_waha(
             "page_size": page_size,
             "chunk_size": chunk_size,
             "fetchers": fetchers,
+            "engine": engine.value,
         }
-        job = create_waha_job(services, url, session, api_key, channel, start, end, params)
-        console.print(f"import job {job.id} into channel {channel!r}")
+
+        def create(owner: str | None = None) -> jobs.ImportJob:
+            job = create_waha_job(
+                services, url, session, api_key, channel, start, end, params, owner
+            )
+            console.print(f"import job {job.id} into channel {channel!r}")
+            return job
+
+        if engine is Engine.temporal:
+            run_temporal(services, temporal_address, create, timeout=timeout_minutes)
+        job = create()
         _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
     finally:
         services.close()
@@ -81,8 +101,10 @@ def create_waha_job(
     since: datetime | None,
     until: datetime,
     params: dict,
+    owner: str | None = None,
 ) -> jobs.ImportJob:
-    """A new WAHA import job for `channel` (created if new), WAHA's address remembered."""
+    """A new WAHA import job for `channel` (created if new), WAHA's address remembered,
+    leased to `owner` (default: this process)."""
     with services.database.unit_of_work() as uow:
         try:
             target = uow.channel(channel)
@@ -90,7 +112,7 @@ def create_waha_job(
             target = uow.create_channel(channel, waha_session=session)
         queries.remember_waha(uow.connection, target, url, session, api_key)
         uow.commit()
-    return import_jobs.create_job(services.database, target, since, until, params)
+    return import_jobs.create_job(services.database, target, since, until, params, owner)
 
 
 def _exit_unless_completed(outcome: str) -> None:
@@ -99,27 +121,47 @@ def _exit_unless_completed(outcome: str) -> None:
 
 
 @import_app.command("resume")
-def resume(job_id: str, db: DbOption = None, timeout_minutes: float | None = None) -> None:
-    """Continue an interrupted job from its checkpoints."""
-    services = build(settings_with(db))
-    try:
-        job = import_jobs.reopen(services.database, job_id)
-        _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
-    finally:
-        services.close()
+def resume(
+    job_id: str,
+    db: DbOption = None,
+    timeout_minutes: float | None = None,
+    temporal_address: TemporalAddressOption = None,
+) -> None:
+    """Continue an interrupted job from its checkpoints (on the engine that ran it)."""
+    _restart(job_id, db, timeout_minutes, temporal_address, retry=False)
 
 
 @import_app.command("retry")
-def retry(job_id: str, db: DbOption = None, timeout_minutes: float | None = None) -> None:
-    """Fetch again only the chats the job recorded as failed."""
+def retry(
+    job_id: str,
+    db: DbOption = None,
+    timeout_minutes: float | None = None,
+    temporal_address: TemporalAddressOption = None,
+) -> None:
+    """Fetch again only the chats the job recorded as failed (on the engine that ran it)."""
+    _restart(job_id, db, timeout_minutes, temporal_address, retry=True)
+
+
+def _restart(
+    job_id: str, db: str | None, timeout: float | None, address: str | None, *, retry: bool
+) -> None:
     services = build(settings_with(db))
     try:
-        job = import_jobs.reopen(services.database, job_id)
-        if not job.failed_chats:
+        with services.database.engine.connect() as connection:
+            stored = jobs.load_job(connection, job_id)
+        if retry and not stored.failed_chats:
             console.print("no failed chats to retry")
             return
-        outcome = run_with_progress(services, job, timeout_minutes, set(job.failed_chats))
-        _exit_unless_completed(outcome)
+        engine = import_jobs.engine_of(stored)
+
+        def claim(owner: str | None = None) -> jobs.ImportJob:
+            return import_jobs.reopen(services.database, str(stored.id), engine=engine, owner=owner)
+
+        if engine == Engine.temporal.value:
+            run_temporal(services, address, claim, existing=stored, retry=retry, timeout=timeout)
+        job = claim()
+        only_chats = set(job.failed_chats) if retry else None
+        _exit_unless_completed(run_with_progress(services, job, timeout, only_chats))
     finally:
         services.close()
 
@@ -131,9 +173,9 @@ def status(job_id: Annotated[str | None, typer.Argument()] = None, db: DbOption 
     try:
         with services.database.engine.connect() as connection:
             if job_id is None:
-                _jobs_table(jobs.latest_jobs(connection))
+                jobs_table(jobs.latest_jobs(connection))
             else:
-                _summary(jobs.load_job(connection, job_id), None)
+                summary(jobs.load_job(connection, job_id), None)
     finally:
         services.close()
 
@@ -141,83 +183,9 @@ def status(job_id: Annotated[str | None, typer.Argument()] = None, db: DbOption 
 def run_with_progress(
     services: Services, job: jobs.ImportJob, timeout: float | None, only_chats: set[str] | None
 ) -> str:
-    """Run a job with a progress bar and print its summary; return its final status."""
-    started = time.perf_counter()
-    with Progress(
-        TextColumn("chats {task.fields[chats]}"),
-        BarColumn(),
-        TextColumn("{task.fields[messages]:>10,} msgs  {task.fields[rate]:>8} msg/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("import", total=None, chats="-", messages=0, rate="-")
-
-        def show(progress: ImportProgress) -> None:
-            total = progress.chats_seen if progress.chats_listed else None
-            done = progress.chats_done + progress.chats_failed
-            rate = progress.messages / max(time.perf_counter() - started, 1e-9)
-            bar.update(
-                task,
-                total=total,
-                completed=done,
-                messages=progress.messages,
-                rate=f"{rate:,.0f}",
-                chats=f"{done}/{total if total is not None else '?'}",
-            )
-
+    """Run a job here with a progress bar and print its summary; return its final status."""
+    with progress_bar() as (show, started):
         importer = import_jobs.importer_for(services, job, only_chats=only_chats, on_progress=show)
         outcome = run_job(importer, timeout)
-    _summary(job, time.perf_counter() - started)
+    summary(job, time.perf_counter() - started)
     return outcome
-
-
-_FAILED_SHOWN = 20
-
-
-def _summary(job: jobs.ImportJob, elapsed: float | None) -> None:
-    table = Table(title=f"import {str(job.id)[:8]} — {job.status}")
-    table.add_column("")
-    table.add_column("", justify="right")
-    counters = job.counters
-    table.add_row("chats done", f"{len(job.chats_done):,}")
-    table.add_row("chats failed", f"{len(job.failed_chats):,}")
-    for name in (
-        "created",
-        "duplicates",
-        "invalid",
-        "sessions_created",
-        "sessions_merged",
-        "contacts_created",
-    ):
-        table.add_row(name.replace("_", " "), f"{counters.get(name, 0):,}")
-    if elapsed is not None:
-        table.add_row("elapsed", f"{elapsed:,.1f} s")
-        handled = counters.get("created", 0) + counters.get("duplicates", 0)
-        table.add_row("msg/s", f"{handled / max(elapsed, 1e-9):,.0f}")
-    console.print(table)
-    failed = sorted(job.failed_chats.items())
-    for chat_id, error in failed[:_FAILED_SHOWN]:
-        console.print(f"[red]failed[/] {chat_id}: {error}")
-    if len(failed) > _FAILED_SHOWN:
-        console.print(f"[red]… and {len(failed) - _FAILED_SHOWN:,} more failed chats[/]")
-    if job.error:
-        console.print(f"[red]{job.error}[/]")
-    if job.failed_chats:
-        console.print(f"retry them with: chatport import retry {str(job.id)[:8]}")
-
-
-def _jobs_table(rows: list[jobs.ImportJob]) -> None:
-    table = Table(title="import jobs")
-    for column in ("job", "status", "created", "chats done", "failed", "messages"):
-        table.add_column(column)
-    for job in rows:
-        table.add_row(
-            str(job.id)[:8],
-            job.status,
-            f"{job.created_at:%Y-%m-%d %H:%M}",
-            f"{job.counters.get('chats_done', 0):,}",
-            f"{job.counters.get('chats_failed', 0):,}",
-            f"{job.counters.get('created', 0):,}",
-        )
-    console.print(table)

@@ -9,7 +9,7 @@ from typing import Any
 
 from chatport.bootstrap import Services
 from chatport.domain.model import Channel
-from chatport.errors import ConfigurationError
+from chatport.errors import ConfigurationError, JobBusy
 from chatport.ingest.waha_import import Progress, WahaImport
 from chatport.sources.circuit import CircuitSettings
 from chatport.sources.waha import WahaSettings
@@ -23,8 +23,10 @@ def create_job(
     since: datetime | None,
     until: datetime,
     params: dict[str, Any],
+    owner: str | None = None,
 ) -> jobs.ImportJob:
-    """A new WAHA import job for `channel`, whose WAHA address must be stored."""
+    """A new WAHA import job for `channel`, whose WAHA address must be stored, leased to
+    `owner` (default: this process)."""
     with database.unit_of_work() as uow:
         url, session, _ = queries.waha_of(uow.connection, channel.id)
         if not url:
@@ -37,17 +39,31 @@ def create_job(
             params={"url": url, "session": session, **params},
             since=since,
             until=until,
+            owner=owner,
         )
         uow.commit()
     return job
 
 
-def reopen(database: Database, job_id: str) -> jobs.ImportJob:
-    """A stored job claimed by the caller and marked running again (to resume or retry it);
-    `JobBusy` when another process runs it."""
+def engine_of(job: jobs.ImportJob) -> str:
+    """The engine that runs `job`: `inprocess` or `temporal`."""
+    return str(job.params.get("engine", "inprocess"))
+
+
+def reopen(
+    database: Database, job_id: str, *, engine: str = "inprocess", owner: str | None = None
+) -> jobs.ImportJob:
+    """A stored job claimed by the caller (as `owner`, default: this process) and marked
+    running again (to resume or retry it); `JobBusy` when another process runs it, or when
+    the job belongs to another engine than `engine`."""
     with database.unit_of_work() as uow:
         job = jobs.load_job(uow.connection, job_id)
-        job_leases.claim_job(uow.connection, job)
+        if engine_of(job) != engine:
+            raise JobBusy(
+                f"import job {job.id} runs on the {engine_of(job)} engine; resume or retry it "
+                "with `chatport import resume|retry`, which runs it there"
+            )
+        job_leases.claim_job(uow.connection, job, owner=owner)
         uow.commit()
     return job
 
@@ -58,8 +74,29 @@ def importer_for(
     *,
     only_chats: set[str] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    **options: Any,
 ) -> WahaImport:
-    """The importer of a stored job, with its channel's stored WAHA and the job's options."""
+    """The importer of a stored job, with its channel's stored WAHA and the job's options
+    (`options` override them: see `WahaImport`)."""
+    channel, waha = waha_of_job(services, job)
+    defaults = {
+        "concurrency": int(job.params.get("concurrency", 4)),
+        "chunk_size": int(job.params.get("chunk_size", 5000)),
+        "fetchers": int(job.params.get("fetchers", 2)),
+    }
+    return WahaImport(
+        services.database,
+        channel,
+        job,
+        waha,
+        only_chats=only_chats,
+        on_progress=on_progress,
+        **{**defaults, **options},
+    )
+
+
+def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaSettings]:
+    """The job's channel and how to reach its WAHA (as stored on the channel)."""
     database = services.database
     with database.engine.connect() as connection:
         url, session, api_key = queries.waha_of(connection, job.channel_id)
@@ -78,14 +115,4 @@ def importer_for(
             give_up_seconds=settings.waha_give_up_minutes * 60,
         ),
     )
-    return WahaImport(
-        database,
-        channel,
-        job,
-        waha,
-        concurrency=int(job.params.get("concurrency", 4)),
-        chunk_size=int(job.params.get("chunk_size", 5000)),
-        fetchers=int(job.params.get("fetchers", 2)),
-        only_chats=only_chats,
-        on_progress=on_progress,
-    )
+    return channel, waha

@@ -106,13 +106,13 @@ class WahaImport:
     def prepare(self) -> dict[str, str]:
         """Check the WAHA session (clear errors before any process starts), read the
         session's `@lid` -> phone mapping once and store it (for the live path, and so LID
-        contacts merge); return it."""
+        contacts merge); return it, phones as `…@c.us`."""
         lids = asyncio.run(_session_and_lids(self.plan.waha))
         with self.database.unit_of_work() as uow:
             phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
             remember_lids(uow.connection, self.database.ops, self.channel, phones)
             uow.commit()
-        return lids
+        return phones
 
     def write_chats(
         self,

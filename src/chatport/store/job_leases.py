@@ -29,12 +29,13 @@ HEARTBEAT_EVERY = timedelta(seconds=10)
 STALE_AFTER = timedelta(seconds=60)
 
 
-def claim_job(connection: Connection, job: ImportJob) -> None:
-    """Lease `job` to the caller and mark it running (resume, retry); `JobBusy` when another
-    process runs it: its heartbeat is younger than `STALE_AFTER` and, when that process is
-    on this machine, it is still alive (a run killed here is taken over at once)."""
+def claim_job(connection: Connection, job: ImportJob, owner: str | None = None) -> None:
+    """Lease `job` to the caller (as `owner`, default: a new token of this process) and mark
+    it running (resume, retry); `JobBusy` when another process runs it: its heartbeat is
+    younger than `STALE_AFTER` and, when that process is on this machine, it is still alive
+    (a run killed here is taken over at once)."""
     now = datetime.now(UTC)
-    owner = new_owner()
+    owner = owner or new_owner()
     free = or_(
         import_jobs.c.status != "running",
         import_jobs.c.heartbeat_at.is_(None),

@@ -61,11 +61,12 @@ def create_job(
     params: dict[str, Any],
     since: datetime | None,
     until: datetime | None,
+    owner: str | None = None,
 ) -> ImportJob:
-    """A new running job, leased to the caller."""
+    """A new running job, leased to the caller (as `owner`, default: this process)."""
     now = datetime.now(UTC)
     job_id = uuid.uuid4()
-    owner = new_owner()
+    owner = owner or new_owner()
     connection.execute(
         insert(import_jobs).values(
             id=job_id,

@@ -1,0 +1,99 @@
+"""How an import looks on the terminal: its progress bar, its summary, the jobs table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from chatport.store import jobs
+
+console = Console()
+
+
+@contextmanager
+def progress_bar() -> Iterator[tuple[Callable[[Any], None], float]]:
+    """A progress bar for the block: yields a function that draws an import's progress
+    (anything with chats_seen, chats_listed, chats_done, chats_failed and messages) and the
+    start time (`time.perf_counter()`)."""
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("chats {task.fields[chats]}"),
+        BarColumn(),
+        TextColumn("{task.fields[messages]:>10,} msgs  {task.fields[rate]:>8} msg/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("import", total=None, chats="-", messages=0, rate="-")
+
+        def show(progress: Any) -> None:
+            total = progress.chats_seen if progress.chats_listed else None
+            done = progress.chats_done + progress.chats_failed
+            rate = progress.messages / max(time.perf_counter() - started, 1e-9)
+            bar.update(
+                task,
+                total=total,
+                completed=done,
+                messages=progress.messages,
+                rate=f"{rate:,.0f}",
+                chats=f"{done}/{total if total is not None else '?'}",
+            )
+
+        yield show, started
+
+
+_FAILED_SHOWN = 20
+
+
+def summary(job: jobs.ImportJob, elapsed: float | None) -> None:
+    table = Table(title=f"import {str(job.id)[:8]} — {job.status}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    counters = job.counters
+    table.add_row("chats done", f"{len(job.chats_done):,}")
+    table.add_row("chats failed", f"{len(job.failed_chats):,}")
+    for name in (
+        "created",
+        "duplicates",
+        "invalid",
+        "sessions_created",
+        "sessions_merged",
+        "contacts_created",
+    ):
+        table.add_row(name.replace("_", " "), f"{counters.get(name, 0):,}")
+    if elapsed is not None:
+        table.add_row("elapsed", f"{elapsed:,.1f} s")
+        handled = counters.get("created", 0) + counters.get("duplicates", 0)
+        table.add_row("msg/s", f"{handled / max(elapsed, 1e-9):,.0f}")
+    console.print(table)
+    failed = sorted(job.failed_chats.items())
+    for chat_id, error in failed[:_FAILED_SHOWN]:
+        console.print(f"[red]failed[/] {chat_id}: {error}")
+    if len(failed) > _FAILED_SHOWN:
+        console.print(f"[red]… and {len(failed) - _FAILED_SHOWN:,} more failed chats[/]")
+    if job.error:
+        console.print(f"[red]{job.error}[/]")
+    if job.failed_chats:
+        console.print(f"retry them with: chatport import retry {str(job.id)[:8]}")
+
+
+def jobs_table(rows: list[jobs.ImportJob]) -> None:
+    table = Table(title="import jobs")
+    for column in ("job", "status", "created", "chats done", "failed", "messages"):
+        table.add_column(column)
+    for job in rows:
+        table.add_row(
+            str(job.id)[:8],
+            job.status,
+            f"{job.created_at:%Y-%m-%d %H:%M}",
+            f"{job.counters.get('chats_done', 0):,}",
+            f"{job.counters.get('chats_failed', 0):,}",
+            f"{job.counters.get('created', 0):,}",
+        )
+    console.print(table)
