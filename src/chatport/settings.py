@@ -106,6 +106,14 @@ class Settings(BaseSettings):
         gt=0,
         description="A chunk activity silent this long (no page read) is retried elsewhere",
     )
+    temporal_list_page: int = Field(
+        default=500, ge=1, description="Chats listed per planning step of a Temporal import"
+    )
+    temporal_history_limit: int = Field(
+        default=20_000,
+        ge=100,
+        description="A Temporal import continues as new once its history has this many events",
+    )
     temporal_retry_attempts: int = Field(
         default=5, ge=1, description="Attempts of an activity before its chats are failed"
     )

