@@ -66,6 +66,14 @@ def _job(database_url: str) -> tuple:
         database.dispose()
 
 
+def _cancel(address: str, job_id: object) -> None:
+    async def cancel() -> None:
+        client = await Client.connect(address)
+        await client.get_workflow_handle(workflow_id(job_id)).cancel()
+
+    asyncio.run(cancel())
+
+
 def _runs(address: str, job_id: object) -> list[WorkflowExecutionStatus]:
     async def statuses() -> list[WorkflowExecutionStatus]:
         client = await Client.connect(address)
@@ -177,8 +185,22 @@ def test_a_cancelled_workflow_leaves_a_consistent_job_that_resumes(
     env = temporal_env(temporal, temporal_chats_per_activity=5)
     config = SimulatorConfig(WORLD, faults=Faults(latency_ms=15))
     with simulator_in_thread(config) as url, worker(sqlite_url, env):
-        stopped = run_import(url, sqlite_url, env, *SMALL, "--timeout-minutes", "0.05")
-        assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+        command = [CHATPORT, "import", "waha", "--url", url, "--db", sqlite_url]
+        importing = subprocess.Popen(
+            [*command, "--engine", "temporal", *SMALL],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        job_id = importing.stdout.readline().split()[2]
+        deadline = time.monotonic() + 120
+        while _stored(sqlite_url) == 0:
+            assert time.monotonic() < deadline, "the import did not start"
+            time.sleep(0.05)
+        _cancel(temporal, job_id)
+        output, _ = importing.communicate(timeout=120)
+        assert importing.returncode == 1, output
         job, stored = _job(sqlite_url)
         assert job.status == "interrupted", job
         assert 0 < stored < DISPLAYABLE and job.counters["created"] == stored

