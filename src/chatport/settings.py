@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         default="chatport-imports", description="Task queue of import workflows and activities"
     )
     temporal_chats_per_activity: int = Field(
-        default=200, ge=1, description="Chats per chunk activity of a Temporal import"
+        default=1_000, ge=1, description="Chats per chunk activity of a Temporal import"
     )
     temporal_max_parallel: int = Field(
         default=2, ge=1, description="Chunk activities one Temporal import runs at once"

@@ -46,10 +46,8 @@ _BEAT_SECONDS = 5.0
 class ImportActivities:
     """The activities, bound to one process's services."""
 
-    def __init__(self, services: Services, *, concurrency: int = 2) -> None:
-        """`concurrency`: chats a chunk activity fetches at once (its fetch process)."""
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self.concurrency = concurrency
 
     def all(self) -> list[Any]:
         """Every activity, for the worker to register."""
@@ -108,8 +106,8 @@ class ImportActivities:
             on_progress=tell("written"),
             on_fetched=tell("fetched"),
             chats=tuple(WahaChat(c.id, c.name, c.last_timestamp) for c in chunk.chats),
-            fetchers=1,
-            concurrency=self.concurrency,
+            fetchers=max(1, int(job.params.get("fetchers", 2)) // chunk.parallel),
+            concurrency=max(1, int(job.params.get("concurrency", 4)) // chunk.parallel),
         )
         stop = threading.Event()
         work = asyncio.ensure_future(asyncio.to_thread(self._write_chats, importer, stop))

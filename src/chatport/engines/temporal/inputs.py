@@ -56,12 +56,13 @@ class ImportInput:
     job_id: str
     owner: str
     only_chats: list[str] | None = None
-    chats_per_activity: int = 200
+    chats_per_activity: int = 1_000
     max_parallel: int = 2
     list_page: int = 500
     heartbeat_seconds: float = 60.0
-    seconds_per_chat: float = 120.0
-    """A chunk activity's start-to-close timeout: 5 minutes plus this much per chat."""
+    seconds_per_chat: float = 30.0
+    """A chunk activity's start-to-close timeout: 5 minutes plus this much per chat (the
+    heartbeat timeout notices a dead worker long before)."""
     retries: Retries = field(default_factory=Retries)
     history_limit: int = 20_000
     """Continue as new once the history has this many events (or Temporal suggests it)."""
@@ -112,6 +113,9 @@ class ChunkInput:
 
     job: JobRef
     chats: list[ChatRef]
+    parallel: int = 1
+    """Chunk activities of this import running at once: each takes that share of the job's
+    fetch processes and concurrency, so the import fetches as much at once as in-process."""
 
 
 @dataclass

@@ -72,15 +72,19 @@ class ImportWorkflow:
             if not job.prepared:
                 await self._activity(PREPARE, ref, None, job, _SHORT)
             offset = job.offset
+            per_page = -(-job.list_page // job.chats_per_activity) * job.chats_per_activity
             while self._fatal is None:
-                listing = ListInput(ref, offset, job.list_page, job.only_chats)
+                listing = ListInput(ref, offset, per_page, job.only_chats)
                 page = await self._activity(LIST_CHATS, listing, ChatPage, job, _SHORT)
                 self._progress.chats_seen += len(page.chats)
                 offset = page.next_offset
-                for start in range(0, len(page.chats), job.chats_per_activity):
+                groups = _groups(page.chats, job.chats_per_activity)
+                for index, chats in enumerate(groups):
                     await workflow.wait_condition(lambda: self._running < job.max_parallel)
-                    chats = page.chats[start : start + job.chats_per_activity]
-                    task = asyncio.create_task(self._chunk(job, ref, chats))
+                    parallel = job.max_parallel
+                    if page.complete:  # the last chunks may run fewer at once: fetch more each
+                        parallel = min(parallel, self._running + len(groups) - index)
+                    task = asyncio.create_task(self._chunk(job, ref, chats, parallel))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 if page.complete:
@@ -113,11 +117,14 @@ class ImportWorkflow:
             raise ApplicationError(error, type=_kind(self._fatal), non_retryable=True)
         return await self._finish(job, ref, None, None)
 
-    async def _chunk(self, job: ImportInput, ref: JobRef, chats: list[ChatRef]) -> None:
+    async def _chunk(
+        self, job: ImportInput, ref: JobRef, chats: list[ChatRef], parallel: int
+    ) -> None:
         self._running += 1
         try:
             timeout = timedelta(minutes=5, seconds=job.seconds_per_chat * len(chats))
-            await self._activity(IMPORT_CHATS, ChunkInput(ref, chats), ChunkReport, job, timeout)
+            chunk = ChunkInput(ref, chats, parallel)
+            await self._activity(IMPORT_CHATS, chunk, ChunkReport, job, timeout)
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
                 raise
@@ -169,6 +176,10 @@ class ImportWorkflow:
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= job.history_limit
         )
+
+
+def _groups(chats: list[ChatRef], size: int) -> list[list[ChatRef]]:
+    return [chats[start : start + size] for start in range(0, len(chats), size)]
 
 
 def _kind(error: ActivityError) -> str:
