@@ -78,16 +78,16 @@ def worker(database_url: str, env: dict[str, str]) -> Iterator[subprocess.Popen]
 
 
 def run_import(
-    url: str, database_url: str, env: dict[str, str], *options: str
+    url: str, database_url: str, env: dict[str, str], *options: str, timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    """`chatport import waha --engine temporal` to its end."""
+    """`chatport import waha --engine temporal` to its end (TimeoutExpired after `timeout`)."""
     command = [CHATPORT, "import", "waha", "--url", url, "--db", database_url]
     return subprocess.run(
         [*command, "--engine", "temporal", *options],
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,
+        timeout=timeout,
     )
 
 

@@ -233,3 +233,18 @@ def _errors(database_url: str) -> list[str]:
             return list(connection.execute(select(import_job_chats.c.error)).scalars())
     finally:
         database.dispose()
+
+
+def test_a_wrong_api_key_fails_the_job_at_once_without_retries(
+    temporal: str, sqlite_url: str
+) -> None:
+    # A retried activity would wait a minute before its second attempt: the run would time out.
+    env = temporal_env(temporal, temporal_retry_initial_seconds=60)
+    config = SimulatorConfig(WORLD, api_key="right")
+    with simulator_in_thread(config) as url, worker(sqlite_url, env):
+        failed = run_import(url, sqlite_url, env, "--api-key", "wrong", timeout=40)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    job, stored = _job(sqlite_url)
+    assert job.status == "failed" and stored == 0
+    assert job.error.startswith("WahaAuthError"), job.error
+    assert _runs(temporal, job.id) == [WorkflowExecutionStatus.FAILED]

@@ -137,3 +137,30 @@ def test_the_api_refuses_to_resume_a_job_another_process_runs(database_url) -> N
         answer = httpx.post(f"{url}/v1/imports/{job.id}/resume", headers={"X-Api-Key": key})
     services.close()
     assert answer.status_code == 409 and "running in another process" in answer.text
+
+
+def test_runs_of_one_job_checkpointing_at_once_add_up(database) -> None:
+    """Temporal's chunk activities checkpoint one job from several threads and processes:
+    every chunk's counters and chats count once, whatever the interleaving."""
+    job_id = new_job(database).id
+    runs = [load(database, job_id) for _ in range(4)]  # same lease, each its own copy
+    start = threading.Barrier(len(runs))
+
+    def checkpoint_many(run: jobs.ImportJob, index: int) -> None:
+        start.wait()
+        for n in range(15):
+            with database.unit_of_work() as uow:
+                done = [f"{index}-{n}@c.us"]
+                failed = {f"{index}-{n}-f@c.us": "boom"} if n % 5 == 0 else {}
+                jobs.checkpoint(uow.connection, run, BatchResult(created=3), done, failed)
+                uow.commit()
+
+    threads = [threading.Thread(target=checkpoint_many, args=(r, i)) for i, r in enumerate(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = load(database, job_id)
+    assert stored.counters["created"] == 4 * 15 * 3
+    assert stored.counters["chats_done"] == len(stored.chats_done) == 60
+    assert stored.counters["chats_failed"] == len(stored.failed_chats) == 12

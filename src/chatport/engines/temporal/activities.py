@@ -35,7 +35,7 @@ from chatport.engines.temporal.inputs import (
 from chatport.errors import ImportStopped, JobTakenOver
 from chatport.ingest import import_jobs
 from chatport.ingest.job_lease import lease_kept
-from chatport.ingest.waha_import import Progress
+from chatport.ingest.waha_import import Progress, WahaImport
 from chatport.sources.waha import WahaChat, WahaClient
 from chatport.store import jobs
 from chatport.store.lids import channel_lids
@@ -139,7 +139,7 @@ class ImportActivities:
             raise
         return _delta(started, reported)
 
-    def _write_chats(self, importer: Any, stop: threading.Event) -> None:
+    def _write_chats(self, importer: WahaImport, stop: threading.Event) -> None:
         database = self.services.database
         with database.engine.connect() as connection:
             lids = channel_lids(connection, importer.channel.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -41,7 +42,7 @@ async def run_worker(
     task_queue: str,
     *,
     max_activities: int = 2,
-    on_ready: object = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Run a worker until SIGINT or SIGTERM, then stop taking tasks and let running
     activities finish (up to the graceful shutdown timeout)."""
@@ -51,6 +52,6 @@ async def run_worker(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with build_worker(client, services, task_queue, max_activities=max_activities):
-        if callable(on_ready):
+        if on_ready is not None:
             on_ready()
         await stop.wait()
