@@ -77,18 +77,19 @@ def worker(database_url: str, env: dict[str, str]) -> Iterator[subprocess.Popen]
         assert process.wait(30) in (0, -9), "a worker ends with 0 (or was killed)"
 
 
+def chatport(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """A chatport command to its end, its output captured (TimeoutExpired after `timeout`)."""
+    return subprocess.run(
+        [CHATPORT, *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
 def run_import(
     url: str, database_url: str, env: dict[str, str], *options: str, timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    """`chatport import waha --engine temporal` to its end (TimeoutExpired after `timeout`)."""
-    command = [CHATPORT, "import", "waha", "--url", url, "--db", database_url]
-    return subprocess.run(
-        [*command, "--engine", "temporal", *options],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+    """`chatport import waha --engine temporal` to its end."""
+    command = ["import", "waha", "--url", url, "--db", database_url, "--engine", "temporal"]
+    return chatport(env, *command, *options, timeout=timeout)
 
 
 def picture(database_url: str) -> dict[str, list[tuple]]:

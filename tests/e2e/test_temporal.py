@@ -24,6 +24,7 @@ from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
 from chatport.store.tables import import_job_chats, import_jobs, messages
 from tests.e2e.temporal_helpers import (
+    chatport,
     picture,
     run_import,
     temporal_dev_server,
@@ -166,13 +167,7 @@ def test_a_waha_outage_past_the_retry_budget_fails_the_chats_not_the_workflow(
         assert {error.split(":")[0] for error in _errors(sqlite_url)} == {"WahaDown"}
         assert _runs(temporal, job.id) == [WorkflowExecutionStatus.COMPLETED]
         config.faults.down_for = None
-        retried = subprocess.run(
-            [CHATPORT, "import", "retry", str(job.id)[:8], "--db", sqlite_url],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
+        retried = chatport(env, "import", "retry", str(job.id)[:8], "--db", sqlite_url)
     assert retried.returncode == 0, retried.stdout + retried.stderr
     job, stored = _job(sqlite_url)
     assert job.status == "completed" and stored == DISPLAYABLE
@@ -205,13 +200,7 @@ def test_a_cancelled_workflow_leaves_a_consistent_job_that_resumes(
         assert job.status == "interrupted", job
         assert 0 < stored < DISPLAYABLE and job.counters["created"] == stored
         config.faults.latency_ms = 0
-        resumed = subprocess.run(
-            [CHATPORT, "import", "resume", str(job.id), "--db", sqlite_url],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
+        resumed = chatport(env, "import", "resume", str(job.id), "--db", sqlite_url)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     job, stored = _job(sqlite_url)
     assert job.status == "completed" and stored == DISPLAYABLE == job.counters["created"]

@@ -19,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.api.auth import TenantDep
 from chatport.bootstrap import Services
+from chatport.domain.progress import ImportProgress
 from chatport.errors import JobBusy, NotFoundError
 from chatport.ingest import import_jobs
-from chatport.ingest.waha_import import Progress, run_job
+from chatport.ingest.waha_import import run_job
 from chatport.store import jobs, reads
 from chatport.store.queries import channel_by_id
 from chatport.store.tenants import Tenant
@@ -73,7 +74,7 @@ class ImportRunner:
         self.services = services
         self._on_created = on_created or (lambda created: None)
         self._lock = threading.Lock()
-        self._progress: dict[UUID, Progress] = {}
+        self._progress: dict[UUID, ImportProgress] = {}
 
     def count(self) -> int:
         """How many jobs run here now."""
@@ -89,7 +90,7 @@ class ImportRunner:
         with self._lock:
             return job_id in self._progress
 
-    def progress(self, job_id: UUID) -> Progress | None:
+    def progress(self, job_id: UUID) -> ImportProgress | None:
         with self._lock:
             return self._progress.get(job_id)
 
@@ -98,12 +99,12 @@ class ImportRunner:
         with self._lock:
             if job.id in self._progress:
                 raise HTTPException(409, "the job is running")
-            self._progress[job.id] = Progress(chats_done=len(job.chats_done))
+            self._progress[job.id] = ImportProgress(chats_done=len(job.chats_done))
 
-        def record(progress: Progress) -> None:
+        def record(progress: ImportProgress) -> None:
             with self._lock:
                 before = self._progress[job.id].created
-                self._progress[job.id] = Progress(**vars(progress))
+                self._progress[job.id] = ImportProgress(**vars(progress))
             self._on_created(progress.created - before)
 
         def run() -> None:

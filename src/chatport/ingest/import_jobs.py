@@ -9,8 +9,9 @@ from typing import Any
 
 from chatport.bootstrap import Services
 from chatport.domain.model import Channel
+from chatport.domain.progress import ImportProgress
 from chatport.errors import ConfigurationError, JobBusy
-from chatport.ingest.waha_import import Progress, WahaImport
+from chatport.ingest.waha_import import WahaImport
 from chatport.sources.circuit import CircuitSettings
 from chatport.sources.waha import WahaSettings
 from chatport.store import job_leases, jobs, queries
@@ -73,7 +74,7 @@ def importer_for(
     job: jobs.ImportJob,
     *,
     only_chats: set[str] | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[ImportProgress], None] | None = None,
     **options: Any,
 ) -> WahaImport:
     """The importer of a stored job, with its channel's stored WAHA and the job's options

@@ -17,11 +17,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy import Connection
 
 from chatport.domain.model import BatchResult, Channel, Origin
+from chatport.domain.progress import ImportProgress
 from chatport.errors import ImportStopped, JobTakenOver, WahaDown, WahaError
 from chatport.ingest.frames import read_frame, start_child
 from chatport.ingest.job_lease import lease_kept
@@ -42,20 +43,6 @@ from chatport.store.lids import remember_lids
 _CHUNKS_IN_FLIGHT = 1
 
 
-@dataclass
-class Progress:
-    """What an import has done so far (the CLI draws it, the API streams it)."""
-
-    chats_seen: int = 0
-    chats_listed: bool = False
-    chats_done: int = 0
-    chats_failed: int = 0
-    messages: int = 0
-    created: int = 0
-    fetched: int = 0
-    """Messages read from WAHA, written or not yet."""
-
-
 class WahaImport:
     """One run of an import job (new, resumed or retried)."""
 
@@ -70,8 +57,8 @@ class WahaImport:
         chunk_size: int = 5_000,
         fetchers: int = 2,
         only_chats: set[str] | None = None,
-        on_progress: Callable[[Progress], None] | None = None,
-        on_fetched: Callable[[Progress], None] | None = None,
+        on_progress: Callable[[ImportProgress], None] | None = None,
+        on_fetched: Callable[[ImportProgress], None] | None = None,
         chats: tuple[WahaChat, ...] | None = None,
     ) -> None:
         """`concurrency` chats are fetched at once, spread over `fetchers` processes;
@@ -81,7 +68,7 @@ class WahaImport:
         self.database = database
         self.channel = channel
         self.job = job
-        self.progress = Progress(chats_done=len(job.chats_done))
+        self.progress = ImportProgress(chats_done=len(job.chats_done))
         self._on_progress = on_progress or (lambda progress: None)
         self._on_fetched = on_fetched or (lambda progress: None)
         self.plan = FetchPlan(

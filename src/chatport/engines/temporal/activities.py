@@ -16,6 +16,7 @@ from temporalio import activity
 
 from chatport.bootstrap import Services
 from chatport.domain.model import BatchResult
+from chatport.domain.progress import ImportProgress
 from chatport.engines.temporal.inputs import (
     FAIL_CHATS,
     FINISH,
@@ -35,7 +36,7 @@ from chatport.engines.temporal.inputs import (
 from chatport.errors import ImportStopped, JobTakenOver
 from chatport.ingest import import_jobs
 from chatport.ingest.job_lease import lease_kept
-from chatport.ingest.waha_import import Progress, WahaImport
+from chatport.ingest.waha_import import WahaImport
 from chatport.sources.waha import WahaChat, WahaClient
 from chatport.store import jobs
 from chatport.store.lids import channel_lids
@@ -195,14 +196,14 @@ class ImportActivities:
 @dataclass(frozen=True)
 class _Event:
     kind: str
-    progress: Progress
+    progress: ImportProgress
 
 
-def _copy(progress: Progress) -> Progress:
-    return Progress(**vars(progress))
+def _copy(progress: ImportProgress) -> ImportProgress:
+    return ImportProgress(**vars(progress))
 
 
-def _delta(before: Progress, after: Progress) -> ChunkReport:
+def _delta(before: ImportProgress, after: ImportProgress) -> ChunkReport:
     return ChunkReport(
         messages=after.messages - before.messages,
         created=after.created - before.created,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chatport.domain.progress import ImportProgress
+
 PREPARE, LIST_CHATS, IMPORT_CHATS, FAIL_CHATS, FINISH = (
     "chatport.prepare",
     "chatport.list_chats",
@@ -35,18 +37,6 @@ class Retries:
     backoff: float = 2.0
     maximum_seconds: float = 60.0
     attempts: int = 5
-
-
-@dataclass
-class ImportProgress:
-    """What the workflow knows of its job (the `progress` query answers it)."""
-
-    chats_seen: int = 0
-    chats_listed: bool = False
-    chats_done: int = 0
-    chats_failed: int = 0
-    messages: int = 0
-    created: int = 0
 
 
 @dataclass

@@ -18,8 +18,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from chatport.bootstrap import Services
+from chatport.domain.progress import ImportProgress
 from chatport.engines.temporal import workflow_id
-from chatport.engines.temporal.inputs import ImportInput, ImportProgress, JobOutcome, Retries
+from chatport.engines.temporal.inputs import ImportInput, JobOutcome, Retries
 from chatport.engines.temporal.workflows import ImportWorkflow
 from chatport.errors import ConfigurationError, JobBusy
 from chatport.settings import Settings

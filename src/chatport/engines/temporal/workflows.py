@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from chatport.domain.progress import ImportProgress
     from chatport.engines.temporal.inputs import (
         FAIL_CHATS,
         FATAL_ERRORS,
@@ -35,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         FailInput,
         FinishInput,
         ImportInput,
-        ImportProgress,
         JobOutcome,
         JobRef,
         ListInput,
