@@ -7,12 +7,14 @@ an activity of a run that lost its job writes nothing."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 from temporalio import activity
+from temporalio.service import RPCError
 
 from chatport.bootstrap import Services
 from chatport.domain.model import BatchResult
@@ -42,6 +44,7 @@ from chatport.store import jobs
 from chatport.store.lids import channel_lids
 
 _BEAT_SECONDS = 5.0
+logger = logging.getLogger(__name__)
 
 
 class ImportActivities:
@@ -75,13 +78,14 @@ class ImportActivities:
                 if len(listed) >= listing.limit:
                     break
         wanted = set(listing.only_chats) if listing.only_chats is not None else None
-        ids = [chat.id for chat in listed if wanted is None or chat.id in wanted]
+        kept = [chat for chat in listed if wanted is None or chat.id in wanted]
+        ids = [chat.id for chat in kept]
         done = (await asyncio.to_thread(self._job, listing.job, ids)).chats_done
         return ChatPage(
             chats=[
                 ChatRef(chat.id, chat.name, chat.last_timestamp)
-                for chat in listed
-                if chat.id in ids and chat.id not in done
+                for chat in kept
+                if chat.id not in done
             ],
             next_offset=listing.offset + len(listed),
             complete=len(listed) < listing.limit,
@@ -132,7 +136,7 @@ class ImportActivities:
                     report = _delta(reported, event.progress)
                     reported = event.progress
                     if report != ChunkReport():
-                        await workflow.signal("progressed", report)
+                        await _tell(workflow, report)
             work.result()
         except asyncio.CancelledError:
             stop.set()
@@ -191,6 +195,14 @@ class ImportActivities:
         if job.owner != ref.owner:
             raise JobTakenOver(f"import job {job.id} belongs to another run ({job.owner})")
         return job
+
+
+async def _tell(workflow: Any, report: ChunkReport) -> None:
+    """Signal the workflow's progress; a lost signal costs the progress bar, never the job."""
+    try:
+        await workflow.signal("progressed", report)
+    except RPCError as error:
+        logger.warning("progress signal to %s failed: %s", workflow.id, error)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,9 @@ def new_owner() -> str:
     return f"temporal/{uuid4().hex}"
 
 
-def workflow_input(settings: Settings, job_id: str, owner: str, only_chats) -> ImportInput:
+def workflow_input(
+    settings: Settings, job_id: str, owner: str, only_chats: set[str] | None
+) -> ImportInput:
     """The workflow's input from `settings`."""
     return ImportInput(
         job_id=job_id,
@@ -108,7 +110,6 @@ def run_on_temporal(
     existing_job: UUID | None = None,
     retry: bool = False,
     timeout_minutes: float | None = None,
-    on_started: Callable[[jobs.ImportJob], None] = lambda job: None,
     on_progress: Callable[[ImportProgress], None] = lambda progress: None,
 ) -> tuple[jobs.ImportJob, str]:
     """Run a job on Temporal and wait for its end: `claim(owner)` creates or reopens the job
@@ -122,7 +123,6 @@ def run_on_temporal(
         if existing_job is not None:
             await ensure_not_running(client, existing_job)
         job = await asyncio.to_thread(claim, new_owner())
-        on_started(job)
         only_chats = set(job.failed_chats) if retry else None
         status = await _follow(
             services, client, job, target, only_chats, timeout_minutes, on_progress
@@ -132,7 +132,15 @@ def run_on_temporal(
     return asyncio.run(run())
 
 
-async def _follow(services, client, job, target, only_chats, timeout_minutes, on_progress):
+async def _follow(
+    services: Services,
+    client: Client,
+    job: jobs.ImportJob,
+    target: TemporalTarget,
+    only_chats: set[str] | None,
+    timeout_minutes: float | None,
+    on_progress: Callable[[ImportProgress], None],
+) -> str:
     arguments = workflow_input(services.settings, str(job.id), job.owner, only_chats)
     try:
         handle = await client.start_workflow(
