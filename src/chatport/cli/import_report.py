@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from chatport.ingest.export_import import ExportReport
 from chatport.store import jobs
 
 console = Console()
@@ -97,3 +98,19 @@ def jobs_table(rows: list[jobs.ImportJob]) -> None:
             f"{job.counters.get('created', 0):,}",
         )
     console.print(table)
+
+
+def export_summary(report: ExportReport) -> None:
+    """The summary of an export file's import."""
+    table = Table(title=f"export of {report.chat_name!r} -> {report.chat_id}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("messages in the file", f"{report.messages:,}")
+    result = report.result
+    for name in ("created", "duplicates", "invalid", "sessions_created", "contacts_created"):
+        table.add_row(name.replace("_", " "), f"{getattr(result, name):,}")
+    table.add_row("attachments found", f"{report.attachments_found:,}")
+    table.add_row("attachments missing", f"{len(report.attachments_missing):,}")
+    console.print(table)
+    for name in report.attachments_missing[:_FAILED_SHOWN]:
+        console.print(f"[yellow]missing attachment[/] {name}")

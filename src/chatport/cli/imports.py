@@ -1,20 +1,28 @@
-"""`chatport import waha|status|resume|retry`: history imports with a progress bar."""
+"""`chatport import waha|export|status|resume|retry`: history imports."""
 
 from __future__ import annotations
 
 import enum
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from chatport.bootstrap import Services, build
-from chatport.cli.import_report import console, jobs_table, progress_bar, summary
+from chatport.cli.import_report import (
+    console,
+    export_summary,
+    jobs_table,
+    progress_bar,
+    summary,
+)
 from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, run_temporal
 from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
+from chatport.ingest.export_import import import_export, local_zone
 from chatport.ingest.waha_import import run_job
 from chatport.store import jobs, queries
 
@@ -164,6 +172,54 @@ def _restart(
         _exit_unless_completed(run_with_progress(services, job, timeout, only_chats))
     finally:
         services.close()
+
+
+@import_app.command("export")
+def import_export_file(
+    file: Annotated[Path, typer.Argument(help="The export: a .txt, or the .zip with media")],
+    channel: Annotated[str, typer.Option(help="chatport channel to import into")] = "default",
+    chat_name: Annotated[
+        str | None, typer.Option(help="The chat's name [default: from the file name]")
+    ] = None,
+    chat: Annotated[
+        str | None, typer.Option(help="Store it as this chat id (e.g. 5511999999999@c.us)")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option(help="Time zone of the export's times [default: this machine's]")
+    ] = None,
+    me: Annotated[str | None, typer.Option(help="Your name in the export (from_me)")] = None,
+    day_first: Annotated[
+        bool | None,
+        typer.Option(
+            "--day-first/--month-first",
+            help="Date order, when the dates cannot tell",
+            show_default=False,
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Import a WhatsApp "Export chat" file: Android or iOS, any date layout, .txt or .zip."""
+    services = build(settings_with(db))
+    try:
+        with services.database.unit_of_work() as uow:
+            try:
+                target = uow.channel(channel)
+            except NotFoundError:
+                target = uow.create_channel(channel, waha_session=channel)
+            uow.commit()
+        report = import_export(
+            services.database,
+            target,
+            file,
+            zone=local_zone(tz),
+            chat_name=chat_name,
+            chat_id=chat,
+            me=me,
+            is_day_first=day_first,
+        )
+    finally:
+        services.close()
+    export_summary(report)
 
 
 @import_app.command("status")

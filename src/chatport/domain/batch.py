@@ -158,7 +158,7 @@ def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:
 
 
 def _is_person(chat_id: str) -> bool:
-    return chat_id.endswith(("@c.us", "@lid"))
+    return chat_id.endswith(("@c.us", "@lid", "@export"))
 
 
 def _merge_contact(known: ContactRef | None, new: ContactRef) -> ContactRef:

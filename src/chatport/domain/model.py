@@ -49,6 +49,8 @@ class ContentType(StrEnum):
     POLL = "poll"
     REACTION = "reaction"
     SYSTEM = "system"
+    MEDIA = "media"
+    """Media of an unknown kind (an export's `<Media omitted>`)."""
     REVOKED = "revoked"
     UNKNOWN = "unknown"
 

@@ -15,8 +15,10 @@ import re
 from datetime import UTC, datetime
 
 USER_SERVER = "c.us"
+EXPORT_SERVER = "export"
+"""The server of people and chats known only by name, from an "Export chat" file."""
 _USER_SERVER_ALIASES = {"s.whatsapp.net", "c.us"}
-_KNOWN_SERVERS = {"c.us", "g.us", "lid", "newsletter", "broadcast", "call"}
+_KNOWN_SERVERS = {"c.us", "g.us", "lid", "newsletter", "broadcast", "call", EXPORT_SERVER}
 _PHONE_CHARS = re.compile(r"[\s+().\-]")
 _EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)

@@ -1,0 +1,172 @@
+"""WhatsApp's "Export chat" text: header lines, their format, and the file's date order.
+
+Pure functions, no I/O. A header opens a message: Android `date, time - Author: text` or iOS
+`[date, time] Author: text`, with any of WhatsApp's date layouts (DMY, MDY, YMD; `/ . -`; 2- or
+4-digit years), 12 or 24 hours (`PM`, `p.m.`, `p. m.`, with a space, NBSP or U+202F before),
+optional seconds, and stray U+200E / BOM marks before it. A file keeps one format: the
+format most header-like lines share is the file's, and a line in another format is body text
+of the message before it. Day-first or month-first is read from the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from chatport.errors import ChatportError
+
+_MARKS = "\u200e\u200f\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def _stamp(name: str) -> str:
+    date = rf"\d{{1,4}}(?P<{name}_sep>[./-])\d{{1,2}}(?P={name}_sep)\d{{1,4}}"
+    time = (
+        r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?\.?"
+        rf"(?:[ \u00a0\u202f]*(?P<{name}_m>[AaPp]\.?[ \u00a0\u202f]?[Mm]\.?))?"
+    )
+    return date, time
+
+
+_IOS_DATE, _IOS_TIME = _stamp("ios")
+_ANDROID_DATE, _ANDROID_TIME = _stamp("android")
+_HEADER = re.compile(
+    rf"^[{_MARKS}]*(?:\[(?P<ios>{_IOS_DATE}[, ]\s*{_IOS_TIME})\] ?"
+    rf"|(?P<android>{_ANDROID_DATE},? {_ANDROID_TIME}) ?[-\u2013] )(?P<rest>.*)$",
+    re.DOTALL,
+)
+_NUMBERS = re.compile(r"\d+")
+_QUOTES = '"“”«»'
+
+
+class ExportFormatError(ChatportError):
+    """The text is not a WhatsApp export chatport can read (the message says where)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """A header line, taken apart (date fields as written; the order is the file's)."""
+
+    line: int
+    fields: tuple[int, int, int]
+    year_first: bool
+    year_digits: int
+    hour: int
+    minute: int
+    second: int
+    meridiem: str | None
+    layout: str
+    rest: str
+
+    @property
+    def signature(self) -> tuple:
+        """What a file's headers share: layout, year place and width, seconds, 12 hours."""
+        return (self.layout, self.year_first, self.year_digits, self.meridiem is not None)
+
+
+def header_of(text: str, line: int) -> Header | None:
+    """The header a line starts with, or None."""
+    match = _HEADER.match(text)
+    if match is None:
+        return None
+    stamp = match.group("ios") or match.group("android")
+    numbers = [int(n) for n in _NUMBERS.findall(stamp)]
+    widths = [len(n) for n in _NUMBERS.findall(stamp)[:3]]
+    meridiem = match.group("ios_m") or match.group("android_m")
+    if meridiem is not None:
+        meridiem = "pm" if meridiem[0] in "Pp" else "am"
+    hour, minute = numbers[3], numbers[4]
+    second = numbers[5] if len(numbers) > 5 else 0
+    year_first = widths[0] == 4
+    return Header(
+        line=line,
+        fields=(numbers[0], numbers[1], numbers[2]),
+        year_first=year_first,
+        year_digits=widths[0] if year_first else widths[2],
+        hour=hour,
+        minute=minute,
+        second=second,
+        meridiem=meridiem,
+        layout="ios" if match.group("ios") else "android",
+        rest=match.group("rest"),
+    )
+
+
+def file_signature(headers: list[Header]) -> tuple:
+    """The format most headers share (ties: the first seen)."""
+    counts = Counter(header.signature for header in headers)
+    return counts.most_common(1)[0][0]
+
+
+def day_first(headers: list[Header], given: bool | None) -> bool:
+    """Whether the file's dates are day-first, from every header's fields (year-first dates
+    are year-month-day); `given` (--day-first / --month-first) decides when they cannot."""
+    if not headers or headers[0].year_first:
+        return False
+    day_seen = any(header.fields[0] > 12 for header in headers)
+    month_seen = any(header.fields[1] > 12 for header in headers)
+    if day_seen and month_seen:
+        raise ExportFormatError(
+            "dates contradict each other: some have a first field above 12, others a second "
+            f"(e.g. line {_first(headers, 0)} and line {_first(headers, 1)})"
+        )
+    if day_seen or month_seen:
+        if given is not None and given != day_seen:
+            order = "day-first" if day_seen else "month-first"
+            raise ExportFormatError(f"the dates are {order} (line {_first(headers, 1 - day_seen)})")
+        return day_seen
+    if given is None:
+        raise ExportFormatError(
+            "every date could be day-first or month-first (no day above 12): "
+            "give --day-first or --month-first"
+        )
+    return given
+
+
+def _first(headers: list[Header], index: int) -> int:
+    return next(header.line for header in headers if header.fields[index] > 12)
+
+
+def moment(header: Header, is_day_first: bool) -> datetime:
+    """The header's local date and time (naive); ExportFormatError when it is no date."""
+    a, b, c = header.fields
+    if header.year_first:
+        year, month, day = a, b, c
+    elif is_day_first:
+        day, month, year = a, b, c
+    else:
+        month, day, year = a, b, c
+    if header.year_digits == 2:
+        year += 2000
+    hour = header.hour
+    if header.meridiem is not None:
+        if not 1 <= hour <= 12 and hour != 0:
+            raise ExportFormatError(f"line {header.line}: hour {hour} with AM/PM")
+        hour = hour % 12 + (12 if header.meridiem == "pm" else 0)
+    try:
+        return datetime(year, month, day, hour, header.minute, header.second)
+    except ValueError as error:
+        raise ExportFormatError(f"line {header.line}: not a date and time ({error})") from None
+
+
+def author_and_text(rest: str) -> tuple[str | None, str]:
+    """`Author: text` -> (author, text); `Author:` ending its line -> (author, the lines
+    after); a line with no author is a system line (None, text)."""
+    first, _, more = rest.partition("\n")
+    cut = first.find(": ")
+    if cut > 0:
+        author, text = first[:cut], rest[cut + 2 :]
+    elif first.endswith(":") and len(first) > 1:
+        author, text = first[:-1], more
+    else:
+        return None, strip_marks(rest)
+    author = strip_marks(author).strip()
+    if not author or any(quote in author for quote in _QUOTES):
+        return None, strip_marks(rest)
+    return author, text
+
+
+def strip_marks(text: str) -> str:
+    """`text` without the direction marks and BOMs WhatsApp scatters around."""
+    return text.strip(_MARKS)
