@@ -17,7 +17,7 @@ from sqlalchemy import select
 from chatport.bootstrap import build_database
 from chatport.settings import Settings
 from chatport.store.tables import chats, contacts, messages, sessions
-from tests.e2e.test_cli import CHATPORT
+from tests.e2e.test_cli import CHATPORT, run
 from tests.servers import free_port
 
 _SKIPPED = {"id", "tenant_id", "channel_id", "created_at", "updated_at"}
@@ -79,9 +79,7 @@ def worker(database_url: str, env: dict[str, str]) -> Iterator[subprocess.Popen]
 
 def chatport(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """A chatport command to its end, its output captured (TimeoutExpired after `timeout`)."""
-    return subprocess.run(
-        [CHATPORT, *args], capture_output=True, text=True, env=env, timeout=timeout
-    )
+    return run(*args, env=env, timeout=timeout)
 
 
 def run_import(

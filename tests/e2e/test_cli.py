@@ -18,13 +18,13 @@ CHATPORT = shutil.which("chatport", path=str(Path(sys.executable).parent)) or "c
 
 
 def run(
-    *args: str, cwd: Path | None = None, env: dict | None = None
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
         [CHATPORT, *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         cwd=cwd,
         env={**os.environ, "COLUMNS": "120", **(env or {})},
     )

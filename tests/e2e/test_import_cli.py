@@ -15,6 +15,7 @@ from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
 from chatport.store.tables import import_jobs, messages
 from tests.e2e.test_cli import CHATPORT, run
+from tests.unit.test_export_parser import CHATISTICS, PUSTUR
 
 WORLD = World(chats=30, messages=2_000, seed=5)
 STAMPS = sorted(r.timestamp for c in WORLD.chats for r in WORLD.messages(c) if not r.hidden)
@@ -101,3 +102,16 @@ def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: st
         resumed = run("import", "resume", job_id, "--db", database_url, env=patience)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert stored(database_url) == (STAMPS, "completed")
+
+
+def test_import_export_reports_attachments_and_refuses_unreadable_files(tmp_path) -> None:
+    database = f"sqlite:///{tmp_path / 'export.db'}"
+    zipped = str(PUSTUR / "example-2024-trimmed.zip")
+    done = run("import", "export", zipped, "--db", database, "--tz", "Europe/Zurich")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "attachments missing" in done.stdout and "00000002-VIDEO" in done.stdout
+    ambiguous = run("import", "export", str(CHATISTICS / "_chat 3.txt"), "--db", database)
+    assert ambiguous.returncode == 2 and "--month-first" in ambiguous.stderr
+    chosen = str(CHATISTICS / "_chat 3.txt")
+    done = run("import", "export", chosen, "--db", database, "--month-first")
+    assert done.returncode == 0, done.stdout + done.stderr

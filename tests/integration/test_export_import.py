@@ -1,0 +1,105 @@
+"""Export chat files through the write path (both back ends): exact counts, idempotent
+re-imports and overlapping exports, time zones, authors as contacts, zips with missing
+attachments, and unreadable files that write nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from chatport.ingest.export_import import import_export
+from chatport.sources.export_format import ExportFormatError
+from chatport.store.database import Database
+from chatport.store.tables import contacts, messages
+from tests.unit.test_export_parser import PUSTUR
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def count(database: Database, table=messages) -> int:
+    with database.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def run(database: Database, path: Path, **options):
+    options.setdefault("zone", UTC_ZONE)
+    return import_export(database, database.channel(), path, **options)
+
+
+def test_a_zip_export_imports_once_and_reports_missing_attachments(database) -> None:
+    path = PUSTUR / "example-2024-trimmed.zip"
+    first = run(database, path)
+    assert first.result.created == first.messages == 52
+    assert first.attachments_found == 2
+    assert sorted(first.attachments_missing) == [
+        "00000002-VIDEO-2019-06-20-16-01-42.mp4",
+        "00000003-AUDIO-2019-06-20-16-03-55.mp3",
+    ]
+    assert first.chat_id.startswith("export-") and first.chat_id.endswith("@g.us")
+    again = run(database, path)
+    assert (again.result.created, again.result.duplicates) == (0, 52)
+    assert count(database) == 52
+
+
+def test_an_overlapping_later_export_adds_only_what_is_new(database, tmp_path: Path) -> None:
+    lines = (PUSTUR / "example-2019_chat.txt").read_bytes().decode("utf-8-sig").split("\r\n")
+    earlier = tmp_path / "WhatsApp Chat with Friends.txt"
+    earlier.write_text("\r\n".join(lines[: len(lines) * 2 // 3]), encoding="utf-8")
+    later = tmp_path / "WhatsApp Chat - Friends.txt"
+    later.write_text("\r\n".join(lines), encoding="utf-8")
+    first = run(database, earlier)
+    second = run(database, later)
+    assert first.chat_id == second.chat_id and first.chat_name == "Friends"
+    assert first.result.created + second.result.created == count(database) == 100
+    assert second.result.duplicates == first.result.created
+
+
+def test_authors_become_contacts_and_times_move_to_utc(database, tmp_path: Path) -> None:
+    path = tmp_path / "chat.txt"
+    path.write_text(
+        "24/12/2023, 21:30 - +55 11 98765-4321: olá\n"
+        "24/12/2023, 21:31 - Me Myself: hi!\n"
+        "24/12/2023, 21:32 - +55 11 98765-4321: tudo bem?\n",
+        encoding="utf-8",
+    )
+    report = run(database, path, zone=ZoneInfo("America/Sao_Paulo"), me="Me Myself")
+    assert report.chat_id == "5511987654321@c.us"
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            select(messages.c.sent_at, messages.c.from_me).order_by(messages.c.sent_at)
+        ).all()
+        wa_ids = set(connection.execute(select(contacts.c.wa_id)).scalars())
+    assert rows[0].sent_at == datetime(2023, 12, 25, 0, 30, tzinfo=UTC)
+    assert [row.from_me for row in rows] == [False, True, False]
+    assert wa_ids == {"5511987654321@c.us"}
+
+
+def test_name_only_authors_are_contacts_of_their_chat(database, tmp_path: Path) -> None:
+    path = tmp_path / "WhatsApp Chat with Ana.txt"
+    path.write_text("[24.12.23, 21:30:00] Ana: hallo\n[24.12.23, 21:31:00] Bo: hi\n", "utf-8")
+    report = run(database, path)
+    with database.engine.connect() as connection:
+        named = dict(connection.execute(select(contacts.c.name, contacts.c.wa_id)).all())
+    assert set(named) == {"Ana", "Bo"}
+    assert all(wa_id.endswith("@export") for wa_id in named.values())
+    assert report.chat_id.endswith("@g.us")  # two other authors: a group
+    one_to_one = run(database, path, me="Bo", chat_name="Ana")
+    assert one_to_one.chat_id == named["Ana"]  # a 1:1 chat is its other author
+    assert one_to_one.result.created == 2
+
+
+def test_an_unreadable_file_writes_nothing_and_names_the_line(database, tmp_path: Path) -> None:
+    path = tmp_path / "broken.txt"
+    path.write_text("12/24/23, 18:01 - Ana: hi\n12/24/23, 18:02 - Ana: ok\n", encoding="utf-8")
+    path.write_bytes(path.read_bytes() + b"12/24/23, 18:03 - Ana: \xff\xfe\n")
+    with pytest.raises(ExportFormatError, match="line 3: not UTF-8"):
+        run(database, path, is_day_first=False)
+    bad_date = tmp_path / "bad.txt"
+    bad_date.write_text("12/24/23, 18:01 - Ana: hi\n02/30/23, 18:02 - Ana: no\n", "utf-8")
+    with pytest.raises(ExportFormatError, match="line 2: not a date"):
+        run(database, bad_date, is_day_first=False)
+    assert count(database) == 0
