@@ -6,6 +6,7 @@ import socket
 import time
 from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import select
 
 from chatport.bootstrap import build_database
@@ -15,6 +16,7 @@ from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
 from chatport.store.tables import import_jobs, messages
 from tests.e2e.test_cli import CHATPORT, run
+from tests.integration.test_baileys_import import history
 from tests.unit.test_export_parser import CHATISTICS, PUSTUR
 
 WORLD = World(chats=30, messages=2_000, seed=5)
@@ -115,3 +117,15 @@ def test_import_export_reports_attachments_and_refuses_unreadable_files(tmp_path
     chosen = str(CHATISTICS / "_chat 3.txt")
     done = run("import", "export", chosen, "--db", database, "--month-first")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_import_baileys_file(tmp_path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(orjson.dumps(history(25)) + b"\n" + orjson.dumps(history(5, start=25)))
+    database = f"sqlite:///{tmp_path / 'baileys.db'}"
+    done = run("import", "baileys", str(path), "--db", database)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "payloads" in done.stdout and "30" in done.stdout
+    path.write_text("{broken")
+    refused = run("import", "baileys", str(path), "--db", database)
+    assert refused.returncode == 2 and "line 1: not JSON" in refused.stderr

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from chatport import __version__
-from chatport.api import agent_jobs, imports, rest, webhooks
+from chatport.api import agent_jobs, baileys, imports, rest, webhooks
 from chatport.api.auth import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import Services, build
@@ -72,6 +72,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.include_router(rest.router)
     app.include_router(imports.router)
     app.include_router(agent_jobs.router)
+    app.include_router(baileys.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     async def healthz() -> dict[str, str]:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from chatport.ingest.baileys_import import BaileysReport
 from chatport.ingest.export_import import ExportReport
 from chatport.store import jobs
 
@@ -102,9 +103,10 @@ def jobs_table(rows: list[jobs.ImportJob]) -> None:
 
 def export_summary(report: ExportReport) -> None:
     """The summary of an export file's import."""
-    table = Table(title=f"export of {report.chat_name!r} -> {report.chat_id}")
+    table = Table(title=f"export of {report.chat_name!r}")
     table.add_column("")
     table.add_column("", justify="right")
+    table.add_row("chat", report.chat_id)
     table.add_row("messages in the file", f"{report.messages:,}")
     result = report.result
     for name in ("created", "duplicates", "invalid", "sessions_created", "contacts_created"):
@@ -114,3 +116,24 @@ def export_summary(report: ExportReport) -> None:
     console.print(table)
     for name in report.attachments_missing[:_FAILED_SHOWN]:
         console.print(f"[yellow]missing attachment[/] {name}")
+
+
+def baileys_summary(report: BaileysReport) -> None:
+    """The summary of an import of Baileys history sync payloads."""
+    table = Table(title="Baileys history sync")
+    table.add_column("")
+    table.add_column("", justify="right")
+    result = report.result
+    for label, value in (
+        ("payloads", report.payloads),
+        ("messages", report.messages),
+        ("created", result.created),
+        ("duplicates", result.duplicates),
+        ("invalid", result.invalid),
+        ("skipped (reactions, protocol)", report.skipped),
+        ("new LID pairs", report.lid_pairs),
+        ("sessions created", result.sessions_created),
+        ("contacts created", result.contacts_created),
+    ):
+        table.add_row(label, f"{value:,}")
+    console.print(table)

@@ -1,4 +1,4 @@
-"""`chatport import waha|export|status|resume|retry`: history imports."""
+"""`chatport import waha|export|baileys|status|resume|retry`: history imports."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import typer
 
 from chatport.bootstrap import Services, build
 from chatport.cli.import_report import (
+    baileys_summary,
     console,
     export_summary,
     jobs_table,
@@ -20,8 +21,10 @@ from chatport.cli.import_report import (
 )
 from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, run_temporal
+from chatport.domain.model import Channel
 from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
+from chatport.ingest.baileys_import import import_text
 from chatport.ingest.export_import import import_export, local_zone
 from chatport.ingest.waha_import import run_job
 from chatport.store import jobs, queries
@@ -201,12 +204,7 @@ def import_export_file(
     """Import a WhatsApp "Export chat" file: Android or iOS, any date layout, .txt or .zip."""
     services = build(settings_with(db))
     try:
-        with services.database.unit_of_work() as uow:
-            try:
-                target = uow.channel(channel)
-            except NotFoundError:
-                target = uow.create_channel(channel, waha_session=channel)
-            uow.commit()
+        target = _channel_named(services, channel)
         report = import_export(
             services.database,
             target,
@@ -220,6 +218,34 @@ def import_export_file(
     finally:
         services.close()
     export_summary(report)
+
+
+@import_app.command("baileys")
+def import_baileys_file(
+    file: Annotated[Path, typer.Argument(help="A messaging-history.set payload, or JSON lines")],
+    channel: Annotated[str, typer.Option(help="chatport channel to import into")] = "default",
+    db: DbOption = None,
+) -> None:
+    """Import Baileys history sync payloads (`messaging-history.set`) from a file."""
+    if not file.is_file():
+        raise typer.BadParameter(f"no such file: {file}")
+    services = build(settings_with(db))
+    try:
+        target = _channel_named(services, channel)
+        report = import_text(services.database, target, file.read_text(encoding="utf-8"))
+    finally:
+        services.close()
+    baileys_summary(report)
+
+
+def _channel_named(services: Services, name: str) -> Channel:
+    with services.database.unit_of_work() as uow:
+        try:
+            target = uow.channel(name)
+        except NotFoundError:
+            target = uow.create_channel(name, waha_session=name)
+        uow.commit()
+    return target
 
 
 @import_app.command("status")

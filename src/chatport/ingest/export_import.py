@@ -58,7 +58,7 @@ def import_export(
     me: str | None = None,
     is_day_first: bool | None = None,
 ) -> ExportReport:
-    """Import one export file into `channel` (history: quiet, origin `import`)."""
+    """Import one export file into `channel` (history: quiet, origin `export`)."""
     export = read_export(path)
     parsed = parse_export(export.text, is_day_first=is_day_first)
     name = chat_name or export.chat_name
@@ -66,7 +66,7 @@ def import_export(
         parsed, chat_name=name, zone=zone, me=me, chat_id=chat_id, attachments=export.attachments
     )
     batch = prepare_batch(converted.messages)
-    result = database.write_batch(channel, batch, origin=Origin.IMPORT)
+    result = database.write_batch(channel, batch, origin=Origin.EXPORT)
     return ExportReport(
         converted.chat_id,
         name,
