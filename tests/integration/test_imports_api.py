@@ -103,3 +103,23 @@ def test_bad_import_requests_are_refused_with_the_reason(setup):
     assert naive.status_code == 422
     acme.post("/v1/channels", json={"name": "bare"})
     assert acme.post("/v1/channels/bare/imports", json={}).status_code == 422
+
+
+def test_one_chat_is_imported_on_request(setup):
+    acme, _, _ = setup
+    bad = acme.post("/v1/channels/shop/imports", json={"chat_id": "not a chat"})
+    assert bad.status_code == 422 and "chat_id" in bad.text
+    chat = next(c for c in WORLD.chats if c.id.endswith("@c.us") and c.id != BROKEN)
+    started = acme.post("/v1/channels/shop/imports", json={"chat_id": chat.id.split("@")[0]})
+    assert started.status_code == 202, started.text
+    job = started.json()
+    for _ in range(600):
+        job = acme.get(f"/v1/imports/{job['id']}").json()
+        if job["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert job["status"] == "completed", job
+    expected = sum(1 for r in WORLD.messages(chat) if not r.hidden)
+    assert job["counters"]["created"] == expected and job["counters"]["chats_done"] == 1
+    listed = acme.get("/v1/channels/shop/chats").json()["items"]
+    assert [c["chat_id"] for c in listed] == [chat.id]

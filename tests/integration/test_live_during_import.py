@@ -6,19 +6,22 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from datetime import UTC, datetime
 
 import aiohttp
 import orjson
 from sqlalchemy import func, select
 
 from chatport.bootstrap import build
+from chatport.ingest import import_jobs
 from chatport.ingest.waha_import import WahaImport, run_job
 from chatport.settings import Settings
 from chatport.simulator.runner import simulator_in_thread
-from chatport.simulator.server import SimulatorConfig
+from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
 from chatport.sources.waha import WahaSettings
 from chatport.sources.waha_webhooks import sign
+from chatport.store import queries
 from chatport.store.queries import sessions_follow_the_rule
 from chatport.store.tables import messages
 from tests.integration.test_waha_import import new_job
@@ -104,6 +107,41 @@ def test_webhooks_during_an_import_store_every_message_once(database_url: str) -
             stored = connection.execute(select(func.count()).select_from(messages)).scalar_one()
         assert stored == displayable + len(new_ids)
         channel = database.channel()
+        assert sessions_follow_the_rule(database.engine, channel.id, channel.session_timeout)
+    finally:
+        services.close()
+
+
+def test_one_chat_imported_while_its_webhooks_arrive(database_url: str) -> None:
+    chat = next(c for c in WORLD.chats if c.id.endswith("@c.us"))
+    records = [r for r in WORLD.messages(chat) if not r.hidden]
+    rng = random.Random(5)
+    bodies, new_ids, _ = live_deliveries(rng)
+    mine = [body for body in bodies if orjson.loads(body)["payload"]["id"].split("_")[1] == chat.id]
+    services = build(Settings(database_url=database_url, webhook_hmac_key=KEY))
+    database = services.database
+    try:
+        config = SimulatorConfig(world=WORLD, faults=Faults(latency_ms=5))
+        with simulator_in_thread(config) as waha_url, serve_app(services) as api:
+            channel = database.channel()
+            with database.unit_of_work() as uow:
+                queries.remember_waha(uow.connection, channel, waha_url, "default", None)
+                uow.commit()
+            params = {"chats": [chat.id], "page_size": 16, "chunk_size": 40}
+            job = import_jobs.create_job(database, channel, None, datetime.now(UTC), params)
+            importer = import_jobs.importer_for(services, job)
+            outcome: list[str] = []
+            importing = threading.Thread(target=lambda: outcome.append(run_job(importer)))
+            importing.start()
+            statuses = asyncio.run(post_all(api, mine))
+            importing.join(timeout=300)
+            assert config.sent == []  # nothing but reads reached WAHA
+        assert outcome == ["completed"] and set(statuses) == {200}
+        with database.engine.connect() as connection:
+            stored = connection.execute(select(messages.c.chat_id, messages.c.external_id)).all()
+        new_here = {i for i in new_ids if i.split("_")[1] == chat.id}
+        assert {row.chat_id for row in stored} == {chat.id}
+        assert len(stored) == len(records) + len(new_here)
         assert sessions_follow_the_rule(database.engine, channel.id, channel.session_timeout)
     finally:
         services.close()

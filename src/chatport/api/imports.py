@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.api.auth import TenantDep
 from chatport.bootstrap import Services
+from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.domain.progress import ImportProgress
 from chatport.errors import JobBusy, NotFoundError
 from chatport.ingest import import_jobs
@@ -41,9 +42,20 @@ class ImportIn(BaseModel):
     page_size: int = Field(default=500, ge=1, le=5000)
     chunk_size: int = Field(default=5000, ge=1, le=50_000)
     fetchers: int = Field(default=2, ge=1, le=16)
+    chat_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Import only this chat's history (e.g. 5511999999999@c.us or a group id); "
+        "WAHA is only read, the live connection is left alone",
+    )
 
     @model_validator(mode="after")
     def _one_start(self) -> ImportIn:
+        if self.chat_id is not None:
+            try:
+                self.chat_id = normalise_jid(self.chat_id)
+            except InvalidValue as invalid:
+                raise ValueError(f"chat_id: {invalid}") from None
         if self.days and self.since:
             raise ValueError("give days or since, not both")
         for moment in (self.since, self.until):
@@ -171,6 +183,8 @@ async def start_import(
         now = datetime.now(UTC)
         since = now - timedelta(days=body.days) if body.days else body.since
         params = body.model_dump(include={"concurrency", "page_size", "chunk_size", "fetchers"})
+        if body.chat_id is not None:
+            params["chats"] = [body.chat_id]
         return import_jobs.create_job(database, target, since, body.until or now, params)
 
     job = await run_in_threadpool(create)

@@ -22,6 +22,7 @@ from chatport.cli.import_report import (
 from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, run_temporal
 from chatport.domain.model import Channel
+from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
 from chatport.ingest.baileys_import import import_text
@@ -70,10 +71,14 @@ def import_waha(
     engine: Annotated[
         Engine, typer.Option(help="Run here, or as a workflow on Temporal workers")
     ] = Engine.inprocess,
+    chat: Annotated[
+        str | None,
+        typer.Option(help="Import only this chat (e.g. 5511999999999@c.us); WAHA is only read"),
+    ] = None,
     temporal_address: TemporalAddressOption = None,
     db: DbOption = None,
 ) -> None:
-    """Import a WAHA session's history (all chats, or a time range) into a channel."""
+    """Import a WAHA session's history (all chats, or one, or a time range) into a channel."""
     if days and since:
         raise typer.BadParameter("give --days or --since, not both")
     start = datetime.now(UTC) - timedelta(days=days) if days else (since and parse_moment(since))
@@ -87,6 +92,11 @@ def import_waha(
             "fetchers": fetchers,
             "engine": engine.value,
         }
+        if chat is not None:
+            try:
+                params["chats"] = [normalise_jid(chat)]
+            except InvalidValue as invalid:
+                raise typer.BadParameter(f"--chat: {invalid}") from None
 
         def create(owner: str | None = None) -> jobs.ImportJob:
             job = create_waha_job(

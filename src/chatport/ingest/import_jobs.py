@@ -13,7 +13,7 @@ from chatport.domain.progress import ImportProgress
 from chatport.errors import ConfigurationError, JobBusy
 from chatport.ingest.waha_import import WahaImport
 from chatport.sources.circuit import CircuitSettings
-from chatport.sources.waha import WahaSettings
+from chatport.sources.waha import WahaChat, WahaSettings
 from chatport.store import job_leases, jobs, queries
 from chatport.store.database import Database
 
@@ -80,11 +80,15 @@ def importer_for(
     """The importer of a stored job, with its channel's stored WAHA and the job's options
     (`options` override them: see `WahaImport`)."""
     channel, waha = waha_of_job(services, job)
-    defaults = {
+    defaults: dict[str, Any] = {
         "concurrency": int(job.params.get("concurrency", 4)),
         "chunk_size": int(job.params.get("chunk_size", 5000)),
         "fetchers": int(job.params.get("fetchers", 2)),
     }
+    chosen = chats_of(job)
+    if chosen is not None:  # one chat (or a few): no listing, read-only calls for those only
+        defaults |= {"chats": tuple(WahaChat(c, None, None) for c in chosen), "fetchers": 1}
+        only_chats = set(chosen) if only_chats is None else only_chats & set(chosen)
     return WahaImport(
         services.database,
         channel,
@@ -94,6 +98,12 @@ def importer_for(
         on_progress=on_progress,
         **{**defaults, **options},
     )
+
+
+def chats_of(job: jobs.ImportJob) -> list[str] | None:
+    """The chats a job imports when it was started for some chats only (`--chat`), else None."""
+    chosen = job.params.get("chats")
+    return [str(chat) for chat in chosen] if chosen else None
 
 
 def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaSettings]:

@@ -123,7 +123,8 @@ def run_on_temporal(
         if existing_job is not None:
             await ensure_not_running(client, existing_job)
         job = await asyncio.to_thread(claim, new_owner())
-        only_chats = set(job.failed_chats) if retry else None
+        chosen = job.params.get("chats")
+        only_chats = set(job.failed_chats) if retry else set(chosen) if chosen else None
         status = await _follow(
             services, client, job, target, only_chats, timeout_minutes, on_progress
         )
