@@ -10,7 +10,7 @@ import subprocess
 import time
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from chatport.bootstrap import build_database
 from chatport.domain.model import Message
@@ -35,11 +35,16 @@ def test_kill_nine_then_resume_loses_and_doubles_nothing(database_url: str) -> N
         first_line = process.stdout.readline()
         assert first_line.startswith("import job"), first_line
         job_id = first_line.split()[2]
-        time.sleep(random.Random(os.getpid()).uniform(0.8, 2.0))
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(10)
         database = build_database(Settings(database_url=database_url))
         try:
+            # kill it once some chunks are committed, however slow the machine is today
+            deadline = time.monotonic() + 120
+            wanted = random.Random(os.getpid()).randint(1, 5) * 250
+            while _count(database) < wanted:
+                assert time.monotonic() < deadline, "the import did not start"
+                time.sleep(0.02)
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
             with database.engine.connect() as connection:
                 partial = connection.execute(select(messages.c.id)).all()
             assert 0 < len(partial) < DISPLAYABLE, "kill the import in the middle"
@@ -78,3 +83,8 @@ def test_kill_nine_then_resume_loses_and_doubles_nothing(database_url: str) -> N
             frozenset(e for e, sid in session_of.items() if sid == session)
             for session in set(session_of.values())
         }
+
+
+def _count(database) -> int:
+    with database.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(messages)).scalar_one()

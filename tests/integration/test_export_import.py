@@ -40,6 +40,15 @@ def test_a_zip_export_imports_once_and_reports_missing_attachments(database) -> 
         "00000003-AUDIO-2019-06-20-16-03-55.mp3",
     ]
     assert first.chat_id.startswith("export-") and first.chat_id.endswith("@g.us")
+    with database.engine.connect() as connection:
+        photo = connection.execute(
+            select(messages.c.content_type, messages.c.media_mime, messages.c.media_size).where(
+                messages.c.media_filename == "00000001-PHOTO-2019-06-20-16-00-15.jpg"
+            )
+        ).one()
+        origins = set(connection.execute(select(messages.c.origin)).scalars())
+    assert photo.content_type == "image" and photo.media_mime == "image/jpeg"
+    assert photo.media_size > 1000 and origins == {"export"}
     again = run(database, path)
     assert (again.result.created, again.result.duplicates) == (0, 52)
     assert count(database) == 52

@@ -67,6 +67,14 @@ def test_a_full_import_is_exact_and_a_reimport_adds_nothing(database: Database) 
     with database.engine.connect() as connection:
         reloaded = jobs.load_job(connection, first.id)
     assert reloaded.status == "completed" and reloaded.counters == first.counters
+    with database.engine.connect() as connection:
+        media = connection.execute(
+            select(messages.c.media_mime, messages.c.media_size, messages.c.media_url).where(
+                messages.c.content_type.in_(["image", "video", "audio", "voice", "document"])
+            )
+        ).all()
+    assert media and all(row.media_mime and row.media_size > 0 for row in media)
+    assert {row.media_url for row in media} == {None}  # metadata only: nothing downloaded
 
 
 def test_a_failing_chat_is_recorded_and_retry_recovers_it(database: Database) -> None:

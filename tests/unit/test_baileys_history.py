@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatport.sources.baileys_history import payloads, read_history, seconds
+from chatport.sources.baileys_history import payloads, read_history
+from chatport.sources.waha_messages import long_number
 
 PHONE = "5511900000001@s.whatsapp.net"
 LID = "123456789012345@lid"
@@ -34,6 +35,7 @@ def test_wrappers_are_unwrapped() -> None:
                                     "caption": "the deck",
                                     "fileName": "deck.pdf",
                                     "mimetype": "application/pdf",
+                                    "fileLength": {"low": 48213, "high": 0, "unsigned": True},
                                 }
                             }
                         }
@@ -64,14 +66,17 @@ def test_wrappers_are_unwrapped() -> None:
         ("voice", None),
     ]
     assert history.messages[2].media.filename == "deck.pdf"
+    assert history.messages[2].media.size == 48213
     assert history.messages[3].raw["chatport_edited"] is True
 
 
-def test_timestamps_as_number_string_or_long() -> None:
-    assert seconds(1_700_000_000) == seconds("1700000000") == 1_700_000_000
-    assert seconds({"low": 1_700_000_000, "high": 0, "unsigned": True}) == 1_700_000_000
-    assert seconds({"low": -1, "high": 0}) == 2**32 - 1
-    assert seconds("soon") is None and seconds(None) is None and seconds(True) is None
+def test_timestamps_and_sizes_as_number_string_or_long() -> None:
+    assert long_number(1_700_000_000) == long_number("1700000000") == 1_700_000_000
+    assert long_number({"low": 1_700_000_000, "high": 0, "unsigned": True}) == 1_700_000_000
+    assert long_number({"low": -1, "high": 0}) == 2**32 - 1
+    assert long_number({"low": 5, "high": 1}) == 2**32 + 5
+    assert long_number("soon") is None and long_number(None) is None
+    assert long_number(True) is None
 
 
 def test_lids_resolve_from_mappings_contacts_and_key_twins() -> None:

@@ -74,6 +74,7 @@ class MessageOut(BaseModel):
     media_url: str | None
     media_mime: str | None
     media_filename: str | None
+    media_size: int | None = None
     origin: str
     ack: int | None
     revoked_at: datetime | None

@@ -93,9 +93,11 @@ class Media:
     url: str | None = None
     mime: str | None = None
     filename: str | None = None
+    size: int | None = None
+    """Bytes, when the source says."""
 
     def __reduce__(self) -> tuple:
-        return (Media, (self.url, self.mime, self.filename))  # see Message
+        return (Media, (self.url, self.mime, self.filename, self.size))  # see Message
 
 
 @dataclass(slots=True)

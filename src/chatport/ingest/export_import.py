@@ -28,11 +28,12 @@ _CHAT_FILE_NAMES = re.compile(
 
 @dataclass
 class ExportFile:
-    """An export's text, the chat name its file name suggests, and the files beside it."""
+    """An export's text, the chat name its file name suggests, and the files beside it
+    (name -> bytes)."""
 
     text: str
     chat_name: str
-    attachments: set[str] | None = None
+    attachments: dict[str, int] | None = None
 
 
 @dataclass
@@ -84,11 +85,12 @@ def read_export(path: Path) -> ExportFile:
     if not zipfile.is_zipfile(path):
         return ExportFile(_decode(path.read_bytes(), path.name), _chat_name(path.stem))
     with zipfile.ZipFile(path) as archive:
-        members = [
-            info.filename
+        sizes = {
+            info.filename: info.file_size
             for info in archive.infolist()
             if not info.is_dir() and not info.filename.startswith("__MACOSX/")
-        ]
+        }
+        members = list(sizes)
         texts = [name for name in members if name.lower().endswith(".txt")]
         if not texts:
             raise ExportFormatError(f"{path.name}: no chat text (.txt) in the zip")
@@ -96,7 +98,9 @@ def read_export(path: Path) -> ExportFile:
         text = _decode(archive.read(chosen), f"{path.name}:{chosen}")
     stem = PurePosixPath(chosen).stem
     name = _chat_name(path.stem if stem == "_chat" else stem)
-    attachments = {PurePosixPath(member).name for member in members if member != chosen}
+    attachments = {
+        PurePosixPath(member).name: size for member, size in sizes.items() if member != chosen
+    }
     return ExportFile(text, name, attachments)
 
 

@@ -136,7 +136,8 @@ def _message(rng: random.Random, chat: SimChat, n: int, timestamp: int) -> Recor
     content = {"conversation": body}
     if has_media:
         field, mime = rng.choice(_MEDIA)
-        content = {field: {"mimetype": mime, "caption": body}}
+        size = str(1_000 + n * 7_919 % 5_000_000)  # NOWEB sends Longs as strings
+        content = {field: {"mimetype": mime, "caption": body, "fileLength": size}}
     key = {
         "remoteJid": chat.id.replace("@c.us", "@s.whatsapp.net"),
         "fromMe": from_me,

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from chatport.domain.model import ContentType, IncomingMessage, Media
-from chatport.sources.waha_messages import contact_of, resolve, user_jid
+from chatport.sources.waha_messages import contact_of, long_number, resolve, user_jid
 
 _WRAPPERS = (
     "ephemeralMessage",
@@ -91,22 +91,6 @@ def lid_pairs(payload: Mapping[str, Any]) -> dict[str, str]:
     return pairs
 
 
-def seconds(value: Any) -> int | None:
-    """A Baileys timestamp (number, numeric string, or Long `{low, high}`) in seconds."""
-    if isinstance(value, Mapping):
-        low, high = value.get("low"), value.get("high")
-        if isinstance(low, int) and isinstance(high, int):
-            return (high << 32) + (low & 0xFFFFFFFF)
-        return None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 def _pair(pairs: dict[str, str], lid: Any, phone: Any) -> None:
     if isinstance(lid, str) and lid.endswith("@lid") and isinstance(phone, str):
         phone = user_jid(phone) or phone
@@ -144,7 +128,7 @@ def _message(item: Mapping[str, Any], lids: dict[str, str], names: dict) -> Inco
     return IncomingMessage(
         external_id=_id(from_me, chat_id, message_id, participant, lids) if message_id else None,
         chat_id=chat_id,
-        sent_at=seconds(item.get("messageTimestamp")),
+        sent_at=long_number(item.get("messageTimestamp")),
         from_me=from_me,
         author=author,
         text=text,
@@ -196,6 +180,7 @@ def _content(field_name: str, body: Any) -> tuple[str, str | None, Media | None]
         url=_str(body.get("url")),
         mime=_str(body.get("mimetype")),
         filename=_str(body.get("fileName")),
+        size=long_number(body.get("fileLength")),
     )
     return kind, _str(body.get("caption")), media
 

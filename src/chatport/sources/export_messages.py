@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -41,10 +42,11 @@ def to_incoming(
     zone: ZoneInfo,
     me: str | None = None,
     chat_id: str | None = None,
-    attachments: set[str] | None = None,
+    attachments: Mapping[str, int] | None = None,
 ) -> Converted:
     """The write path's messages for an export's parsed messages (see the module).
-    `attachments`: the file names beside the text (a .zip), to match media against."""
+    `attachments`: the files beside the text (a .zip; name -> bytes), to match media
+    against."""
     others = sorted({m.author for m in parsed if m.author is not None and m.author != me})
     if chat_id is None:
         if len(others) == 1:
@@ -64,7 +66,8 @@ def to_incoming(
             raw["edited"] = True
         media = None
         if message.filename is not None or message.content_type == "media":
-            media = Media(mime=message.mime, filename=message.filename)
+            size = (attachments or {}).get(message.filename or "")
+            media = Media(mime=message.mime, filename=message.filename, size=size)
         if message.filename is not None and attachments is not None:
             present = message.filename in attachments
             raw["attachment"] = "present" if present else "missing"

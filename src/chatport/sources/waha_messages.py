@@ -81,6 +81,7 @@ def to_incoming(
             url=media_info.get("url"),
             mime=media_info.get("mimetype") or inner.get("mimetype"),
             filename=media_info.get("filename") or inner.get("fileName"),
+            size=long_number(inner.get("fileLength")),
         )
     return IncomingMessage(
         external_id=message.get("id"),
@@ -108,3 +109,20 @@ def _content_type(message: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     if message.get("vCards"):
         return ContentType.CONTACT
     return ContentType.UNKNOWN if message.get("hasMedia") else ContentType.TEXT
+
+
+def long_number(value: Any) -> int | None:
+    """A protobuf number as Baileys serialises it (a number, a numeric string, or a Long
+    `{low, high}`): timestamps, file lengths."""
+    if isinstance(value, Mapping):
+        low, high = value.get("low"), value.get("high")
+        if isinstance(low, int) and isinstance(high, int):
+            return (high << 32) + (low & 0xFFFFFFFF)
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None

@@ -217,6 +217,7 @@ def _message_rows(
                 media.url if media else None,
                 media.mime if media else None,
                 media.filename if media else None,
+                media.size if media else None,
                 origin_text,
                 json(jsoncodec.dumps(m.raw)) if m.raw is not None else None,
                 created_at,

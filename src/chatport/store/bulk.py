@@ -27,6 +27,7 @@ MESSAGE_COLUMNS = (
     "media_url",
     "media_mime",
     "media_filename",
+    "media_size",
     "origin",
     "raw",
     "created_at",

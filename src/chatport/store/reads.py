@@ -99,6 +99,7 @@ def messages_page(
             messages.c.media_url,
             messages.c.media_mime,
             messages.c.media_filename,
+            messages.c.media_size,
             messages.c.origin,
             messages.c.ack,
             messages.c.revoked_at,

@@ -11,6 +11,7 @@ bulk paths a large share of their speed. Their reference columns are indexed for
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -156,6 +157,7 @@ messages = Table(
     Column("media_url", Text),
     Column("media_mime", String(255)),
     Column("media_filename", Text),
+    Column("media_size", BigInteger),
     Column("origin", String(16), nullable=False),
     Column("raw", Json),
     Column("created_at", UtcDateTime, nullable=False),
