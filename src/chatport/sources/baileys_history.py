@@ -19,7 +19,13 @@ from typing import Any
 import orjson
 
 from chatport.domain.model import ContentType, IncomingMessage, Media
-from chatport.sources.waha_messages import contact_of, long_number, resolve, user_jid
+from chatport.sources.waha_messages import (
+    CONTENT_TYPES,
+    contact_of,
+    long_number,
+    resolve,
+    user_jid,
+)
 
 _WRAPPERS = (
     "ephemeralMessage",
@@ -31,18 +37,7 @@ _WRAPPERS = (
 )
 _SKIPPED = {"reactionMessage", "protocolMessage", "senderKeyDistributionMessage"}
 _KINDS = {
-    "conversation": ContentType.TEXT,
-    "extendedTextMessage": ContentType.TEXT,
-    "imageMessage": ContentType.IMAGE,
-    "videoMessage": ContentType.VIDEO,
-    "audioMessage": ContentType.AUDIO,
-    "documentMessage": ContentType.DOCUMENT,
-    "stickerMessage": ContentType.STICKER,
-    "locationMessage": ContentType.LOCATION,
-    "liveLocationMessage": ContentType.LOCATION,
-    "contactMessage": ContentType.CONTACT,
-    "contactsArrayMessage": ContentType.CONTACT,
-    "pollCreationMessage": ContentType.POLL,
+    **CONTENT_TYPES,
     "pollCreationMessageV2": ContentType.POLL,
     "pollCreationMessageV3": ContentType.POLL,
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 from chatport.domain.model import ContactRef, ContentType, IncomingMessage, Media
 
-_CONTENT_TYPES = {
+CONTENT_TYPES = {  # the `message` field of a WAMessage -> its content type
     "conversation": ContentType.TEXT,
     "extendedTextMessage": ContentType.TEXT,
     "imageMessage": ContentType.IMAGE,
@@ -99,8 +99,8 @@ def to_incoming(
 
 def _content_type(message: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     for field in data.get("message") or {}:
-        if field in _CONTENT_TYPES:
-            kind = _CONTENT_TYPES[field]
+        if field in CONTENT_TYPES:
+            kind = CONTENT_TYPES[field]
             if kind == ContentType.AUDIO and (data["message"][field] or {}).get("ptt"):
                 return ContentType.VOICE
             return kind
