@@ -112,3 +112,13 @@ def test_an_unreadable_file_writes_nothing_and_names_the_line(database, tmp_path
     with pytest.raises(ExportFormatError, match="line 2: not a date"):
         run(database, bad_date, is_day_first=False)
     assert count(database) == 0
+
+
+def test_an_export_attached_to_a_known_chat_keeps_one_contact(database, tmp_path: Path) -> None:
+    path = tmp_path / "WhatsApp Chat with Ana.txt"
+    path.write_text("[24.12.23, 21:30:00] Ana: hallo\n[24.12.23, 21:31:00] Me: hi\n", "utf-8")
+    report = run(database, path, me="Me", chat_id="5511900000009@c.us")
+    assert report.chat_id == "5511900000009@c.us" and report.result.created == 2
+    with database.engine.connect() as connection:
+        people = connection.execute(select(contacts.c.wa_id, contacts.c.name)).all()
+    assert [tuple(row) for row in people] == [("5511900000009@c.us", "Ana")]

@@ -212,6 +212,11 @@ def import_export_file(
     db: DbOption = None,
 ) -> None:
     """Import a WhatsApp "Export chat" file: Android or iOS, any date layout, .txt or .zip."""
+    if chat is not None:
+        try:
+            chat = normalise_jid(chat)
+        except InvalidValue as invalid:
+            raise typer.BadParameter(f"--chat: {invalid}") from None
     services = build(settings_with(db))
     try:
         target = _channel_named(services, channel)

@@ -2,8 +2,9 @@
 
 Exports carry no ids and no timezone. Local times become UTC in the zone given. An author
 whose name is a phone number is that number's `@c.us` contact; any other name is a contact
-of this chat only (`<hash>@export`, named). The chat is `--chat` when given; else a 1:1 chat
-is its one other author's id, and a chat with more authors a group (`export-<hash>@g.us`).
+of this chat only (`<hash>@export`, named). The chat is `--chat` when given (and when that is
+a person's chat with one other author, the author is that person); else a 1:1 chat is its
+one other author's id, and a chat with more authors a group (`export-<hash>@g.us`).
 Message ids are `export-` and a hash of chat, UTC time, author and the ordinal among that
 author's messages of that second, so importing the same file again, or a later export that
 overlaps it, adds only what is new.
@@ -48,11 +49,14 @@ def to_incoming(
     `attachments`: the files beside the text (a .zip; name -> bytes), to match media
     against."""
     others = sorted({m.author for m in parsed if m.author is not None and m.author != me})
+    people = {author: contact_of(author, chat_name) for author in others}
     if chat_id is None:
         if len(others) == 1:
-            chat_id = contact_of(others[0], chat_name).wa_id
+            chat_id = people[others[0]].wa_id
         else:
             chat_id = f"export-{_hash(chat_name)[:20]}@g.us"
+    elif len(others) == 1 and chat_id.endswith("@c.us"):  # a known person's chat: it is them
+        people[others[0]] = ContactRef(wa_id=chat_id, name=others[0])
     converted = Converted(chat_id, [])
     ordinals: Counter[tuple[datetime, str | None]] = Counter()
     for message in parsed:
@@ -81,9 +85,7 @@ def to_incoming(
                 chat_id=chat_id,
                 sent_at=sent_at,
                 from_me=from_me,
-                author=None
-                if from_me or message.author is None
-                else contact_of(message.author, chat_name),
+                author=None if from_me or message.author is None else people[message.author],
                 text=message.text,
                 content_type=message.content_type,
                 media=media,
