@@ -237,3 +237,17 @@ def test_a_wrong_api_key_fails_the_job_at_once_without_retries(
     assert job.status == "failed" and stored == 0
     assert job.error.startswith("WahaAuthError"), job.error
     assert _runs(temporal, job.id) == [WorkflowExecutionStatus.FAILED]
+
+
+def test_the_import_timeout_cancels_the_workflow_and_leaves_the_job_resumable(
+    temporal: str, sqlite_url: str
+) -> None:
+    env = temporal_env(temporal, temporal_chats_per_activity=5)
+    config = SimulatorConfig(WORLD, faults=Faults(latency_ms=150))
+    with simulator_in_thread(config) as url, worker(sqlite_url, env):
+        stopped = run_import(url, sqlite_url, env, *SMALL, "--timeout-minutes", "0.03")
+        assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+        job, stored = _job(sqlite_url)
+        assert job.status == "interrupted" and stored < DISPLAYABLE
+        assert job.counters.get("created", 0) == stored
+        assert _runs(temporal, job.id) == [WorkflowExecutionStatus.CANCELED]
