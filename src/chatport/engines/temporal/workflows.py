@@ -84,9 +84,10 @@ class ImportWorkflow:
                     parallel = job.max_parallel
                     if page.complete:  # the last chunks may run fewer at once: fetch more each
                         parallel = min(parallel, self._running + len(groups) - index)
+                    self._running += 1  # counted now: the task may start later
                     task = asyncio.create_task(self._chunk(job, ref, chats, parallel))
                     tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                    task.add_done_callback(lambda done: self._ended(tasks, done))
                 if page.complete:
                     self._progress.chats_listed = True
                     break
@@ -120,7 +121,6 @@ class ImportWorkflow:
     async def _chunk(
         self, job: ImportInput, ref: JobRef, chats: list[ChatRef], parallel: int
     ) -> None:
-        self._running += 1
         try:
             timeout = timedelta(minutes=5, seconds=job.seconds_per_chat * len(chats))
             chunk = ChunkInput(ref, chats, parallel)
@@ -135,8 +135,11 @@ class ImportWorkflow:
                 failing = FailInput(ref, ids, _reason(error))
                 report = await self._activity(FAIL_CHATS, failing, ChunkReport, job, _SHORT)
                 self._add(report)
-        finally:
-            self._running -= 1
+
+    def _ended(self, tasks: set[asyncio.Task], task: asyncio.Task) -> None:
+        """A chunk task ended (done, failed, or cancelled before it even started)."""
+        tasks.discard(task)
+        self._running -= 1
 
     async def _finish(
         self, job: ImportInput, ref: JobRef, status: str | None, error: str | None
