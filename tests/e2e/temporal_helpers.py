@@ -51,7 +51,7 @@ def temporal_dev_server() -> Iterator[str]:
 
 def temporal_env(address: str, **settings: Any) -> dict[str, str]:
     """The environment of chatport commands of one test: its own task queue on `address`."""
-    env = dict(os.environ)
+    env = dict(os.environ, COLUMNS="200")  # messages are matched: no wrapping
     env["CHATPORT_TEMPORAL_ADDRESS"] = address
     env["CHATPORT_TEMPORAL_TASK_QUEUE"] = f"test-{uuid.uuid4().hex[:12]}"
     env.update({f"CHATPORT_{name.upper()}": str(value) for name, value in settings.items()})

@@ -251,3 +251,17 @@ def test_the_import_timeout_cancels_the_workflow_and_leaves_the_job_resumable(
         assert job.status == "interrupted" and stored < DISPLAYABLE
         assert job.counters.get("created", 0) == stored
         assert _runs(temporal, job.id) == [WorkflowExecutionStatus.CANCELED]
+
+
+def test_no_temporal_server_is_a_clear_error_and_creates_no_job(sqlite_url: str) -> None:
+    env = temporal_env("127.0.0.1:1")
+    refused = run_import("http://127.0.0.1:9", sqlite_url, env, timeout=60)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "no Temporal server at 127.0.0.1:1" in refused.stderr
+    assert "chatport temporal dev" in refused.stderr
+    database = build_database(Settings(database_url=sqlite_url))
+    try:
+        with database.engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(import_jobs)).scalar() == 0
+    finally:
+        database.dispose()

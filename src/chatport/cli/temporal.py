@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich.console import Console
 
 from chatport.bootstrap import Services, build
 from chatport.cli.import_report import console, progress_bar, summary
@@ -70,7 +71,7 @@ def run_temporal(
         console.print("the import goes on on Temporal; `chatport import status` follows it")
         code = 130
     except ChatportError as error:
-        console.print(f"[bold red]error:[/] {error}")
+        Console(stderr=True).print(f"[bold red]error:[/] {error}")
         code = 2
     finally:
         services.close()
@@ -146,7 +147,7 @@ def worker(
             )
         )
     except RuntimeError as error:
-        console.print(f"[bold red]error:[/] {connect_error(address, error)}")
+        Console(stderr=True).print(f"[bold red]error:[/] {connect_error(address, error)}")
         code = 2
     finally:
         services.close()
