@@ -93,10 +93,7 @@ def import_waha(
             "engine": engine.value,
         }
         if chat is not None:
-            try:
-                params["chats"] = [normalise_jid(chat)]
-            except InvalidValue as invalid:
-                raise typer.BadParameter(f"--chat: {invalid}") from None
+            params["chats"] = [chat_option(chat)]
 
         def create(owner: str | None = None) -> jobs.ImportJob:
             job = create_waha_job(
@@ -134,6 +131,14 @@ def create_waha_job(
         queries.remember_waha(uow.connection, target, url, session, api_key)
         uow.commit()
     return import_jobs.create_job(services.database, target, since, until, params, owner)
+
+
+def chat_option(value: str) -> str:
+    """A `--chat` value as a canonical chat id (a bare phone number works too)."""
+    try:
+        return normalise_jid(value)
+    except InvalidValue as invalid:
+        raise typer.BadParameter(f"--chat: {invalid}") from None
 
 
 def _exit_unless_completed(outcome: str) -> None:
@@ -212,11 +217,7 @@ def import_export_file(
     db: DbOption = None,
 ) -> None:
     """Import a WhatsApp "Export chat" file: Android or iOS, any date layout, .txt or .zip."""
-    if chat is not None:
-        try:
-            chat = normalise_jid(chat)
-        except InvalidValue as invalid:
-            raise typer.BadParameter(f"--chat: {invalid}") from None
+    chat = chat_option(chat) if chat is not None else None
     services = build(settings_with(db))
     try:
         target = _channel_named(services, channel)

@@ -109,13 +109,7 @@ def load_job(
         if row is None:
             raise NotFoundError(f"no import job {text}")
     job = _job(row)
-    chats_query = select(
-        import_job_chats.c.chat_id, import_job_chats.c.status, import_job_chats.c.error
-    )
-    query = chats_query.where(import_job_chats.c.job_id == job.id)
-    if chats is not None:
-        query = query.where(import_job_chats.c.chat_id.in_(list(chats)))
-    for chat_id, status, error in connection.execute(query):
+    for chat_id, status, error in _chat_rows(connection, job.id, chats):
         if status == DONE:
             job.chats_done.add(chat_id)
         else:
@@ -179,7 +173,7 @@ def checkpoint(
     ).one_or_none()
     if stored is None:
         raise JobTakenOver(f"import job {job.id} was claimed by another process")
-    before = _chat_states(connection, job.id, finished)
+    before = {chat: status for chat, status, _ in _chat_rows(connection, job.id, finished)}
     counters = dict(stored.counters)
     for name, value in result.as_dict().items():
         counters[name] = counters.get(name, 0) + value
@@ -224,13 +218,18 @@ def checkpoint(
     return Checkpoint(counters, done, dict(failed))
 
 
-def _chat_states(connection: Connection, job_id: UUID, chat_ids: list[str]) -> dict[str, str]:
-    if not chat_ids:
-        return {}
-    query = select(import_job_chats.c.chat_id, import_job_chats.c.status).where(
-        import_job_chats.c.job_id == job_id, import_job_chats.c.chat_id.in_(chat_ids)
-    )
-    return {chat_id: status for chat_id, status in connection.execute(query)}
+def _chat_rows(
+    connection: Connection, job_id: UUID, chats: Iterable[str] | None
+) -> list[tuple[str, str, str | None]]:
+    """(chat_id, status, error) of the job's finished chats (those among `chats` if given)."""
+    table = import_job_chats
+    query = select(table.c.chat_id, table.c.status, table.c.error).where(table.c.job_id == job_id)
+    if chats is not None:
+        chats = list(chats)
+        if not chats:
+            return []
+        query = query.where(table.c.chat_id.in_(chats))
+    return [tuple(row) for row in connection.execute(query)]
 
 
 def finish_job(

@@ -2,9 +2,6 @@
 `activities.py` runs the in-process engine's chunk step, `worker.py` hosts both, `starter.py`
 starts a job's workflow and follows it."""
 
-TASK_QUEUE = "chatport-imports"
-"""The task queue of import workflows and their activities, unless configured otherwise."""
-
 
 def workflow_id(job_id: object) -> str:
     """The workflow id of an import job: one workflow at a time per job."""
