@@ -14,6 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from chatport import __version__
 from chatport.api import agent_jobs, baileys, imports, rest, webhooks
 from chatport.api.auth import KeyCache
+from chatport.api.console import mount_console
+from chatport.api.import_runner import ImportRunner
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import Services, build
 from chatport.ingest.agent_delivery import AgentDeliverer
@@ -63,7 +65,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         services.database, create_unknown=services.settings.webhook_create_channels
     )
     app.state.keys = KeyCache()
-    app.state.imports = imports.ImportRunner(
+    app.state.imports = ImportRunner(
         services, on_created=metrics.messages_written.labels("import").inc
     )
     metrics.watch_imports(app.state.imports)
@@ -73,6 +75,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(agent_jobs.router)
     app.include_router(baileys.router)
+    mount_console(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     async def healthz() -> dict[str, str]:

@@ -5,8 +5,7 @@ retry its failed chats, resume it."""
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -18,12 +17,11 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from chatport.api.auth import TenantDep
+from chatport.api.import_runner import ImportRunner
 from chatport.bootstrap import Services
 from chatport.domain.normalise import InvalidValue, normalise_jid
-from chatport.domain.progress import ImportProgress
 from chatport.errors import JobBusy, NotFoundError
 from chatport.ingest import import_jobs
-from chatport.ingest.waha_import import run_job
 from chatport.store import jobs, reads
 from chatport.store.queries import channel_by_id
 from chatport.store.tenants import Tenant
@@ -78,62 +76,6 @@ class ImportOut(BaseModel):
     finished_at: datetime | None
 
 
-class ImportRunner:
-    """Import jobs running in this process, one thread each, with their live progress."""
-
-    def __init__(self, services: Services, on_created: Callable[[int], None] | None = None) -> None:
-        """`on_created(n)` is told of the messages each committed chunk created (metrics)."""
-        self.services = services
-        self._on_created = on_created or (lambda created: None)
-        self._lock = threading.Lock()
-        self._progress: dict[UUID, ImportProgress] = {}
-
-    def count(self) -> int:
-        """How many jobs run here now."""
-        with self._lock:
-            return len(self._progress)
-
-    def messages(self) -> int:
-        """Messages read so far by the jobs running here."""
-        with self._lock:
-            return sum(progress.messages for progress in self._progress.values())
-
-    def running(self, job_id: UUID) -> bool:
-        with self._lock:
-            return job_id in self._progress
-
-    def progress(self, job_id: UUID) -> ImportProgress | None:
-        with self._lock:
-            return self._progress.get(job_id)
-
-    def start(self, job: jobs.ImportJob, only_chats: set[str] | None = None) -> None:
-        """Run `job` in a new thread (409 when it runs here already)."""
-        with self._lock:
-            if job.id in self._progress:
-                raise HTTPException(409, "the job is running")
-            self._progress[job.id] = ImportProgress(chats_done=len(job.chats_done))
-
-        def record(progress: ImportProgress) -> None:
-            with self._lock:
-                before = self._progress[job.id].created
-                self._progress[job.id] = ImportProgress(**vars(progress))
-            self._on_created(progress.created - before)
-
-        def run() -> None:
-            try:
-                importer = import_jobs.importer_for(
-                    self.services, job, only_chats=only_chats, on_progress=record
-                )
-                run_job(importer)
-            except Exception:  # noqa: BLE001 - run_job stored the failure on the job
-                pass
-            finally:
-                with self._lock:
-                    self._progress.pop(job.id, None)
-
-        threading.Thread(target=run, name=f"import-{job.id}", daemon=True).start()
-
-
 def _job_out(request: Request, job: jobs.ImportJob, channel: str) -> ImportOut:
     failed = dict(sorted(job.failed_chats.items())[:_FAILED_SHOWN])
     return ImportOut(
@@ -151,7 +93,8 @@ def _job_out(request: Request, job: jobs.ImportJob, channel: str) -> ImportOut:
     )
 
 
-def _load(request: Request, tenant: Tenant, job_id: UUID) -> tuple[jobs.ImportJob, str]:
+def load_tenant_job(request: Request, tenant: Tenant, job_id: UUID) -> tuple[jobs.ImportJob, str]:
+    """The tenant's job and its channel's name (404 for another tenant's or none)."""
     database = request.app.state.services.database
     with database.engine.connect() as connection:
         try:
@@ -169,6 +112,15 @@ async def start_import(
     request: Request, tenant: TenantDep, channel: str, body: ImportIn
 ) -> ImportOut:
     """Start importing the channel's history from its WAHA (the channel needs `waha_url`)."""
+    job = await begin_import(request, tenant, channel, body)
+    return _job_out(request, job, channel)
+
+
+async def begin_import(
+    request: Request, tenant: Tenant, channel: str, body: ImportIn
+) -> jobs.ImportJob:
+    """A new import job of the tenant's `channel`, started in this process (404 for no such
+    channel, 422 when it has no WAHA URL)."""
     services: Services = request.app.state.services
     database = services.database
 
@@ -189,7 +141,7 @@ async def start_import(
 
     job = await run_in_threadpool(create)
     request.app.state.imports.start(job)
-    return _job_out(request, job, channel)
+    return job
 
 
 @router.get("/imports", response_model=list[ImportOut])
@@ -213,25 +165,31 @@ async def list_imports(
 @router.get("/imports/{job_id}", response_model=ImportOut)
 async def get_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
     """One import job: status, counters, failed chats."""
-    job, channel = await run_in_threadpool(_load, request, tenant, job_id)
+    job, channel = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
     return _job_out(request, job, channel)
 
 
 @router.post("/imports/{job_id}/retry", status_code=202, response_model=ImportOut)
 async def retry_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
     """Fetch again only the chats the job recorded as failed (409 when there are none)."""
-    return await _restart(request, tenant, job_id, retry=True)
+    job, channel = await restart(request, tenant, job_id, retry=True)
+    return _job_out(request, job, channel)
 
 
 @router.post("/imports/{job_id}/resume", status_code=202, response_model=ImportOut)
 async def resume_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
     """Continue a job that stopped before its end (409 when it completed, or runs in this or
     another process: a job whose process died is taken over 60 s after its last heartbeat)."""
-    return await _restart(request, tenant, job_id, retry=False)
+    job, channel = await restart(request, tenant, job_id, retry=False)
+    return _job_out(request, job, channel)
 
 
-async def _restart(request: Request, tenant: Tenant, job_id: UUID, *, retry: bool) -> ImportOut:
-    job, channel = await run_in_threadpool(_load, request, tenant, job_id)
+async def restart(
+    request: Request, tenant: Tenant, job_id: UUID, *, retry: bool
+) -> tuple[jobs.ImportJob, str]:
+    """Run the tenant's job again in this process: only its failed chats (`retry`), or
+    what it has left (409 with the reason when that cannot be done now)."""
+    job, channel = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
     runner: ImportRunner = request.app.state.imports
     if runner.running(job.id):
         raise HTTPException(409, "the job is running")
@@ -245,7 +203,7 @@ async def _restart(request: Request, tenant: Tenant, job_id: UUID, *, retry: boo
     except JobBusy as busy:
         raise HTTPException(409, str(busy)) from None
     runner.start(job, set(job.failed_chats) if retry else None)
-    return _job_out(request, job, channel)
+    return job, channel
 
 
 @router.get(
@@ -256,19 +214,25 @@ async def _restart(request: Request, tenant: Tenant, job_id: UUID, *, retry: boo
 async def import_progress(request: Request, tenant: TenantDep, job_id: UUID) -> StreamingResponse:
     """Server-sent events: `progress` twice a second while the job runs here, then one `end`
     with the job as stored."""
-    job, channel = await run_in_threadpool(_load, request, tenant, job_id)
+    job, channel = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
+    return StreamingResponse(
+        progress_events(request, tenant, job.id, channel), media_type="text/event-stream"
+    )
+
+
+async def progress_events(
+    request: Request, tenant: Tenant, job_id: UUID, channel: str
+) -> AsyncIterator[bytes]:
+    """The SSE stream of a job: `progress` (counts and pace, see `ImportRunner.report`)
+    twice a second while it runs here, then `end` with the job as stored."""
     runner: ImportRunner = request.app.state.imports
-
-    async def stream() -> AsyncIterator[bytes]:
-        while (progress := runner.progress(job.id)) is not None:
-            yield _event("progress", vars(progress))
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(0.5)
-        final, _ = await run_in_threadpool(_load, request, tenant, job.id)
-        yield _event("end", _job_out(request, final, channel).model_dump(mode="json"))
-
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    while (report := runner.report(job_id)) is not None:
+        yield _event("progress", report)
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(0.5)
+    final, _ = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
+    yield _event("end", _job_out(request, final, channel).model_dump(mode="json"))
 
 
 def _event(name: str, data: Any) -> bytes:

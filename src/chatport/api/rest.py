@@ -36,7 +36,8 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Items per page")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
 
-async def _read(request: Request, work) -> Any:
+async def run_read(request: Request, work) -> Any:
+    """`work(connection)` on a connection of the app's database, in a worker thread."""
     database = request.app.state.services.database
 
     def run() -> Any:
@@ -81,7 +82,7 @@ def _channel_out(row: Any) -> ChannelOut:
 @router.get("/channels", tags=["channels"], response_model=list[ChannelOut])
 async def list_channels(request: Request, tenant: TenantDep) -> list[ChannelOut]:
     """The tenant's channels."""
-    rows = await _read(request, lambda c: reads.tenant_channels(c, tenant.id))
+    rows = await run_read(request, lambda c: reads.tenant_channels(c, tenant.id))
     return [_channel_out(row) for row in rows]
 
 
@@ -133,7 +134,7 @@ async def create_tenant_channel(
 @router.get("/channels/{channel}", tags=["channels"], response_model=ChannelOut)
 async def get_channel(request: Request, tenant: TenantDep, channel: str) -> ChannelOut:
     """One channel."""
-    return _channel_out(await _read(request, lambda c: _channel(c, tenant, channel)))
+    return _channel_out(await run_read(request, lambda c: _channel(c, tenant, channel)))
 
 
 @router.get("/channels/{channel}/chats", tags=["chats"], response_model=Page[ChatOut])
@@ -152,7 +153,7 @@ async def list_chats(
         row = _channel(connection, tenant, channel)
         return reads.chats_page(connection, row.id, limit=limit, unread_only=unread, before=before)
 
-    rows = await _read(request, page)
+    rows = await run_read(request, page)
     items = [ChatOut.model_validate(row, from_attributes=True) for row in rows]
     last = rows[-1] if len(rows) == limit else None
     return Page(items=items, next_cursor=cursors.encode(last.activity, last.id) if last else None)
@@ -178,7 +179,7 @@ async def list_messages(
         row = _chat_channel(connection, tenant, channel, chat_id)
         return reads.messages_page(connection, row.id, chat_id, limit=limit, before=before)
 
-    rows = await _read(request, page)
+    rows = await run_read(request, page)
     items = [MessageOut.model_validate({**row._mapping, "id": row.external_id}) for row in rows]
     last = rows[-1] if len(rows) == limit else None
     return Page(items=items, next_cursor=cursors.encode(last.sent_at, last.id) if last else None)
@@ -198,7 +199,7 @@ async def list_sessions(
         row = _chat_channel(connection, tenant, channel, chat_id)
         return reads.chat_sessions(connection, row.id, chat_id)
 
-    rows = await _read(request, sessions)
+    rows = await run_read(request, sessions)
     return [SessionOut.model_validate(row, from_attributes=True) for row in rows]
 
 
@@ -224,7 +225,7 @@ async def list_contacts(
 ) -> Page[ContactOut]:
     """The tenant's contacts (one per person, across channels)."""
     after = _after(cursor)
-    rows = await _read(
+    rows = await run_read(
         request, lambda c: reads.contacts_page(c, tenant.id, limit=limit, after=after)
     )
     items = [ContactOut.model_validate(row, from_attributes=True) for row in rows]
@@ -249,7 +250,7 @@ async def list_events(
             connection, tenant.id, limit=limit, after=after, channel_id=channel_id
         )
 
-    rows = await _read(request, page)
+    rows = await run_read(request, page)
     items = [EventOut.model_validate(row, from_attributes=True) for row in rows]
     return Page(items=items, next_cursor=str(rows[-1].id) if rows else cursor)
 

@@ -48,8 +48,10 @@ def chats_page(
     limit: int,
     unread_only: bool = False,
     before: tuple[datetime, int] | None = None,
+    search: tuple[str, str] | None = None,
 ) -> list[Any]:
-    """A channel's chats, latest activity first."""
+    """A channel's chats, latest activity first; with `search` (text, digits), only those
+    whose name contains the text (any case) or whose id contains the digits or the text."""
     activity = func.coalesce(chats.c.last_message_at, _EPOCH)
     query = select(
         chats.c.id,
@@ -64,6 +66,15 @@ def chats_page(
     ).where(chats.c.channel_id == channel_id)
     if unread_only:
         query = query.where(chats.c.unread_count > 0)
+    if search is not None:
+        text, digits = search
+        matches = [
+            func.lower(chats.c.name).contains(text.lower(), autoescape=True),
+            chats.c.chat_id.contains(text, autoescape=True),
+        ]
+        if digits:
+            matches.append(chats.c.chat_id.contains(digits, autoescape=True))
+        query = query.where(or_(*matches))
     if before is not None:
         at, row_id = before
         query = query.where(or_(activity < at, and_(activity == at, chats.c.id < row_id)))

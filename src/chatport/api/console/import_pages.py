@@ -1,0 +1,118 @@
+"""Console pages of import jobs: the list, one job with its live progress bar (server-sent
+events) and failed chats, and the forms that start, retry and resume imports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from chatport.api import imports
+from chatport.api.console.auth import ConsoleTenant, SameOrigin
+from chatport.api.console.render import ConsoleError, render
+from chatport.store import jobs, reads
+from chatport.store.tenants import Tenant
+
+router = APIRouter(include_in_schema=False)
+JOBS_SHOWN = 50
+
+
+async def _tenant_job(request: Request, tenant: Tenant, job_id: UUID) -> tuple:
+    try:
+        return await run_in_threadpool(imports.load_tenant_job, request, tenant, job_id)
+    except HTTPException as missing:
+        raise ConsoleError(missing.status_code, "There is no such import job.") from None
+
+
+@router.get("/imports", response_class=HTMLResponse)
+async def imports_page(request: Request, tenant: ConsoleTenant) -> Response:
+    database = request.app.state.services.database
+
+    def read() -> tuple[list[jobs.ImportJob], dict[int, str]]:
+        with database.engine.connect() as connection:
+            names = {row.id: row.name for row in reads.tenant_channels(connection, tenant.id)}
+            return jobs.latest_jobs(connection, JOBS_SHOWN, tenant_id=tenant.id), names
+
+    found, names = await run_in_threadpool(read)
+    runner = request.app.state.imports
+    running = {job.id for job in found if runner.running(job.id)}
+    return render(request, "imports.html", jobs=found, channel_names=names, running=running)
+
+
+@router.get("/imports/{job_id}", response_class=HTMLResponse)
+async def import_page(
+    request: Request, tenant: ConsoleTenant, job_id: UUID, error: str | None = None
+) -> Response:
+    job, channel = await _tenant_job(request, tenant, job_id)
+    return render(
+        request,
+        "import_job.html",
+        job=job,
+        channel=channel,
+        running=request.app.state.imports.running(job.id),
+        failed=sorted(job.failed_chats.items())[:500],
+        error=error,
+    )
+
+
+@router.get("/imports/{job_id}/events")
+async def import_events(request: Request, tenant: ConsoleTenant, job_id: UUID) -> Response:
+    """The job's progress stream (as `/v1/imports/{job}/progress`) for the signed-in console."""
+    job, channel = await _tenant_job(request, tenant, job_id)
+    return StreamingResponse(
+        imports.progress_events(request, tenant, job.id, channel), media_type="text/event-stream"
+    )
+
+
+@router.post("/channels/{channel}/imports", dependencies=[SameOrigin])
+async def start_import(
+    request: Request,
+    tenant: ConsoleTenant,
+    channel: str,
+    days: Annotated[str, Form(max_length=10)] = "",
+    chat_id: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    try:
+        body = imports.ImportIn(
+            days=int(days) if days.strip() else None, chat_id=chat_id.strip() or None
+        )
+    except (ValueError, ValidationError) as invalid:
+        raise ConsoleError(422, f"Cannot start that import: {_reason(invalid)}") from None
+    try:
+        job = await imports.begin_import(request, tenant, channel, body)
+    except HTTPException as refused:
+        message = f"Cannot start an import: {refused.detail}."
+        raise ConsoleError(refused.status_code, message) from None
+    return RedirectResponse(f"/imports/{job.id}", status_code=303)
+
+
+@router.post("/imports/{job_id}/retry", dependencies=[SameOrigin])
+async def retry_import(request: Request, tenant: ConsoleTenant, job_id: UUID) -> Response:
+    return await _restart(request, tenant, job_id, retry=True)
+
+
+@router.post("/imports/{job_id}/resume", dependencies=[SameOrigin])
+async def resume_import(request: Request, tenant: ConsoleTenant, job_id: UUID) -> Response:
+    return await _restart(request, tenant, job_id, retry=False)
+
+
+async def _restart(request: Request, tenant: Tenant, job_id: UUID, *, retry: bool) -> Response:
+    """Back to the job's page, which follows the new run (or says why there is none)."""
+    await _tenant_job(request, tenant, job_id)
+    try:
+        await imports.restart(request, tenant, job_id, retry=retry)
+    except HTTPException as refused:
+        reason = urlencode({"error": refused.detail})
+        return RedirectResponse(f"/imports/{job_id}?{reason}", status_code=303)
+    return RedirectResponse(f"/imports/{job_id}", status_code=303)
+
+
+def _reason(invalid: Exception) -> str:
+    if isinstance(invalid, ValidationError):
+        return "; ".join(error["msg"] for error in invalid.errors())
+    return "days must be a whole number"

@@ -1,0 +1,178 @@
+"""Console pages: channels, a channel's chats, a conversation, agent jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+
+from chatport.api import cursors
+from chatport.api.console import views
+from chatport.api.console.auth import ConsoleTenant, SameOrigin
+from chatport.api.console.render import ConsoleError, render
+from chatport.api.rest import run_read
+from chatport.store import agent_jobs, console_reads, jobs, reads
+from chatport.store.tenants import Tenant
+
+router = APIRouter(include_in_schema=False)
+CHATS_PER_PAGE = 50
+MESSAGES_PER_PAGE = 200
+AGENT_JOB_STATUSES = ("pending", "delivering", "waiting", "replied", "failed")
+
+
+def channel_of(connection: Connection, tenant: Tenant, name: str) -> Any:
+    """The tenant's channel `name` (an error page for another tenant's or none)."""
+    row = reads.tenant_channel(connection, tenant.id, name)
+    if row is None:
+        raise ConsoleError(404, f"There is no channel {name!r}.")
+    return row
+
+
+def chat_path(channel: str, chat_id: str) -> str:
+    """The console address of a conversation."""
+    return f"/channels/{quote(channel, safe='')}/chats/{quote(chat_id, safe='@')}"
+
+
+def _cursor(cursor: str | None) -> Any:
+    try:
+        return cursors.decode_time_and_id(cursor)
+    except Exception:  # noqa: BLE001 - decode raises the API's 400
+        raise ConsoleError(400, "That page link is not valid.") from None
+
+
+@router.get("/", response_class=HTMLResponse)
+async def channels_page(request: Request, tenant: ConsoleTenant) -> Response:
+    def read(connection: Connection) -> dict[str, Any]:
+        rows = reads.tenant_channels(connection, tenant.id)
+        latest = jobs.latest_jobs(connection, 200, tenant_id=tenant.id)
+        return {
+            "channels": rows,
+            "summaries": console_reads.channel_summaries(connection, tenant.id),
+            "last_imports": views.first_per_key(latest, "channel_id"),
+        }
+
+    return render(request, "channels.html", **await run_read(request, read))
+
+
+@router.get("/channels/{channel}", response_class=HTMLResponse)
+async def chats_page(
+    request: Request,
+    tenant: ConsoleTenant,
+    channel: str,
+    q: Annotated[str, Query(max_length=100)] = "",
+    unread: bool = False,
+    cursor: str | None = None,
+) -> Response:
+    before = _cursor(cursor)
+    search = views.search_terms(q) if q.strip() else None
+
+    def read(connection: Connection) -> dict[str, Any]:
+        row = channel_of(connection, tenant, channel)
+        found = reads.chats_page(
+            connection,
+            row.id,
+            limit=CHATS_PER_PAGE,
+            unread_only=unread,
+            before=before,
+            search=search,
+        )
+        latest = jobs.latest_jobs(connection, 1, tenant_id=tenant.id, channel_id=row.id)
+        return {"channel": row, "chats": found, "last_import": latest[0] if latest else None}
+
+    page = await run_read(request, read)
+    rows = page["chats"]
+    last = rows[-1] if len(rows) == CHATS_PER_PAGE else None
+    next_cursor = cursors.encode(last.activity, last.id) if last else None
+    return render(
+        request,
+        "chats.html",
+        q=q,
+        unread=unread,
+        next_cursor=next_cursor,
+        paged=bool(cursor),
+        **page,
+    )
+
+
+@router.get("/channels/{channel}/chats/{chat_id}", response_class=HTMLResponse)
+async def conversation_page(
+    request: Request, tenant: ConsoleTenant, channel: str, chat_id: str, cursor: str | None = None
+) -> Response:
+    before = _cursor(cursor)
+
+    def read(connection: Connection) -> dict[str, Any]:
+        row = channel_of(connection, tenant, channel)
+        chat = console_reads.chat_row(connection, row.id, chat_id)
+        if chat is None:
+            raise ConsoleError(404, f"Channel {channel!r} has no chat {chat_id!r}.")
+        newest_first = reads.messages_page(
+            connection, row.id, chat_id, limit=MESSAGES_PER_PAGE, before=before
+        )
+        ids = {message.session_id for message in newest_first if message.session_id}
+        return {
+            "channel": row,
+            "chat": chat,
+            "messages": newest_first,
+            "sessions": console_reads.sessions_by_id(connection, row.id, ids),
+        }
+
+    page = await run_read(request, read)
+    newest_first = page.pop("messages")
+    last = newest_first[-1] if len(newest_first) == MESSAGES_PER_PAGE else None
+    groups = views.group_by_session(reversed(newest_first), page.pop("sessions"))
+    return render(
+        request,
+        "conversation.html",
+        groups=groups,
+        earlier=cursors.encode(last.sent_at, last.id) if last else None,
+        paged=bool(cursor),
+        media_label=views.media_label,
+        **page,
+    )
+
+
+@router.post("/channels/{channel}/chats/{chat_id}/read", dependencies=[SameOrigin])
+async def mark_chat_read(
+    request: Request, tenant: ConsoleTenant, channel: str, chat_id: str
+) -> Response:
+    database = request.app.state.services.database
+
+    def mark(connection: Connection) -> None:
+        row = channel_of(connection, tenant, channel)
+        if not reads.mark_read(connection, row.id, chat_id):
+            raise ConsoleError(404, f"Channel {channel!r} has no chat {chat_id!r}.")
+
+    def run() -> None:
+        with database.unit_of_work() as uow:
+            mark(uow.connection)
+            uow.commit()
+
+    await run_in_threadpool(run)
+    return RedirectResponse(chat_path(channel, chat_id), status_code=303)
+
+
+@router.get("/agent-jobs", response_class=HTMLResponse)
+async def agent_jobs_page(
+    request: Request, tenant: ConsoleTenant, status: str | None = None
+) -> Response:
+    if status is not None and status not in AGENT_JOB_STATUSES:
+        status = None
+
+    def read(connection: Connection) -> dict[str, Any]:
+        found = agent_jobs.list_jobs(connection, tenant_id=tenant.id, status=status, limit=100)
+        names = {row.id: row.name for row in reads.tenant_channels(connection, tenant.id)}
+        bubbles: dict[tuple[int, str], Any] = {}
+        for channel_id in {job.channel_id for job in found}:
+            ids = {i for job in found if job.channel_id == channel_id for i in job.message_ids}
+            for external_id, row in console_reads.messages_by_external_id(
+                connection, channel_id, ids
+            ).items():
+                bubbles[channel_id, external_id] = row
+        return {"jobs": found, "channel_names": names, "bubbles": bubbles}
+
+    page = await run_read(request, read)
+    return render(request, "agent_jobs.html", status=status, statuses=AGENT_JOB_STATUSES, **page)

@@ -1,0 +1,69 @@
+// chatport console: local times, and the live progress of an import job (server-sent events).
+"use strict";
+
+function localTimes(root) {
+  for (const node of root.querySelectorAll("time[datetime]")) {
+    const value = node.getAttribute("datetime");
+    if (!value) continue;
+    const moment = new Date(value);
+    if (Number.isNaN(moment.getTime())) continue;
+    node.title = node.textContent;
+    node.textContent = moment.toLocaleString(undefined, {
+      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    });
+  }
+}
+
+function duration(seconds) {
+  const total = Math.max(0, Math.round(seconds));
+  const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+  if (h) return `${h} h ${m} min`;
+  if (m) return `${m} min ${s} s`;
+  return `${s} s`;
+}
+
+function followImport(section) {
+  const bar = section.querySelector("#bar");
+  const field = (name) => section.querySelector(`[data-field="${name}"]`);
+  const set = (name, text) => { const node = field(name); if (node) node.textContent = text; };
+  const number = (value) => Number(value || 0).toLocaleString();
+  const events = new EventSource(section.dataset.events);
+
+  events.addEventListener("progress", (message) => {
+    const p = JSON.parse(message.data);
+    const finished = p.chats_done + p.chats_failed;
+    set("chats", p.chats_listed ? `${number(finished)} / ${number(p.chats_seen)}` : `${number(finished)} / …`);
+    set("failed", number(p.chats_failed));
+    set("messages", number(p.fetched));
+    set("created", number(p.created));
+    set("rate", `${number(Math.round(p.messages_per_second))} msg/s`);
+    set("eta", p.eta_seconds === null ? "—" : duration(p.eta_seconds));
+    if (p.percent === null) {
+      bar.removeAttribute("value");
+      set("percent", "listing chats…");
+    } else {
+      bar.value = p.percent;
+      set("percent", `${Math.floor(p.percent)}%`);
+    }
+  });
+
+  events.addEventListener("end", (message) => {
+    events.close();
+    const job = JSON.parse(message.data);
+    const done = job.status === "completed" || job.status === "failed_chats";
+    bar.value = done ? 100 : (bar.value || 0);
+    set("percent", done ? "100%" : job.status.replace("_", " "));
+    set("status", job.status.replace("_", " "));
+    set("eta", "—");
+    section.dataset.running = "false";
+    section.dataset.ended = job.status;
+    // the page as the server renders it now: counters, failed chats, retry and resume
+    window.setTimeout(() => window.location.reload(), 1500);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  localTimes(document);
+  const section = document.querySelector('#progress[data-running="true"]');
+  if (section) followImport(section);
+});
