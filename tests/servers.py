@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 
 from chatport.api.app import create_app
@@ -45,3 +48,30 @@ def serve_asgi(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+@contextmanager
+def chatport_serve(
+    command: str, database_url: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`chatport serve` as its own process on a free port until the block ends (then
+    SIGTERM); yields its base URL, once `/healthz` answers, and the process."""
+    port = free_port()
+    argv = [command, "serve", "--db", database_url, "--port", str(port)]
+    environment = {**os.environ, **(env or {})}
+    server = subprocess.Popen(argv, env=environment, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz")
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "chatport serve did not start"
+                time.sleep(0.1)
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

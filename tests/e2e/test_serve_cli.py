@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-
 import httpx
 import orjson
 
 from chatport.sources.waha_webhooks import sign
 from tests.e2e.test_cli import CHATPORT
-from tests.servers import free_port
+from tests.servers import chatport_serve
 
 
 def test_serve_takes_signed_webhooks_and_reports_them(database_url: str) -> None:
-    port = free_port()
-    env = {**os.environ, "CHATPORT_WEBHOOK_HMAC_KEY": "my-secret-key"}
-    command = [CHATPORT, "serve", "--db", database_url, "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{base}/healthz")
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read()
-                assert time.monotonic() < deadline, "chatport serve did not start"
-                time.sleep(0.1)
+    env = {"CHATPORT_WEBHOOK_HMAC_KEY": "my-secret-key"}
+    with chatport_serve(CHATPORT, database_url, env) as (base, server):
+        health = httpx.get(f"{base}/healthz")
         assert health.json()["status"] == "ok"
         body = orjson.dumps(
             {
@@ -58,9 +42,6 @@ def test_serve_takes_signed_webhooks_and_reports_them(database_url: str) -> None
         assert 'chatport_messages_written_total{origin="live"} 1.0' in metrics
         spec = httpx.get(f"{base}/openapi.json").json()
         assert {"/webhooks/waha", "/healthz", "/metrics"} <= set(spec["paths"])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     log = server.stderr.read()
     # uvicorn shuts down gracefully (the live writer drains), then re-raises the signal
     assert "Application shutdown complete" in log and server.returncode in (0, -15), log

@@ -66,4 +66,8 @@ document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   const section = document.querySelector('#progress[data-running="true"]');
   if (section) followImport(section);
+  const elsewhere = document.querySelector("[data-refresh-seconds]");
+  if (elsewhere) {
+    window.setTimeout(() => window.location.reload(), 1000 * Number(elsewhere.dataset.refreshSeconds));
+  }
 });
