@@ -53,6 +53,20 @@ def busiest_chat(database_url: str) -> tuple[str, int]:
         database.dispose()
 
 
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length)
+                   && !e.getAttribute('aria-label') && !e.textContent.trim())
+    .map((e) => e.outerHTML)"""
+
+
+def accessible(page) -> None:
+    """Every form control of the page has a name a screen reader can say, the page has a
+    language, a main landmark and one h1."""
+    assert page.evaluate(UNNAMED_CONTROLS) == [], page.url
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.locator("main").count() == 1 and page.locator("h1").count() == 1, page.url
+
+
 def watch_progress(page, seconds: float = 120) -> list[float]:
     """The progress bar's values, read every 50 ms until the job page shows its end."""
     seen: list[float] = []
@@ -91,12 +105,15 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
             assert "unknown or revoked" in page.get_by_role("alert").inner_text()
             page.get_by_label("API key").fill(key)
             page.get_by_role("button", name="Sign in").click()
+            accessible(page)
             page.get_by_role("link", name="shop").click()
+            accessible(page)
             page.get_by_text("Import history from WAHA").click()
             page.get_by_role("button", name="Start import").click()
             page.wait_for_url(f"{base}/imports/*")
             job_url = page.url
             page.wait_for_function("document.querySelector('#bar').value > 0")
+            accessible(page)
             page.screenshot(path=shots / "import-running.png", full_page=True)
             seen = watch_progress(page)
             assert any(0 < value < 100 for value in seen), seen  # it moved while running
@@ -127,7 +144,10 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
         heads.first.wait_for()
         assert heads.count() == session_count > 1
         assert heads.first.inner_text().startswith("Session")
+        accessible(page)
         page.screenshot(path=shots / "conversation.png", full_page=True)
+        page.goto(f"{base}/agent-jobs")
+        accessible(page)
 
         phone = chromium.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
         small = phone.new_page()

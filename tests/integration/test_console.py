@@ -101,6 +101,8 @@ def test_pages_need_a_signed_in_key_and_sign_in_sets_a_safe_cookie(console):
     assert anonymous.get("/").status_code == 200
     cross_site = anonymous.post("/logout", headers={"Origin": "https://evil.example"})
     assert cross_site.status_code == 403
+    proxied = {"Origin": "https://crm.example", "X-Forwarded-Host": "crm.example"}
+    assert anonymous.post("/login", headers=proxied, data=data).status_code == 303
     assert anonymous.post("/logout").status_code == 303  # the cookie is deleted
     assert anonymous.get("/").status_code == 303
 

@@ -55,6 +55,8 @@ def test_sizes_people_and_search_terms():
     assert views.search_terms(" +55 (11) 9999-0001 ") == ("+55 (11) 9999-0001", "551199990001")
     assert views.search_terms("Maria ²") == ("Maria ²", "")
     assert views.media_label("image") == "Photo" and views.media_label("text") is None
+    assert views.web_link("https://waha/files/a.jpg") == "https://waha/files/a.jpg"
+    assert views.web_link("JavaScript:alert(1)") is None and views.web_link("file:///x") is None
 
 
 def test_the_pace_of_a_run_counts_only_what_it_did():

@@ -48,11 +48,12 @@ ConsoleTenant = Annotated[Tenant, Depends(console_tenant)]
 
 
 def same_origin(request: Request) -> None:
-    """403 for a form posted from another site."""
+    """403 for a form posted from another site (its `Origin` is neither this server's `Host`
+    nor, behind a reverse proxy, the `X-Forwarded-Host` it was asked for)."""
     origin = request.headers.get("origin")
     if origin and origin != "null":
-        parts = urlsplit(origin)
-        if parts.netloc != request.headers.get("host", ""):
+        hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")}
+        if urlsplit(origin).netloc not in hosts - {""}:
             raise ConsoleError(403, "This form was posted from another site; it was refused.")
 
 

@@ -23,6 +23,7 @@ templates.env.filters.update(
     size=views.size,
     number=lambda value: f"{value or 0:,}",
     person=views.person,
+    web_link=views.web_link,
 )
 
 

@@ -60,6 +60,14 @@ def person(wa_id: str | None, name: str | None = None) -> str:
     return f"+{user}" if server == "c.us" and user.isdigit() else wa_id
 
 
+def web_link(url: str | None) -> str | None:
+    """`url` when it is an http(s) address a page may link to (a payload's `javascript:` or
+    `file:` URL is never a link)."""
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
 def when(moment: datetime | None) -> str:
     """`2026-11-30 14:03 UTC` (pages turn it into the reader's time with JavaScript)."""
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
