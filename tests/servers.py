@@ -52,12 +52,13 @@ def serve_asgi(app) -> Iterator[str]:
 
 @contextmanager
 def chatport_serve(
-    command: str, database_url: str, env: dict[str, str] | None = None
+    command: str, database_url: str, env: dict[str, str] | None = None, *options: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`chatport serve` as its own process on a free port until the block ends (then
-    SIGTERM); yields its base URL, once `/healthz` answers, and the process."""
+    """`chatport serve [OPTIONS]` as its own process on a free port until the block ends
+    (then SIGTERM); yields its base URL, once `/healthz` answers, and the process (its
+    standard error is a pipe, read it once it has ended)."""
     port = free_port()
-    argv = [command, "serve", "--db", database_url, "--port", str(port)]
+    argv = [command, "serve", "--db", database_url, "--port", str(port), *options]
     environment = {**os.environ, **(env or {})}
     server = subprocess.Popen(argv, env=environment, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

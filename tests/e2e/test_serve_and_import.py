@@ -4,13 +4,11 @@ second writer waits for the lock, it does not fail), and every message is stored
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import orjson
 from sqlalchemy import create_engine, func, select, text
 
@@ -20,7 +18,7 @@ from chatport.simulator.world import World
 from chatport.store.tables import messages
 from tests.e2e.test_cli import CHATPORT
 from tests.integration.test_live_during_import import post_all
-from tests.servers import free_port
+from tests.servers import chatport_serve
 
 KEY = "my-secret-key"
 WORLD = World(chats=80, messages=40_000, seed=4)
@@ -54,40 +52,24 @@ def test_serve_and_import_share_a_sqlite_file(tmp_path: Path) -> None:
         subprocess.run([CHATPORT, "db", "upgrade", "--db", url], capture_output=True).returncode
         == 0
     )
-    port = free_port()
-    env = {**os.environ, "CHATPORT_WEBHOOK_HMAC_KEY": KEY}
-    server = subprocess.Popen(
-        [CHATPORT, "serve", "--db", url, "--port", str(port), "--log-level", "warning"], env=env
-    )
-    api = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{api}/healthz")
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
-        with simulator_in_thread(SimulatorConfig(world=WORLD)) as waha:
-            importing = subprocess.Popen(
-                [CHATPORT, "import", "waha", "--url", waha, "--db", url, "--chunk-size", "2000"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            engine = create_engine(url)
-            with engine.connect() as connection:  # the import is writing: now the webhooks
-                count = select(func.count()).select_from(messages)
-                while not connection.execute(count).scalar() and importing.poll() is None:
-                    time.sleep(0.05)
-            engine.dispose()
-            overlapped = importing.poll() is None
-            statuses = asyncio.run(post_all(api, new_messages(3_000)))
-            output, _ = importing.communicate(timeout=300)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    env = {"CHATPORT_WEBHOOK_HMAC_KEY": KEY}
+    serving = chatport_serve(CHATPORT, url, env, "--log-level", "warning")
+    with serving as (api, _), simulator_in_thread(SimulatorConfig(world=WORLD)) as waha:
+        importing = subprocess.Popen(
+            [CHATPORT, "import", "waha", "--url", waha, "--db", url, "--chunk-size", "2000"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        engine = create_engine(url)
+        with engine.connect() as connection:  # the import is writing: now the webhooks
+            count = select(func.count()).select_from(messages)
+            while not connection.execute(count).scalar() and importing.poll() is None:
+                time.sleep(0.05)
+        engine.dispose()
+        overlapped = importing.poll() is None
+        statuses = asyncio.run(post_all(api, new_messages(3_000)))
+        output, _ = importing.communicate(timeout=300)
     assert importing.returncode == 0, output
     assert set(statuses) == {200} and overlapped
     displayable = sum(1 for c in WORLD.chats for r in WORLD.messages(c) if not r.hidden)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from chatport.store.reads import SESSION_COLUMNS
 from chatport.store.tables import chats, messages, sessions
 
 
@@ -41,13 +42,9 @@ def sessions_by_id(connection: Connection, channel_id: int, ids: Collection[Any]
     """The channel's sessions among `ids`, by id."""
     if not ids:
         return {}
-    query = select(
-        sessions.c.id,
-        sessions.c.started_at,
-        sessions.c.last_activity_at,
-        sessions.c.message_count,
-        sessions.c.status,
-    ).where(sessions.c.channel_id == channel_id, sessions.c.id.in_(list(ids)))
+    query = select(*SESSION_COLUMNS).where(
+        sessions.c.channel_id == channel_id, sessions.c.id.in_(list(ids))
+    )
     return {row.id: row for row in connection.execute(query)}
 
 

@@ -129,15 +129,20 @@ def messages_page(
     return list(connection.execute(query.order_by(*order).limit(limit)))
 
 
+SESSION_COLUMNS = (
+    sessions.c.id,
+    sessions.c.started_at,
+    sessions.c.last_activity_at,
+    sessions.c.message_count,
+    sessions.c.status,
+)
+
+
 def chat_sessions(connection: Connection, channel_id: int, chat_id: str) -> list[Any]:
     """A chat's conversation sessions, oldest first."""
-    query = select(
-        sessions.c.id,
-        sessions.c.started_at,
-        sessions.c.last_activity_at,
-        sessions.c.message_count,
-        sessions.c.status,
-    ).where(sessions.c.channel_id == channel_id, sessions.c.chat_id == chat_id)
+    query = select(*SESSION_COLUMNS).where(
+        sessions.c.channel_id == channel_id, sessions.c.chat_id == chat_id
+    )
     return list(connection.execute(query.order_by(sessions.c.started_at)))
 
 
