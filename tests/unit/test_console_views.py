@@ -60,7 +60,7 @@ def test_sizes_people_and_search_terms():
 
 
 def test_the_pace_of_a_run_counts_only_what_it_did():
-    listing = ImportProgress(chats_seen=40, chats_done=0, fetched=500)
+    listing = ImportProgress(chats_seen=40, chats_done=0, messages=500, fetched=900)
     early = rates(listing, 2.0)
     assert early.percent is None and early.eta_seconds is None
     assert early.messages_per_second == 250

@@ -43,10 +43,6 @@ class ImportRunner:
         with self._lock:
             return job_id in self._progress
 
-    def progress(self, job_id: UUID) -> ImportProgress | None:
-        with self._lock:
-            return self._progress.get(job_id)
-
     def report(self, job_id: UUID) -> dict[str, Any] | None:
         """The progress of a job running here with its pace (elapsed, percent, msg/s, ETA),
         as the progress streams send it; None when it does not run here."""

@@ -27,6 +27,7 @@ class ProgressRates:
     percent: float | None
     """Chats finished (done or failed) of those listed, 0-100; None until the listing ends."""
     messages_per_second: float
+    """Messages written (new or duplicate) per second, as the CLI's bar shows."""
     eta_seconds: float | None
     """Time left at this run's pace of chats; None until it is known (listing not ended, or
     no chat finished yet in this run)."""
@@ -45,7 +46,7 @@ def rates(
             if progress.chats_seen == 0
             else min(100.0, 100.0 * finished / progress.chats_seen)
         )
-    speed = progress.fetched / elapsed_seconds if elapsed_seconds > 0 else 0.0
+    speed = progress.messages / elapsed_seconds if elapsed_seconds > 0 else 0.0
     eta = None
     finished_here = finished - chats_done_at_start
     if progress.chats_listed and finished_here > 0 and elapsed_seconds > 0:

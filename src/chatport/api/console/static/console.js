@@ -34,7 +34,7 @@ function followImport(section) {
     const finished = p.chats_done + p.chats_failed;
     set("chats", p.chats_listed ? `${number(finished)} / ${number(p.chats_seen)}` : `${number(finished)} / …`);
     set("failed", number(p.chats_failed));
-    set("messages", number(p.fetched));
+    set("messages", number(p.messages));
     set("created", number(p.created));
     set("rate", `${number(Math.round(p.messages_per_second))} msg/s`);
     set("eta", p.eta_seconds === null ? "—" : duration(p.eta_seconds));
