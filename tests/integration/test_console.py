@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import orjson
@@ -16,12 +17,14 @@ from sqlalchemy import select
 
 from chatport.bootstrap import Services, build
 from chatport.domain.model import ContentType, Media, Origin
+from chatport.ingest import import_jobs
 from chatport.ingest.agent_delivery import AgentDeliverer
 from chatport.settings import Settings
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
 from chatport.store import tenants
+from chatport.store.queries import remember_waha
 from chatport.store.tables import chats
 from tests.builders import incoming
 from tests.integration.test_agent_delivery import burst_with_job
@@ -211,3 +214,20 @@ def test_an_import_is_started_followed_and_retried_from_the_console(database_url
         assert again.status_code == 303 and "error=" in again.headers["location"]
         assert "no failed chats" in acme.get(again.headers["location"]).text
     services.close()
+
+
+def test_a_job_run_by_another_process_shows_its_checkpoint_and_resume_says_why_not(console):
+    services = console.services
+    channel = services.database.channel()
+    with services.database.unit_of_work() as uow:
+        remember_waha(uow.connection, channel, "http://127.0.0.1:9", "default", None)
+        uow.commit()
+    job = import_jobs.create_job(services.database, channel, None, datetime.now(UTC), {})
+    acme = console.browser("default")
+    page = acme.get(f"/imports/{job.id}").text
+    assert "Running in another process" in page and 'data-refresh-seconds="5"' in page
+    resumed = acme.post(f"/imports/{job.id}/resume")
+    assert resumed.status_code == 303
+    refused = acme.get(resumed.headers["location"]).text
+    assert "is running in" in refused and 'role="alert"' in refused
+    assert console.browser("globex").post(f"/imports/{job.id}/resume").status_code == 404

@@ -1,4 +1,5 @@
-"""`chatport serve`: the HTTP API (WAHA webhooks, health, metrics) under uvicorn."""
+"""`chatport serve`: the HTTP API (WAHA webhooks, REST, health, metrics) and the web console
+under uvicorn."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def serve(
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
 ) -> None:
-    """Serve the API: point WAHA's webhooks at http://HOST:PORT/webhooks/waha."""
+    """Serve the API and the web console: point WAHA's webhooks at
+    http://HOST:PORT/webhooks/waha; open http://HOST:PORT/ and sign in with an API key."""
     import os
 
     import uvicorn
@@ -33,6 +35,10 @@ def serve(
     from chatport.bootstrap import build
 
     build(settings).close()  # migrate (SQLite) or check the schema once, before any worker
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(
+        f"console at http://{shown}:{port}/ · WAHA webhooks to http://{shown}:{port}/webhooks/waha"
+    )
     uvicorn.run(
         "chatport.api.app:app_from_environment",
         factory=True,
