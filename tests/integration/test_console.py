@@ -231,3 +231,24 @@ def test_a_job_run_by_another_process_shows_its_checkpoint_and_resume_says_why_n
     refused = acme.get(resumed.headers["location"]).text
     assert "is running in" in refused and 'role="alert"' in refused
     assert console.browser("globex").post(f"/imports/{job.id}/resume").status_code == 404
+
+
+def test_long_lists_page_with_links(console):
+    database = console.services.database
+    many = [incoming(f"c{n}", n, f"55119777{n:05d}@c.us", text=f"hi {n}") for n in range(55)]
+    long_chat = [incoming(f"l{n}", n, CHAT, text=f"line {n}") for n in range(1000, 1260)]
+    database.write_batch(database.channel(), many + long_chat, origin=Origin.IMPORT)
+    acme = console.browser("default")
+    first = acme.get("/channels/default").text
+    assert first.count("<tr>") == 1 + 50  # the header and a page of chats
+    older = re.search(r'href="(\?q=&amp;cursor=[^"]+)" rel="next"', first)
+    rest = acme.get("/channels/default" + older.group(1).replace("&amp;", "&")).text
+    assert rest.count("<tr>") == 1 + 55 + 2 - 50  # 55 new, CHAT and the agent's chat
+    assert 'rel="next"' not in rest and "Latest chats" in rest
+
+    latest = acme.get(f"/channels/default/chats/{CHAT}").text
+    assert "line 1259" in latest and "line 1060" in latest and "line 1059" not in latest
+    earlier = re.search(r'href="\?cursor=([^"]+)" rel="prev"', latest).group(1)
+    before = acme.get(f"/channels/default/chats/{CHAT}", params={"cursor": earlier}).text
+    assert "line 1059" in before and "line 1000" in before and "Olá" in before
+    assert "line 1060" not in before and "Latest messages" in before
