@@ -15,7 +15,7 @@ from chatport import __version__
 from chatport.api import agent_jobs, baileys, imports, rest, webhooks
 from chatport.api.auth import KeyCache
 from chatport.api.metrics import Metrics
-from chatport.bootstrap import Services, build
+from chatport.bootstrap import Services, build, freeze_heap
 from chatport.ingest.agent_delivery import AgentDeliverer
 from chatport.ingest.debouncer import Debouncer
 from chatport.ingest.live_process import LiveWriterProcess
@@ -41,6 +41,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
             services.database, settings.burst_rules, on_jobs=metrics.debounced
         ).start()
         deliverer = AgentDeliverer(services.database, settings).start()
+        freeze_heap()
         try:
             yield
         finally:

@@ -159,7 +159,7 @@ def _complete(future: _Waiter, outcome: Result | str) -> None:
 def main() -> None:
     """The writer process (`WRITER_COMMAND`): Settings, then deliveries, on stdin; results
     and `written` counts on stdout. Ends when stdin closes, after writing what it received."""
-    from chatport.bootstrap import build
+    from chatport.bootstrap import build, freeze_heap
     from chatport.ingest.live import LiveWriter
 
     for stop in (signal.SIGINT, signal.SIGTERM):  # the API process stops it, by closing stdin
@@ -174,6 +174,7 @@ def main() -> None:
         on_written=lambda channel, result, seconds: send(("written", (result.created, seconds))),
         on_results=lambda outcomes: send(("results", outcomes)),
     )
+    freeze_heap()
     try:
         while True:
             try:
