@@ -77,11 +77,17 @@ class PlannerStatistics:
                 )
                 if tuples < 0 or modified > max(1_000, 4 * tuples)
             ]
+            if stale:  # the lookups' plans need the tables' sizes, not fine distributions
+                connection.exec_driver_sql(f"SET LOCAL default_statistics_target = {_TARGET}")
             for name in stale:
                 connection.exec_driver_sql(f"ANALYZE {name} {self.TABLES[name]}")
             connection.commit()
 
 
+_TARGET = 10
+"""The statistics target of these ANALYZEs: a sample of 3,000 rows instead of 30,000 (messages
+at 34,000 rows: 14 instead of 86 ms of server time, taken from a 2-core machine under live
+load); autovacuum's later analyses use the server's default again."""
 _STALE_QUERY = text_sql(
     "SELECT c.relname, c.reltuples, coalesce(s.n_mod_since_analyze, 0) "
     "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
