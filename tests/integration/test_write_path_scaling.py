@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 from chatport.domain.batch import prepare_batch
 from chatport.domain.model import Origin
 from chatport.domain.sessions import partition
-from chatport.store import postgres
+from chatport.store import pg_pipeline, postgres
 from chatport.store.database import Database
 from chatport.store.tables import messages
 from tests.builders import incoming
@@ -24,20 +24,32 @@ from tests.builders import incoming
 
 @contextmanager
 def counted_statements(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every statement sent through SQLAlchemy (an executemany counts once) and every COPY."""
+    """Every statement sent through SQLAlchemy (an executemany counts once), every COPY and
+    every statement sent on the driver's cursors (pg_pipeline)."""
     seen: list[str] = []
 
     def on_execute(conn, cursor, statement, parameters, context, executemany) -> None:
         seen.append(statement.split()[0])
 
     original_copy = postgres.copy_rows
+    original_queue, original_execute = pg_pipeline.queue, pg_pipeline.execute
 
     def counting_copy(cursor, table, columns, rows, into=""):
         seen.append("COPY")
         return original_copy(cursor, table, columns, rows, into)
 
+    def counting_queue(connection, sql, params):
+        seen.append(sql.split()[0])
+        return original_queue(connection, sql, params)
+
+    def counting_execute(connection, sql, params):
+        seen.append(sql.split()[0])
+        return original_execute(connection, sql, params)
+
     with monkeypatch.context() as patch:
         patch.setattr(postgres, "copy_rows", counting_copy)
+        patch.setattr(pg_pipeline, "queue", counting_queue)
+        patch.setattr(pg_pipeline, "execute", counting_execute)
         event.listen(database.engine, "before_cursor_execute", on_execute)
         try:
             yield seen

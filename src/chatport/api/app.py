@@ -17,7 +17,7 @@ from chatport.api.auth import KeyCache
 from chatport.api.console import mount_console
 from chatport.api.import_runner import ImportRunner
 from chatport.api.metrics import Metrics
-from chatport.bootstrap import Services, build
+from chatport.bootstrap import Services, build, freeze_heap
 from chatport.ingest.agent_delivery import AgentDeliverer
 from chatport.ingest.debouncer import Debouncer
 from chatport.ingest.live_process import LiveWriterProcess
@@ -43,6 +43,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
             services.database, settings.burst_rules, on_jobs=metrics.debounced
         ).start()
         deliverer = AgentDeliverer(services.database, settings).start()
+        freeze_heap()
         try:
             yield
         finally:

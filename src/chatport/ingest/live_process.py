@@ -1,12 +1,12 @@
 """The live writer in processes of its own, so HTTP handling and writing run on separate
 cores instead of sharing one interpreter lock.
 
-The API process sends each delivery (a sequence number, its channel, its envelope) as a frame
-on a child's stdin (`frames.py`); the child runs a `LiveWriter` (group commit) and answers
-each with its `Result` (or the error's text), plus one `written` frame per committed group for
-the metrics. A future completes when the child's transaction committed, as with the in-process
-writer. If a child dies, every delivery pending in it fails (WAHA retries it) and the next
-delivery for it starts a new child.
+The API process sends deliveries (each a sequence number, its channel, its envelope) in frames
+on a child's stdin (`frames.py`), those of one event-loop turn in one frame; the child runs a
+`LiveWriter` (group commit) and answers each with its `Result` (or the error's text), plus one
+`written` frame per committed group for the metrics. A future completes when the child's
+transaction committed, as with the in-process writer. If a child dies, every delivery pending
+in it fails (WAHA retries it) and the next delivery for it starts a new child.
 
 With several writers (PostgreSQL), deliveries are routed by their chat (`chat_key`), so one
 chat's deliveries meet in one writer's groups while the writers' transactions overlap: one
@@ -54,6 +54,7 @@ class LiveWriterProcess:
         self._pending: dict[int, tuple[Future[Result], subprocess.Popen]] = {}
         self._numbers = itertools.count()
         self._children: list[subprocess.Popen | None] = [None] * max(1, writers)
+        self._outbox: dict[subprocess.Popen, list[tuple]] = {}  # sent at the loop's next turn
 
     def submit(self, channel: Channel, envelope: Envelope) -> Future[Result]:
         """Send a delivery to its writer process; the future completes once it committed."""
@@ -63,23 +64,48 @@ class LiveWriterProcess:
 
     async def deliver(self, channel: Channel, envelope: Envelope) -> Result:
         """`submit` for a coroutine: the outcome, once committed (the outcomes of a group
-        reach the event loop in one call, not one wake-up per delivery)."""
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._send(channel, envelope, future)
+        reach the event loop in one call, not one wake-up per delivery). The deliveries of
+        one turn of the event loop go to a writer as one frame (one write, one wake-up)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._send(channel, envelope, future, loop)
         return await future
 
-    def _send(self, channel: Channel, envelope: Envelope, future: _Waiter) -> None:
+    def _send(
+        self,
+        channel: Channel,
+        envelope: Envelope,
+        future: _Waiter,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         shards = len(self._children)  # one writer (the default): no payload to read
         shard = zlib.crc32(chat_key(envelope).encode()) % shards if shards > 1 else 0
         with self._lock:
             child = self._running_child(shard)
             number = next(self._numbers)
             self._pending[number] = (future, child)
-            try:
-                write_frame(child.stdin, ("deliver", number, channel, envelope))
-            except OSError as error:  # the child is gone: its reader fails the rest
-                self._pending.pop(number, None)
-                _settle([(future, f"the live writer process is gone: {error}")])
+            if loop is None:
+                self._write(child, [(number, channel, envelope)])
+                return
+            outbox = self._outbox.setdefault(child, [])
+            outbox.append((number, channel, envelope))
+            if len(outbox) == 1:
+                loop.call_soon(self._flush, child)
+
+    def _flush(self, child: subprocess.Popen) -> None:
+        with self._lock:
+            items = self._outbox.pop(child, None)
+            if items:
+                self._write(child, items)
+
+    def _write(self, child: subprocess.Popen, items: list[tuple]) -> None:
+        """One frame of deliveries (under the lock)."""
+        try:
+            write_frame(child.stdin, ("deliver", items))
+        except (OSError, ValueError) as error:  # the child is gone (or closed): fail them
+            waiting = [self._pending.pop(number, (None,))[0] for number, _, _ in items]
+            reason = f"the live writer process is gone: {error}"
+            _settle([(future, reason) for future in waiting if future is not None])
 
     def close(self) -> None:
         """Let the children write what they were sent, then stop them."""
@@ -159,7 +185,7 @@ def _complete(future: _Waiter, outcome: Result | str) -> None:
 def main() -> None:
     """The writer process (`WRITER_COMMAND`): Settings, then deliveries, on stdin; results
     and `written` counts on stdout. Ends when stdin closes, after writing what it received."""
-    from chatport.bootstrap import build
+    from chatport.bootstrap import build, freeze_heap
     from chatport.ingest.live import LiveWriter
 
     for stop in (signal.SIGINT, signal.SIGTERM):  # the API process stops it, by closing stdin
@@ -174,14 +200,16 @@ def main() -> None:
         on_written=lambda channel, result, seconds: send(("written", (result.created, seconds))),
         on_results=lambda outcomes: send(("results", outcomes)),
     )
+    freeze_heap()
     try:
         while True:
             try:
                 frame = read_frame(source)
             except EOFError:
                 break
-            _, number, channel, envelope = pickle.loads(frame)
-            writer.submit(channel, envelope, tag=number)
+            _, items = pickle.loads(frame)
+            for number, channel, envelope in items:
+                writer.submit(channel, envelope, tag=number)
     finally:
         writer.close()
         services.close()

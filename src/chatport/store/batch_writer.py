@@ -141,12 +141,19 @@ def _write_new(
     return plans
 
 
+PROBE_EACH_ID = 256
+"""Up to this many messages the duplicate check probes each id instead of reading the ids
+stored in the batch's chats and time span: a live group's span can cover weeks of stored
+messages (one late delivery is enough), which the range read would all fetch."""
+
+
 def _stored_ids(write: _Write, batch: list[Message], exact: bool) -> set[str]:
-    """The batch's ids already stored: by id when `exact`, else by the batch's chats and time
-    span (one index range per chat instead of one probe per message)."""
+    """The batch's ids already stored: by id when `exact` or the batch is small, else by the
+    batch's chats and time span (one index range per chat instead of one probe per message,
+    for import chunks of thousands)."""
     ids = [m.external_id for m in batch]
     lookup, channel_id = write.ops.lookup, write.channel.id
-    if exact:
+    if exact or len(batch) <= PROBE_EACH_ID:
         rows = lookup(write.connection, _ids_stored, ids, channel_id=channel_id)
     else:
         low, high = min(m.sent_at for m in batch), max(m.sent_at for m in batch)

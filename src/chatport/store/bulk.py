@@ -71,9 +71,16 @@ class BulkOps(Protocol):
         """Serialised JSON bytes as the message row wants them."""
 
     def insert_rows(
-        self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        unique: Sequence[str] = (),
     ) -> None:
-        """Bulk insert new rows (values encoded with the encode_* methods) into `table`."""
+        """Bulk insert new rows (values encoded with the encode_* methods) into `table`,
+        skipping those whose `unique` key is taken when given. Nothing is returned, so the
+        back end may send the statement later in the transaction (PostgreSQL: pg_pipeline)."""
 
     def is_unique_violation(self, error: BaseException) -> bool:
         """True when `error` is a unique-key violation (from the driver or SQLAlchemy)."""

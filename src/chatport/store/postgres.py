@@ -7,15 +7,15 @@ through a temp table and `INSERT … SELECT … ON CONFLICT DO NOTHING`.
 
 Up to `SMALL` rows (live webhooks write a few messages per transaction) an insert is ONE
 statement of arrays, `INSERT … SELECT FROM unnest(…)`, instead of COPY's several round trips
-(and the savepoint): its text is the same every time, so psycopg prepares it once.
+(and the savepoint): its text is the same every time, so psycopg prepares it once. Inserts
+without a count and updates are queued and travel with the transaction's next statement or
+its COMMIT, in one round trip (`pg_pipeline`).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-import logging
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -42,15 +42,14 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy import text as text_sql
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
+from chatport.store import pg_pipeline
 from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder
+from chatport.store.pg_statistics import PlannerStatistics
 from chatport.store.tables import messages
 from chatport.store.types import UtcDateTime
-
-logger = logging.getLogger(__name__)
 
 SMALL = 100
 """Row counts up to which an insert is one `INSERT … unnest` statement rather than a COPY."""
@@ -109,73 +108,6 @@ def copy_rows(
             copy.write_row(row)
 
 
-class PlannerStatistics:
-    """ANALYZE the write path's tables when they have outgrown their statistics.
-
-    During a first bulk load the tables grow from nothing faster than autovacuum analyses
-    them, and a planner that believes a table is tiny picks a scan per key instead of an index
-    lookup: imports slow down quadratically. Every `check_every` written rows this checks
-    `pg_stat_user_tables` (one cheap query) and analyses a table never analysed or modified by
-    more than four times the rows it had at its last analyse: a handful of ANALYZEs over a
-    load of millions of rows.
-    """
-
-    TABLES = {
-        "messages": "(channel_id, external_id, chat_id, sent_at, session_id, contact_id)",
-        "sessions": "(channel_id, chat_id, last_activity_at, started_at)",
-        "chats": "(channel_id, chat_id, last_message_at)",
-        "contacts": "(tenant_id, wa_id, phone, lid)",
-    }
-    """The tables and the columns their lookups filter on (the wide text columns are left
-    out: sampling them is most of an ANALYZE's cost and no plan depends on them)."""
-
-    def __init__(self, check_every: int = 10_000) -> None:
-        self._check_every = check_every
-        self._since_check = 0
-        self._checking = False
-        self._lock = threading.Lock()
-
-    def note(self, engine: Engine, written: int) -> None:
-        """Count written rows; when enough were written, check (and analyse) in a thread of
-        its own, so the writer does not wait for an ANALYZE (one check at a time)."""
-        with self._lock:
-            self._since_check += written
-            if self._since_check < self._check_every or self._checking:
-                return
-            self._since_check = 0
-            self._checking = True
-        threading.Thread(target=self._check, args=(engine,), daemon=True).start()
-
-    def _check(self, engine: Engine) -> None:
-        try:
-            self._analyse_stale(engine)
-        except SQLAlchemyError as error:  # housekeeping: the batch is committed already
-            logger.warning("planner statistics not refreshed: %s", error)
-        finally:
-            with self._lock:
-                self._checking = False
-
-    def _analyse_stale(self, engine: Engine) -> None:
-        with engine.connect() as connection:
-            stale = [
-                name
-                for name, tuples, modified in connection.execute(
-                    _STALE_QUERY, {"names": list(self.TABLES)}
-                )
-                if tuples < 0 or modified > max(1_000, 4 * tuples)
-            ]
-            for name in stale:
-                connection.exec_driver_sql(f"ANALYZE {name} {self.TABLES[name]}")
-            connection.commit()
-
-
-_STALE_QUERY = text_sql(
-    "SELECT c.relname, c.reltuples, coalesce(s.n_mod_since_analyze, 0) "
-    "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
-    "WHERE c.relname = ANY(:names) AND c.relnamespace = current_schema()::regnamespace"
-)
-
-
 class PostgresBulk:
     """BulkOps for PostgreSQL. Key lookups are LATERAL joins on the unnested keys: a nested
     loop of index lookups whatever the planner believes about the table's size."""
@@ -210,11 +142,20 @@ class PostgresBulk:
         return data
 
     def insert_rows(
-        self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        unique: Sequence[str] = (),
     ) -> None:
-        if len(rows) <= SMALL:
-            _insert_arrays(connection, table, columns, rows)
+        """Small (or skipping taken keys): queued, sent with the next statement (pg_pipeline)."""
+        if not rows:
+            return
+        if len(rows) <= SMALL or unique:
+            pg_pipeline.queue(connection, *_arrays_statement(table, columns, rows, unique))
         else:
+            pg_pipeline.send_queued(connection)
             with connection.connection.driver_connection.cursor() as cursor:
                 copy_rows(cursor, table, columns, rows)
 
@@ -234,7 +175,7 @@ class PostgresBulk:
         key: str,
         rows: list[tuple],
     ) -> None:
-        """One `UPDATE … FROM unnest(arrays)`: a single round trip whatever the row count."""
+        """One `UPDATE … FROM unnest(arrays)` whatever the row count, queued (pg_pipeline)."""
         if not rows:
             return
         names = [f"c{i}" for i in range(len(columns))]
@@ -243,7 +184,8 @@ class PostgresBulk:
             f"{column} = v.{name}" for column, name in zip(columns, names, strict=True)
         )
         arrays = ", ".join(f"%s::{kind}[]" for kind in types)
-        connection.exec_driver_sql(
+        pg_pipeline.queue(
+            connection,
             f"UPDATE {table.name} SET {assignments} "
             f"FROM unnest({arrays}) AS v({', '.join(names)}, k) WHERE {table.name}.{key} = v.k",
             tuple(list(values) for values in zip(*rows, strict=True)),
@@ -267,6 +209,7 @@ class PostgresBulk:
             return _insert_arrays(connection, messages, MESSAGE_COLUMNS, first, MESSAGE_KEY)
         rows = itertools.chain(first, rows)
         sent: list[tuple] = []
+        pg_pipeline.send_queued(connection)
 
         def keeping() -> Iterator[tuple]:
             for row in rows:
@@ -285,6 +228,7 @@ class PostgresBulk:
         return len(sent)
 
     def _insert_skipping_conflicts(self, connection: Connection, rows: list[tuple]) -> int:
+        pg_pipeline.send_queued(connection)
         with connection.connection.driver_connection.cursor() as cursor:
             cursor.execute(_CREATE_STAGING)
             cursor.execute(f"TRUNCATE {STAGING}")
@@ -301,18 +245,21 @@ def _insert_arrays(
     unique: Sequence[str] = (),
 ) -> int:
     """Insert `rows` as ONE statement of column arrays (skipping rows whose `unique` key is
-    taken, when given); return how many were inserted."""
+    taken, when given), with the queued statements; return how many were inserted."""
     if not rows:
         return 0
+    return pg_pipeline.execute(connection, *_arrays_statement(table, columns, rows, unique))
+
+
+def _arrays_statement(
+    table: Table, columns: Sequence[str], rows: Sequence[tuple], unique: Sequence[str]
+) -> tuple[str, tuple[list, ...]]:
     kinds = [copy_type(table.c[name].type) for name in columns]
     arrays = [list(values) for values in zip(*rows, strict=True)]
     for index, kind in enumerate(kinds):
         if kind == "jsonb":  # serialised JSON bytes: sent as text, cast on the server
             arrays[index] = [None if v is None else v.decode() for v in arrays[index]]
-    result = connection.exec_driver_sql(
-        _insert_sql(table.name, tuple(columns), tuple(kinds), tuple(unique)), tuple(arrays)
-    )
-    return result.rowcount
+    return _insert_sql(table.name, tuple(columns), tuple(kinds), tuple(unique)), tuple(arrays)
 
 
 @functools.lru_cache(maxsize=64)

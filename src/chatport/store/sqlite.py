@@ -50,10 +50,16 @@ class SqliteBulk:
         return data.decode()
 
     def insert_rows(
-        self, connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        unique: Sequence[str] = (),
     ) -> None:
         if rows:
-            connection.exec_driver_sql(insert_sql(table.name, columns, self.placeholder), rows)
+            sql = insert_sql(table.name, columns, self.placeholder, unique)
+            connection.exec_driver_sql(sql, rows)
 
     def is_unique_violation(self, error: BaseException) -> bool:
         return isinstance(error, IntegrityError) and "UNIQUE constraint failed" in str(error)

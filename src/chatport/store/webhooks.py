@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Select, bindparam, delete, select, tuple_, update
 
 from chatport.domain.model import Channel
-from chatport.store.bulk import BulkOps, Match, insert_new
+from chatport.store.bulk import BulkOps, Match
 from chatport.store.queries import channel_by_id
 from chatport.store.records import DEAD_LETTER_COLUMNS
 from chatport.store.tables import channels, dead_letters, webhook_receipts
@@ -53,13 +53,13 @@ def record_receipts(
     channel_id: int,
     received: Iterable[tuple[str, str]],
     now: datetime,
-) -> int:
-    """Remember handled deliveries ((envelope id, event) pairs); return how many were new."""
+) -> None:
+    """Remember handled deliveries ((envelope id, event) pairs; those remembered already are
+    skipped)."""
     stamp = ops.encode_time(now)
     rows = [(channel_id, envelope_id, event[:64], stamp) for envelope_id, event in received]
-    return insert_new(
-        connection, ops, webhook_receipts, RECEIPT_COLUMNS, rows, ("channel_id", "envelope_id")
-    )
+    unique = ("channel_id", "envelope_id")
+    ops.insert_rows(connection, webhook_receipts, RECEIPT_COLUMNS, rows, unique)
 
 
 def prune_receipts(connection: Connection, before: datetime, limit: int) -> int:
