@@ -151,15 +151,16 @@ async def list_imports(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[ImportOut]:
     """The tenant's newest import jobs."""
-    database = request.app.state.services.database
+    found = await run_in_threadpool(tenant_jobs, request, tenant, limit)
+    return [_job_out(request, job, name) for job, name in found]
 
-    def latest() -> list[tuple[jobs.ImportJob, str]]:
-        with database.engine.connect() as connection:
-            names = {row.id: row.name for row in reads.tenant_channels(connection, tenant.id)}
-            found = jobs.latest_jobs(connection, limit, tenant_id=tenant.id)
-        return [(job, names.get(job.channel_id, "")) for job in found]
 
-    return [_job_out(request, job, name) for job, name in await run_in_threadpool(latest)]
+def tenant_jobs(request: Request, tenant: Tenant, limit: int) -> list[tuple[jobs.ImportJob, str]]:
+    """The tenant's `limit` newest jobs, each with its channel's name."""
+    with request.app.state.services.database.engine.connect() as connection:
+        names = reads.channel_names(connection, tenant.id)
+        found = jobs.latest_jobs(connection, limit, tenant_id=tenant.id)
+    return [(job, names.get(job.channel_id, "")) for job in found]
 
 
 @router.get("/imports/{job_id}", response_model=ImportOut)

@@ -33,6 +33,12 @@ def tenant_channels(connection: Connection, tenant_id: int) -> list[Any]:
     return list(connection.execute(query.order_by(channels.c.name)))
 
 
+def channel_names(connection: Connection, tenant_id: int) -> dict[int, str]:
+    """The tenant's channel names by channel id."""
+    query = select(channels.c.id, channels.c.name).where(channels.c.tenant_id == tenant_id)
+    return {row.id: row.name for row in connection.execute(query)}
+
+
 def tenant_channel(connection: Connection, tenant_id: int, name: str) -> Any | None:
     """One of the tenant's channels by name (None for another tenant's)."""
     query = select(*CHANNEL_COLUMNS).where(

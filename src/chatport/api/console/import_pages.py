@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from chatport.api import imports
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
-from chatport.store import jobs, reads
 from chatport.store.tenants import Tenant
 
 router = APIRouter(include_in_schema=False)
@@ -31,17 +30,10 @@ async def _tenant_job(request: Request, tenant: Tenant, job_id: UUID) -> tuple:
 
 @router.get("/imports", response_class=HTMLResponse)
 async def imports_page(request: Request, tenant: ConsoleTenant) -> Response:
-    database = request.app.state.services.database
-
-    def read() -> tuple[list[jobs.ImportJob], dict[int, str]]:
-        with database.engine.connect() as connection:
-            names = {row.id: row.name for row in reads.tenant_channels(connection, tenant.id)}
-            return jobs.latest_jobs(connection, JOBS_SHOWN, tenant_id=tenant.id), names
-
-    found, names = await run_in_threadpool(read)
+    found = await run_in_threadpool(imports.tenant_jobs, request, tenant, JOBS_SHOWN)
     runner = request.app.state.imports
-    running = {job.id for job in found if runner.running(job.id)}
-    return render(request, "imports.html", jobs=found, channel_names=names, running=running)
+    running = {job.id for job, _ in found if runner.running(job.id)}
+    return render(request, "imports.html", jobs=found, running=running)
 
 
 @router.get("/imports/{job_id}", response_class=HTMLResponse)
@@ -103,10 +95,11 @@ async def resume_import(request: Request, tenant: ConsoleTenant, job_id: UUID) -
 
 async def _restart(request: Request, tenant: Tenant, job_id: UUID, *, retry: bool) -> Response:
     """Back to the job's page, which follows the new run (or says why there is none)."""
-    await _tenant_job(request, tenant, job_id)
     try:
         await imports.restart(request, tenant, job_id, retry=retry)
     except HTTPException as refused:
+        if refused.status_code == 404:
+            raise ConsoleError(404, "There is no such import job.") from None
         reason = urlencode({"error": refused.detail})
         return RedirectResponse(f"/imports/{job_id}?{reason}", status_code=303)
     return RedirectResponse(f"/imports/{job_id}", status_code=303)

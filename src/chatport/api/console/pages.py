@@ -32,6 +32,12 @@ def channel_of(connection: Connection, tenant: Tenant, name: str) -> Any:
     return row
 
 
+def last_import(connection: Connection, tenant: Tenant, channel_id: int) -> Any | None:
+    """The channel's newest import job, if it has any."""
+    latest = jobs.latest_jobs(connection, 1, tenant_id=tenant.id, channel_id=channel_id)
+    return latest[0] if latest else None
+
+
 def chat_path(channel: str, chat_id: str) -> str:
     """The console address of a conversation."""
     return f"/channels/{quote(channel, safe='')}/chats/{quote(chat_id, safe='@')}"
@@ -48,11 +54,10 @@ def _cursor(cursor: str | None) -> Any:
 async def channels_page(request: Request, tenant: ConsoleTenant) -> Response:
     def read(connection: Connection) -> dict[str, Any]:
         rows = reads.tenant_channels(connection, tenant.id)
-        latest = jobs.latest_jobs(connection, 200, tenant_id=tenant.id)
         return {
             "channels": rows,
             "summaries": console_reads.channel_summaries(connection, tenant.id),
-            "last_imports": views.first_per_key(latest, "channel_id"),
+            "last_imports": {row.id: last_import(connection, tenant, row.id) for row in rows},
         }
 
     return render(request, "channels.html", **await run_read(request, read))
@@ -80,8 +85,11 @@ async def chats_page(
             before=before,
             search=search,
         )
-        latest = jobs.latest_jobs(connection, 1, tenant_id=tenant.id, channel_id=row.id)
-        return {"channel": row, "chats": found, "last_import": latest[0] if latest else None}
+        return {
+            "channel": row,
+            "chats": found,
+            "last_import": last_import(connection, tenant, row.id),
+        }
 
     page = await run_read(request, read)
     rows = page["chats"]
@@ -141,17 +149,14 @@ async def mark_chat_read(
 ) -> Response:
     database = request.app.state.services.database
 
-    def mark(connection: Connection) -> None:
-        row = channel_of(connection, tenant, channel)
-        if not reads.mark_read(connection, row.id, chat_id):
-            raise ConsoleError(404, f"Channel {channel!r} has no chat {chat_id!r}.")
-
-    def run() -> None:
+    def mark() -> None:
         with database.unit_of_work() as uow:
-            mark(uow.connection)
+            row = channel_of(uow.connection, tenant, channel)
+            if not reads.mark_read(uow.connection, row.id, chat_id):
+                raise ConsoleError(404, f"Channel {channel!r} has no chat {chat_id!r}.")
             uow.commit()
 
-    await run_in_threadpool(run)
+    await run_in_threadpool(mark)
     return RedirectResponse(chat_path(channel, chat_id), status_code=303)
 
 
@@ -164,7 +169,7 @@ async def agent_jobs_page(
 
     def read(connection: Connection) -> dict[str, Any]:
         found = agent_jobs.list_jobs(connection, tenant_id=tenant.id, status=status, limit=100)
-        names = {row.id: row.name for row in reads.tenant_channels(connection, tenant.id)}
+        names = reads.channel_names(connection, tenant.id)
         bubbles: dict[tuple[int, str], Any] = {}
         for channel_id in {job.channel_id for job in found}:
             ids = {i for job in found if job.channel_id == channel_id for i in job.message_ids}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,11 +108,3 @@ def search_terms(query: str) -> tuple[str, str]:
     text = query.strip()
     digits = "".join(char for char in text if char.isascii() and char.isdigit())
     return text, digits
-
-
-def first_per_key(rows: Sequence[Any], key: str) -> dict[Any, Any]:
-    """The first row for each value of `key` (rows newest first: the latest of each)."""
-    found: dict[Any, Any] = {}
-    for row in rows:
-        found.setdefault(getattr(row, key), row)
-    return found
