@@ -16,6 +16,7 @@ from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
 from chatport.sources.circuit import CircuitSettings, circuit_state
 from chatport.sources.waha import WahaClient, WahaSettings
+from chatport.sources.waha_messages import WahaPayload
 
 WORLD = World(chats=40, messages=3_000, seed=3)
 
@@ -37,7 +38,7 @@ def settings(url: str, **overrides) -> WahaSettings:
     return WahaSettings(**{**values, **overrides})
 
 
-async def all_messages(client: WahaClient, chat_id: str, **window) -> list[dict]:
+async def all_messages(client: WahaClient, chat_id: str, **window) -> list[WahaPayload]:
     return [m.data async for page in client.messages(chat_id, **window) for m in page]
 
 
@@ -66,7 +67,7 @@ def test_session_chats_messages_and_lids(waha: str) -> None:
     assert sorted(c.id for c in chats) == sorted(c.id for c in WORLD.chats)
     stamps = [c.last_timestamp for c in chats]
     assert stamps == sorted(stamps, reverse=True)
-    assert [m["id"] for m in messages] == expected(biggest)  # every message once, short pages too
+    assert [m.id for m in messages] == expected(biggest)  # every message once, short pages too
     assert lids == dict(WORLD.lids)
 
 
@@ -78,7 +79,7 @@ def test_a_time_window_limits_the_messages(waha: str) -> None:
         async with WahaClient(settings(waha)) as client:
             return await all_messages(client, WORLD.chats[0].id, since=since, until=until)
 
-    assert [m["id"] for m in asyncio.run(run())] == expected(0, since, until)
+    assert [m.id for m in asyncio.run(run())] == expected(0, since, until)
 
 
 def test_a_wrong_key_and_a_session_not_working_are_clear_errors(waha: str) -> None:
@@ -105,7 +106,7 @@ def test_errors_and_garbage_pages_are_retried_until_complete() -> None:
             async with WahaClient(settings(url, api_key=None, attempts=12)) as client:
                 return await all_messages(client, WORLD.chats[1].id)
 
-        assert [m["id"] for m in asyncio.run(run())] == expected(1)
+        assert [m.id for m in asyncio.run(run())] == expected(1)
 
 
 def test_a_chat_that_keeps_failing_gives_up_with_the_reason() -> None:
@@ -132,7 +133,7 @@ def test_timeouts_are_retried() -> None:
             async with WahaClient(client_settings) as client:
                 return await all_messages(client, WORLD.chats[5].id)
 
-        assert [m["id"] for m in asyncio.run(run())] == expected(5)
+        assert [m.id for m in asyncio.run(run())] == expected(5)
 
 
 def test_a_waha_without_the_overview_is_listed_through_chats() -> None:
@@ -189,5 +190,5 @@ def test_an_outage_pauses_requests_without_using_up_their_retries() -> None:
             async with WahaClient(client_settings) as client:
                 return await all_messages(client, WORLD.chats[3].id)
 
-        assert [m["id"] for m in asyncio.run(run())] == expected(3)
+        assert [m.id for m in asyncio.run(run())] == expected(3)
         assert asyncio.run(circuit_state(url)) == "closed"

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import msgspec
+import pytest
+
 from chatport.domain.batch import prepare_batch
-from chatport.sources.waha_messages import to_incoming
+from chatport.sources import waha_messages
 
 LIDS = {"111@lid": "5511999990001@c.us"}
+
+
+def to_incoming(message: dict, chat_id: str, lids: dict):
+    raw = msgspec.json.encode(message)
+    return waha_messages.to_incoming(waha_messages.decode_message(raw), raw, chat_id, lids)
 
 
 def payload(**fields):
@@ -17,7 +25,7 @@ def test_a_lid_chat_resolves_through_its_noweb_twin() -> None:
     message = payload(
         _data={"key": {"remoteJidAlt": "5511777770000@s.whatsapp.net"}, "pushName": "Ann"}
     )
-    incoming = to_incoming(message, b"{}", "222@lid", {})
+    incoming = to_incoming(message, "222@lid", {})
     assert incoming.chat_id == "5511777770000@c.us"
     assert (incoming.author.wa_id, incoming.author.lid, incoming.author.name) == (
         "5511777770000@c.us",
@@ -27,8 +35,8 @@ def test_a_lid_chat_resolves_through_its_noweb_twin() -> None:
 
 
 def test_a_lid_chat_resolves_through_the_lids_mapping_or_stays_a_lid() -> None:
-    assert to_incoming(payload(), None, "111@lid", LIDS).chat_id == "5511999990001@c.us"
-    assert to_incoming(payload(), None, "333@lid", LIDS).chat_id == "333@lid"
+    assert to_incoming(payload(), "111@lid", LIDS).chat_id == "5511999990001@c.us"
+    assert to_incoming(payload(), "333@lid", LIDS).chat_id == "333@lid"
 
 
 def test_group_participants_are_people_and_own_messages_have_no_author() -> None:
@@ -38,7 +46,7 @@ def test_group_participants_are_people_and_own_messages_have_no_author() -> None
     )
     by_map = payload(id="b", participant="111@lid")
     mine = payload(id="c", fromMe=True)
-    batch = prepare_batch([to_incoming(m, None, group, LIDS) for m in (by_twin, by_map, mine)])
+    batch = prepare_batch([to_incoming(m, group, LIDS) for m in (by_twin, by_map, mine)])
     assert [m.author.wa_id if m.author else None for m in batch.messages] == [
         "5521000@c.us",
         "5511999990001@c.us",
@@ -54,7 +62,19 @@ def test_media_not_downloaded_keeps_its_type_and_mime() -> None:
         media=None,
         _data={"message": {"audioMessage": {"mimetype": "audio/ogg", "ptt": True}}},
     )
-    incoming = to_incoming(message, None, "5511@c.us", {})
+    incoming = to_incoming(message, "5511@c.us", {})
     assert incoming.content_type == "voice"
     assert incoming.media.mime == "audio/ogg" and incoming.media.url is None
     assert incoming.text is None
+
+
+def test_a_message_of_the_wrong_shape_is_stored_as_invalid_with_the_reason() -> None:
+    for raw in (b"[1, 2]", msgspec.json.encode(payload(_data=["not", "an", "object"]))):
+        with pytest.raises(waha_messages.UnreadableMessage) as caught:
+            waha_messages.decode_message(raw)
+        unread = waha_messages.to_incoming(None, raw, "5511@c.us", {}, problem=str(caught.value))
+        batch = prepare_batch([unread])
+        assert [(i.reason, i.chat_id, i.raw) for i in batch.invalid] == [
+            (str(caught.value), "5511@c.us", raw)
+        ]
+    assert "`$._data`" in str(caught.value)

@@ -96,6 +96,8 @@ def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
 
 
 def _validate(item: IncomingMessage) -> Message:
+    if item.problem:
+        raise InvalidValue(item.problem)
     external_id = item.external_id
     if not isinstance(external_id, str) or not external_id.strip():
         raise InvalidValue("missing message id")

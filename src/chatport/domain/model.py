@@ -107,6 +107,7 @@ class IncomingMessage:
     `sent_at` may be a datetime, or epoch seconds or milliseconds as int, float or str.
     `chat_id` and the author ids may use any JID form (`@s.whatsapp.net`, bare digits, ...).
     `raw` given as bytes must be valid UTF-8 JSON (sources pass the text they decoded).
+    `problem`: why the source could not read it (it is then stored as invalid, with `raw`).
     """
 
     external_id: str | None
@@ -119,6 +120,7 @@ class IncomingMessage:
     media: Media | None = None
     chat_name: str | None = None
     raw: RawPayload | None = None
+    problem: str | None = None
 
 
 @dataclass(slots=True)

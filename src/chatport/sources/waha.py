@@ -27,6 +27,7 @@ from tenacity import (
 
 from chatport.errors import WahaAuthError, WahaSessionNotReady, WahaUnavailable
 from chatport.sources.circuit import CircuitSettings, ServerDown, through_circuit
+from chatport.sources.waha_messages import UnreadableMessage, WahaPayload, decode_message
 
 _decode_page = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode = msgspec.json.Decoder().decode
@@ -70,10 +71,12 @@ class WahaChat:
 
 @dataclass(frozen=True, slots=True)
 class WahaMessage:
-    """A message as WAHA sent it: decoded, and its JSON text as received."""
+    """A message as WAHA sent it: decoded (`waha_messages.decode_message`; None and the
+    `problem` when unreadable), and its JSON text as received."""
 
-    data: dict[str, Any]
+    data: WahaPayload | None
     raw: bytes
+    problem: str | None = None
 
 
 class WahaClient:
@@ -158,10 +161,15 @@ class WahaClient:
                 return
             page = []
             for raw in raws:
-                data = _decode(raw)
-                if data.get("id") not in seen:
-                    seen.add(data.get("id"))
-                    page.append(WahaMessage(data, bytes(raw)))
+                text = bytes(raw)
+                try:
+                    data = decode_message(text)
+                except UnreadableMessage as error:
+                    page.append(WahaMessage(None, text, str(error)))
+                    continue
+                if data.id not in seen:
+                    seen.add(data.id)
+                    page.append(WahaMessage(data, text))
             if page:
                 yield page
             offset += size

@@ -16,7 +16,12 @@ from typing import Any
 import msgspec
 
 from chatport.domain.model import IncomingMessage
-from chatport.sources.waha_messages import resolve, to_incoming
+from chatport.sources.waha_messages import (
+    UnreadableMessage,
+    decode_message,
+    resolve,
+    to_incoming,
+)
 
 MESSAGE_EVENTS = frozenset({"message", "message.any"})
 """Events whose payload is a `WAMessage` to store (the same message in both is one row)."""
@@ -141,13 +146,16 @@ class SessionStatus:
 def message_of(envelope: Envelope, lids: Mapping[str, str]) -> IncomingMessage:
     """The message a `message` / `message.any` delivery carries (WebhookRejected 422 when the
     payload is not a message)."""
-    payload = _payload(envelope)
-    from_me = bool(payload.get("fromMe"))
-    chat_id = payload.get("to") if from_me else payload.get("from")
-    if not isinstance(chat_id, str) or not chat_id:
-        side = "to" if from_me else "from"
+    raw = bytes(envelope.payload)
+    try:
+        payload = decode_message(raw)
+    except UnreadableMessage as error:
+        raise WebhookRejected(422, f"{envelope.event} payload: {error}") from None
+    chat_id = payload.to if payload.fromMe else payload.sender
+    if not chat_id:
+        side = "to" if payload.fromMe else "from"
         raise WebhookRejected(422, f"{envelope.event} payload without a chat (`{side}`)")
-    return to_incoming(payload, bytes(envelope.payload), chat_id, lids)
+    return to_incoming(payload, raw, chat_id, lids)
 
 
 def session_status_of(envelope: Envelope) -> SessionStatus:
