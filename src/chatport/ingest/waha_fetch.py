@@ -24,7 +24,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -34,6 +34,9 @@ from chatport.errors import WahaUnavailable
 from chatport.ingest.frames import stdout_frames
 from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha_messages import to_incoming
+
+if TYPE_CHECKING:
+    from chatport.ingest.stored_filter import StoredFilter
 
 FETCH_COMMAND = ["-c", "from chatport.ingest.waha_fetch import main; main()"]
 """Arguments to the Python interpreter that start a fetch process (see `main`)."""
@@ -60,6 +63,9 @@ class FetchPlan:
     """The session's `@lid` -> phone mapping, read once by the writer for every fetcher."""
     chats: tuple[WahaChat, ...] | None = None
     """The chats to fetch, already listed (a Temporal chunk); None: list them from WAHA."""
+    store: tuple[str, int, frozenset[str]] | None = None
+    """(database URL, channel id, the chats it held when the job started): where to look
+    for messages already stored (`StoredFilter`); None: the writer finds them."""
 
     def takes(self, chat_id: str) -> bool:
         """Whether this fetcher imports `chat_id`."""
@@ -78,6 +84,8 @@ class Chunk:
     batch: PreparedBatch
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    fetcher: int = 0
+    """The `share` index of the fetcher that sent it (its chunks are written in order)."""
 
     @property
     def messages(self) -> int:
@@ -176,6 +184,7 @@ class _Fetcher:
         self._send = send
         self._unreported = 0
         self._reported_at = 0.0
+        self._stored: StoredFilter | None = None
 
     async def send(self, item: Any) -> None:
         await asyncio.to_thread(self._send, item)
@@ -192,11 +201,26 @@ class _Fetcher:
             await self.send(Fetched(self.plan.share[0], count))
 
     async def _send_chunk(self, pending: list[_Part]) -> None:
-        chunk = _chunk(pending)
+        chunk = _chunk(pending, self.plan.share[0])
         await self._report_fetched()
+        if self._stored is not None:
+            await asyncio.to_thread(self._stored.drop_stored, chunk.batch)
         await self.send(chunk)
 
     async def run(self) -> None:
+        plan = self.plan
+        if plan.store is not None and any(plan.takes(chat) for chat in plan.store[2]):
+            # Only then: a first import's fetchers never load the store's modules.
+            from chatport.ingest.stored_filter import StoredFilter
+
+            self._stored = await asyncio.to_thread(StoredFilter.open, *plan.store)
+        try:
+            await self._run()
+        finally:
+            if self._stored is not None:
+                self._stored.close()
+
+    async def _run(self) -> None:
         plan = self.plan
         async with WahaClient(plan.waha) as client:
             lids = plan.lids
@@ -285,10 +309,11 @@ async def _listed(plan: FetchPlan, client: WahaClient) -> AsyncIterator[WahaChat
             yield chat
 
 
-def _chunk(pending: list[_Part]) -> Chunk:
+def _chunk(pending: list[_Part], fetcher: int) -> Chunk:
     messages = [m for part in pending for m in part.messages]
     return Chunk(
         batch=prepare_batch(messages),
         done=[p.chat_id for p in pending if p.last and p.error is None],
         failed={p.chat_id: p.error for p in pending if p.error is not None},
+        fetcher=fetcher,
     )

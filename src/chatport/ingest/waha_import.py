@@ -24,8 +24,10 @@ from sqlalchemy import Connection
 from chatport.domain.model import BatchResult, Channel, Origin
 from chatport.domain.progress import ImportProgress
 from chatport.errors import ImportStopped, JobTakenOver, WahaDown, WahaError
+from chatport.ingest.chunk_writers import ChunkWriters
 from chatport.ingest.frames import read_frame, start_child
 from chatport.ingest.job_lease import lease_kept
+from chatport.ingest.stored_filter import channel_chats
 from chatport.ingest.waha_fetch import (
     FETCH_COMMAND,
     Chunk,
@@ -41,6 +43,7 @@ from chatport.store.database import Database
 from chatport.store.lids import remember_lids
 
 _CHUNKS_IN_FLIGHT = 1
+_POLL_SECONDS = 0.2
 
 
 class WahaImport:
@@ -61,10 +64,11 @@ class WahaImport:
         on_fetched: Callable[[ImportProgress], None] | None = None,
         chats: tuple[WahaChat, ...] | None = None,
     ) -> None:
-        """`concurrency` chats are fetched at once, spread over `fetchers` processes;
-        `on_progress` hears of every committed chunk and of the listing, `on_fetched` of
-        every page read. `chats`: the chats to import, already listed (else WAHA lists
-        them)."""
+        """`concurrency` chats are fetched at once, spread over `fetchers` processes, and
+        written by one thread per fetcher where the store takes concurrent writers
+        (PostgreSQL; SQLite has one). `on_progress` hears of every committed chunk and of
+        the listing, `on_fetched` of every page read (both from any thread, one call at a
+        time). `chats`: the chats to import, already listed (else WAHA lists them)."""
         self.database = database
         self.channel = channel
         self.job = job
@@ -82,7 +86,10 @@ class WahaImport:
             chats=chats,
         )
         self.fetchers = fetchers
+        self.writers = fetchers if database.ops.concurrent_writers else 1
+        self._store_url = database.engine.url.render_as_string(hide_password=False)
         self._listed: dict[int, Listed] = {}
+        self._progress_lock = threading.Lock()
 
     def run(self, deadline: float | None = None) -> None:
         """Fetch and write everything the job still lacks. Raises WahaError (auth, session,
@@ -108,32 +115,51 @@ class WahaImport:
         stop: threading.Event | None = None,
     ) -> None:
         """The chunk step both engines run: fetch the plan's chats (in fetch processes) and
-        write each chunk through the write path, in one transaction with its checkpoint.
+        write each chunk through the write path, in one transaction with its checkpoint
+        (`ChunkWriters`: a thread per fetcher on PostgreSQL, one on SQLite).
         Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
+        with self.database.engine.connect() as connection:
+            store = (self._store_url, self.channel.id, channel_chats(connection, self.channel.id))
         plans = [
-            replace(self.plan, share=(i, self.fetchers), lids=lids) for i in range(self.fetchers)
+            replace(self.plan, share=(i, self.fetchers), lids=lids, store=store)
+            for i in range(self.fetchers)
         ]
-        with FetchProcesses(plans) as fetched:
+
+        def halt() -> None:
+            writing.check()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("the import's time is up")
+            if stop is not None and stop.is_set():
+                raise ImportStopped("the import was stopped")
+
+        with FetchProcesses(plans) as fetched, ChunkWriters(self._write, self.writers) as writing:
             running = len(plans)
             while running:
-                item = fetched.next(deadline, stop)
-                if isinstance(item, Finished):
+                item = fetched.next(halt)
+                if isinstance(item, Chunk):
+                    writing.submit(item, item.fetcher, halt)
+                elif isinstance(item, Finished):
                     if item.error is not None:
+                        writing.finish(halt)  # what came before the error is kept
                         raise item.error
                     running -= 1
                 elif isinstance(item, Fetched):
-                    self.progress.fetched += item.messages
-                    self._on_fetched(self.progress)
-                elif isinstance(item, Listed):
-                    self._listed[item.fetcher] = item
-                    listed = self._listed.values()
-                    self.progress.chats_seen = sum(each.chats for each in listed)
-                    self.progress.chats_listed = len(self._listed) == self.fetchers and all(
-                        each.complete for each in listed
-                    )
-                    self._on_progress(self.progress)
+                    with self._progress_lock:
+                        self.progress.fetched += item.messages
+                        self._on_fetched(self.progress)
                 else:
-                    self._write(item)
+                    self._list(item)
+            writing.finish(halt)
+
+    def _list(self, item: Listed) -> None:
+        with self._progress_lock:
+            self._listed[item.fetcher] = item
+            listed = self._listed.values()
+            self.progress.chats_seen = sum(each.chats for each in listed)
+            self.progress.chats_listed = len(self._listed) == self.fetchers and all(
+                each.complete for each in listed
+            )
+            self._on_progress(self.progress)
 
     def _write(self, chunk: Chunk) -> None:
         committed: list[jobs.Checkpoint] = []
@@ -145,12 +171,13 @@ class WahaImport:
         result = self.database.write_batch(
             self.channel, chunk.batch, origin=Origin.IMPORT, then=record
         )
-        committed[0].adopt(self.job)
-        self.progress.messages += chunk.messages
-        self.progress.created += result.created
-        self.progress.chats_done += len(chunk.done)
-        self.progress.chats_failed += len(chunk.failed)
-        self._on_progress(self.progress)
+        with self._progress_lock:
+            committed[0].adopt(self.job)
+            self.progress.messages += chunk.messages
+            self.progress.created += result.created
+            self.progress.chats_done += len(chunk.done)
+            self.progress.chats_failed += len(chunk.failed)
+            self._on_progress(self.progress)
 
 
 async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
@@ -183,19 +210,13 @@ class FetchProcesses:
             process.wait()
             process.stdout.close()
 
-    def next(
-        self, deadline: float | None, stop: threading.Event | None = None
-    ) -> Chunk | Listed | Fetched | Finished:
-        """The next frame of any fetcher; TimeoutError once `deadline` has passed,
-        ImportStopped once `stop` is set."""
+    def next(self, halt: Callable[[], None]) -> Chunk | Listed | Fetched | Finished:
+        """The next frame of any fetcher; `halt()` is called while waiting and may raise
+        to give up."""
         while True:
-            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
-            if wait <= 0:
-                raise TimeoutError("the import's time is up")
-            if stop is not None and stop.is_set():
-                raise ImportStopped("the import was stopped")
+            halt()
             try:
-                frame = self.items.get(timeout=wait)
+                frame = self.items.get(timeout=_POLL_SECONDS)
             except queues.Empty:
                 continue
             if isinstance(frame, bytes):

@@ -13,6 +13,7 @@ from the session's `/lids` mapping; when neither knows it, the LID is kept (and 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -118,9 +119,17 @@ def resolve(jid: str | None, twin: str | None, lids: Mapping[str, str]) -> str |
 
 def contact_of(jid: str, twin: str | None, lids: Mapping[str, str], name: str | None) -> ContactRef:
     """A contact keyed by phone JID when known, remembering its LID."""
+    if not twin and jid.endswith("@lid"):
+        return ContactRef(wa_id=lids.get(jid) or jid, lid=jid, name=name)
+    return _contact_without_lids(jid, twin, name)
+
+
+@lru_cache(maxsize=65_536)
+def _contact_without_lids(jid: str, twin: str | None, name: str | None) -> ContactRef:
+    """`contact_of` when the `/lids` mapping cannot matter (a phone JID, or a LID with its
+    twin): one object per person and name, as most messages of a chat share them."""
     lid = jid if jid.endswith("@lid") else None
-    resolved = resolve(jid, twin, lids) or jid
-    return ContactRef(wa_id=resolved, lid=lid, name=name)
+    return ContactRef(wa_id=resolve(jid, twin, {}) or jid, lid=lid, name=name)
 
 
 def to_incoming(

@@ -148,18 +148,28 @@ messages (one late delivery is enough), which the range read would all fetch."""
 
 
 def _stored_ids(write: _Write, batch: list[Message], exact: bool) -> set[str]:
-    """The batch's ids already stored: by id when `exact` or the batch is small, else by the
-    batch's chats and time span (one index range per chat instead of one probe per message,
-    for import chunks of thousands)."""
+    return stored_ids(write.connection, write.ops, write.channel.id, batch, exact)
+
+
+def stored_ids(
+    connection: Connection,
+    ops: BulkOps,
+    channel_id: int,
+    batch: list[Message],
+    exact: bool = False,
+) -> set[str]:
+    """The ids of `batch` the channel already stores: by id when `exact` or the batch is
+    small, else by the batch's chats and time span (one index range per chat instead of one
+    probe per message, for import chunks of thousands; an id stored in another chat or at
+    another time is missed, and caught by the insert)."""
     ids = [m.external_id for m in batch]
-    lookup, channel_id = write.ops.lookup, write.channel.id
     if exact or len(batch) <= PROBE_EACH_ID:
-        rows = lookup(write.connection, _ids_stored, ids, channel_id=channel_id)
+        rows = ops.lookup(connection, _ids_stored, ids, channel_id=channel_id)
     else:
         low, high = min(m.sent_at for m in batch), max(m.sent_at for m in batch)
         chats = sorted({m.chat_id for m in batch})
-        rows = lookup(
-            write.connection, _ids_in_span, chats, channel_id=channel_id, low=low, high=high
+        rows = ops.lookup(
+            connection, _ids_in_span, chats, channel_id=channel_id, low=low, high=high
         )
     return set(rows.scalars()).intersection(ids)
 

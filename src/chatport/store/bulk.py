@@ -47,6 +47,8 @@ class BulkOps(Protocol):
     name: str
     placeholder: str
     """The driver's parameter marker: `?` (sqlite3) or `%s` (psycopg)."""
+    concurrent_writers: bool
+    """Whether transactions of different chats commit in parallel (not SQLite's one lock)."""
 
     def lookup(
         self, connection: Connection, build: QueryBuilder, keys: Sequence[str], **params: Any

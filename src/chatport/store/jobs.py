@@ -144,8 +144,10 @@ class Checkpoint:
     failed: dict[str, str]
 
     def adopt(self, job: ImportJob) -> None:
-        """Make `job` (in memory) what the committed checkpoint says."""
-        job.counters = self.counters
+        """Make `job` (in memory) what the committed checkpoint says; its counters only
+        when they are newer than the job's (concurrent writers adopt in any order)."""
+        if self.counters.get("checkpoints", 0) >= job.counters.get("checkpoints", 0):
+            job.counters = self.counters
         job.chats_done.update(self.done)
         for chat in self.done:
             job.failed_chats.pop(chat, None)
@@ -177,6 +179,7 @@ def checkpoint(
     counters = dict(stored.counters)
     for name, value in result.as_dict().items():
         counters[name] = counters.get(name, 0) + value
+    counters["checkpoints"] = counters.get("checkpoints", 0) + 1
     counters["chats_done"] = (
         counters.get("chats_done", 0)
         + sum(before.get(chat) != DONE for chat in done)

@@ -114,6 +114,7 @@ class PostgresBulk:
 
     name = "postgresql"
     placeholder = "%s"
+    concurrent_writers = True
 
     def __init__(self) -> None:
         self._statistics = PlannerStatistics()

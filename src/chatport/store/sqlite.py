@@ -29,6 +29,7 @@ class SqliteBulk:
 
     name = "sqlite"
     placeholder = "?"
+    concurrent_writers = False
     encode_time = staticmethod(sqlite_datetime)
 
     def __init__(self) -> None:
