@@ -50,7 +50,7 @@ class PreparedBatch:
         return lids
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4_096)
 def normalise_contact(ref: ContactRef) -> ContactRef:
     """A contact keyed by its phone JID when known, else by its LID; names cleaned."""
     wa_id = normalise_jid(ref.wa_id)

@@ -3,9 +3,9 @@
 Each fetcher's chunks go to one thread (its lane), in the order the fetcher sent them: a chat
 belongs to one fetcher, so its parts, and the checkpoint that marks it done, commit in order
 (a chat is never recorded done before its earlier parts are stored). With two lanes on
-PostgreSQL one thread builds and sends its rows while the server indexes the other's, and
-the writer process's main thread decodes the next frames meanwhile. A lane holds at most one
-chunk waiting, so memory stays bounded by the chunk size.
+PostgreSQL one thread decodes its chunk and builds and sends its rows while the server
+indexes the other's. A lane holds at most one chunk waiting, so memory stays bounded by the
+chunk size.
 """
 
 from __future__ import annotations

@@ -94,18 +94,27 @@ class Chunk:
         return len(batch.messages) + len(batch.invalid) + batch.duplicates
 
     def __reduce__(self) -> tuple:
-        # A chunk crosses to the writer pickled, as MessagePack inside: typed msgspec
-        # encoding and decoding are two to three times faster than pickling the objects,
-        # and the decoding runs in the writer, the import's busiest process.
-        return (_unpacked, (_CHUNK_ENCODER.encode(self),))
+        # A chunk crosses to the writer pickled as a PackedChunk: MessagePack (typed msgspec
+        # encoding and decoding are two to three times faster than pickling the objects),
+        # decoded by the writer thread that writes it, not by the thread reading the pipe.
+        return (PackedChunk, (self.fetcher, _CHUNK_ENCODER.encode(self)))
 
 
 _CHUNK_ENCODER = msgspec.msgpack.Encoder()
 _CHUNK_DECODER = msgspec.msgpack.Decoder(Chunk)
 
 
-def _unpacked(packed: bytes) -> Chunk:
-    return _CHUNK_DECODER.decode(packed)
+@dataclass(frozen=True, slots=True)
+class PackedChunk:
+    """A Chunk as it arrives from a fetcher: its fetcher's index, and the chunk encoded
+    (a few times smaller than the objects while it waits for its writer)."""
+
+    fetcher: int
+    packed: bytes
+
+    def unpack(self) -> Chunk:
+        """The chunk."""
+        return _CHUNK_DECODER.decode(self.packed)
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,11 @@ from chatport.ingest.job_lease import lease_kept
 from chatport.ingest.stored_filter import channel_chats
 from chatport.ingest.waha_fetch import (
     FETCH_COMMAND,
-    Chunk,
     Fetched,
     FetchPlan,
     Finished,
     Listed,
+    PackedChunk,
 )
 from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha_messages import user_jid
@@ -136,7 +136,7 @@ class WahaImport:
             running = len(plans)
             while running:
                 item = fetched.next(halt)
-                if isinstance(item, Chunk):
+                if isinstance(item, PackedChunk):
                     writing.submit(item, item.fetcher, halt)
                 elif isinstance(item, Finished):
                     if item.error is not None:
@@ -161,7 +161,8 @@ class WahaImport:
             )
             self._on_progress(self.progress)
 
-    def _write(self, chunk: Chunk) -> None:
+    def _write(self, packed: PackedChunk) -> None:
+        chunk = packed.unpack()
         committed: list[jobs.Checkpoint] = []
 
         def record(connection: Connection, result: BatchResult) -> None:
@@ -190,7 +191,8 @@ async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
 class FetchProcesses:
     """A fetch process (`waha_fetch.main`) per plan; their frames, merged, in a bounded
     queue (a fetcher blocks on its pipe while the writer is behind). Frames are unpickled by
-    the caller of `next`, in the writer's thread; the reader threads only move bytes."""
+    the caller of `next` (a chunk stays packed until its writer thread unpacks it); the
+    reader threads only move bytes."""
 
     def __init__(self, plans: list[FetchPlan]) -> None:
         self.items: queues.Queue[bytes | BaseException] = queues.Queue(_CHUNKS_IN_FLIGHT)
@@ -210,7 +212,7 @@ class FetchProcesses:
             process.wait()
             process.stdout.close()
 
-    def next(self, halt: Callable[[], None]) -> Chunk | Listed | Fetched | Finished:
+    def next(self, halt: Callable[[], None]) -> PackedChunk | Listed | Fetched | Finished:
         """The next frame of any fetcher; `halt()` is called while waiting and may raise
         to give up."""
         while True:

@@ -124,10 +124,11 @@ def contact_of(jid: str, twin: str | None, lids: Mapping[str, str], name: str | 
     return _contact_without_lids(jid, twin, name)
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4_096)
 def _contact_without_lids(jid: str, twin: str | None, name: str | None) -> ContactRef:
     """`contact_of` when the `/lids` mapping cannot matter (a phone JID, or a LID with its
-    twin): one object per person and name, as most messages of a chat share them."""
+    twin): one object per person and name, as most messages of a chat share them (a chat's
+    pages arrive together, so a small cache keeps a fetcher's memory flat)."""
     lid = jid if jid.endswith("@lid") else None
     return ContactRef(wa_id=resolve(jid, twin, {}) or jid, lid=lid, name=name)
 
