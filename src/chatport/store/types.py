@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
@@ -49,5 +50,18 @@ def sqlite_datetime(value: datetime) -> str:
     """The SQLite text of an aware or naive-UTC datetime, as `UtcDateTime` writes it."""
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    text = value.isoformat(" ")
-    return text[:-6] if value.microsecond else text[:19] + ".000000"
+    if value.microsecond:
+        return value.isoformat(" ")[:-6]
+    # Whole seconds (every message timestamp): from tables, three times faster than
+    # isoformat, which the bulk paths call once per row.
+    minute = _MINUTES[value.hour * 60 + value.minute]
+    return f"{_day_text(value.toordinal())} {minute}:{_SECONDS[value.second]}"
+
+
+_MINUTES = [f"{hour:02d}:{minute:02d}" for hour in range(24) for minute in range(60)]
+_SECONDS = [f"{second:02d}.000000" for second in range(60)]
+
+
+@lru_cache(maxsize=4_096)
+def _day_text(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
