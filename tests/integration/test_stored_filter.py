@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from chatport.domain.batch import prepare_batch
 from chatport.domain.model import Origin
-from chatport.ingest.stored_filter import StoredFilter, channel_chats
+from chatport.ingest.stored_filter import StoredFilter
 from chatport.store.database import Database
+from chatport.store.reads import channel_chat_ids
 from tests.builders import incoming
 
 OLD_CHAT, NEW_CHAT = "5511999990001@c.us", "5511999990002@c.us"
@@ -22,7 +23,7 @@ def test_messages_already_stored_are_counted_as_duplicates_and_not_sent(
     stored = [incoming(f"old-{i}", i, OLD_CHAT) for i in range(300)]
     database.write_batch(channel, stored, origin=Origin.IMPORT)
     with database.engine.connect() as connection:
-        known = channel_chats(connection, channel.id)
+        known = channel_chat_ids(connection, channel.id)
     assert known == {OLD_CHAT}
     arriving = [
         *stored[::2],

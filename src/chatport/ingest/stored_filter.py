@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Connection, select
-
 from chatport.bootstrap import build_database
 from chatport.domain.batch import PreparedBatch
 from chatport.settings import Settings
 from chatport.store.batch_writer import stored_ids
 from chatport.store.database import Database
-from chatport.store.tables import chats
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +62,3 @@ class StoredFilter:
     def close(self) -> None:
         """Release the connection."""
         self.database.dispose()
-
-
-def channel_chats(connection: Connection, channel_id: int) -> frozenset[str]:
-    """The chat ids a channel has stored (read by the writer when a job starts)."""
-    query = select(chats.c.chat_id).where(chats.c.channel_id == channel_id)
-    return frozenset(connection.execute(query).scalars())

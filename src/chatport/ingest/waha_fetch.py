@@ -64,8 +64,9 @@ class FetchPlan:
     chats: tuple[WahaChat, ...] | None = None
     """The chats to fetch, already listed (a Temporal chunk); None: list them from WAHA."""
     store: tuple[str, int, frozenset[str]] | None = None
-    """(database URL, channel id, the chats it held when the job started): where to look
-    for messages already stored (`StoredFilter`); None: the writer finds them."""
+    """(database URL, channel id, the chats of this share it held when the job started):
+    where to look for messages already stored (`StoredFilter`); None: the writer finds
+    them."""
 
     def takes(self, chat_id: str) -> bool:
         """Whether this fetcher imports `chat_id`."""
@@ -218,7 +219,7 @@ class _Fetcher:
 
     async def run(self) -> None:
         plan = self.plan
-        if plan.store is not None and any(plan.takes(chat) for chat in plan.store[2]):
+        if plan.store is not None:
             # Only then: a first import's fetchers never load the store's modules.
             from chatport.ingest.stored_filter import StoredFilter
 

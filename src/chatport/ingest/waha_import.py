@@ -27,7 +27,6 @@ from chatport.errors import ImportStopped, JobTakenOver, WahaDown, WahaError
 from chatport.ingest.chunk_writers import ChunkWriters
 from chatport.ingest.frames import read_frame, start_child
 from chatport.ingest.job_lease import lease_kept
-from chatport.ingest.stored_filter import channel_chats
 from chatport.ingest.waha_fetch import (
     FETCH_COMMAND,
     Fetched,
@@ -41,6 +40,7 @@ from chatport.sources.waha_messages import user_jid
 from chatport.store import jobs
 from chatport.store.database import Database
 from chatport.store.lids import remember_lids
+from chatport.store.reads import channel_chat_ids
 
 _CHUNKS_IN_FLIGHT = 1
 _POLL_SECONDS = 0.2
@@ -119,11 +119,8 @@ class WahaImport:
         (`ChunkWriters`: a thread per fetcher on PostgreSQL, one on SQLite).
         Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
         with self.database.engine.connect() as connection:
-            store = (self._store_url, self.channel.id, channel_chats(connection, self.channel.id))
-        plans = [
-            replace(self.plan, share=(i, self.fetchers), lids=lids, store=store)
-            for i in range(self.fetchers)
-        ]
+            stored_chats = channel_chat_ids(connection, self.channel.id)
+        plans = [self._share(i, lids, stored_chats) for i in range(self.fetchers)]
 
         def halt() -> None:
             writing.check()
@@ -150,6 +147,13 @@ class WahaImport:
                 else:
                     self._list(item)
             writing.finish(halt)
+
+    def _share(self, index: int, lids: dict[str, str], stored_chats: frozenset[str]) -> FetchPlan:
+        """Fetcher `index`'s plan; the store is named only when its share holds chats the
+        store already has (`StoredFilter`)."""
+        plan = replace(self.plan, share=(index, self.fetchers), lids=lids)
+        mine = frozenset(chat for chat in stored_chats if plan.takes(chat))
+        return replace(plan, store=(self._store_url, self.channel.id, mine)) if mine else plan
 
     def _list(self, item: Listed) -> None:
         with self._progress_lock:

@@ -91,7 +91,7 @@ def write_batch(
     plans: dict[str, ChatSessionPlan] = {}
     if batch.messages:
         chats, result.chats_created = lock_chats(connection, ops, channel, batch.chats, write.now)
-        stored = _stored_ids(write, batch.messages, exact_duplicates)
+        stored = stored_ids(connection, ops, channel.id, batch.messages, exact_duplicates)
         new = [m for m in batch.messages if m.external_id not in stored]
         result.duplicates += len(batch.messages) - len(new)
     if new:
@@ -145,10 +145,6 @@ PROBE_EACH_ID = 256
 """Up to this many messages the duplicate check probes each id instead of reading the ids
 stored in the batch's chats and time span: a live group's span can cover weeks of stored
 messages (one late delivery is enough), which the range read would all fetch."""
-
-
-def _stored_ids(write: _Write, batch: list[Message], exact: bool) -> set[str]:
-    return stored_ids(write.connection, write.ops, write.channel.id, batch, exact)
 
 
 def stored_ids(

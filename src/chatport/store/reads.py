@@ -87,6 +87,12 @@ def chats_page(
     return list(connection.execute(query.order_by(activity.desc(), chats.c.id.desc()).limit(limit)))
 
 
+def channel_chat_ids(connection: Connection, channel_id: int) -> frozenset[str]:
+    """The ids of every chat the channel has."""
+    query = select(chats.c.chat_id).where(chats.c.channel_id == channel_id)
+    return frozenset(connection.execute(query).scalars())
+
+
 def chat_exists(connection: Connection, channel_id: int, chat_id: str) -> bool:
     """Whether the channel has the chat."""
     query = select(chats.c.id).where(chats.c.channel_id == channel_id, chats.c.chat_id == chat_id)
