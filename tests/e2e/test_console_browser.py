@@ -105,8 +105,10 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
             assert "unknown or revoked" in page.get_by_role("alert").inner_text()
             page.get_by_label("API key").fill(key)
             page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{base}/")
             accessible(page)
             page.get_by_role("link", name="shop").click()
+            page.wait_for_url(f"{base}/channels/shop")
             accessible(page)
             page.get_by_text("Import history from WAHA").click()
             page.get_by_role("button", name="Start import").click()
@@ -137,9 +139,11 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
         page.goto(f"{base}/channels/shop")
         page.get_by_label("Search chats by name or number").fill("+" + chat_id.split("@")[0])
         page.get_by_role("button", name="Search").click()
+        page.wait_for_url(lambda url: "q=" in url)
         rows = page.locator("table.chats tbody tr")
         assert rows.count() == 1
         rows.first.get_by_role("link").click()
+        page.wait_for_url(f"{base}/channels/shop/chats/*")
         heads = page.locator(".session-head")
         heads.first.wait_for()
         assert heads.count() == session_count > 1
