@@ -44,6 +44,7 @@ from chatport.simulator.world import World  # noqa: E402
 from chatport.sources.waha import WahaClient, WahaSettings  # noqa: E402
 from chatport.sources.waha_messages import to_incoming  # noqa: E402
 from chatport.store.bulk import MESSAGE_COLUMNS, insert_sql  # noqa: E402
+from chatport.store.database import Database  # noqa: E402
 from chatport.store.postgres import copy_rows  # noqa: E402
 from chatport.store.tables import messages  # noqa: E402
 
@@ -97,47 +98,52 @@ def timed_import(url: str, database_url: str) -> tuple[float, float]:
 
 
 def raw_seconds(source_url: str, backend: str, postgres_url: str) -> tuple[float, int]:
-    """Read the imported rows back and time their plain bulk insert into a fresh database."""
+    """Read the imported rows back and time their plain bulk insert into a fresh database,
+    with the settings the import writes with (`Database.bulk_writes`)."""
     source = build_database(Settings(database_url=source_url))
     columns = [messages.c[name] for name in MESSAGE_COLUMNS]
     with source.engine.connect() as connection:
         rows = [tuple(row) for row in connection.execute(select(*columns).order_by(messages.c.id))]
     source.dispose()
     with fresh_database(backend, postgres_url) as url:
-        target = build_database(Settings(database_url=url))
-        ops = target.ops
-        if backend == "sqlite":
-            rows = [
-                tuple(
-                    ops.encode_time(v)
-                    if isinstance(v, datetime)
-                    else ops.encode_uuid(v)
-                    if hasattr(v, "hex") and not isinstance(v, bytes | str)
-                    else _json(v)
-                    if isinstance(v, dict)
-                    else v
-                    for v in row
-                )
-                for row in rows
-            ]
-        else:
-            rows = [
-                tuple(_json(v).encode() if isinstance(v, dict) else v for v in row) for row in rows
-            ]
-        sql = insert_sql("messages", MESSAGE_COLUMNS, "?")
-        start = time.perf_counter()
-        for offset in range(0, len(rows), 5000):
-            chunk = rows[offset : offset + 5000]
-            connection = target.engine.connect().execution_options(sqlite_write=True)
-            with connection, connection.begin():
-                if backend == "sqlite":
-                    connection.exec_driver_sql(sql, chunk)
-                else:
-                    with connection.connection.driver_connection.cursor() as cursor:
-                        copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
-        elapsed = time.perf_counter() - start
-        target.dispose()
+        database = build_database(Settings(database_url=url))
+        with database.bulk_writes() as target:
+            elapsed = _raw_insert(target, backend, rows)
+        database.dispose()
     return elapsed, len(rows)
+
+
+def _raw_insert(target: Database, backend: str, rows: list[tuple]) -> float:
+    """Seconds to insert `rows` (as read back) in transactions of 5,000."""
+    ops = target.ops
+    if backend == "sqlite":
+        rows = [
+            tuple(
+                ops.encode_time(v)
+                if isinstance(v, datetime)
+                else ops.encode_uuid(v)
+                if hasattr(v, "hex") and not isinstance(v, bytes | str)
+                else _json(v)
+                if isinstance(v, dict)
+                else v
+                for v in row
+            )
+            for row in rows
+        ]
+    else:
+        rows = [tuple(_json(v).encode() if isinstance(v, dict) else v for v in row) for row in rows]
+    sql = insert_sql("messages", MESSAGE_COLUMNS, "?")
+    start = time.perf_counter()
+    for offset in range(0, len(rows), 5000):
+        chunk = rows[offset : offset + 5000]
+        connection = target.engine.connect().execution_options(sqlite_write=True)
+        with connection, connection.begin():
+            if backend == "sqlite":
+                connection.exec_driver_sql(sql, chunk)
+            else:
+                with connection.connection.driver_connection.cursor() as cursor:
+                    copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
+    return time.perf_counter() - start
 
 
 def _json(value: dict) -> str:

@@ -10,7 +10,6 @@ from chatport.settings import Settings
 from chatport.store.bulk import BulkOps
 from chatport.store.database import Database
 from chatport.store.engine import backend_of, create_store_engine
-from chatport.store.jsoncodec import dumps
 from chatport.store.migrate import ensure_schema
 
 
@@ -29,9 +28,7 @@ class Services:
 def build_database(settings: Settings, *, check_schema: bool = True) -> Database:
     """The database of `settings`, migrated (SQLite) or checked (PostgreSQL) unless told not."""
     backend = backend_of(settings.database_url)
-    engine = create_store_engine(
-        settings.database_url, json_serializer=lambda document: dumps(document).decode()
-    )
+    engine = create_store_engine(settings.database_url)
     ops: BulkOps
     if backend == "postgresql":
         from chatport.store.postgres import PostgresBulk

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from sqlalchemy import Connection
 
@@ -116,7 +117,8 @@ class WahaImport:
     ) -> None:
         """The chunk step both engines run: fetch the plan's chats (in fetch processes) and
         write each chunk through the write path, in one transaction with its checkpoint
-        (`ChunkWriters`: a thread per fetcher on PostgreSQL, one on SQLite).
+        (`ChunkWriters`: a thread per fetcher on PostgreSQL, one on SQLite; the database's
+        `bulk_writes`).
         Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
         with self.database.engine.connect() as connection:
             stored_chats = channel_chat_ids(connection, self.channel.id)
@@ -129,7 +131,11 @@ class WahaImport:
             if stop is not None and stop.is_set():
                 raise ImportStopped("the import was stopped")
 
-        with FetchProcesses(plans) as fetched, ChunkWriters(self._write, self.writers) as writing:
+        with (
+            self.database.bulk_writes() as database,
+            FetchProcesses(plans) as fetched,
+            ChunkWriters(partial(self._write, database), self.writers) as writing,
+        ):
             running = len(plans)
             while running:
                 item = fetched.next(halt)
@@ -165,7 +171,7 @@ class WahaImport:
             )
             self._on_progress(self.progress)
 
-    def _write(self, packed: PackedChunk) -> None:
+    def _write(self, database: Database, packed: PackedChunk) -> None:
         chunk = packed.unpack()
         committed: list[jobs.Checkpoint] = []
 
@@ -173,9 +179,7 @@ class WahaImport:
             checkpoint = jobs.checkpoint(connection, self.job, result, chunk.done, chunk.failed)
             committed[:] = [checkpoint]
 
-        result = self.database.write_batch(
-            self.channel, chunk.batch, origin=Origin.IMPORT, then=record
-        )
+        result = database.write_batch(self.channel, chunk.batch, origin=Origin.IMPORT, then=record)
         with self._progress_lock:
             committed[0].adopt(self.job)
             self.progress.messages += chunk.messages

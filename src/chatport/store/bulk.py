@@ -6,12 +6,16 @@ Everything else the write path does is plain SQLAlchemy Core, shared by both bac
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, Table
 from sqlalchemy.engine import CursorResult
+
+if TYPE_CHECKING:
+    from chatport.store.database import Database
 
 MESSAGE_COLUMNS = (
     "tenant_id",
@@ -89,6 +93,10 @@ class BulkOps(Protocol):
 
     def after_commit(self, engine: Engine, written: int) -> None:
         """Housekeeping after a committed batch that wrote `written` messages."""
+
+    def bulk_writes(self, database: Database) -> AbstractContextManager[Database]:
+        """`database` tuned for one writer of many large batches (an import), for the
+        duration of a `with` block."""
 
     def update_rows(
         self,

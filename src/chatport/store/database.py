@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,6 +35,11 @@ class Database:
     def unit_of_work(self) -> UnitOfWork:
         """A new transaction; see UnitOfWork."""
         return UnitOfWork(self.engine, self.ops, self.default_timeout)
+
+    def bulk_writes(self) -> AbstractContextManager[Database]:
+        """This database tuned for one writer of many large batches (an import), in a `with`
+        block: on SQLite, WAL checkpoints on a thread of their own (`sqlite_checkpoints`)."""
+        return self.ops.bulk_writes(self)
 
     def channel(self, name: str = "default", tenant: str = "default") -> Channel:
         """Look up a channel (read-only transaction)."""

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from chatport.errors import ConfigurationError
+from chatport.store.jsoncodec import dumps
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -39,10 +40,13 @@ def backend_of(url: str) -> str:
     return name
 
 
-def create_store_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`. SQLite gets WAL and a real BEGIN; PostgreSQL gets psycopg 3."""
+def create_store_engine(url: str, *, sqlite_checkpoint_pages: int = 1000, **kwargs: Any) -> Engine:
+    """An engine for `url`. SQLite gets WAL and a real BEGIN; PostgreSQL gets psycopg 3.
+    JSON documents are serialised by `jsoncodec`. A SQLite commit that leaves the WAL
+    longer than `sqlite_checkpoint_pages` copies it into the database file (a checkpoint)."""
     url = normalise_database_url(url)
     backend = backend_of(url)
+    kwargs.setdefault("json_serializer", _json_text)
     if backend == "postgresql":
         try:
             import psycopg  # noqa: F401
@@ -56,11 +60,17 @@ def create_store_engine(url: str, **kwargs: Any) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **kwargs)
-    _configure_sqlite(engine)
+    _configure_sqlite(
+        engine, (*SQLITE_PRAGMAS, f"PRAGMA wal_autocheckpoint={sqlite_checkpoint_pages:d}")
+    )
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _json_text(document: Any) -> str:
+    return dumps(document).decode()
+
+
+def _configure_sqlite(engine: Engine, pragmas: tuple[str, ...]) -> None:
     """Let SQLAlchemy own transactions (pysqlite's implicit BEGIN is off) and set pragmas.
 
     A connection with the execution option `sqlite_write=True` begins with BEGIN IMMEDIATE,
@@ -71,7 +81,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
 

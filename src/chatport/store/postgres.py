@@ -17,8 +17,9 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from psycopg.adapt import Dumper
@@ -50,6 +51,9 @@ from chatport.store.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder
 from chatport.store.pg_statistics import PlannerStatistics
 from chatport.store.tables import messages
 from chatport.store.types import UtcDateTime
+
+if TYPE_CHECKING:
+    from chatport.store.database import Database
 
 SMALL = 100
 """Row counts up to which an insert is one `INSERT … unnest` statement rather than a COPY."""
@@ -167,6 +171,10 @@ class PostgresBulk:
 
     def after_commit(self, engine: Engine, written: int) -> None:
         self._statistics.note(engine, written)
+
+    def bulk_writes(self, database: Database) -> AbstractContextManager[Database]:
+        """`database` itself: the server checkpoints on its own."""
+        return nullcontext(database)
 
     def update_rows(
         self,

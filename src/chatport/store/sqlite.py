@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
@@ -20,8 +21,19 @@ from chatport.store.bulk import (
     insert_sql,
     update_sql,
 )
+from chatport.store.engine import create_store_engine
 from chatport.store.tables import messages
 from chatport.store.types import sqlite_datetime
+
+if TYPE_CHECKING:
+    from chatport.store.database import Database
+
+BULK_CHECKPOINT_PAGES = 16_384
+"""WAL pages (4 KiB each) a bulk writer's commit leaves before it checkpoints (SQLite's
+default is 1,000). An import chunk writes more than 1,000 pages, so with the default every
+commit copied the chunk's pages into the database file and waited for two fsyncs; the
+random-order indexes (session ids, message ids) dirty pages all over their B-trees, which
+each chunk wrote anew. Every 64 MiB, a page written by several chunks is copied once."""
 
 
 class SqliteBulk:
@@ -68,6 +80,15 @@ class SqliteBulk:
     def after_commit(self, engine: Engine, written: int) -> None:
         """Nothing: SQLite's planner uses the indexes without statistics."""
 
+    def bulk_writes(self, database: Database) -> AbstractContextManager[Database]:
+        """`database` on an engine of its own whose commits checkpoint the WAL every
+        BULK_CHECKPOINT_PAGES (a file's; an in-memory database is itself); its
+        connections are closed on leaving."""
+        name = database.engine.url.database
+        if not name or name == ":memory:" or "mode=memory" in name:
+            return nullcontext(database)  # another engine would open another database
+        return _bulk_database(database)
+
     def update_rows(
         self,
         connection: Connection,
@@ -91,3 +112,15 @@ class SqliteBulk:
         unique: Sequence[str],
     ) -> int:
         return executemany_insert_new(connection, self.placeholder, table, columns, rows, unique)
+
+
+@contextmanager
+def _bulk_database(database: Database) -> Iterator[Database]:
+    from chatport.store.database import Database
+
+    url = database.engine.url.render_as_string(hide_password=False)
+    engine = create_store_engine(url, sqlite_checkpoint_pages=BULK_CHECKPOINT_PAGES)
+    try:
+        yield Database(engine, SqliteBulk(), database.default_timeout)
+    finally:
+        engine.dispose()
