@@ -3,7 +3,6 @@ adapters (which bulk path, which engine)."""
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 
 from chatport.settings import Settings
@@ -41,15 +40,6 @@ def build_database(settings: Settings, *, check_schema: bool = True) -> Database
     if check_schema:
         ensure_schema(engine, auto_upgrade=backend == "sqlite" and settings.auto_migrate_sqlite)
     return Database(engine=engine, ops=ops, default_timeout=settings.session_timeout)
-
-
-def freeze_heap() -> None:
-    """Keep what a long-running process built at start-up out of the garbage collector's
-    way: a full collection walks every tracked object (some 120,000 modules, classes and
-    functions in the server), about 60 ms of held interpreter lock on this 2-core machine,
-    several times a minute under load; frozen, it walks only what was made since."""
-    gc.collect()
-    gc.freeze()
 
 
 def build(settings: Settings | None = None) -> Services:

@@ -17,7 +17,8 @@ from chatport.api.auth import KeyCache
 from chatport.api.console import mount_console
 from chatport.api.import_runner import ImportRunner
 from chatport.api.metrics import Metrics
-from chatport.bootstrap import Services, build, freeze_heap
+from chatport.bootstrap import Services, build
+from chatport.heap import freeze_heap
 from chatport.ingest.agent_delivery import AgentDeliverer
 from chatport.ingest.debouncer import Debouncer
 from chatport.ingest.live_process import LiveWriterProcess

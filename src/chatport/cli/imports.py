@@ -24,6 +24,7 @@ from chatport.cli.temporal import TemporalAddressOption, run_temporal
 from chatport.domain.model import Channel
 from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.errors import NotFoundError
+from chatport.heap import for_bulk_work
 from chatport.ingest import import_jobs
 from chatport.ingest.baileys_import import import_text
 from chatport.ingest.export_import import import_export, local_zone
@@ -282,6 +283,7 @@ def run_with_progress(
     services: Services, job: jobs.ImportJob, timeout: float | None, only_chats: set[str] | None
 ) -> str:
     """Run a job here with a progress bar and print its summary; return its final status."""
+    for_bulk_work()
     with progress_bar() as (show, started):
         importer = import_jobs.importer_for(services, job, only_chats=only_chats, on_progress=show)
         outcome = run_job(importer, timeout)

@@ -1,11 +1,16 @@
 """Threads that write an import's chunks, so the database works while Python does.
 
-Each fetcher's chunks go to one thread (its lane), in the order the fetcher sent them: a chat
-belongs to one fetcher, so its parts, and the checkpoint that marks it done, commit in order
-(a chat is never recorded done before its earlier parts are stored). With two lanes on
-PostgreSQL one thread decodes its chunk and builds and sends its rows while the server
-indexes the other's. A lane holds at most one chunk waiting, so memory stays bounded by the
-chunk size.
+Each fetcher's chunks go to one lane, in the order the fetcher sent them: a chat belongs to
+one fetcher, so its parts, and the checkpoint that marks it done, commit in order (a chat is
+never recorded done before its earlier parts are stored). With two lanes on PostgreSQL one
+thread builds and sends its rows while the server indexes the other's.
+
+A lane is two threads. Its writer writes one chunk at a time; its preparer decodes the next
+one while the writer's database works without the interpreter lock: from the moment the
+writer says it is committing (`quiet`) until it takes up the next chunk. Preparing at any
+other time would take the lock from under the writer between two rows of a bulk insert, which
+gives it back after every row. A lane holds at most two chunks waiting and one prepared
+besides the one being written, so memory stays bounded by the chunk size.
 """
 
 from __future__ import annotations
@@ -16,27 +21,47 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
+Prepared = TypeVar("Prepared")
 
 _POLL_SECONDS = 0.2
 
 
-class ChunkWriters(Generic[Item]):
-    """`lanes` threads calling `write(item)`; use as a context manager: leaving it stops the
-    threads after the write each one is in (a transaction is never cut short)."""
+class _Lane(Generic[Item, Prepared]):
+    def __init__(self) -> None:
+        self.waiting: queue.Queue[Item | None] = queue.Queue(1)
+        self.ready: queue.Queue[Prepared | None] = queue.Queue(1)
+        self.slot = threading.Semaphore(1)
+        """Held from the start of a preparation until the writer takes it up."""
+        self.quiet = threading.Event()
+        self.quiet.set()
 
-    def __init__(self, write: Callable[[Item], None], lanes: int) -> None:
+
+class ChunkWriters(Generic[Item, Prepared]):
+    """`lanes` lanes, each calling `write(prepare(item), quiet)` for its items in order;
+    `write` calls `quiet()` when the rest of its work leaves the interpreter lock free (just
+    before its commit). Use as a context manager: leaving it stops the threads after the
+    write each one is in (a transaction is never cut short)."""
+
+    def __init__(
+        self,
+        prepare: Callable[[Item], Prepared],
+        write: Callable[[Prepared, Callable[[], None]], None],
+        lanes: int,
+    ) -> None:
+        self._prepare = prepare
         self._write = write
-        self._lanes: list[queue.Queue[Item | None]] = [queue.Queue(1) for _ in range(lanes)]
+        self._lanes: list[_Lane[Item, Prepared]] = [_Lane() for _ in range(lanes)]
         self._stopping = threading.Event()
         self._failure: BaseException | None = None
         self._threads = [
-            threading.Thread(target=self._run, args=(lane,), daemon=True, name=f"writer-{i}")
+            threading.Thread(target=run, args=(lane,), daemon=True, name=f"{name}-{i}")
             for i, lane in enumerate(self._lanes)
+            for name, run in (("preparer", self._run_preparer), ("writer", self._run_writer))
         ]
         for thread in self._threads:
             thread.start()
 
-    def __enter__(self) -> ChunkWriters[Item]:
+    def __enter__(self) -> ChunkWriters[Item, Prepared]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -45,19 +70,19 @@ class ChunkWriters(Generic[Item]):
             thread.join()
 
     def check(self) -> None:
-        """Raise the error that stopped a writer thread, if one did."""
+        """Raise the error that stopped a lane's thread, if one did."""
         if self._failure is not None:
             raise self._failure
 
     def submit(self, item: Item, lane: int, halt: Callable[[], None]) -> None:
         """Queue `item` on `lane` (modulo the lanes), waiting while that lane is busy;
         `halt()` is called while waiting and may raise to give up."""
-        self._put(self._lanes[lane % len(self._lanes)], item, halt)
+        self._put(self._lanes[lane % len(self._lanes)].waiting, item, halt)
 
     def finish(self, halt: Callable[[], None]) -> None:
-        """Wait until everything submitted is written; raise a writer's error."""
+        """Wait until everything submitted is written; raise a lane's error."""
         for lane in self._lanes:
-            self._put(lane, None, halt)
+            self._put(lane.waiting, None, halt)
         for thread in self._threads:
             while thread.is_alive():
                 self.check()
@@ -65,27 +90,69 @@ class ChunkWriters(Generic[Item]):
                 thread.join(_POLL_SECONDS)
         self.check()
 
-    def _put(self, lane: queue.Queue[Item | None], item: Item | None, halt: Callable) -> None:
-        while True:
-            self.check()
-            halt()
+    def _put(self, box: queue.Queue, item: object, halt: Callable[[], None] | None) -> bool:
+        """Put `item` in `box`; False if the lanes stopped first. With `halt` (the caller's
+        thread), a lane's error is raised and `halt()` called while waiting."""
+        while not self._stopping.is_set():
+            if halt is not None:
+                self.check()
+                halt()
             try:
-                lane.put(item, timeout=_POLL_SECONDS)
-                return
+                box.put(item, timeout=_POLL_SECONDS)
+                return True
             except queue.Full:
                 continue
+        return False
 
-    def _run(self, lane: queue.Queue[Item | None]) -> None:
+    def _get(self, box: queue.Queue) -> tuple[bool, object]:
+        """(True, the next thing in `box`), or (False, None) once the lanes stop."""
         while not self._stopping.is_set():
             try:
-                item = lane.get(timeout=_POLL_SECONDS)
+                return True, box.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
-            if item is None:
+        return False, None
+
+    def _run_preparer(self, lane: _Lane[Item, Prepared]) -> None:
+        while True:
+            got, item = self._get(lane.waiting)
+            if not got:
                 return
+            if item is not None:
+                if not self._wait(lambda: lane.slot.acquire(timeout=_POLL_SECONDS)):
+                    return
+                if not self._wait(lambda: lane.quiet.wait(_POLL_SECONDS)):
+                    return
+                try:
+                    item = self._prepare(item)
+                except BaseException as error:  # noqa: BLE001 - the caller re-raises it
+                    self._fail(error)
+                    return
+            if not self._put(lane.ready, item, None) or item is None:
+                return
+
+    def _run_writer(self, lane: _Lane[Item, Prepared]) -> None:
+        while True:
+            got, prepared = self._get(lane.ready)
+            if not got or prepared is None:
+                return
+            lane.quiet.clear()
+            lane.slot.release()
             try:
-                self._write(item)
+                self._write(prepared, lane.quiet.set)
             except BaseException as error:  # noqa: BLE001 - the caller re-raises it
-                self._failure = self._failure or error
-                self._stopping.set()
+                self._fail(error)
                 return
+            finally:
+                lane.quiet.set()
+
+    def _wait(self, done: Callable[[], bool]) -> bool:
+        """Call `done()` (which waits a little) until it is true; False once lanes stop."""
+        while not done():
+            if self._stopping.is_set():
+                return False
+        return True
+
+    def _fail(self, error: BaseException) -> None:
+        self._failure = self._failure or error
+        self._stopping.set()

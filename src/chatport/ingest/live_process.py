@@ -185,7 +185,8 @@ def _complete(future: _Waiter, outcome: Result | str) -> None:
 def main() -> None:
     """The writer process (`WRITER_COMMAND`): Settings, then deliveries, on stdin; results
     and `written` counts on stdout. Ends when stdin closes, after writing what it received."""
-    from chatport.bootstrap import build, freeze_heap
+    from chatport.bootstrap import build
+    from chatport.heap import freeze_heap
     from chatport.ingest.live import LiveWriter
 
     for stop in (signal.SIGINT, signal.SIGTERM):  # the API process stops it, by closing stdin

@@ -30,6 +30,7 @@ from chatport.ingest.frames import read_frame, start_child
 from chatport.ingest.job_lease import lease_kept
 from chatport.ingest.waha_fetch import (
     FETCH_COMMAND,
+    Chunk,
     Fetched,
     FetchPlan,
     Finished,
@@ -134,7 +135,9 @@ class WahaImport:
         with (
             self.database.bulk_writes() as database,
             FetchProcesses(plans) as fetched,
-            ChunkWriters(partial(self._write, database), self.writers) as writing,
+            ChunkWriters(
+                PackedChunk.unpack, partial(self._write, database), self.writers
+            ) as writing,
         ):
             running = len(plans)
             while running:
@@ -171,13 +174,13 @@ class WahaImport:
             )
             self._on_progress(self.progress)
 
-    def _write(self, database: Database, packed: PackedChunk) -> None:
-        chunk = packed.unpack()
+    def _write(self, database: Database, chunk: Chunk, quiet: Callable[[], None]) -> None:
         committed: list[jobs.Checkpoint] = []
 
         def record(connection: Connection, result: BatchResult) -> None:
             checkpoint = jobs.checkpoint(connection, self.job, result, chunk.done, chunk.failed)
             committed[:] = [checkpoint]
+            quiet()  # the commit is next
 
         result = database.write_batch(self.channel, chunk.batch, origin=Origin.IMPORT, then=record)
         with self._progress_lock:

@@ -15,6 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from chatport.bootstrap import Services
 from chatport.engines.temporal.activities import ImportActivities
 from chatport.engines.temporal.workflows import ImportWorkflow
+from chatport.heap import for_bulk_work
 
 
 def build_worker(
@@ -52,6 +53,7 @@ async def run_worker(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with build_worker(client, services, task_queue, max_activities=max_activities):
+        for_bulk_work()
         if on_ready is not None:
             on_ready()
         await stop.wait()
