@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import gc
 
-BULK_YOUNG_THRESHOLD = 10_000
+BULK_YOUNG_THRESHOLD = 100_000
 """Allocations between young collections in an import's processes (Python's default: 700).
-A chunk allocates hundreds of thousands of objects, almost all freed by reference counting;
-at 700 the writer ran some 1,250 young collections per 300,000 messages, each walking the
-chunk in flight (about 5 % of its time)."""
+A chunk allocates hundreds of thousands of objects, almost all freed by reference counting
+(the writer's collections found some 3,600 objects of garbage in a 300,000-message import);
+at 700 the writer ran some 1,250 collections, each walking the chunk in flight: 0.4 s of
+its 8, against 0.02 s at this threshold (and 0.25 -> 0.15 s in each fetch process)."""
 
 
 def freeze_heap() -> None:
