@@ -31,7 +31,7 @@ import msgspec
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import IncomingMessage
 from chatport.errors import WahaUnavailable
-from chatport.heap import for_bulk_work
+from chatport.heap import FETCHER_YOUNG_THRESHOLD, for_bulk_work
 from chatport.ingest.frames import stdout_frames
 from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha_messages import to_incoming
@@ -163,7 +163,7 @@ def main() -> None:
     os.nice(_NICENESS)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     plan = pickle.load(sys.stdin.buffer)
-    for_bulk_work()
+    for_bulk_work(FETCHER_YOUNG_THRESHOLD)
     send = stdout_frames()
     try:
         asyncio.run(_Fetcher(plan, send).run())
