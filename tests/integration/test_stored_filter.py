@@ -30,19 +30,36 @@ def test_messages_already_stored_are_counted_as_duplicates_and_not_sent(
         *(incoming(f"late-{i}", 500 + i, OLD_CHAT) for i in range(3)),
         *(incoming(f"new-{i}", i, NEW_CHAT) for i in range(5)),
     ]
-    batch = prepare_batch(arriving)
     shortcut = StoredFilter.open(url_of(database), channel.id, known)
     assert shortcut is not None
     try:
-        shortcut.drop_stored(batch)
+        kept, dropped = shortcut.drop_stored(arriving)
     finally:
         shortcut.close()
-    assert batch.duplicates == 150
-    assert sorted(m.external_id for m in batch.messages) == sorted(
+    assert dropped == 150
+    assert sorted(m.external_id for m in kept) == sorted(
         [*(f"late-{i}" for i in range(3)), *(f"new-{i}" for i in range(5))]
     )
+    batch = prepare_batch(kept)
+    batch.duplicates += dropped
     result = database.write_batch(channel, batch, origin=Origin.IMPORT)
     assert (result.created, result.duplicates) == (8, 150)
+
+
+def test_an_invalid_message_of_a_stored_chat_is_left_for_the_writer_to_refuse(
+    database: Database,
+) -> None:
+    channel = database.channel()
+    database.write_batch(channel, [incoming("m-1", 0, OLD_CHAT)], origin=Origin.IMPORT)
+    shortcut = StoredFilter.open(url_of(database), channel.id, frozenset({OLD_CHAT}))
+    assert shortcut is not None
+    try:
+        arriving = [incoming("m-1", 0, OLD_CHAT), incoming("m-1", 0, OLD_CHAT, sent_at="never")]
+        kept, dropped = shortcut.drop_stored(arriving)
+    finally:
+        shortcut.close()
+    assert dropped == 1 and [m.sent_at for m in kept] == ["never"]
+    assert len(prepare_batch(kept).invalid) == 1
 
 
 def test_a_store_that_cannot_be_read_leaves_the_batch_to_the_writer(
@@ -50,11 +67,11 @@ def test_a_store_that_cannot_be_read_leaves_the_batch_to_the_writer(
 ) -> None:
     channel = database.channel()
     database.write_batch(channel, [incoming("m-1", 0, OLD_CHAT)], origin=Origin.IMPORT)
-    batch = prepare_batch([incoming("m-1", 0, OLD_CHAT), incoming("m-2", 1, OLD_CHAT)])
+    arriving = [incoming("m-1", 0, OLD_CHAT), incoming("m-2", 1, OLD_CHAT)]
     shortcut = StoredFilter.open(blank_sqlite_url, channel.id, frozenset({OLD_CHAT}))
     assert shortcut is not None  # the file opens; its tables do not exist
-    shortcut.drop_stored(batch)
+    kept, dropped = shortcut.drop_stored(arriving)
     shortcut.close()
-    assert (len(batch.messages), batch.duplicates) == (2, 0)
-    result = database.write_batch(channel, batch, origin=Origin.IMPORT)
+    assert (kept, dropped) == (arriving, 0)
+    result = database.write_batch(channel, prepare_batch(kept), origin=Origin.IMPORT)
     assert (result.created, result.duplicates) == (1, 1)

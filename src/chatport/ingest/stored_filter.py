@@ -1,8 +1,9 @@
 """A re-import's shortcut: a fetch process drops the messages the store already holds.
 
 Each chunk's messages of chats the store held when the job started are looked up (read
-only, the writer's own duplicate check, `batch_writer.stored_ids`) and counted as duplicates
-instead of crossing to the writer: a re-import, or the part of a resumed job already written,
+only, the writer's own duplicate check by chats and time span, `batch_writer.stored_in_span`)
+before they are validated, and counted as duplicates instead of being validated and crossing
+to the writer: a re-import, or the part of a resumed job already written,
 costs the writer (the import's busiest process) next to nothing. The writer still checks
 every message it gets, so a message stored meanwhile is still skipped exactly once. A first
 import finds none of its chats there, and its fetchers never open the store.
@@ -11,11 +12,13 @@ import finds none of its chats there, and its fetchers never open the store.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from chatport.bootstrap import build_database
-from chatport.domain.batch import PreparedBatch
+from chatport.domain.model import IncomingMessage
+from chatport.domain.normalise import InvalidValue, normalise_timestamp
 from chatport.settings import Settings
-from chatport.store.batch_writer import stored_ids
+from chatport.store.batch_writer import stored_in_span
 from chatport.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -42,22 +45,36 @@ class StoredFilter:
             log.warning("fetcher: duplicates checked by the writer only (%s)", error)
             return None
 
-    def drop_stored(self, batch: PreparedBatch) -> None:
-        """Remove from `batch` the messages already stored, counting them as duplicates."""
-        known = [m for m in batch.messages if m.chat_id in self.known_chats]
-        if not known:
-            return
+    def drop_stored(self, items: list[IncomingMessage]) -> tuple[list[IncomingMessage], int]:
+        """`items` without those already stored, and how many those were (duplicates).
+        Looked up before validation, which the dropped messages are spared: by the chats the
+        store held and the items' time span (`batch_writer.stored_in_span`)."""
+        candidates: list[IncomingMessage] = []  # of a stored chat, with an id and a time
+        times: list[datetime] = []
+        for item in items:
+            if item.chat_id in self.known_chats and isinstance(item.external_id, str):
+                try:
+                    times.append(normalise_timestamp(item.sent_at))
+                except InvalidValue:
+                    continue  # the writer stores it as invalid
+                candidates.append(item)
+        if not candidates:
+            return items, 0
+        chats = {item.chat_id for item in candidates}
         try:
             with self.database.engine.connect() as connection:
-                stored = stored_ids(connection, self.database.ops, self.channel_id, known)
+                ops = self.database.ops
+                stored = stored_in_span(
+                    connection, ops, self.channel_id, chats, min(times), max(times)
+                )
         except Exception as error:  # noqa: BLE001 - an optimisation; the writer checks anyway
             log.warning("fetcher: duplicates checked by the writer only from now (%s)", error)
             self.known_chats = frozenset()
-            return
-        if stored:
-            kept = [m for m in batch.messages if m.external_id not in stored]
-            batch.duplicates += len(batch.messages) - len(kept)
-            batch.messages = kept
+            return items, 0
+        dropped = {id(item) for item in candidates if item.external_id in stored}
+        if not dropped:
+            return items, 0
+        return [item for item in items if id(item) not in dropped], len(dropped)
 
     def close(self) -> None:
         """Release the connection."""

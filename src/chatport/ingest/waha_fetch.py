@@ -213,10 +213,13 @@ class _Fetcher:
             await self.send(Fetched(self.plan.share[0], count))
 
     async def _send_chunk(self, pending: list[_Part]) -> None:
-        chunk = _chunk(pending, self.plan.share[0])
-        await self._report_fetched()
+        messages = [m for part in pending for m in part.messages]
+        stored = 0
         if self._stored is not None:
-            await asyncio.to_thread(self._stored.drop_stored, chunk.batch)
+            messages, stored = await asyncio.to_thread(self._stored.drop_stored, messages)
+        chunk = _chunk(messages, pending, self.plan.share[0])
+        chunk.batch.duplicates += stored
+        await self._report_fetched()
         await self.send(chunk)
 
     async def run(self) -> None:
@@ -321,8 +324,7 @@ async def _listed(plan: FetchPlan, client: WahaClient) -> AsyncIterator[WahaChat
             yield chat
 
 
-def _chunk(pending: list[_Part], fetcher: int) -> Chunk:
-    messages = [m for part in pending for m in part.messages]
+def _chunk(messages: list[IncomingMessage], pending: list[_Part], fetcher: int) -> Chunk:
     return Chunk(
         batch=prepare_batch(messages),
         done=[p.chat_id for p in pending if p.last and p.error is None],

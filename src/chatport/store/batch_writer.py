@@ -161,13 +161,25 @@ def stored_ids(
     ids = [m.external_id for m in batch]
     if exact or len(batch) <= PROBE_EACH_ID:
         rows = ops.lookup(connection, _ids_stored, ids, channel_id=channel_id)
-    else:
-        low, high = min(m.sent_at for m in batch), max(m.sent_at for m in batch)
-        chats = sorted({m.chat_id for m in batch})
-        rows = ops.lookup(
-            connection, _ids_in_span, chats, channel_id=channel_id, low=low, high=high
-        )
-    return set(rows.scalars()).intersection(ids)
+        return set(rows.scalars())
+    low, high = min(m.sent_at for m in batch), max(m.sent_at for m in batch)
+    chats = {m.chat_id for m in batch}
+    return stored_in_span(connection, ops, channel_id, chats, low, high).intersection(ids)
+
+
+def stored_in_span(
+    connection: Connection,
+    ops: BulkOps,
+    channel_id: int,
+    chats: set[str],
+    low: datetime,
+    high: datetime,
+) -> set[str]:
+    """The ids the channel stores in `chats` sent in [low, high] (an index range a chat)."""
+    rows = ops.lookup(
+        connection, _ids_in_span, sorted(chats), channel_id=channel_id, low=low, high=high
+    )
+    return set(rows.scalars())
 
 
 def _ids_stored(match: Match) -> Select:
