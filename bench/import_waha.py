@@ -242,6 +242,8 @@ def main() -> int:
         ),
     )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
         print(bench(backend, args), flush=True)
     return 0

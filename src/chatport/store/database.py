@@ -38,7 +38,8 @@ class Database:
 
     def bulk_writes(self) -> AbstractContextManager[Database]:
         """This database tuned for one writer of many large batches (an import), in a `with`
-        block: on SQLite, WAL checkpoints on a thread of their own (`sqlite_checkpoints`)."""
+        block: on SQLite, connections that checkpoint the WAL every 64 MiB instead of every
+        4 MiB (`store/sqlite.py`, BULK_CHECKPOINT_PAGES)."""
         return self.ops.bulk_writes(self)
 
     def channel(self, name: str = "default", tenant: str = "default") -> Channel:
