@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -132,7 +132,7 @@ def test_two_chats_joined_give_the_one_shot_partition_of_all_their_messages(hist
     store = FakeSessionStore()
     store.write(data.draw(st.permutations(history)))
     store.join("b@g.us", "a@c.us")
-    joined = [replace(m, chat_id="a@c.us") for m in history]
+    joined = [msgspec.structs.replace(m, chat_id="a@c.us") for m in history]
     expected = one_shot(joined, "a@c.us")
     assert store.partition("a@c.us") == {frozenset(m.external_id for m in s) for s in expected}
     spans = sorted(

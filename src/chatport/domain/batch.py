@@ -8,8 +8,9 @@ that cannot be stored comes back as an `Invalid` with a reason; nothing raises.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
+
+import msgspec
 
 from chatport.domain.model import ChatInfo, ContactRef, IncomingMessage, Invalid, Message
 from chatport.domain.normalise import (
@@ -25,15 +26,14 @@ from chatport.domain.normalise import (
 MAX_EXTERNAL_ID_LENGTH = 256
 
 
-@dataclass(slots=True)
-class PreparedBatch:
+class PreparedBatch(msgspec.Struct, gc=False):
     """A batch ready for the store: valid messages, refusals, chats and contacts seen."""
 
-    messages: list[Message] = field(default_factory=list)
-    invalid: list[Invalid] = field(default_factory=list)
+    messages: list[Message] = msgspec.field(default_factory=list)
+    invalid: list[Invalid] = msgspec.field(default_factory=list)
     duplicates: int = 0
-    chats: dict[str, ChatInfo] = field(default_factory=dict)
-    contacts: dict[str, ContactRef] = field(default_factory=dict)
+    chats: dict[str, ChatInfo] = msgspec.field(default_factory=dict)
+    contacts: dict[str, ContactRef] = msgspec.field(default_factory=dict)
 
     def lid_pairs(self) -> dict[str, str]:
         """The `@lid` -> phone JID pairs its contacts revealed."""

@@ -79,13 +79,12 @@ class FetchPlan:
         return count == 1 or zlib.crc32(chat_id.encode()) % count == index
 
 
-@dataclass
-class Chunk:
+class Chunk(msgspec.Struct, gc=False):
     """Prepared messages for one transaction, and the chats it completes or gives up."""
 
     batch: PreparedBatch
-    done: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+    done: list[str] = msgspec.field(default_factory=list)
+    failed: dict[str, str] = msgspec.field(default_factory=dict)
     fetcher: int = 0
     """The `share` index of the fetcher that sent it (its chunks are written in order)."""
 
@@ -97,8 +96,8 @@ class Chunk:
 
     def __reduce__(self) -> tuple:
         # A chunk crosses to the writer pickled as a PackedChunk: MessagePack (typed msgspec
-        # encoding and decoding are two to three times faster than pickling the objects),
-        # decoded by the writer thread that writes it, not by the thread reading the pipe.
+        # encoding and decoding are several times faster than pickling the objects), decoded
+        # by the writer thread that writes it, not by the thread reading the pipe.
         return (PackedChunk, (self.fetcher, _CHUNK_ENCODER.encode(self)))
 
 

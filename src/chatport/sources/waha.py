@@ -69,8 +69,7 @@ class WahaChat:
     last_timestamp: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class WahaMessage:
+class WahaMessage(msgspec.Struct, frozen=True, gc=False):
     """A message as WAHA sent it: decoded (`waha_messages.decode_message`; None and the
     `problem` when unreadable), and its JSON text as received."""
 
