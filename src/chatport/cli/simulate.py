@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from chatport import event_loop
 from chatport.simulator.runner import serve
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
@@ -63,4 +63,4 @@ def simulate_waha(
         f"{messages:,} messages, seed {seed}); Ctrl-C to stop"
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, host, port))
+        event_loop.run(serve(config, host, port))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from chatport import event_loop
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import IncomingMessage
 from chatport.errors import WahaUnavailable
@@ -165,7 +166,7 @@ def main() -> None:
     for_bulk_work(FETCHER_YOUNG_THRESHOLD)
     send = stdout_frames()
     try:
-        asyncio.run(_Fetcher(plan, send).run())
+        event_loop.run(_Fetcher(plan, send).run())
     except BrokenPipeError:
         os._exit(1)
     except BaseException as error:  # noqa: BLE001 - every failure goes to the writer
