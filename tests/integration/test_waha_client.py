@@ -120,6 +120,7 @@ def test_a_chat_that_keeps_failing_gives_up_with_the_reason() -> None:
 
         with pytest.raises(WahaUnavailable, match="keeps failing"):
             asyncio.run(run())
+        assert config.faults.requests == 3  # the first attempt and two retries, no more
         # an engine error (500) on one chat is that request's problem, not a server outage
         assert asyncio.run(circuit_state(url)) == "closed"
 

@@ -10,7 +10,7 @@ server's circuit breaker (`sources/circuit.py`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -219,20 +219,33 @@ class WahaClient:
         """GET with retries; returns the body decoded by `decode` (a malformed body is retried).
         A 404 raises _NotFound when `missing_ok` (the caller has a fallback), else
         WahaUnavailable."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self.settings.attempts),
-            wait=wait_random_exponential(multiplier=0.2, max=self.settings.max_backoff_seconds),
-            reraise=True,
-        )
+
+        def once() -> Awaitable[Any]:
+            return through_circuit(
+                self.settings.url.rstrip("/"),
+                self.settings.circuit,
+                lambda: self._get_once(decode, path, params),
+            )
+
         try:
+            # The first attempt is made before tenacity is involved: setting up its retry loop
+            # costs about 25 us, a fifth of a request's CPU, and nearly every request succeeds.
+            try:
+                return await once()
+            except _Transient as error:
+                failed: _Transient | None = error
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type(_Transient),
+                stop=stop_after_attempt(self.settings.attempts),
+                wait=wait_random_exponential(multiplier=0.2, max=self.settings.max_backoff_seconds),
+                reraise=True,
+            )
             async for attempt in retrying:
                 with attempt:
-                    return await through_circuit(
-                        self.settings.url.rstrip("/"),
-                        self.settings.circuit,
-                        lambda: self._get_once(decode, path, params),
-                    )
+                    if failed is not None:  # the loop's first attempt is the one made above
+                        error, failed = failed, None
+                        raise error
+                    return await once()
         except _Transient as error:
             raise WahaUnavailable(
                 f"GET {path}: {error} (after {self.settings.attempts} attempts)"

@@ -25,7 +25,9 @@ def dumps(document: Any) -> bytes:
             data = orjson.dumps(document, default=str, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:
             data = json.dumps(_scrub(document), default=str, ensure_ascii=False).encode()
-    if _NUL_ESCAPE in data:
+    # A search for one byte is a memchr, several times faster than one for the escape; most
+    # documents have no backslash at all.
+    if b"\\" in data and _NUL_ESCAPE in data:
         data = data.replace(_NUL_ESCAPE, _REPLACEMENT_ESCAPE)
     return data
 
