@@ -99,7 +99,7 @@ def _validate(item: IncomingMessage) -> Message:
     if item.problem:
         raise InvalidValue(item.problem)
     external_id = item.external_id
-    if not isinstance(external_id, str) or not external_id.strip():
+    if not isinstance(external_id, str) or not external_id or external_id.isspace():
         raise InvalidValue("missing message id")
     if len(external_id) > MAX_EXTERNAL_ID_LENGTH:
         raise InvalidValue(f"message id longer than {MAX_EXTERNAL_ID_LENGTH} characters")
