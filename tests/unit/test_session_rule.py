@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import uuid5
 
 import msgspec
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from chatport.domain.model import Message, SessionSpan
 from chatport.domain.sessions import (
+    SESSION_NAMESPACE,
     join_sessions,
     neighbour_window,
     partition,
@@ -176,3 +178,11 @@ def test_untouched_stored_sessions_are_left_alone() -> None:
 def test_session_ids_are_derived_from_the_first_message() -> None:
     plan = plan_chat_sessions([], [message("second", 5), message("first", 0)], TIMEOUT, CHANNEL)
     assert [s.id for s in plan.created] == [session_id_for(CHANNEL, "first")]
+
+
+@given(channel_key=st.text(), first_external_id=st.text())
+def test_a_session_id_is_the_uuid5_of_its_channel_and_first_message(
+    channel_key: str, first_external_id: str
+) -> None:
+    name = f"{channel_key}\x1f{first_external_id}"
+    assert session_id_for(channel_key, first_external_id) == uuid5(SESSION_NAMESPACE, name)
