@@ -62,6 +62,8 @@ class FakeSessionStore:
                 s for s in stored.values() if s.last_activity_at >= low and s.started_at <= high
             ]
             plan = plan_chat_sessions(neighbours, chat_messages, TIMEOUT, CHANNEL)
+            # the SQL write path finds each message's session among the created and extended
+            assert set(plan.assignments.values()) <= {s.id for s in plan.created + plan.extended}
             self._apply(stored, plan)
             for m in chat_messages:
                 self.session_of[m.external_id] = plan.assignments[m.external_id]

@@ -62,7 +62,8 @@ def neighbour_window(sent_ats: Iterable[datetime], timeout: timedelta) -> tuple[
 
 @dataclass(slots=True)
 class ChatSessionPlan:
-    """What to write for one chat. `assignments` maps each new message to its session."""
+    """What to write for one chat. `assignments` maps each new message to its session, which
+    is one of `created` or `extended`."""
 
     assignments: dict[str, UUID] = field(default_factory=dict)
     created: list[SessionSpan] = field(default_factory=list)

@@ -224,7 +224,8 @@ def _message_rows(
         )
         plans[chat_id] = plan
         assignments = plan.assignments
-        sessions = {session_id: uuid(session_id) for session_id in set(assignments.values())}
+        # Keyed by the UUIDs' integers: hashing a UUID is a Python call, an int's is not.
+        sessions = {span.id.int: uuid(span.id) for span in (*plan.created, *plan.extended)}
         for m in chat_messages:
             media = m.media
             author = m.author
@@ -234,7 +235,7 @@ def _message_rows(
                 m.external_id,
                 chat_id,
                 contact_ids.get(author.wa_id) if author is not None else None,
-                sessions[assignments[m.external_id]],
+                sessions[assignments[m.external_id].int],
                 time(m.sent_at),
                 m.from_me,
                 m.content_type,
