@@ -91,3 +91,29 @@ def test_halt_gives_up_waiting_for_a_busy_lane() -> None:
             for number in range(10):  # the lane holds one being written and two waiting
                 writers.submit(number, 0, halt)
         release.set()
+
+
+def test_a_busy_lane_holds_one_item_waiting_besides_the_prepared_and_the_written() -> None:
+    release = threading.Event()
+    submitted: list[int] = []
+
+    def write(number: int, quiet) -> None:
+        quiet()
+        release.wait(5)
+
+    with ChunkWriters(lambda item: item, write, lanes=1) as writers:
+
+        def submit_all() -> None:
+            for number in range(5):
+                writers.submit(number, 0, never)
+                submitted.append(number)
+
+        feeder = threading.Thread(target=submit_all)
+        feeder.start()
+        time.sleep(0.5)
+        # 0 is being written, 1 is prepared, 2 waits; 3 cannot be taken yet
+        assert submitted == [0, 1, 2]
+        release.set()
+        feeder.join(5)
+        writers.finish(never)
+    assert submitted == [0, 1, 2, 3, 4]

@@ -9,7 +9,7 @@ A lane is two threads. Its writer writes one chunk at a time; its preparer decod
 one while the writer's database works without the interpreter lock: from the moment the
 writer says it is committing (`quiet`) until it takes up the next chunk. Preparing at any
 other time would take the lock from under the writer between two rows of a bulk insert, which
-gives it back after every row. A lane holds at most two chunks waiting and one prepared
+gives it back after every row. A lane holds at most one chunk waiting and one prepared
 besides the one being written, so memory stays bounded by the chunk size.
 """
 
@@ -31,7 +31,7 @@ class _Lane(Generic[Item, Prepared]):
         self.waiting: queue.Queue[Item | None] = queue.Queue(1)
         self.ready: queue.Queue[Prepared | None] = queue.Queue(1)
         self.slot = threading.Semaphore(1)
-        """Held from the start of a preparation until the writer takes it up."""
+        """Held from before the preparer takes a chunk until the writer takes it up."""
         self.quiet = threading.Event()
         self.quiet.set()
 
@@ -115,12 +115,14 @@ class ChunkWriters(Generic[Item, Prepared]):
 
     def _run_preparer(self, lane: _Lane[Item, Prepared]) -> None:
         while True:
+            # The slot first: a chunk taken from `waiting` before it would be one more held
+            # in memory (as many megabytes as the chunk) while the writer is busy.
+            if not self._wait(lambda: lane.slot.acquire(timeout=_POLL_SECONDS)):
+                return
             got, item = self._get(lane.waiting)
             if not got:
                 return
             if item is not None:
-                if not self._wait(lambda: lane.slot.acquire(timeout=_POLL_SECONDS)):
-                    return
                 if not self._wait(lambda: lane.quiet.wait(_POLL_SECONDS)):
                     return
                 try:
