@@ -37,12 +37,11 @@ ITEMS = [{"text": "olá " * 5000, "n": list(range(3000))}, ("done", None), b"\x0
 
 @pytest.mark.parametrize("step", [1, 7, 4096, 65536, 10**9])
 def test_frames_round_trip_over_short_reads_and_writes(step):
-    import pickle
 
     pipe = ShortPipe(step)
     for item in ITEMS:
         write_frame(pipe, item)
-    assert [pickle.loads(read_frame(pipe)) for _ in ITEMS] == ITEMS
+    assert [read_frame(pipe).load() for _ in ITEMS] == ITEMS
     with pytest.raises(EOFError):
         read_frame(pipe)
 
@@ -60,4 +59,37 @@ def test_a_frame_cut_short_is_the_end_of_the_stream():
     write_frame(pipe, {"text": "hello world"})
     del pipe.data[-3:]
     with pytest.raises(EOFError, match="middle of a frame"):
+        read_frame(pipe)
+
+
+def _chunk():
+    from chatport.domain.batch import prepare_batch
+    from chatport.domain.model import IncomingMessage
+    from chatport.ingest.waha_fetch import Chunk
+
+    incoming = [
+        IncomingMessage(f"m{i}", "5511999999999@c.us", 1_700_000_000 + i, raw=b'{"x": 1}')
+        for i in range(50)
+    ]
+    return Chunk(prepare_batch(incoming), done=["5511999999999@c.us"], fetcher=1)
+
+
+def test_a_chunk_s_encoding_travels_beside_its_pickle_not_inside_it():
+    from chatport.ingest.waha_fetch import _CHUNK_ENCODER
+
+    chunk = _chunk()
+    pipe = ShortPipe(4096)
+    write_frame(pipe, chunk)
+    frame = read_frame(pipe)
+    assert frame.buffer == _CHUNK_ENCODER.encode(chunk)
+    assert len(frame.data) < 200  # the pickle names PackedChunk; the messages are beside it
+    packed = frame.load()
+    assert packed.fetcher == 1 and packed.unpack() == chunk
+
+
+def test_damage_in_a_frame_s_buffer_is_an_error_too():
+    pipe = ShortPipe(10**9)
+    write_frame(pipe, _chunk())
+    pipe.data[-5] ^= 0x01
+    with pytest.raises(FrameError, match="damaged"):
         read_frame(pipe)

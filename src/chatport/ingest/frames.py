@@ -3,7 +3,10 @@ the two ends of such a pipe (`start_child` in the parent, `stdout_frames` in the
 
 Only for pipes between a chatport process and a child it started (never for outside input:
 unpickling runs code named by the data). Each frame carries the CRC-32 of its payload, so a
-damaged stream is an error, never different data.
+damaged stream is an error, never different data. An object whose pickling hands over a
+`pickle.PickleBuffer` (an import chunk's encoded messages) has that buffer written after the
+pickle as it is, not copied into it (pickle protocol 5's out-of-band data): a chunk's
+megabytes are then neither copied nor held twice on either side.
 """
 
 from __future__ import annotations
@@ -17,11 +20,22 @@ import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import chatport
 
-_HEADER = struct.Struct(">IQ")  # CRC-32 of the payload, its length
+_HEADER = struct.Struct(">IQQ")  # CRC-32 of the payload, the pickle's length, the buffer's
+
+
+class Frame(NamedTuple):
+    """A frame as read: a pickle and its out-of-band buffer, if it had one."""
+
+    data: bytes
+    buffer: bytes | None
+
+    def load(self) -> Any:
+        """The object (unpickle it in the thread that will use it)."""
+        return pickle.loads(self.data, buffers=() if self.buffer is None else (self.buffer,))
 
 
 class FrameError(RuntimeError):
@@ -74,25 +88,33 @@ def stdout_frames() -> Callable[[Any], None]:
 def write_frame(stream: BinaryIO, item: Any) -> None:
     """Send one object (raises BrokenPipeError once the reader is gone). `stream` may be
     unbuffered (`PYTHONUNBUFFERED`): a raw write that a signal cuts short is continued."""
-    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-    _write_all(stream, _HEADER.pack(zlib.crc32(data), len(data)))
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(item, protocol=5, buffer_callback=buffers.append)
+    if len(buffers) > 1:
+        raise ValueError("a frame carries at most one out-of-band buffer")
+    buffer = buffers[0].raw() if buffers else memoryview(b"")
+    crc = zlib.crc32(buffer, zlib.crc32(data))
+    _write_all(stream, _HEADER.pack(crc, len(data), buffer.nbytes))
     _write_all(stream, data)
+    _write_all(stream, buffer)
     stream.flush()
 
 
-def read_frame(stream: BinaryIO) -> bytes:
-    """The next object, still pickled (`pickle.loads` it in the thread that will use it);
-    EOFError when the writer closed the pipe, FrameError when the frame is damaged."""
+def read_frame(stream: BinaryIO) -> Frame:
+    """The next frame; EOFError when the writer closed the pipe, FrameError when the frame
+    is damaged."""
     header = _read_exactly(stream, _HEADER.size)
     if len(header) < _HEADER.size:
         raise EOFError("the pipe closed")
-    crc, length = _HEADER.unpack(header)
+    crc, length, buffer_length = _HEADER.unpack(header)
     data = _read_exactly(stream, length)
-    if len(data) < length:
+    buffer = _read_exactly(stream, buffer_length) if buffer_length else b""
+    if len(data) < length or len(buffer) < buffer_length:
         raise EOFError("the pipe closed in the middle of a frame")
-    if zlib.crc32(data) != crc:
-        raise FrameError(f"a frame of {length:,} bytes arrived damaged (CRC mismatch)")
-    return data
+    if zlib.crc32(buffer, zlib.crc32(data)) != crc:
+        size = length + buffer_length
+        raise FrameError(f"a frame of {size:,} bytes arrived damaged (CRC mismatch)")
+    return Frame(data, buffer if buffer_length else None)
 
 
 def _write_all(stream: BinaryIO, data: bytes) -> None:

@@ -133,7 +133,7 @@ class LiveWriterProcess:
     def _read(self, child: subprocess.Popen, shard: int) -> None:
         try:
             while True:
-                kind, values = pickle.loads(read_frame(child.stdout))
+                kind, values = read_frame(child.stdout).load()
                 if kind == "written":
                     self._on_written(*values)
                     continue
@@ -192,7 +192,7 @@ def main() -> None:
     for stop in (signal.SIGINT, signal.SIGTERM):  # the API process stops it, by closing stdin
         signal.signal(stop, signal.SIG_IGN)
     source, send = sys.stdin.buffer, stdout_frames()
-    settings = pickle.loads(read_frame(source))
+    settings = read_frame(source).load()
     services = build(settings)
     writer = LiveWriter(
         services.database,
@@ -208,7 +208,7 @@ def main() -> None:
                 frame = read_frame(source)
             except EOFError:
                 break
-            _, items = pickle.loads(frame)
+            _, items = frame.load()
             for number, channel, envelope in items:
                 writer.submit(channel, envelope, tag=number)
     finally:

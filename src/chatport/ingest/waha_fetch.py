@@ -98,8 +98,9 @@ class Chunk(msgspec.Struct, gc=False):
     def __reduce__(self) -> tuple:
         # A chunk crosses to the writer pickled as a PackedChunk: MessagePack (typed msgspec
         # encoding and decoding are several times faster than pickling the objects), decoded
-        # by the writer thread that writes it, not by the thread reading the pipe.
-        return (PackedChunk, (self.fetcher, _CHUNK_ENCODER.encode(self)))
+        # by the writer thread that writes it, not by the thread reading the pipe. The
+        # encoding is an out-of-band buffer: frames.py sends it without copying it.
+        return (PackedChunk, (self.fetcher, pickle.PickleBuffer(_CHUNK_ENCODER.encode(self))))
 
 
 _CHUNK_ENCODER = msgspec.msgpack.Encoder()

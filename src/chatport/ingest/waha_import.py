@@ -26,7 +26,7 @@ from chatport.domain.model import BatchResult, Channel, Origin
 from chatport.domain.progress import ImportProgress
 from chatport.errors import ImportStopped, JobTakenOver, WahaDown, WahaError
 from chatport.ingest.chunk_writers import ChunkWriters
-from chatport.ingest.frames import read_frame, start_child
+from chatport.ingest.frames import Frame, read_frame, start_child
 from chatport.ingest.job_lease import lease_kept
 from chatport.ingest.waha_fetch import (
     FETCH_COMMAND,
@@ -206,7 +206,7 @@ class FetchProcesses:
     reader threads only move bytes."""
 
     def __init__(self, plans: list[FetchPlan]) -> None:
-        self.items: queues.Queue[bytes | BaseException] = queues.Queue(_CHUNKS_IN_FLIGHT)
+        self.items: queues.Queue[Frame | BaseException] = queues.Queue(_CHUNKS_IN_FLIGHT)
         self.stopping = threading.Event()
         self.finished = self.ended = 0
         self.processes = [start_child(FETCH_COMMAND) for _ in plans]
@@ -232,8 +232,8 @@ class FetchProcesses:
                 frame = self.items.get(timeout=_POLL_SECONDS)
             except queues.Empty:
                 continue
-            if isinstance(frame, bytes):
-                item = pickle.loads(frame)
+            if isinstance(frame, Frame):
+                item = frame.load()
                 self.finished += isinstance(item, Finished)
                 return item
             self.ended += 1  # a pipe closed: after its Finished, unless the process died
@@ -257,7 +257,7 @@ class FetchProcesses:
                 )
             )
 
-    def _put(self, item: bytes | BaseException) -> None:
+    def _put(self, item: Frame | BaseException) -> None:
         while not self.stopping.is_set():
             try:
                 self.items.put(item, timeout=0.2)
