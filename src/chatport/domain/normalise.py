@@ -126,10 +126,10 @@ def clean_text(text: str | None) -> str | None:
     """
     if text is None:
         return None
-    if text.isascii():  # no surrogates: only a NUL can need replacing
-        return text.replace("\x00", "\ufffd") if "\x00" in text else text
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
+    if text.isascii():  # no surrogates, and no copy to find that out
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

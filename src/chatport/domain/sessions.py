@@ -89,17 +89,13 @@ def plan_chat_sessions(
     ordered = sorted(new_messages, key=_message_order)
     spans = sorted(stored, key=lambda s: (s.started_at, s.last_activity_at, str(s.id)))
     sweep = _Sweep(timeout, channel_key)
-    add_message = sweep.add_message
     next_span = 0
-    next_start = spans[0].started_at if spans else None
     for message in ordered:
-        sent_at = message.sent_at
-        while next_start is not None and next_start <= sent_at:
+        while next_span < len(spans) and spans[next_span].started_at <= message.sent_at:
             span = spans[next_span]
             sweep.add(span.started_at, span.last_activity_at, span)
             next_span += 1
-            next_start = spans[next_span].started_at if next_span < len(spans) else None
-        add_message(sent_at, message)
+        sweep.add(message.sent_at, message.sent_at, message)
     for span in spans[next_span:]:
         sweep.add(span.started_at, span.last_activity_at, span)
     sweep.close()
@@ -160,18 +156,6 @@ class _Sweep:
             self._messages.append(item)
         if self._end is None or end > self._end:
             self._end = end
-
-    def add_message(self, sent_at: datetime, message: Message) -> None:
-        """`add(sent_at, sent_at, message)`, without its checks (one call per new message)."""
-        end = self._end
-        if end is None:
-            self._end = sent_at
-        elif sent_at - end > self._timeout:
-            self.close()
-            self._end = sent_at
-        elif sent_at > end:
-            self._end = sent_at
-        self._messages.append(message)
 
     def close(self) -> None:
         """Plan the current group and start an empty one."""
