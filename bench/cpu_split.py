@@ -1,7 +1,7 @@
 """Where a WAHA import's CPU goes: seconds of CPU per process during one `chatport import waha`.
 
     python bench/cpu_split.py [--messages 300000] [--backend postgresql|sqlite] [--again]
-        [--postgres-url postgresql://…/postgres]
+        [--chunk-size N] [--postgres-url postgresql://…/postgres]
 
 The simulator (`--preload`) runs in its own process, the import in another (as in
 `import_waha.py`); every 50 ms the CPU time (user + system, `/proc/PID/stat`) of the writer,
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from import_waha import FETCHERS, simulator  # noqa: E402
+from import_waha import IMPORT_OPTIONS, simulator  # noqa: E402
 from write_batch import fresh_database  # noqa: E402
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -65,9 +65,8 @@ def simulator_pid(port: str) -> int:
     raise SystemExit("the simulator's process was not found")
 
 
-def measure(url: str, database_url: str, simulator: int) -> str:
+def measure(url: str, database_url: str, simulator: int, options: list[str]) -> str:
     before, simulator_before = postgres_cpu(), cpu(simulator)[0]
-    options = ["--concurrency", "4", "--chunk-size", "5000", "--fetchers", str(FETCHERS)]
     command = ["chatport", "import", "waha", "--url", url, "--db", database_url, *options]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -96,6 +95,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=300_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--again", action="store_true", help="then time a re-import")
+    parser.add_argument("--chunk-size", type=int, help="default: the store's")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
@@ -103,12 +103,13 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
+    options = IMPORT_OPTIONS + (["--chunk-size", str(args.chunk_size)] if args.chunk_size else [])
     with simulator(args.messages // 100, args.messages) as url:
         pid = simulator_pid(url.rsplit(":", 1)[1])
         with fresh_database(args.backend, args.postgres_url) as database_url:
-            print("import", measure(url, database_url, pid), flush=True)
+            print("import", measure(url, database_url, pid, options), flush=True)
             if args.again:
-                print("reimport", measure(url, database_url, pid), flush=True)
+                print("reimport", measure(url, database_url, pid, options), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ databases:
             fetch processes together, sampled);
   reimport  after the first import, the same command again: everything is a duplicate;
   raw       the rows the import stored, read back and inserted into a fresh database's
-            `messages` with the back end's fastest plain bulk insert, in chunks of 5,000,
-            with the settings the import writes with;
+            `messages` with the back end's fastest plain bulk insert, in transactions as
+            large as the import's (the store's `import_chunk_size`: 10,000 on PostgreSQL,
+            5,000 on SQLite), with the settings the import writes with;
   rounds    import and raw alternate --rounds times (2), each on fresh databases, so that
             this shared machine's changes of speed fall on both; ratio_vs_raw is their
             mean times' ratio, msgs_per_s the import's mean;
@@ -53,6 +54,8 @@ from chatport.store.postgres import copy_rows  # noqa: E402
 from chatport.store.tables import messages  # noqa: E402
 
 FETCHERS = 2
+IMPORT_OPTIONS = ["--concurrency", "4", "--fetchers", str(FETCHERS)]
+"""The import's options (the chunk size is the store's default)."""
 
 
 def tree_rss_kb(root: int) -> int:
@@ -85,8 +88,7 @@ def simulator(chats: int, messages: int):
 def timed_import(url: str, database_url: str) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of one `chatport import waha` (the writer and its fetch
     processes together, sampled every 20 ms)."""
-    options = ["--concurrency", "4", "--chunk-size", "5000", "--fetchers", str(FETCHERS)]
-    command = ["chatport", "import", "waha", "--url", url, "--db", database_url, *options]
+    command = ["chatport", "import", "waha", "--url", url, "--db", database_url, *IMPORT_OPTIONS]
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -118,8 +120,9 @@ def raw_seconds(source_url: str, backend: str, postgres_url: str) -> tuple[float
 
 
 def _raw_insert(target: Database, backend: str, rows: list[tuple]) -> float:
-    """Seconds to insert `rows` (as read back) in transactions of 5,000."""
+    """Seconds to insert `rows` (as read back) in transactions of the import's size."""
     ops = target.ops
+    size = ops.import_chunk_size
     if backend == "sqlite":
         rows = [
             tuple(
@@ -138,8 +141,8 @@ def _raw_insert(target: Database, backend: str, rows: list[tuple]) -> float:
         rows = [tuple(_json(v).encode() if isinstance(v, dict) else v for v in row) for row in rows]
     sql = insert_sql("messages", MESSAGE_COLUMNS, "?")
     start = time.perf_counter()
-    for offset in range(0, len(rows), 5000):
-        chunk = rows[offset : offset + 5000]
+    for offset in range(0, len(rows), size):
+        chunk = rows[offset : offset + size]
         connection = target.engine.connect().execution_options(sqlite_write=True)
         with connection, connection.begin():
             if backend == "sqlite":

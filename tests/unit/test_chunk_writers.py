@@ -88,12 +88,12 @@ def test_halt_gives_up_waiting_for_a_busy_lane() -> None:
 
     with ChunkWriters(lambda n: n, write, lanes=1) as writers:
         with pytest.raises(TimeoutError):
-            for number in range(10):  # the lane holds one being written and two waiting
+            for number in range(10):  # the lane takes one to write and one to prepare
                 writers.submit(number, 0, halt)
         release.set()
 
 
-def test_a_busy_lane_holds_one_item_waiting_besides_the_prepared_and_the_written() -> None:
+def test_a_busy_lane_takes_one_item_besides_the_written_and_submit_waits_for_it() -> None:
     release = threading.Event()
     submitted: list[int] = []
 
@@ -111,9 +111,66 @@ def test_a_busy_lane_holds_one_item_waiting_besides_the_prepared_and_the_written
         feeder = threading.Thread(target=submit_all)
         feeder.start()
         time.sleep(0.5)
-        # 0 is being written, 1 is prepared, 2 waits; 3 cannot be taken yet
-        assert submitted == [0, 1, 2]
+        # 0 is being written, 1 is prepared; 2 stays its producer's until the lane takes it
+        assert submitted == [0, 1]
         release.set()
         feeder.join(5)
         writers.finish(never)
     assert submitted == [0, 1, 2, 3, 4]
+
+
+def test_producers_sharing_a_lane_keep_their_own_order() -> None:
+    written: list[tuple[int, int]] = []
+
+    def write(item: tuple[int, int], quiet) -> None:
+        written.append(item)
+        quiet()
+
+    with ChunkWriters(lambda item: item, write, lanes=1) as writers:
+
+        def produce(producer: int) -> None:
+            for number in range(30):
+                assert writers.submit((producer, number), producer)
+
+        producers = [threading.Thread(target=produce, args=(p,)) for p in range(2)]
+        for thread in producers:
+            thread.start()
+        for thread in producers:
+            thread.join(10)
+        writers.finish(never)
+    for producer in range(2):
+        assert [n for p, n in written if p == producer] == list(range(30))
+
+
+def test_a_producer_without_halt_hears_of_a_failure_as_false() -> None:
+    def write(number: int, quiet) -> None:
+        raise ValueError("the database refused")
+
+    with pytest.raises(ValueError, match="refused"):  # noqa: SIM117
+        with ChunkWriters(lambda n: n, write, lanes=1) as writers:
+            results = [writers.submit(number, 0) for number in range(4)]
+            assert results[-1] is False
+            writers.finish(never)
+
+
+def test_wait_for_room_returns_only_once_the_lane_would_take_an_item_at_once() -> None:
+    release = threading.Event()
+
+    def write(number: int, quiet) -> None:
+        quiet()
+        release.wait(5)
+
+    with ChunkWriters(lambda n: n, write, lanes=1) as writers:
+        assert writers.wait_for_room(0)
+        writers.submit(0, 0)  # being written
+        assert writers.wait_for_room(0)
+        writers.submit(1, 0)  # prepared
+        waited: list[bool] = []
+        waiter = threading.Thread(target=lambda: waited.append(writers.wait_for_room(0)))
+        waiter.start()
+        waiter.join(0.5)
+        assert waited == []  # the lane is busy: a producer would not read its next item
+        release.set()
+        waiter.join(5)
+        assert waited == [True]
+        writers.finish(never)

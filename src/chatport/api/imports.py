@@ -38,7 +38,12 @@ class ImportIn(BaseModel):
     until: datetime | None = None
     concurrency: int = Field(default=4, ge=1, le=64)
     page_size: int = Field(default=500, ge=1, le=5000)
-    chunk_size: int = Field(default=5000, ge=1, le=50_000)
+    chunk_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=50_000,
+        description="Messages per transaction (default: 10,000 on PostgreSQL, 5,000 on SQLite)",
+    )
     fetchers: int = Field(default=2, ge=1, le=16)
     chat_id: str | None = Field(
         default=None,

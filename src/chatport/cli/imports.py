@@ -65,7 +65,12 @@ def import_waha(
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Chats fetched at once")] = 4,
     page_size: Annotated[int, typer.Option(min=1, help="Messages per WAHA request")] = 500,
-    chunk_size: Annotated[int, typer.Option(min=1, help="Messages per transaction")] = 5_000,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Messages per transaction [default: 10,000 on PostgreSQL, 5,000 on SQLite]"
+        ),
+    ] = None,
     fetchers: Annotated[
         int, typer.Option(min=1, max=16, help="Fetch processes (they share the chats)")
     ] = 2,

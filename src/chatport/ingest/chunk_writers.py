@@ -9,8 +9,9 @@ A lane is two threads. Its writer writes one chunk at a time; its preparer decod
 one while the writer's database works without the interpreter lock: from the moment the
 writer says it is committing (`quiet`) until it takes up the next chunk. Preparing at any
 other time would take the lock from under the writer between two rows of a bulk insert, which
-gives it back after every row. A lane holds at most one chunk waiting and one prepared
-besides the one being written, so memory stays bounded by the chunk size.
+gives it back after every row. A lane takes a chunk only when it may prepare it (`submit`
+waits until then, the chunk still the caller's): per lane one chunk waits in its producer,
+one is prepared and one written, so memory stays bounded by the chunk size.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ _POLL_SECONDS = 0.2
 
 class _Lane(Generic[Item, Prepared]):
     def __init__(self) -> None:
-        self.waiting: queue.Queue[Item | None] = queue.Queue(1)
+        self.waiting: queue.Queue[tuple[Item, threading.Event] | None] = queue.Queue(1)
+        """An item handed over and the event its preparer sets on taking it; None: the end."""
         self.ready: queue.Queue[Prepared | None] = queue.Queue(1)
         self.slot = threading.Semaphore(1)
         """Held from before the preparer takes a chunk until the writer takes it up."""
+        self.hungry = threading.Event()
+        """Set while the preparer waits for an item it may prepare at once."""
         self.quiet = threading.Event()
         self.quiet.set()
 
@@ -74,10 +78,25 @@ class ChunkWriters(Generic[Item, Prepared]):
         if self._failure is not None:
             raise self._failure
 
-    def submit(self, item: Item, lane: int, halt: Callable[[], None]) -> None:
-        """Queue `item` on `lane` (modulo the lanes), waiting while that lane is busy;
-        `halt()` is called while waiting and may raise to give up."""
-        self._put(self._lanes[lane % len(self._lanes)].waiting, item, halt)
+    def submit(self, item: Item, lane: int, halt: Callable[[], None] | None = None) -> bool:
+        """Hand `item` to `lane` (modulo the lanes) and wait until its preparer takes it,
+        which it does once it may prepare it: a producer that calls this before it reads its
+        next item never holds more than one. Safe from several threads at once. True once
+        taken; False if the lanes stopped first. With `halt`, it is called while waiting and
+        may raise to give up, and a lane's error is raised; without, a lane's error ends the
+        wait (False) and is left for `check` or `finish` to raise."""
+        taken = threading.Event()
+        box = self._lanes[lane % len(self._lanes)].waiting
+        if not self._put(box, (item, taken), halt):
+            return False
+        return self._wait(lambda: taken.wait(_POLL_SECONDS), halt)
+
+    def wait_for_room(self, lane: int) -> bool:
+        """Wait until `lane` (modulo the lanes) would take an item at once; False once the
+        lanes stopped. A producer that calls it before reading its next item keeps that
+        item out of memory (in its pipe, say) while the lane is busy."""
+        hungry = self._lanes[lane % len(self._lanes)].hungry
+        return self._wait(lambda: hungry.wait(_POLL_SECONDS))
 
     def finish(self, halt: Callable[[], None]) -> None:
         """Wait until everything submitted is written; raise a lane's error."""
@@ -114,43 +133,65 @@ class ChunkWriters(Generic[Item, Prepared]):
         return False, None
 
     def _run_preparer(self, lane: _Lane[Item, Prepared]) -> None:
-        while True:
-            # The slot first: a chunk taken from `waiting` before it would be one more held
-            # in memory (as many megabytes as the chunk) while the writer is busy.
-            if not self._wait(lambda: lane.slot.acquire(timeout=_POLL_SECONDS)):
+        # The slot first: a chunk taken before it would be held (megabytes) while the writer
+        # is busy, and its producer would go on to read the next one.
+        while self._wait(lambda: lane.slot.acquire(timeout=_POLL_SECONDS)):
+            if not self._prepare_next(lane):
                 return
-            got, item = self._get(lane.waiting)
-            if not got:
-                return
-            if item is not None:
-                if not self._wait(lambda: lane.quiet.wait(_POLL_SECONDS)):
-                    return
-                try:
-                    item = self._prepare(item)
-                except BaseException as error:  # noqa: BLE001 - the caller re-raises it
-                    self._fail(error)
-                    return
-            if not self._put(lane.ready, item, None) or item is None:
-                return
+
+    def _prepare_next(self, lane: _Lane[Item, Prepared]) -> bool:
+        """Take the lane's next item, prepare it once the writer is quiet and pass it on;
+        False at the end, on a failure or once the lanes stop. (A call of its own, so that
+        nothing of the item outlives its preparation.)"""
+        lane.hungry.set()
+        got, handed = self._get(lane.waiting)
+        lane.hungry.clear()
+        if not got:
+            return False
+        if handed is None:
+            self._put(lane.ready, None, None)
+            return False
+        item, taken = handed
+        taken.set()
+        del handed
+        if not self._wait(lambda: lane.quiet.wait(_POLL_SECONDS)):
+            return False
+        try:
+            prepared = self._prepare(item)
+        except BaseException as error:  # noqa: BLE001 - the caller re-raises it
+            self._fail(error)
+            return False
+        del item
+        return self._put(lane.ready, prepared, None)
 
     def _run_writer(self, lane: _Lane[Item, Prepared]) -> None:
-        while True:
-            got, prepared = self._get(lane.ready)
-            if not got or prepared is None:
-                return
-            lane.quiet.clear()
-            lane.slot.release()
-            try:
-                self._write(prepared, lane.quiet.set)
-            except BaseException as error:  # noqa: BLE001 - the caller re-raises it
-                self._fail(error)
-                return
-            finally:
-                lane.quiet.set()
+        while self._write_next(lane):
+            pass
 
-    def _wait(self, done: Callable[[], bool]) -> bool:
-        """Call `done()` (which waits a little) until it is true; False once lanes stop."""
+    def _write_next(self, lane: _Lane[Item, Prepared]) -> bool:
+        """Write the lane's next prepared item; False at the end or on a failure. (A call of
+        its own, so the item is dropped before the writer waits for the next.)"""
+        got, prepared = self._get(lane.ready)
+        if not got or prepared is None:
+            return False
+        lane.quiet.clear()
+        lane.slot.release()
+        try:
+            self._write(prepared, lane.quiet.set)
+        except BaseException as error:  # noqa: BLE001 - the caller re-raises it
+            self._fail(error)
+            return False
+        finally:
+            lane.quiet.set()
+        return True
+
+    def _wait(self, done: Callable[[], bool], halt: Callable[[], None] | None = None) -> bool:
+        """Call `done()` (which waits a little) until it is true; False once lanes stop.
+        With `halt`, it is called (and a lane's error raised) between waits."""
         while not done():
+            if halt is not None:
+                self.check()
+                halt()
             if self._stopping.is_set():
                 return False
         return True

@@ -82,7 +82,7 @@ def importer_for(
     channel, waha = waha_of_job(services, job)
     defaults: dict[str, Any] = {
         "concurrency": int(job.params.get("concurrency", 4)),
-        "chunk_size": int(job.params.get("chunk_size", 5000)),
+        "chunk_size": int(job.params.get("chunk_size") or 0) or None,
         "fetchers": int(job.params.get("fetchers", 2)),
     }
     chosen = chats_of(job)

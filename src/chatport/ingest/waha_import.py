@@ -44,7 +44,6 @@ from chatport.store.database import Database
 from chatport.store.lids import remember_lids
 from chatport.store.reads import channel_chat_ids
 
-_CHUNKS_IN_FLIGHT = 1
 _POLL_SECONDS = 0.2
 
 
@@ -59,7 +58,7 @@ class WahaImport:
         waha: WahaSettings,
         *,
         concurrency: int = 4,
-        chunk_size: int = 5_000,
+        chunk_size: int | None = None,
         fetchers: int = 2,
         only_chats: set[str] | None = None,
         on_progress: Callable[[ImportProgress], None] | None = None,
@@ -67,7 +66,8 @@ class WahaImport:
         chats: tuple[WahaChat, ...] | None = None,
     ) -> None:
         """`concurrency` chats are fetched at once, spread over `fetchers` processes, and
-        written by one thread per fetcher where the store takes concurrent writers
+        written in transactions of `chunk_size` messages (default: the store's
+        `import_chunk_size`) by one thread per fetcher where the store takes concurrent writers
         (PostgreSQL; SQLite has one). `on_progress` hears of every committed chunk and of
         the listing, `on_fetched` of every page read (both from any thread, one call at a
         time). `chats`: the chats to import, already listed (else WAHA lists them)."""
@@ -84,7 +84,7 @@ class WahaImport:
             skip_chats=frozenset(job.chats_done),
             only_chats=frozenset(only_chats) if only_chats is not None else None,
             concurrency=max(1, -(-concurrency // fetchers)),
-            chunk_size=chunk_size,
+            chunk_size=chunk_size or database.ops.import_chunk_size,
             chats=chats,
         )
         self.fetchers = fetchers
@@ -134,17 +134,15 @@ class WahaImport:
 
         with (
             self.database.bulk_writes() as database,
-            FetchProcesses(plans) as fetched,
             ChunkWriters(
                 PackedChunk.unpack, partial(self._write, database), self.writers
             ) as writing,
+            FetchProcesses(plans, writing) as fetched,
         ):
             running = len(plans)
             while running:
                 item = fetched.next(halt)
-                if isinstance(item, PackedChunk):
-                    writing.submit(item, item.fetcher, halt)
-                elif isinstance(item, Finished):
+                if isinstance(item, Finished):
                     if item.error is not None:
                         writing.finish(halt)  # what came before the error is kept
                         raise item.error
@@ -200,13 +198,15 @@ async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
 
 
 class FetchProcesses:
-    """A fetch process (`waha_fetch.main`) per plan; their frames, merged, in a bounded
-    queue (a fetcher blocks on its pipe while the writer is behind). Frames are unpickled by
-    the caller of `next` (a chunk stays packed until its writer thread unpacks it); the
-    reader threads only move bytes."""
+    """A fetch process (`waha_fetch.main`) per plan. A relay thread per process reads its
+    frames: it hands each chunk, still packed, straight to the fetcher's lane of `writers`,
+    and reads the next frame only once that lane would take it at once (while the lane is
+    busy, a chunk waits in the fetcher and its pipe, not in this process); the other frames
+    (progress, the end) go to `next`, in order after the chunks before them."""
 
-    def __init__(self, plans: list[FetchPlan]) -> None:
-        self.items: queues.Queue[Frame | BaseException] = queues.Queue(_CHUNKS_IN_FLIGHT)
+    def __init__(self, plans: list[FetchPlan], writers: ChunkWriters) -> None:
+        self.writers = writers
+        self.items: queues.Queue[Listed | Fetched | Finished | BaseException] = queues.Queue()
         self.stopping = threading.Event()
         self.finished = self.ended = 0
         self.processes = [start_child(FETCH_COMMAND) for _ in plans]
@@ -223,47 +223,47 @@ class FetchProcesses:
             process.wait()
             process.stdout.close()
 
-    def next(self, halt: Callable[[], None]) -> PackedChunk | Listed | Fetched | Finished:
-        """The next frame of any fetcher; `halt()` is called while waiting and may raise
-        to give up."""
+    def next(self, halt: Callable[[], None]) -> Listed | Fetched | Finished:
+        """The next frame of any fetcher that is not a chunk; `halt()` is called while
+        waiting and may raise to give up."""
         while True:
             halt()
             try:
-                frame = self.items.get(timeout=_POLL_SECONDS)
+                item = self.items.get(timeout=_POLL_SECONDS)
             except queues.Empty:
                 continue
-            if isinstance(frame, Frame):
-                item = frame.load()
+            if not isinstance(item, BaseException):
                 self.finished += isinstance(item, Finished)
                 return item
             self.ended += 1  # a pipe closed: after its Finished, unless the process died
             if self.ended > self.finished:
-                return Finished(frame)
+                return Finished(item)
 
     def _relay(self, process: subprocess.Popen, plan: FetchPlan) -> None:
         try:
             process.stdin.write(pickle.dumps(plan))
             process.stdin.close()
-            while True:
-                self._put(read_frame(process.stdout))
+            lane = plan.share[0]
+            while self.writers.wait_for_room(lane) and self._pass_on(read_frame(process.stdout)):
+                pass
         except Exception as error:  # noqa: BLE001 - the writer must hear of any end
             if self.stopping.is_set():
                 return
             process.kill()
-            self._put(
+            self.items.put(
                 RuntimeError(
                     f"a fetch process stopped without a word (exit {process.wait()}; "
                     f"{type(error).__name__}: {error})"
                 )
             )
 
-    def _put(self, item: Frame | BaseException) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.items.put(item, timeout=0.2)
-                return
-            except queues.Full:
-                continue
+    def _pass_on(self, frame: Frame) -> bool:
+        """Hand a chunk to its lane (False once the lanes stopped), queue anything else."""
+        item = frame.load()
+        if isinstance(item, PackedChunk):
+            return self.writers.submit(item, item.fetcher)
+        self.items.put(item)
+        return True
 
 
 def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:

@@ -53,6 +53,8 @@ class BulkOps(Protocol):
     """The driver's parameter marker: `?` (sqlite3) or `%s` (psycopg)."""
     concurrent_writers: bool
     """Whether transactions of different chats commit in parallel (not SQLite's one lock)."""
+    import_chunk_size: int
+    """Messages per import transaction unless the import says otherwise."""
 
     def lookup(
         self, connection: Connection, build: QueryBuilder, keys: Sequence[str], **params: Any

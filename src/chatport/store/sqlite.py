@@ -42,6 +42,7 @@ class SqliteBulk:
     name = "sqlite"
     placeholder = "?"
     concurrent_writers = False
+    import_chunk_size = 5_000
     encode_time = staticmethod(sqlite_datetime)
 
     def __init__(self) -> None:
