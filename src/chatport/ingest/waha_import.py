@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
 from functools import partial
 
@@ -97,10 +98,13 @@ class WahaImport:
         """Fetch and write everything the job still lacks. Raises WahaError (auth, session,
         WAHA down), TimeoutError once `deadline` (time.monotonic()) has passed, or whatever
         stopped a fetcher or a write."""
-        self.write_chats(self.prepare(), deadline)
+        # The fetch processes start first: they load their modules while this one talks to
+        # WAHA and the store.
+        with FetchProcesses(self.fetchers) as fetching:
+            self.write_chats(self.prepare(), deadline, fetching=fetching)
 
     def prepare(self) -> dict[str, str]:
-        """Check the WAHA session (clear errors before any process starts), read the
+        """Check the WAHA session (clear errors before anything is fetched), read the
         session's `@lid` -> phone mapping once and store it (for the live path, and so LID
         contacts merge); return it, phones as `…@c.us`."""
         lids = asyncio.run(_session_and_lids(self.plan.waha))
@@ -115,11 +119,12 @@ class WahaImport:
         lids: dict[str, str],
         deadline: float | None = None,
         stop: threading.Event | None = None,
+        fetching: FetchProcesses | None = None,
     ) -> None:
-        """The chunk step both engines run: fetch the plan's chats (in fetch processes) and
-        write each chunk through the write path, in one transaction with its checkpoint
-        (`ChunkWriters`: a thread per fetcher on PostgreSQL, one on SQLite; the database's
-        `bulk_writes`).
+        """The chunk step both engines run: fetch the plan's chats (in fetch processes:
+        `fetching`'s, else its own) and write each chunk through the write path, in one
+        transaction with its checkpoint (`ChunkWriters`: a thread per fetcher on PostgreSQL,
+        one on SQLite; the database's `bulk_writes`).
         Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
         with self.database.engine.connect() as connection:
             stored_chats = channel_chat_ids(connection, self.channel.id)
@@ -132,13 +137,12 @@ class WahaImport:
             if stop is not None and stop.is_set():
                 raise ImportStopped("the import was stopped")
 
-        with (
-            self.database.bulk_writes() as database,
-            ChunkWriters(
-                PackedChunk.unpack, partial(self._write, database), self.writers
-            ) as writing,
-            FetchProcesses(plans, writing) as fetched,
-        ):
+        with ExitStack() as stack:
+            database = stack.enter_context(self.database.bulk_writes())
+            write = partial(self._write, database)
+            writing = stack.enter_context(ChunkWriters(PackedChunk.unpack, write, self.writers))
+            fetched = fetching or stack.enter_context(FetchProcesses(self.fetchers))
+            fetched.fetch(plans, writing)
             running = len(plans)
             while running:
                 item = fetched.next(halt)
@@ -198,18 +202,22 @@ async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
 
 
 class FetchProcesses:
-    """A fetch process (`waha_fetch.main`) per plan. A relay thread per process reads its
-    frames: it hands each chunk, still packed, straight to the fetcher's lane of `writers`,
-    and reads the next frame only once that lane would take it at once (while the lane is
-    busy, a chunk waits in the fetcher and its pipe, not in this process); the other frames
-    (progress, the end) go to `next`, in order after the chunks before them."""
+    """Fetch processes (`waha_fetch.main`), started at once: they load their modules, then
+    wait for their plans (`fetch`). A relay thread per process reads its frames: it hands
+    each chunk, still packed, straight to the fetcher's lane of the writers, and reads the
+    next frame only once that lane would take it at once (while the lane is busy, a chunk
+    waits in the fetcher and its pipe, not in this process); the other frames (progress,
+    the end) go to `next`, in order after the chunks before them."""
 
-    def __init__(self, plans: list[FetchPlan], writers: ChunkWriters) -> None:
-        self.writers = writers
+    def __init__(self, count: int) -> None:
         self.items: queues.Queue[Listed | Fetched | Finished | BaseException] = queues.Queue()
         self.stopping = threading.Event()
         self.finished = self.ended = 0
-        self.processes = [start_child(FETCH_COMMAND) for _ in plans]
+        self.processes = [start_child(FETCH_COMMAND) for _ in range(count)]
+
+    def fetch(self, plans: list[FetchPlan], writers: ChunkWriters) -> None:
+        """Give each process its plan (one each) and relay what they send."""
+        self.writers = writers
         for process, plan in zip(self.processes, plans, strict=True):
             threading.Thread(target=self._relay, args=(process, plan), daemon=True).start()
 
