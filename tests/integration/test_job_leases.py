@@ -57,7 +57,7 @@ def test_a_running_job_is_not_claimed_twice_until_its_heartbeat_is_stale(databas
     assert load(database, first.id).owner == second.owner != first.owner
     # the first run learns it at its next write, and writes nothing more
     with database.unit_of_work() as uow, pytest.raises(JobTakenOver):
-        jobs.checkpoint(uow.connection, first, BatchResult(created=5), ["a@c.us"], {})
+        jobs.checkpoint(uow.connection, uow.ops, first, BatchResult(created=5), ["a@c.us"], {})
     with database.unit_of_work() as uow, pytest.raises(JobTakenOver):
         job_leases.heartbeat(uow.connection, first)
     with database.unit_of_work() as uow:
@@ -66,7 +66,9 @@ def test_a_running_job_is_not_claimed_twice_until_its_heartbeat_is_stale(databas
     stored = load(database, first.id)
     assert (stored.status, stored.counters, stored.chats_done) == ("running", {}, set())
     with database.unit_of_work() as uow:  # the second run's writes go through
-        state = jobs.checkpoint(uow.connection, second, BatchResult(created=5), ["a@c.us"], {})
+        state = jobs.checkpoint(
+            uow.connection, uow.ops, second, BatchResult(created=5), ["a@c.us"], {}
+        )
         jobs.finish_job(uow.connection, second, "completed")
         uow.commit()
     assert state.counters["created"] == 5 and load(database, first.id).status == "completed"
@@ -152,7 +154,7 @@ def test_runs_of_one_job_checkpointing_at_once_add_up(database) -> None:
             with database.unit_of_work() as uow:
                 done = [f"{index}-{n}@c.us"]
                 failed = {f"{index}-{n}-f@c.us": "boom"} if n % 5 == 0 else {}
-                jobs.checkpoint(uow.connection, run, BatchResult(created=3), done, failed)
+                jobs.checkpoint(uow.connection, uow.ops, run, BatchResult(created=3), done, failed)
                 uow.commit()
 
     threads = [threading.Thread(target=checkpoint_many, args=(r, i)) for i, r in enumerate(runs)]

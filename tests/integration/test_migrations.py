@@ -128,7 +128,7 @@ def test_0006_down_and_up_keeps_jobs_and_their_chats(blank_url: str) -> None:
                 since=None,
                 until=datetime.now(UTC),
             )
-            jobs.checkpoint(uow.connection, job, BatchResult(created=3), ["a@c.us"], {})
+            jobs.checkpoint(uow.connection, uow.ops, job, BatchResult(created=3), ["a@c.us"], {})
             uow.commit()
         with database.engine.begin() as connection:
             command.downgrade(_config(connection), "0005")

@@ -279,3 +279,18 @@ def test_an_id_stored_in_another_chat_at_another_time_is_skipped_not_doubled(
     assert (result.created, result.duplicates) == (size, 1)
     assert rows(database, select(func.count()).select_from(messages))[0][0] == size + 1
     assert stored_partition(database, GROUP) == {frozenset(f"n{i}" for i in range(size))}
+
+
+@pytest.mark.parametrize("size", [5, 300])  # one INSERT, and COPY, on PostgreSQL
+def test_new_chats_skips_the_duplicate_check_yet_a_message_stored_since_is_not_doubled(
+    database: Database, size: int
+) -> None:
+    channel = database.channel()
+    batch = [incoming(f"n{i}", minutes=i, chat=GROUP) for i in range(size)]
+    # the import believed the chat new; a live delivery stored one of its messages meanwhile
+    database.write_batch(channel, [batch[size // 2]], origin=Origin.LIVE)
+    result = database.write_batch(channel, batch, origin=Origin.IMPORT, new_chats=True)
+    assert (result.created, result.duplicates) == (size - 1, 1)
+    assert rows(database, select(func.count()).select_from(messages))[0][0] == size
+    # a minute apart: one session, the live message's included
+    assert stored_partition(database, GROUP) == {frozenset(f"n{i}" for i in range(size))}

@@ -92,6 +92,9 @@ class WahaImport:
         self.writers = fetchers if database.ops.concurrent_writers else 1
         self._store_url = database.engine.url.render_as_string(hide_password=False)
         self._listed: dict[int, Listed] = {}
+        self._stored_chats: frozenset[str] = frozenset()
+        """The chats the store held when `write_chats` began (the others need no duplicate
+        check: `write_batch`'s `new_chats`)."""
         self._progress_lock = threading.Lock()
 
     def run(self, deadline: float | None = None) -> None:
@@ -128,6 +131,7 @@ class WahaImport:
         Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
         with self.database.engine.connect() as connection:
             stored_chats = channel_chat_ids(connection, self.channel.id)
+        self._stored_chats = stored_chats
         plans = [self._share(i, lids, stored_chats) for i in range(self.fetchers)]
 
         def halt() -> None:
@@ -180,11 +184,16 @@ class WahaImport:
         committed: list[jobs.Checkpoint] = []
 
         def record(connection: Connection, result: BatchResult) -> None:
-            checkpoint = jobs.checkpoint(connection, self.job, result, chunk.done, chunk.failed)
+            checkpoint = jobs.checkpoint(
+                connection, database.ops, self.job, result, chunk.done, chunk.failed
+            )
             committed[:] = [checkpoint]
             quiet()  # the commit is next
 
-        result = database.write_batch(self.channel, chunk.batch, origin=Origin.IMPORT, then=record)
+        new_chats = self._stored_chats.isdisjoint(chunk.batch.chats)
+        result = database.write_batch(
+            self.channel, chunk.batch, origin=Origin.IMPORT, then=record, new_chats=new_chats
+        )
         with self._progress_lock:
             committed[0].adopt(self.job)
             self.progress.messages += chunk.messages

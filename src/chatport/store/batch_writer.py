@@ -69,9 +69,14 @@ def write_batch(
     timeout: timedelta | None = None,
     now: datetime | None = None,
     exact_duplicates: bool = False,
+    new_chats: bool = False,
 ) -> BatchResult:
     """Write `batch` on `connection`, inside the caller's transaction; return exact counters.
 
+    `new_chats`: the caller knows that none of the batch's chats held a message when it
+    began (an import's chats the store lacked at the job's start), so the duplicate check
+    is skipped; a message stored since (a live delivery) makes the insert raise
+    DuplicateElsewhere, and the exact pass checks every id.
     Raises DuplicateElsewhere (see there) unless `exact_duplicates` is set.
     """
     write = _Write(
@@ -91,7 +96,11 @@ def write_batch(
     plans: dict[str, ChatSessionPlan] = {}
     if batch.messages:
         chats, result.chats_created = lock_chats(connection, ops, channel, batch.chats, write.now)
-        stored = stored_ids(connection, ops, channel.id, batch.messages, exact_duplicates)
+        stored = (
+            set()
+            if new_chats and not exact_duplicates
+            else stored_ids(connection, ops, channel.id, batch.messages, exact_duplicates)
+        )
         new = [m for m in batch.messages if m.external_id not in stored]
         result.duplicates += len(batch.messages) - len(new)
     if new:

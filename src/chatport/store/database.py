@@ -57,13 +57,14 @@ class Database:
         timeout: timedelta | None = None,
         now: datetime | None = None,
         then: Callable[[Connection, BatchResult], None] | None = None,
+        new_chats: bool = False,
     ) -> BatchResult:
         """Write one batch in its own transaction, retried on deadlocks and, with the exact
         duplicate check, when some ids were stored elsewhere (see DuplicateElsewhere).
 
         `incoming` may be a function of the transaction's connection that returns the batch
         (called again on a retry); `then(connection, result)` runs in the same transaction
-        after the batch (checkpoints).
+        after the batch (checkpoints). `new_chats`: see store.batch_writer.write_batch.
         """
         batch = None
         if not callable(incoming):
@@ -80,6 +81,7 @@ class Database:
                         timeout=timeout,
                         now=now,
                         exact_duplicates=exact,
+                        new_chats=new_chats,
                     )
                 except DuplicateElsewhere:
                     continue

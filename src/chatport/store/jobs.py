@@ -23,10 +23,12 @@ from sqlalchemy import Connection, delete, desc, insert, select
 
 from chatport.domain.model import BatchResult
 from chatport.errors import JobTakenOver, NotFoundError
+from chatport.store.bulk import BulkOps
 from chatport.store.job_leases import leased, new_owner
 from chatport.store.tables import import_job_chats, import_jobs
 
 DONE, FAILED = "done", "failed"
+_CHAT_COLUMNS = ("job_id", "chat_id", "status", "error", "updated_at")
 """The states of a chat in `import_job_chats`."""
 
 
@@ -156,6 +158,7 @@ class Checkpoint:
 
 def checkpoint(
     connection: Connection,
+    ops: BulkOps,
     job: ImportJob,
     result: BatchResult,
     chats_done: Iterable[str],
@@ -197,22 +200,10 @@ def checkpoint(
                 import_job_chats.c.job_id == job.id, import_job_chats.c.chat_id.in_(finished)
             )
         )
-        connection.execute(
-            insert(import_job_chats),
-            [
-                {
-                    "job_id": job.id,
-                    "chat_id": chat,
-                    "status": status,
-                    "error": error,
-                    "updated_at": now,
-                }
-                for chat, status, error in [
-                    *((chat, DONE, None) for chat in done),
-                    *((chat, FAILED, error) for chat, error in failed.items()),
-                ]
-            ],
-        )
+        job_id, stamp = ops.encode_uuid(job.id), ops.encode_time(now)
+        rows = [(job_id, chat, DONE, None, stamp) for chat in done]
+        rows += [(job_id, chat, FAILED, error, stamp) for chat, error in failed.items()]
+        ops.insert_rows(connection, import_job_chats, _CHAT_COLUMNS, rows)
     updated = connection.execute(
         leased(job).values(counters=counters, updated_at=now, heartbeat_at=now)
     )

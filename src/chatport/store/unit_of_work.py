@@ -87,6 +87,7 @@ class UnitOfWork:
         timeout: timedelta | None = None,
         now: datetime | None = None,
         exact_duplicates: bool = False,
+        new_chats: bool = False,
     ) -> BatchResult:
         """Validate and write a batch in this transaction (see store.batch_writer.write_batch,
         and its DuplicateElsewhere for `exact_duplicates`)."""
@@ -100,6 +101,7 @@ class UnitOfWork:
             timeout=timeout,
             now=now,
             exact_duplicates=exact_duplicates,
+            new_chats=new_chats,
         )
 
 

@@ -165,7 +165,7 @@ class ImportActivities:
             job = self._load(uow.connection, failing.job, failing.chat_ids)
             failed = {c: failing.error for c in failing.chat_ids if c not in job.chats_done}
             newly = sum(chat not in job.failed_chats for chat in failed)
-            jobs.checkpoint(uow.connection, job, BatchResult(), [], failed)
+            jobs.checkpoint(uow.connection, uow.ops, job, BatchResult(), [], failed)
             uow.commit()
         return ChunkReport(chats_failed=newly)
 
