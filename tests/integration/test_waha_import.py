@@ -208,3 +208,17 @@ def test_a_failing_write_stops_the_import_and_marks_the_job(
     with database.engine.connect() as connection:
         stored_job = jobs.load_job(connection, job.id)
     assert stored_job.status == "failed" and "disk full" in stored_job.error
+
+
+def test_chats_with_nothing_displayable_are_listed_and_the_import_stays_exact(
+    database: Database,
+) -> None:
+    world = World(chats=300, messages=600, seed=3)  # many chats of one or two records
+    empty = [chat for chat in world.chats if world.last_message(chat) is None]
+    assert empty  # some hold only reactions or protocol messages
+    displayable = sum(1 for c in world.chats for r in world.messages(c) if not r.hidden)
+    with simulator_in_thread(SimulatorConfig(world)) as url:
+        job = new_job(database)
+        assert run(database, url, job) == "completed"
+    assert stored(database) == displayable == job.counters["created"]
+    assert len(job.chats_done) == len(world.chats)

@@ -155,7 +155,8 @@ class _Handlers:
         self.config = config
         self.world = config.world
         self.last = {chat.id: self.world.last_message(chat) for chat in self.world.chats}
-        by_last = sorted(self.world.chats, key=lambda c: -self.last[c.id]["timestamp"])
+        self.active = {chat.id: self.world.last_activity(chat) for chat in self.world.chats}
+        by_last = sorted(self.world.chats, key=lambda c: -self.active[c.id])
         self.newest_first = by_last
         chats = by_last if config.preload else []
         self.encoded = {chat.id: EncodedChat(self.world.messages(chat)) for chat in chats}
@@ -214,7 +215,11 @@ class _Handlers:
             "name": chat.name,
             "picture": None,
             "lastMessage": last,
-            "_chat": {"id": chat.id, "name": chat.name, "conversationTimestamp": last["timestamp"]},
+            "_chat": {
+                "id": chat.id,
+                "name": chat.name,
+                "conversationTimestamp": self.active[chat.id],
+            },
         }
 
     async def chats(self, request: web.Request) -> web.Response:
@@ -240,7 +245,7 @@ class _Handlers:
                 {
                     "id": c.id,
                     "name": c.name,
-                    "conversationTimestamp": self.last[c.id]["timestamp"],
+                    "conversationTimestamp": self.active[c.id],
                 }
                 for c in page
             ]

@@ -78,9 +78,14 @@ class World:
         """The chat's records, oldest first, non-displayable ones (`hidden`) included."""
         return _messages(self.seed, chat)
 
-    def last_message(self, chat: SimChat) -> dict[str, Any]:
-        """The newest displayable message of a chat."""
-        return next(r.message for r in reversed(self.messages(chat)) if not r.hidden)
+    def last_message(self, chat: SimChat) -> dict[str, Any] | None:
+        """The newest displayable message of a chat; None when it has none (a small chat
+        whose records are all reactions or protocol messages)."""
+        return next((r.message for r in reversed(self.messages(chat)) if not r.hidden), None)
+
+    def last_activity(self, chat: SimChat) -> int:
+        """The timestamp of the chat's newest record (WAHA's `conversationTimestamp`)."""
+        return self.messages(chat)[-1].timestamp
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,8 +294,14 @@ def _chat(item: dict[str, Any]) -> WahaChat:
     chat_id = item["id"]
     if isinstance(chat_id, dict):
         chat_id = chat_id.get("_serialized")
-    last = item.get("lastMessage") or {}
-    stamp = last.get("timestamp") or item.get("conversationTimestamp") or item.get("timestamp")
+    last = item.get("lastMessage") or {}  # null for a chat with nothing displayable
+    raw_chat = item.get("_chat") or {}
+    stamp = (
+        last.get("timestamp")
+        or item.get("conversationTimestamp")
+        or raw_chat.get("conversationTimestamp")
+        or item.get("timestamp")
+    )
     return WahaChat(chat_id, item.get("name"), stamp)
 
 
