@@ -28,8 +28,8 @@ from chatport.store.job_leases import leased, new_owner
 from chatport.store.tables import import_job_chats, import_jobs
 
 DONE, FAILED = "done", "failed"
-_CHAT_COLUMNS = ("job_id", "chat_id", "status", "error", "updated_at")
 """The states of a chat in `import_job_chats`."""
+_CHAT_COLUMNS = ("job_id", "chat_id", "status", "error", "updated_at")
 
 
 @dataclass
