@@ -12,6 +12,7 @@ from chatport.domain.batch import prepare_batch
 from chatport.domain.model import ContactRef, Origin
 from chatport.domain.sessions import partition, session_id_for
 from chatport.store.database import Database
+from chatport.store.lids import channel_lids
 from chatport.store.tables import chats, contacts, dead_letters, events, messages, sessions
 from tests.builders import BASE, at, incoming
 
@@ -294,3 +295,16 @@ def test_new_chats_skips_the_duplicate_check_yet_a_message_stored_since_is_not_d
     assert rows(database, select(func.count()).select_from(messages))[0][0] == size
     # a minute apart: one session, the live message's included
     assert stored_partition(database, GROUP) == {frozenset(f"n{i}" for i in range(size))}
+
+
+def test_known_lid_pairs_are_not_stored_again_and_new_ones_are(database: Database) -> None:
+    channel = database.channel()
+    known_lid, new_lid = "1000000000000001@lid", "2000000000000002@lid"
+    batch = [
+        incoming("k1", 0, chat=GROUP, author=ContactRef("5511911110001@c.us", lid=known_lid)),
+        incoming("n1", 1, chat=GROUP, author=ContactRef("5511922220002@c.us", lid=new_lid)),
+    ]
+    known = {known_lid: "5511911110001@c.us"}  # the caller says it stored this pair already
+    database.write_batch(channel, batch, origin=Origin.IMPORT, known_lids=known)
+    with database.engine.connect() as connection:
+        assert channel_lids(connection, channel.id) == {new_lid: "5511922220002@c.us"}

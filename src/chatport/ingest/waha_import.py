@@ -95,6 +95,8 @@ class WahaImport:
         self._stored_chats: frozenset[str] = frozenset()
         """The chats the store held when `write_chats` began (the others need no duplicate
         check: `write_batch`'s `new_chats`)."""
+        self._lids: dict[str, str] = {}
+        """The session's `@lid` -> phone pairs, stored when the job (or chunk step) began."""
         self._progress_lock = threading.Lock()
 
     def run(self, deadline: float | None = None) -> None:
@@ -131,7 +133,7 @@ class WahaImport:
         Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
         with self.database.engine.connect() as connection:
             stored_chats = channel_chat_ids(connection, self.channel.id)
-        self._stored_chats = stored_chats
+        self._stored_chats, self._lids = stored_chats, lids
         plans = [self._share(i, lids, stored_chats) for i in range(self.fetchers)]
 
         def halt() -> None:
@@ -192,7 +194,12 @@ class WahaImport:
 
         new_chats = self._stored_chats.isdisjoint(chunk.batch.chats)
         result = database.write_batch(
-            self.channel, chunk.batch, origin=Origin.IMPORT, then=record, new_chats=new_chats
+            self.channel,
+            chunk.batch,
+            origin=Origin.IMPORT,
+            then=record,
+            new_chats=new_chats,
+            known_lids=self._lids,
         )
         with self._progress_lock:
             committed[0].adopt(self.job)

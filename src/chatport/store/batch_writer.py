@@ -11,7 +11,7 @@ statements does not depend on the number of messages.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -70,13 +70,16 @@ def write_batch(
     now: datetime | None = None,
     exact_duplicates: bool = False,
     new_chats: bool = False,
+    known_lids: Mapping[str, str] | None = None,
 ) -> BatchResult:
     """Write `batch` on `connection`, inside the caller's transaction; return exact counters.
 
     `new_chats`: the caller knows that none of the batch's chats held a message when it
     began (an import's chats the store lacked at the job's start), so the duplicate check
     is skipped; a message stored since (a live delivery) makes the insert raise
-    DuplicateElsewhere, and the exact pass checks every id.
+    DuplicateElsewhere, and the exact pass checks every id. `known_lids`: `@lid` -> phone
+    pairs already stored and merged (an import's, read from WAHA at the job's start); the
+    batch's pairs among them are not stored and merged again.
     Raises DuplicateElsewhere (see there) unless `exact_duplicates` is set.
     """
     write = _Write(
@@ -110,7 +113,10 @@ def write_batch(
             if exact_duplicates or not ops.is_unique_violation(error):
                 raise
             raise DuplicateElsewhere(str(error)) from error
-        remember_lids(connection, ops, channel, batch.lid_pairs())
+        pairs = batch.lid_pairs()
+        if known_lids:
+            pairs = {lid: phone for lid, phone in pairs.items() if known_lids.get(lid) != phone}
+        remember_lids(connection, ops, channel, pairs)
         if origin is Origin.LIVE and channel.has_agent:
             follow_bursts(connection, ops, channel, new, write.now)
     events = batch_events(channel.id, origin, new, plans, result)

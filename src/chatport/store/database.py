@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,13 +58,15 @@ class Database:
         now: datetime | None = None,
         then: Callable[[Connection, BatchResult], None] | None = None,
         new_chats: bool = False,
+        known_lids: Mapping[str, str] | None = None,
     ) -> BatchResult:
         """Write one batch in its own transaction, retried on deadlocks and, with the exact
         duplicate check, when some ids were stored elsewhere (see DuplicateElsewhere).
 
         `incoming` may be a function of the transaction's connection that returns the batch
         (called again on a retry); `then(connection, result)` runs in the same transaction
-        after the batch (checkpoints). `new_chats`: see store.batch_writer.write_batch.
+        after the batch (checkpoints). `new_chats`, `known_lids`: see
+        store.batch_writer.write_batch.
         """
         batch = None
         if not callable(incoming):
@@ -82,6 +84,7 @@ class Database:
                         now=now,
                         exact_duplicates=exact,
                         new_chats=new_chats,
+                        known_lids=known_lids,
                     )
                 except DuplicateElsewhere:
                     continue

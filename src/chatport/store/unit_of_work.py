@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
 
@@ -88,6 +88,7 @@ class UnitOfWork:
         now: datetime | None = None,
         exact_duplicates: bool = False,
         new_chats: bool = False,
+        known_lids: Mapping[str, str] | None = None,
     ) -> BatchResult:
         """Validate and write a batch in this transaction (see store.batch_writer.write_batch,
         and its DuplicateElsewhere for `exact_duplicates`)."""
@@ -102,6 +103,7 @@ class UnitOfWork:
             now=now,
             exact_duplicates=exact_duplicates,
             new_chats=new_chats,
+            known_lids=known_lids,
         )
 
 
