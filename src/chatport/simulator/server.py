@@ -154,8 +154,11 @@ class _Handlers:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.world = config.world
-        self.last = {chat.id: self.world.last_message(chat) for chat in self.world.chats}
-        self.active = {chat.id: self.world.last_activity(chat) for chat in self.world.chats}
+        self.last: dict[str, dict[str, Any] | None] = {}
+        self.active: dict[str, int] = {}
+        for chat in self.world.chats:  # one loop: the second call finds the chat's records cached
+            self.last[chat.id] = self.world.last_message(chat)
+            self.active[chat.id] = self.world.last_activity(chat)
         by_last = sorted(self.world.chats, key=lambda c: -self.active[c.id])
         self.newest_first = by_last
         chats = by_last if config.preload else []
