@@ -92,11 +92,6 @@ class WahaImport:
         self.writers = fetchers if database.ops.concurrent_writers else 1
         self._store_url = database.engine.url.render_as_string(hide_password=False)
         self._listed: dict[int, Listed] = {}
-        self._stored_chats: frozenset[str] = frozenset()
-        """The chats the store held when `write_chats` began (the others need no duplicate
-        check: `write_batch`'s `new_chats`)."""
-        self._lids: dict[str, str] = {}
-        """The session's `@lid` -> phone pairs, stored when the job (or chunk step) began."""
         self._progress_lock = threading.Lock()
 
     def run(self, deadline: float | None = None) -> None:
@@ -133,7 +128,6 @@ class WahaImport:
         Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
         with self.database.engine.connect() as connection:
             stored_chats = channel_chat_ids(connection, self.channel.id)
-        self._stored_chats, self._lids = stored_chats, lids
         plans = [self._share(i, lids, stored_chats) for i in range(self.fetchers)]
 
         def halt() -> None:
@@ -145,7 +139,7 @@ class WahaImport:
 
         with ExitStack() as stack:
             database = stack.enter_context(self.database.bulk_writes())
-            write = partial(self._write, database)
+            write = partial(self._write, database, stored_chats, lids)
             writing = stack.enter_context(ChunkWriters(PackedChunk.unpack, write, self.writers))
             fetched = fetching or stack.enter_context(FetchProcesses(self.fetchers))
             fetched.fetch(plans, writing)
@@ -182,7 +176,17 @@ class WahaImport:
             )
             self._on_progress(self.progress)
 
-    def _write(self, database: Database, chunk: Chunk, quiet: Callable[[], None]) -> None:
+    def _write(
+        self,
+        database: Database,
+        stored_chats: frozenset[str],
+        lids: dict[str, str],
+        chunk: Chunk,
+        quiet: Callable[[], None],
+    ) -> None:
+        """Write `chunk` with its checkpoint. `stored_chats`: the chats the store held when
+        the chunk step began (the others need no duplicate check); `lids`: the pairs the job
+        stored then."""
         committed: list[jobs.Checkpoint] = []
 
         def record(connection: Connection, result: BatchResult) -> None:
@@ -192,14 +196,13 @@ class WahaImport:
             committed[:] = [checkpoint]
             quiet()  # the commit is next
 
-        new_chats = self._stored_chats.isdisjoint(chunk.batch.chats)
         result = database.write_batch(
             self.channel,
             chunk.batch,
             origin=Origin.IMPORT,
             then=record,
-            new_chats=new_chats,
-            known_lids=self._lids,
+            new_chats=stored_chats.isdisjoint(chunk.batch.chats),
+            known_lids=lids,
         )
         with self._progress_lock:
             committed[0].adopt(self.job)
