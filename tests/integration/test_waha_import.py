@@ -22,6 +22,7 @@ from chatport.sources.waha import WahaSettings
 from chatport.store import jobs
 from chatport.store.database import Database
 from chatport.store.tables import messages
+from tests.import_faults import plant
 
 WORLD = World(chats=60, messages=4_000, seed=9)
 DISPLAYABLE = sum(1 for c in WORLD.chats for r in WORLD.messages(c) if not r.hidden)
@@ -106,20 +107,10 @@ def test_waha_going_down_stops_the_job_resumably_and_resume_finishes_it(
     assert stored(database) == DISPLAYABLE == job.counters["created"]
 
 
-def test_a_chunk_retried_after_a_deadlock_is_counted_once(database: Database, monkeypatch) -> None:
-    class Deadlock(Exception):
-        sqlstate = "40P01"
-
-    real_checkpoint, calls = jobs.checkpoint, []
-
-    def deadlocked_once(*args):
-        state = real_checkpoint(*args)
-        calls.append(state)
-        if len(calls) == 2:
-            raise Deadlock("deadlock detected (simulated, after the checkpoint was written)")
-        return state
-
-    monkeypatch.setattr(jobs, "checkpoint", deadlocked_once)
+def test_a_chunk_retried_after_a_deadlock_is_counted_once(
+    database: Database, monkeypatch, tmp_path: Path
+) -> None:
+    plant(monkeypatch, "deadlock_after_second_checkpoint", str(tmp_path / "deadlocked"))
     job = new_job(database)
     with simulator_in_thread(SimulatorConfig(WORLD)) as url:
         assert run(database, url, job) == "completed"
@@ -127,24 +118,15 @@ def test_a_chunk_retried_after_a_deadlock_is_counted_once(database: Database, mo
         reloaded = jobs.load_job(connection, job.id)
     assert job.counters["created"] == DISPLAYABLE == stored(database)
     assert reloaded.counters == job.counters and reloaded.chats_done == job.chats_done
+    assert (tmp_path / "deadlocked").exists()
 
 
 def test_a_stop_during_a_write_keeps_the_job_in_memory_true_to_the_database(
     database: Database, monkeypatch
 ) -> None:
-    real_write, real_run, deadlines = Database.write_batch, WahaImport.run, []
-
-    def run(self, deadline):
-        deadlines.append(deadline)
-        return real_run(self, deadline)
-
-    def slow_write(self, *args, **kwargs):
-        # the stop arrives while this chunk's transaction is under way, however late it began
-        time.sleep(max(0.4, deadlines[0] - time.monotonic() + 0.3))
-        return real_write(self, *args, **kwargs)
-
-    monkeypatch.setattr(Database, "write_batch", slow_write)
-    monkeypatch.setattr(WahaImport, "run", run)
+    # The stop (3 s in) arrives while a chunk's transaction is under way: SQLite's writer
+    # thread finishes it; PostgreSQL's fetch processes are killed and the server rolls it back.
+    plant(monkeypatch, "slow_checkpoints_after_first", 4.0)
     job = new_job(database)
     with simulator_in_thread(SimulatorConfig(WORLD)) as url:
         waha = WahaSettings(url=url, page_size=64)
@@ -195,10 +177,7 @@ def test_flaky_waha_still_gives_every_message_once(database: Database) -> None:
 def test_a_failing_write_stops_the_import_and_marks_the_job(
     database: Database, monkeypatch
 ) -> None:
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk full (simulated)")
-
-    monkeypatch.setattr(Database, "write_batch", broken)
+    plant(monkeypatch, "failing_writes")
     job = new_job(database)
     with simulator_in_thread(SimulatorConfig(WORLD)) as url:
         waha = WahaSettings(url=url, page_size=16)

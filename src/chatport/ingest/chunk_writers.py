@@ -1,9 +1,10 @@
-"""Threads that write an import's chunks, so the database works while Python does.
+"""Threads that write an import's chunks in the main process (SQLite, whose fetch processes
+send their chunks there), so the database works while Python does.
 
-Each fetcher's chunks go to one lane, in the order the fetcher sent them: a chat belongs to
-one fetcher, so its parts, and the checkpoint that marks it done, commit in order (a chat is
-never recorded done before its earlier parts are stored). With two lanes on PostgreSQL one
-thread builds and sends its rows while the server indexes the other's.
+A lane writes its chunks in the order they were handed over: a chat belongs to one fetcher,
+whose chunks keep their order, so its parts, and the checkpoint that marks it done, commit in
+order (a chat is never recorded done before its earlier parts are stored). The import uses
+one lane (SQLite takes one writer at a time); several lanes write concurrently.
 
 A lane is two threads. Its writer writes one chunk at a time; its preparer decodes the next
 one while the writer's database works without the interpreter lock: from the moment the

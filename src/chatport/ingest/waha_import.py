@@ -1,11 +1,14 @@
 """Import a channel's history from WAHA: the in-process engine.
 
 Fetch processes (`waha_fetch.py`: WAHA's pages -> prepared chunks, each process a share of the
-chats) and this one, the writer: each chunk goes through the write path in one transaction
-that also checkpoints the job. A chat is checkpointed as done in the transaction that writes
-its last part; a chat whose pages keep failing is recorded with its last error and skipped
-(`retry` fetches exactly those again). Auth and session errors stop the job; so does a WAHA
-that stays down past its circuit's patience (resumably). History is quiet (origin `import`).
+chats) and this one: each chunk goes through the write path in one transaction that also
+checkpoints the job (`chunk_write.py`), written by the fetch process that made it where the
+store takes concurrent writers (PostgreSQL), else by this process's writer thread (SQLite);
+this process checks the session, leases the job and keeps the progress. A chat is
+checkpointed as done in the transaction that writes its last part; a chat whose pages keep
+failing is recorded with its last error and skipped (`retry` fetches exactly those again).
+Auth and session errors stop the job; so does a WAHA that stays down past its circuit's
+patience (resumably). History is quiet (origin `import`).
 """
 
 from __future__ import annotations
@@ -21,11 +24,10 @@ from contextlib import ExitStack
 from dataclasses import replace
 from functools import partial
 
-from sqlalchemy import Connection
-
-from chatport.domain.model import BatchResult, Channel, Origin
+from chatport.domain.model import Channel
 from chatport.domain.progress import ImportProgress
 from chatport.errors import ImportStopped, JobTakenOver, WahaDown, WahaError
+from chatport.ingest.chunk_write import ChunkTarget, Written, write_chunk
 from chatport.ingest.chunk_writers import ChunkWriters
 from chatport.ingest.frames import Frame, read_frame, start_child
 from chatport.ingest.job_lease import lease_kept
@@ -68,10 +70,11 @@ class WahaImport:
     ) -> None:
         """`concurrency` chats are fetched at once, spread over `fetchers` processes, and
         written in transactions of `chunk_size` messages (default: the store's
-        `import_chunk_size`) by one thread per fetcher where the store takes concurrent writers
-        (PostgreSQL; SQLite has one). `on_progress` hears of every committed chunk and of
-        the listing, `on_fetched` of every page read (both from any thread, one call at a
-        time). `chats`: the chats to import, already listed (else WAHA lists them)."""
+        `import_chunk_size`) by the fetch processes where the store takes concurrent writers
+        (PostgreSQL), else by one writer thread (SQLite). `on_progress` hears of every
+        committed chunk and of the listing, `on_fetched` of every page read (both from any
+        thread, one call at a time). `chats`: the chats to import, already listed (else WAHA
+        lists them)."""
         self.database = database
         self.channel = channel
         self.job = job
@@ -89,7 +92,9 @@ class WahaImport:
             chats=chats,
         )
         self.fetchers = fetchers
-        self.writers = fetchers if database.ops.concurrent_writers else 1
+        self.fetchers_write = database.ops.concurrent_writers
+        """Whether the fetch processes write their own chunks (a store that takes concurrent
+        writers), else this process's writer thread writes them."""
         self._store_url = database.engine.url.render_as_string(hide_password=False)
         self._listed: dict[int, Listed] = {}
         self._progress_lock = threading.Lock()
@@ -123,47 +128,76 @@ class WahaImport:
     ) -> None:
         """The chunk step both engines run: fetch the plan's chats (in fetch processes:
         `fetching`'s, else its own) and write each chunk through the write path, in one
-        transaction with its checkpoint (`ChunkWriters`: a thread per fetcher on PostgreSQL,
-        one on SQLite; the database's `bulk_writes`).
+        transaction with its checkpoint: in the fetch processes on PostgreSQL, in a writer
+        thread (`ChunkWriters`, the database's `bulk_writes`) on SQLite.
         Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
         with self.database.engine.connect() as connection:
             stored_chats = channel_chat_ids(connection, self.channel.id)
-        plans = [self._share(i, lids, stored_chats) for i in range(self.fetchers)]
+        target = ChunkTarget(self._store_url, self.channel, self.job, stored_chats, lids)
+        plans = [self._share(i, target) for i in range(self.fetchers)]
 
         def halt() -> None:
-            writing.check()
+            if writing is not None:
+                writing.check()
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError("the import's time is up")
             if stop is not None and stop.is_set():
                 raise ImportStopped("the import was stopped")
 
         with ExitStack() as stack:
-            database = stack.enter_context(self.database.bulk_writes())
-            write = partial(self._write, database, stored_chats, lids)
-            writing = stack.enter_context(ChunkWriters(PackedChunk.unpack, write, self.writers))
+            writing = None
+            if not self.fetchers_write:
+                database = stack.enter_context(self.database.bulk_writes())
+                write = partial(self._write, database, target)
+                writing = stack.enter_context(ChunkWriters(PackedChunk.unpack, write, 1))
             fetched = fetching or stack.enter_context(FetchProcesses(self.fetchers))
             fetched.fetch(plans, writing)
-            running = len(plans)
-            while running:
-                item = fetched.next(halt)
-                if isinstance(item, Finished):
-                    if item.error is not None:
+            try:
+                self._follow(fetched, writing, halt)
+            except BaseException:
+                if self.fetchers_write:
+                    fetched.stop()
+                    self._settle()
+                raise
+
+    def _follow(
+        self, fetched: FetchProcesses, writing: ChunkWriters | None, halt: Callable[[], None]
+    ) -> None:
+        """Take in what the fetch processes send until each has finished."""
+        running = self.fetchers
+        while running:
+            item = fetched.next(halt)
+            if isinstance(item, Finished):
+                if item.error is not None:
+                    if writing is not None:
                         writing.finish(halt)  # what came before the error is kept
-                        raise item.error
-                    running -= 1
-                elif isinstance(item, Fetched):
-                    with self._progress_lock:
-                        self.progress.fetched += item.messages
-                        self._on_fetched(self.progress)
-                else:
-                    self._list(item)
+                    raise item.error
+                running -= 1
+            elif isinstance(item, Written):
+                self._account(item)
+            elif isinstance(item, Fetched):
+                with self._progress_lock:
+                    self.progress.fetched += item.messages
+                    self._on_fetched(self.progress)
+            else:
+                self._list(item)
+        if writing is not None:
             writing.finish(halt)
 
-    def _share(self, index: int, lids: dict[str, str], stored_chats: frozenset[str]) -> FetchPlan:
-        """Fetcher `index`'s plan; the store is named only when its share holds chats the
-        store already has (`StoredFilter`)."""
-        plan = replace(self.plan, share=(index, self.fetchers), lids=lids)
-        mine = frozenset(chat for chat in stored_chats if plan.takes(chat))
+    def _settle(self) -> None:
+        """After the fetch processes were stopped in the middle: the job in memory as the
+        store has it (a chunk whose `Written` was never read may have committed)."""
+        with self.database.unit_of_work() as uow:
+            jobs.settle(uow.connection, self.job, chats=self.plan.only_chats)
+            uow.commit()
+
+    def _share(self, index: int, target: ChunkTarget) -> FetchPlan:
+        """Fetcher `index`'s plan: the store is named when its share holds chats the store
+        already has (`StoredFilter`), and as where to write when the fetchers write."""
+        plan = replace(self.plan, share=(index, self.fetchers), lids=target.lids)
+        mine = frozenset(chat for chat in target.stored_chats if plan.takes(chat))
+        if self.fetchers_write:
+            plan = replace(plan, writes=target.for_process(mine))
         return replace(plan, store=(self._store_url, self.channel.id, mine)) if mine else plan
 
     def _list(self, item: Listed) -> None:
@@ -176,40 +210,18 @@ class WahaImport:
             )
             self._on_progress(self.progress)
 
-    def _write(
-        self,
-        database: Database,
-        stored_chats: frozenset[str],
-        lids: dict[str, str],
-        chunk: Chunk,
-        quiet: Callable[[], None],
-    ) -> None:
-        """Write `chunk` with its checkpoint. `stored_chats`: the chats the store held when
-        the chunk step began (the others need no duplicate check); `lids`: the pairs the job
-        stored then."""
-        committed: list[jobs.Checkpoint] = []
+    def _write(self, database: Database, target: ChunkTarget, chunk: Chunk, quiet) -> None:
+        """Write `chunk` with its checkpoint (the writer thread's step), then count it."""
+        self._account(write_chunk(database, target, chunk, quiet))
 
-        def record(connection: Connection, result: BatchResult) -> None:
-            checkpoint = jobs.checkpoint(
-                connection, database.ops, self.job, result, chunk.done, chunk.failed
-            )
-            committed[:] = [checkpoint]
-            quiet()  # the commit is next
-
-        result = database.write_batch(
-            self.channel,
-            chunk.batch,
-            origin=Origin.IMPORT,
-            then=record,
-            new_chats=stored_chats.isdisjoint(chunk.batch.chats),
-            known_lids=lids,
-        )
+    def _account(self, written: Written) -> None:
+        """Adopt a committed chunk's checkpoint and count it in the progress."""
         with self._progress_lock:
-            committed[0].adopt(self.job)
-            self.progress.messages += chunk.messages
-            self.progress.created += result.created
-            self.progress.chats_done += len(chunk.done)
-            self.progress.chats_failed += len(chunk.failed)
+            written.checkpoint.adopt(self.job)
+            self.progress.messages += written.messages
+            self.progress.created += written.created
+            self.progress.chats_done += written.chats_done
+            self.progress.chats_failed += written.chats_failed
             self._on_progress(self.progress)
 
 
@@ -223,10 +235,10 @@ async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
 class FetchProcesses:
     """Fetch processes (`waha_fetch.main`), started at once: they load their modules, then
     wait for their plans (`fetch`). A relay thread per process reads its frames: it hands
-    each chunk, still packed, straight to the fetcher's lane of the writers, and reads the
-    next frame only once that lane would take it at once (while the lane is busy, a chunk
-    waits in the fetcher and its pipe, not in this process); the other frames (progress,
-    the end) go to `next`, in order after the chunks before them."""
+    each chunk, still packed, straight to the writers, and reads the next frame only once
+    they would take it at once (while they are busy, a chunk waits in the fetcher and its
+    pipe, not in this process); the other frames (progress, chunks written by the fetcher
+    itself, the end) go to `next`, in order after the chunks before them."""
 
     def __init__(self, count: int) -> None:
         self.items: queues.Queue[Listed | Fetched | Finished | BaseException] = queues.Queue()
@@ -234,8 +246,9 @@ class FetchProcesses:
         self.finished = self.ended = 0
         self.processes = [start_child(FETCH_COMMAND) for _ in range(count)]
 
-    def fetch(self, plans: list[FetchPlan], writers: ChunkWriters) -> None:
-        """Give each process its plan (one each) and relay what they send."""
+    def fetch(self, plans: list[FetchPlan], writers: ChunkWriters | None) -> None:
+        """Give each process its plan (one each) and relay what they send (chunks to
+        `writers`; None: the processes write their own chunks)."""
         self.writers = writers
         for process, plan in zip(self.processes, plans, strict=True):
             threading.Thread(target=self._relay, args=(process, plan), daemon=True).start()
@@ -244,9 +257,15 @@ class FetchProcesses:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Kill the processes (a transaction of theirs in flight is rolled back, unless its
+        commit was already sent) and wait for them."""
         self.stopping.set()
         for process in self.processes:
-            process.kill()
+            if process.poll() is None:
+                process.kill()
             process.wait()
             process.stdout.close()
 
@@ -270,8 +289,10 @@ class FetchProcesses:
         try:
             process.stdin.write(pickle.dumps(plan))
             process.stdin.close()
-            lane = plan.share[0]
-            while self.writers.wait_for_room(lane) and self._pass_on(read_frame(process.stdout)):
+            lane, writers = plan.share[0], self.writers
+            while (writers is None or writers.wait_for_room(lane)) and self._pass_on(
+                read_frame(process.stdout)
+            ):
                 pass
         except Exception as error:  # noqa: BLE001 - the writer must hear of any end
             if self.stopping.is_set():

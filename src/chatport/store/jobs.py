@@ -212,6 +212,21 @@ def checkpoint(
     return Checkpoint(counters, done, dict(failed))
 
 
+def settle(connection: Connection, job: ImportJob, *, chats: Iterable[str] | None = None) -> None:
+    """Make `job` (in memory) what its committed checkpoints say (its chats among `chats`
+    when given), once a checkpoint in flight, whose transaction holds the job's row, has
+    committed or rolled back: for a job whose writers were stopped from outside (their
+    processes killed, their last transactions left to the server to finish)."""
+    lock = select(import_jobs.c.id).where(import_jobs.c.id == job.id).with_for_update()
+    connection.execute(lock)
+    stored = load_job(connection, job.id, chats=chats)
+    job.counters, job.chats_done, job.failed_chats = (
+        stored.counters,
+        stored.chats_done,
+        stored.failed_chats,
+    )
+
+
 def _chat_rows(
     connection: Connection, job_id: UUID, chats: Iterable[str] | None
 ) -> list[tuple[str, str, str | None]]:

@@ -1,0 +1,71 @@
+"""Faults planted in an import's writes, wherever they run: in the test's process (SQLite: the
+writer thread) and in the fetch processes, which write their own chunks on PostgreSQL.
+
+`plant(monkeypatch, "fault", *args)` applies `fault(setattr, *args)` here (undone after the
+test) and swaps the command that starts fetch processes for one that applies it first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatport.store import jobs
+from chatport.store.database import Database
+
+SetAttr = Callable[[Any, str, Any], None]
+
+
+def plant(monkeypatch: pytest.MonkeyPatch, fault: str, *args: Any) -> None:
+    globals()[fault](monkeypatch.setattr, *args)
+    command = (
+        f"import tests.import_faults as faults; faults.{fault}(setattr, *{args!r}); "
+        "from chatport.ingest.waha_fetch import main; main()"
+    )
+    monkeypatch.setattr("chatport.ingest.waha_import.FETCH_COMMAND", ["-c", command])
+
+
+def failing_writes(set_attr: SetAttr) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full (simulated)")
+
+    set_attr(Database, "write_batch", broken)
+
+
+def deadlock_after_second_checkpoint(set_attr: SetAttr, marker: str) -> None:
+    """The second checkpoint (of each process) is written, then its transaction deadlocks
+    (and the file `marker` is created, to show it did)."""
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    real_checkpoint, calls = jobs.checkpoint, []
+
+    def deadlocked_once(*args: Any) -> jobs.Checkpoint:
+        state = real_checkpoint(*args)
+        calls.append(state)
+        if len(calls) == 2:
+            Path(marker).touch()
+            raise Deadlock("deadlock detected (simulated, after the checkpoint was written)")
+        return state
+
+    set_attr(jobs, "checkpoint", deadlocked_once)
+
+
+def slow_checkpoints_after_first(set_attr: SetAttr, seconds: float) -> None:
+    """Every checkpoint but the first (of each process) takes `seconds` more, inside its
+    chunk's transaction."""
+    real_checkpoint, calls = jobs.checkpoint, []
+
+    def slow_checkpoint(*args: Any) -> jobs.Checkpoint:
+        state = real_checkpoint(*args)
+        calls.append(state)
+        if len(calls) > 1:
+            time.sleep(seconds)
+        return state
+
+    set_attr(jobs, "checkpoint", slow_checkpoint)
