@@ -96,12 +96,11 @@ class OwnChunks:
     (PostgreSQL): the target's database, opened for bulk writes until `close`."""
 
     def __init__(self, target: ChunkTarget) -> None:
-        from chatport.bootstrap import build_database
-        from chatport.settings import Settings
+        from chatport.bootstrap import open_database
 
         self.target = target
         self._opened = ExitStack()
-        database = build_database(Settings(database_url=target.database_url), check_schema=False)
+        database = open_database(target.database_url, target.channel.session_timeout)
         self._opened.callback(database.dispose)
         self.database = self._opened.enter_context(database.bulk_writes())
 

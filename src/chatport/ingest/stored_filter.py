@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from chatport.bootstrap import build_database
+from chatport.bootstrap import open_database
 from chatport.domain.model import IncomingMessage
 from chatport.domain.normalise import InvalidValue, normalise_timestamp
-from chatport.settings import Settings
 from chatport.store.batch_writer import stored_in_span
 from chatport.store.database import Database
 
@@ -39,7 +38,7 @@ class StoredFilter:
         """The filter, or None when the store cannot be opened (the writer's check alone
         then finds the duplicates)."""
         try:
-            database = build_database(Settings(database_url=database_url), check_schema=False)
+            database = open_database(database_url)
             return cls(database, channel_id, known_chats)
         except Exception as error:  # noqa: BLE001 - an optimisation; the writer checks anyway
             log.warning("fetcher: duplicates checked by the writer only (%s)", error)
