@@ -37,11 +37,10 @@ class ChunkTarget:
     lids: dict[str, str] = field(default_factory=dict)
     """The `@lid` -> phone pairs the job stored at its start (not stored again)."""
 
-    def for_process(self, stored_chats: frozenset[str]) -> ChunkTarget:
-        """This target for a fetch process whose chats the store held are `stored_chats`;
-        the job without its lists of chats, which checkpoints do not read."""
-        job = replace(self.job, chats_done=set(), failed_chats={})
-        return replace(self, job=job, stored_chats=stored_chats)
+    def for_process(self) -> ChunkTarget:
+        """This target for a fetch process: the job without its lists of chats, which
+        checkpoints do not read."""
+        return replace(self, job=replace(self.job, chats_done=set(), failed_chats={}))
 
 
 @dataclass(frozen=True)

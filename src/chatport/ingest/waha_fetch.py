@@ -70,7 +70,7 @@ class FetchPlan:
     chats: tuple[WahaChat, ...] | None = None
     """The chats to fetch, already listed (a Temporal chunk); None: list them from WAHA."""
     store: tuple[str, int, frozenset[str]] | None = None
-    """(database URL, channel id, the chats of this share it held when the job started):
+    """(database URL, channel id, the chats it held when the job started):
     where to look for messages already stored (`StoredFilter`); None: the writer finds
     them."""
     writes: ChunkTarget | None = None

@@ -192,13 +192,15 @@ class WahaImport:
             uow.commit()
 
     def _share(self, index: int, target: ChunkTarget) -> FetchPlan:
-        """Fetcher `index`'s plan: the store is named when its share holds chats the store
-        already has (`StoredFilter`), and as where to write when the fetchers write."""
+        """Fetcher `index`'s plan: the store is named when it holds chats already
+        (`StoredFilter`; all of them, as a `@lid` chat of this share may be stored under its
+        phone, which hashes to another), and as where to write when the fetchers write."""
         plan = replace(self.plan, share=(index, self.fetchers), lids=target.lids)
-        mine = frozenset(chat for chat in target.stored_chats if plan.takes(chat))
         if self.fetchers_write:
-            plan = replace(plan, writes=target.for_process(mine))
-        return replace(plan, store=(self._store_url, self.channel.id, mine)) if mine else plan
+            plan = replace(plan, writes=target.for_process())
+        if not target.stored_chats:
+            return plan
+        return replace(plan, store=(self._store_url, self.channel.id, target.stored_chats))
 
     def _list(self, item: Listed) -> None:
         with self._progress_lock:
