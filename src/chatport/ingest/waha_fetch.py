@@ -163,8 +163,8 @@ class _Part:
 
 def main() -> None:
     """A fetch process (`FETCH_COMMAND`): a pickled FetchPlan on stdin, frames of
-    Listed / Chunk / Finished on stdout. Ctrl-C is the writer's to handle; a fetcher whose
-    writer is gone exits."""
+    Listed / Fetched / Chunk (or Written) / Finished on stdout. Ctrl-C is the main
+    process's to handle; a fetcher whose main process is gone exits."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     plan = pickle.load(sys.stdin.buffer)

@@ -212,7 +212,9 @@ class WahaImport:
             )
             self._on_progress(self.progress)
 
-    def _write(self, database: Database, target: ChunkTarget, chunk: Chunk, quiet) -> None:
+    def _write(
+        self, database: Database, target: ChunkTarget, chunk: Chunk, quiet: Callable[[], None]
+    ) -> None:
         """Write `chunk` with its checkpoint (the writer thread's step), then count it."""
         self._account(write_chunk(database, target, chunk, quiet))
 
@@ -243,7 +245,9 @@ class FetchProcesses:
     itself, the end) go to `next`, in order after the chunks before them."""
 
     def __init__(self, count: int) -> None:
-        self.items: queues.Queue[Listed | Fetched | Finished | BaseException] = queues.Queue()
+        self.items: queues.Queue[Listed | Fetched | Written | Finished | BaseException] = (
+            queues.Queue()
+        )
         self.stopping = threading.Event()
         self.finished = self.ended = 0
         self.processes = [start_child(FETCH_COMMAND) for _ in range(count)]
@@ -271,7 +275,7 @@ class FetchProcesses:
             process.wait()
             process.stdout.close()
 
-    def next(self, halt: Callable[[], None]) -> Listed | Fetched | Finished:
+    def next(self, halt: Callable[[], None]) -> Listed | Fetched | Written | Finished:
         """The next frame of any fetcher that is not a chunk; `halt()` is called while
         waiting and may raise to give up."""
         while True:
