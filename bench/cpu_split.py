@@ -4,11 +4,12 @@
         [--chunk-size N] [--postgres-url postgresql://…/postgres]
 
 The simulator (`--preload`) runs in its own process, the import in another (as in
-`import_waha.py`); every 50 ms the CPU time (user + system, `/proc/PID/stat`) of the writer,
-its fetch processes, the simulator and every PostgreSQL server process is sampled. Prints one
-line per import (`--again`: then a re-import): wall, writer, fetchers (system time of each in
-brackets), simulator, postgres. CPU seconds are steadier than wall time on a shared machine;
-compare two builds by alternating runs.
+`import_waha.py`); every 50 ms the CPU time (user + system, `/proc/PID/stat`) of the main
+process (SQLite's writer), its fetch processes (PostgreSQL's writers), the simulator and every
+PostgreSQL server process is sampled. Prints one line per import (`--again`: then a
+re-import): wall, main, fetchers (system time of each in brackets), simulator, postgres.
+CPU seconds are steadier than wall time on a shared machine; compare two builds by
+alternating runs.
 """
 
 from __future__ import annotations
@@ -70,9 +71,9 @@ def measure(url: str, database_url: str, simulator: int, options: list[str]) -> 
     command = ["chatport", "import", "waha", "--url", url, "--db", database_url, *options]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    writer, fetchers, server = (0.0, 0.0, ""), {}, {}
+    main, fetchers, server = (0.0, 0.0, ""), {}, {}
     while process.poll() is None:
-        writer = cpu(process.pid) or writer
+        main = cpu(process.pid) or main
         for child in children(process.pid):
             fetchers[child] = cpu(child) or fetchers.get(child, (0.0, 0.0, ""))
         server |= postgres_cpu()
@@ -84,7 +85,7 @@ def measure(url: str, database_url: str, simulator: int, options: list[str]) -> 
     fetch_sys = sum(f[1] for f in fetchers.values())
     postgres = sum(seconds - before.get(pid, 0.0) for pid, seconds in server.items())
     return (
-        f"wall={wall:.1f} writer={writer[0]:.1f} (sys {writer[1]:.1f}) "
+        f"wall={wall:.1f} main={main[0]:.1f} (sys {main[1]:.1f}) "
         f"fetchers={fetch_cpu:.1f} (sys {fetch_sys:.1f}) "
         f"simulator={cpu(simulator)[0] - simulator_before:.1f} postgres={postgres:.1f}"
     )

@@ -8,6 +8,7 @@ that writes its last part.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -105,7 +106,15 @@ class OwnChunks:
 
     def write(self, chunk: Chunk) -> Written:
         """Write `chunk` with its checkpoint (call in the order the chunks were made)."""
-        return write_chunk(self.database, self.target, chunk)
+        # The write allocates hundreds of thousands of objects that reference counting
+        # frees; a fetch process's young collections (every FETCHER_YOUNG_THRESHOLD
+        # allocations, for its HTTP client's cyclic garbage) would walk the chunk in flight
+        # again and again. They resume once it is written.
+        gc.disable()
+        try:
+            return write_chunk(self.database, self.target, chunk)
+        finally:
+            gc.enable()
 
     def close(self) -> None:
         """Release the database."""
