@@ -1,12 +1,12 @@
 """A re-import's shortcut: a fetch process drops the messages the store already holds.
 
 Each chunk's messages of chats the store held when the job started are looked up (read
-only, the writer's own duplicate check by chats and time span, `batch_writer.stored_in_span`)
-before they are validated, and counted as duplicates instead of being validated and crossing
-to the writer: a re-import, or the part of a resumed job already written,
-costs the writer (the import's busiest process) next to nothing. The writer still checks
-every message it gets, so a message stored meanwhile is still skipped exactly once. A first
-import finds none of its chats there, and its fetchers never open the store.
+only, the write path's own duplicate check by chats and time span,
+`batch_writer.stored_in_span`) before they are validated, and counted as duplicates instead
+of being validated and written: a re-import, or the part of a resumed job already written,
+costs the write path next to nothing. The write path still checks every message it gets, so
+a message stored meanwhile is still skipped exactly once. A first import finds none of its
+chats there, and its fetchers never look.
 """
 
 from __future__ import annotations
