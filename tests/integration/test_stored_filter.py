@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatport.domain.batch import prepare_batch
-from chatport.domain.model import Origin
+from chatport.domain.model import IncomingMessage, Origin
 from chatport.ingest.stored_filter import StoredFilter
 from chatport.store.database import Database
 from chatport.store.reads import channel_chat_ids
@@ -14,6 +14,10 @@ OLD_CHAT, NEW_CHAT = "5511999990001@c.us", "5511999990002@c.us"
 
 def url_of(database: Database) -> str:
     return database.engine.url.render_as_string(hide_password=False)
+
+
+def key(message: IncomingMessage) -> tuple[str, object, object]:
+    return message.chat_id, message.external_id, message.sent_at
 
 
 def test_messages_already_stored_are_counted_as_duplicates_and_not_sent(
@@ -33,7 +37,7 @@ def test_messages_already_stored_are_counted_as_duplicates_and_not_sent(
     shortcut = StoredFilter.open(url_of(database), channel.id, known)
     assert shortcut is not None
     try:
-        kept, dropped = shortcut.drop_stored(arriving)
+        kept, dropped = shortcut.drop_stored(arriving, key)
     finally:
         shortcut.close()
     assert dropped == 150
@@ -55,7 +59,7 @@ def test_an_invalid_message_of_a_stored_chat_is_left_for_the_writer_to_refuse(
     assert shortcut is not None
     try:
         arriving = [incoming("m-1", 0, OLD_CHAT), incoming("m-1", 0, OLD_CHAT, sent_at="never")]
-        kept, dropped = shortcut.drop_stored(arriving)
+        kept, dropped = shortcut.drop_stored(arriving, key)
     finally:
         shortcut.close()
     assert dropped == 1 and [m.sent_at for m in kept] == ["never"]
@@ -70,7 +74,7 @@ def test_a_store_that_cannot_be_read_leaves_the_batch_to_the_writer(
     arriving = [incoming("m-1", 0, OLD_CHAT), incoming("m-2", 1, OLD_CHAT)]
     shortcut = StoredFilter.open(blank_sqlite_url, channel.id, frozenset({OLD_CHAT}))
     assert shortcut is not None  # the file opens; its tables do not exist
-    kept, dropped = shortcut.drop_stored(arriving)
+    kept, dropped = shortcut.drop_stored(arriving, key)
     shortcut.close()
     assert (kept, dropped) == (arriving, 0)
     result = database.write_batch(channel, prepare_batch(kept), origin=Origin.IMPORT)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatport.ingest.waha_fetch import FetchPlan, _Fetcher, _Part
-from chatport.sources.waha import WahaSettings
+from chatport.sources.waha import WahaChat, WahaSettings
 from tests.builders import incoming
 
 PLAN = FetchPlan(waha=WahaSettings(url="http://waha"), since=None, until=None)
@@ -26,9 +26,10 @@ def pack(chats: list[list[int]], chunk_size: int, failing: set[int]):
         for length in pages:
             ids = range(counter, counter + length)
             counter += length
-            parts.append(_Part(chat, [incoming(f"{chat}-{n}", n, chat) for n in ids], False))
+            page = [incoming(f"{chat}-{n}", n, chat) for n in ids]
+            parts.append(_Part(WahaChat(chat, None, None), page, False))
         error = "HTTP 500" if index in failing else None
-        parts.append(_Part(chat, [], last=True, error=error))
+        parts.append(_Part(WahaChat(chat, None, None), [], last=True, error=error))
     sent = []
 
     async def run():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatport.domain.batch import prepare_batch
 from chatport.sources import waha_messages
@@ -78,3 +80,21 @@ def test_a_message_of_the_wrong_shape_is_stored_as_invalid_with_the_reason() -> 
             (str(caught.value), "5511@c.us", raw)
         ]
     assert "`$._data`" in str(caught.value)
+
+
+chat_ids = st.sampled_from(["111@lid", "333@lid", "5511999990002@c.us", "1203630001@g.us"])
+twins = st.sampled_from([None, "5511777770000@s.whatsapp.net", "5511777770000:12@s.whatsapp.net"])
+ids = st.one_of(st.none(), st.text(max_size=12))
+times = st.one_of(st.none(), st.integers(0, 10**15), st.text(max_size=8), st.floats())
+
+
+@given(chat_ids, twins, ids, times)
+def test_the_key_a_re_import_looks_up_is_what_the_mapping_stores(chat, twin, message_id, sent):
+    message = payload(id=message_id, timestamp=sent, _data={"key": {"remoteJidAlt": twin}})
+    raw = msgspec.json.encode(message)
+    decoded = waha_messages.decode_message(raw)
+    incoming = waha_messages.to_incoming(decoded, raw, chat, LIDS)
+    key = waha_messages.stored_key(decoded, chat, LIDS)
+    assert key[0] == incoming.chat_id and key[1] == incoming.external_id
+    assert key[2] == incoming.sent_at or (key[2] != key[2] and incoming.sent_at != incoming.sent_at)
+    assert waha_messages.stored_key(None, chat, LIDS) is None

@@ -2,79 +2,109 @@
 
 Each chunk's messages of chats the store held when the job started are looked up (read
 only, the write path's own duplicate check by chats and time span,
-`batch_writer.stored_in_span`) before they are validated, and counted as duplicates instead
-of being validated and written: a re-import, or the part of a resumed job already written,
-costs the write path next to nothing. The write path still checks every message it gets, so
-a message stored meanwhile is still skipped exactly once. A first import finds none of its
-chats there, and its fetchers never look.
+`batch_writer.stored_in_span`) before they are mapped and validated, and counted as
+duplicates instead of being mapped, validated and written: a re-import, or the part of a
+resumed job already written, costs the write path next to nothing. The write path still
+checks every message it gets, so a message stored meanwhile is still skipped exactly once.
+A first import finds none of its chats there, and its fetchers never look.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from chatport.bootstrap import open_database
-from chatport.domain.model import IncomingMessage
 from chatport.domain.normalise import InvalidValue, normalise_timestamp
 from chatport.store.batch_writer import stored_in_span
 from chatport.store.database import Database
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+StoredKey = tuple[str, Any, Any]
+"""A message's chat (as stored), id and time (as sent: `normalise_timestamp` reads it)."""
+
 
 class StoredFilter:
     """The store's view of one channel, for a fetch process."""
 
-    def __init__(self, database: Database, channel_id: int, known_chats: frozenset[str]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        channel_id: int,
+        known_chats: frozenset[str],
+        *,
+        owns_database: bool = False,
+    ) -> None:
         self.database = database
         self.channel_id = channel_id
         self.known_chats = known_chats
+        self._owns_database = owns_database
 
     @classmethod
     def open(
-        cls, database_url: str, channel_id: int, known_chats: frozenset[str]
+        cls,
+        database_url: str,
+        channel_id: int,
+        known_chats: frozenset[str],
+        database: Database | None = None,
     ) -> StoredFilter | None:
-        """The filter, or None when the store cannot be opened (the writer's check alone
+        """The filter, on `database` when given (it stays the caller's to dispose), else on a
+        store it opens; None when the store cannot be opened (the write path's check alone
         then finds the duplicates)."""
         try:
-            database = open_database(database_url)
-            return cls(database, channel_id, known_chats)
-        except Exception as error:  # noqa: BLE001 - an optimisation; the writer checks anyway
-            log.warning("fetcher: duplicates checked by the writer only (%s)", error)
+            if database is not None:
+                return cls(database, channel_id, known_chats)
+            return cls(open_database(database_url), channel_id, known_chats, owns_database=True)
+        except Exception as error:  # noqa: BLE001 - an optimisation; the write path checks
+            log.warning("fetcher: duplicates left to the write path's check (%s)", error)
             return None
 
-    def drop_stored(self, items: list[IncomingMessage]) -> tuple[list[IncomingMessage], int]:
+    def drop_stored(
+        self, items: list[T], key: Callable[[T], StoredKey | None]
+    ) -> tuple[list[T], int]:
         """`items` without those already stored, and how many those were (duplicates).
-        Looked up before validation, which the dropped messages are spared: by the chats the
-        store held and the items' time span (`batch_writer.stored_in_span`)."""
-        candidates: list[IncomingMessage] = []  # of a stored chat, with an id and a time
+        `key(item)`: its chat, id and time, None to keep it whatever the store holds. Looked
+        up by the chats the store held and the items' time span
+        (`batch_writer.stored_in_span`); an item without an id or with a time that is not one
+        is kept, for the write path to store as invalid."""
+        candidates: list[tuple[int, str]] = []  # (index in items, id) of a stored chat
+        chats: set[str] = set()
         times: list[datetime] = []
-        for item in items:
-            if item.chat_id in self.known_chats and isinstance(item.external_id, str):
+        known = self.known_chats
+        for index, item in enumerate(items):
+            found = key(item)
+            if found is None:
+                continue
+            chat, external_id, sent_at = found
+            if chat in known and isinstance(external_id, str):
                 try:
-                    times.append(normalise_timestamp(item.sent_at))
+                    times.append(normalise_timestamp(sent_at))
                 except InvalidValue:
-                    continue  # the writer stores it as invalid
-                candidates.append(item)
+                    continue
+                candidates.append((index, external_id))
+                chats.add(chat)
         if not candidates:
             return items, 0
-        chats = {item.chat_id for item in candidates}
         try:
             with self.database.engine.connect() as connection:
                 ops = self.database.ops
                 stored = stored_in_span(
                     connection, ops, self.channel_id, chats, min(times), max(times)
                 )
-        except Exception as error:  # noqa: BLE001 - an optimisation; the writer checks anyway
-            log.warning("fetcher: duplicates checked by the writer only from now (%s)", error)
+        except Exception as error:  # noqa: BLE001 - an optimisation; the write path checks
+            log.warning("fetcher: duplicates left to the write path's check from now (%s)", error)
             self.known_chats = frozenset()
             return items, 0
-        dropped = {id(item) for item in candidates if item.external_id in stored}
+        dropped = {index for index, external_id in candidates if external_id in stored}
         if not dropped:
             return items, 0
-        return [item for item in items if id(item) not in dropped], len(dropped)
+        return [item for index, item in enumerate(items) if index not in dropped], len(dropped)
 
     def close(self) -> None:
-        """Release the connection."""
-        self.database.dispose()
+        """Release the store, if the filter opened it."""
+        if self._owns_database:
+            self.database.dispose()

@@ -1,9 +1,10 @@
 """The fetch half of a WAHA import, run in processes of its own (`WahaImport` starts them).
 
-    its share of the chats (paged) -> K workers fetch each chat's pages -> map each page to
-    IncomingMessage -> pages of several chats packed into chunks of at most `chunk_size`
-    messages -> `prepare_batch` -> written here (`FetchPlan.writes`: PostgreSQL), or sent to
-    the writer process (SQLite), as frames on a pipe (`frames.py`).
+    its share of the chats (paged) -> K workers fetch each chat's pages -> pages of several
+    chats packed into chunks of at most `chunk_size` messages -> those the store holds
+    dropped (a re-import's `StoredFilter`) -> the rest mapped to IncomingMessage ->
+    `prepare_batch` -> written here (`FetchPlan.writes`: PostgreSQL), or sent to the writer
+    process (SQLite), as frames on a pipe (`frames.py`).
 
 Fetching, decoding, mapping and validation are Python work; in their own processes they run on
 other cores than the writes, which the GIL would otherwise keep on one. A process that writes
@@ -37,8 +38,8 @@ from chatport.domain.model import IncomingMessage
 from chatport.errors import WahaUnavailable
 from chatport.heap import FETCHER_YOUNG_THRESHOLD, for_bulk_work
 from chatport.ingest.frames import stdout_frames
-from chatport.sources.waha import WahaChat, WahaClient, WahaSettings
-from chatport.sources.waha_messages import to_incoming
+from chatport.sources.waha import WahaChat, WahaClient, WahaMessage, WahaSettings
+from chatport.sources.waha_messages import stored_key, to_incoming
 
 if TYPE_CHECKING:
     from chatport.ingest.chunk_write import ChunkTarget, OwnChunks
@@ -155,8 +156,10 @@ class Finished:
 
 @dataclass
 class _Part:
-    chat_id: str
-    messages: list[IncomingMessage]
+    chat: WahaChat
+    messages: list[Any]
+    """IncomingMessage; or as read (WahaMessage) where the store is looked up first
+    (`_Fetcher._chunk` maps those it lacks)."""
     last: bool
     error: str | None = None
 
@@ -207,6 +210,7 @@ class _Fetcher:
         self._reported_at = 0.0
         self._stored: StoredFilter | None = None
         self._own: OwnChunks | None = None
+        self._opening: asyncio.Task[None] | None = None
 
     async def send(self, item: Any) -> None:
         await asyncio.to_thread(self._send, item)
@@ -223,44 +227,73 @@ class _Fetcher:
             await self.send(Fetched(self.plan.share[0], count))
 
     async def _send_chunk(self, pending: list[_Part]) -> None:
-        messages = [m for part in pending for m in part.messages]
-        stored = 0
-        if self._stored is not None:
-            messages, stored = await asyncio.to_thread(self._stored.drop_stored, messages)
-        chunk = _chunk(messages, pending, self.plan.share[0])
-        chunk.batch.duplicates += stored
+        if self._opening is not None:
+            await self._opening
+        chunk = await asyncio.to_thread(self._chunk, pending)
         await self._report_fetched()
         if self._own is None:
             await self.send(chunk)
         else:
             await self.send(await asyncio.to_thread(self._own.write, chunk))
 
-    async def run(self) -> None:
-        plan = self.plan
-        if plan.store is not None:
-            # Only then: a first import's fetchers never load the store's modules.
-            from chatport.ingest.stored_filter import StoredFilter
+    def _chunk(self, pending: list[_Part]) -> Chunk:
+        """The chunk of `pending`'s pages, prepared. Where the store is looked up, those it
+        holds are dropped (as duplicates) before the others are mapped."""
+        stored, lids = 0, self.plan.lids
+        if self.plan.store is None:
+            messages = [m for part in pending for m in part.messages]
+        else:
+            items = [(part.chat, m) for part in pending for m in part.messages]
+            for part in pending:
+                part.messages = []  # each payload goes once it is dropped or mapped
+            if self._stored is not None:
+                items, stored = self._stored.drop_stored(
+                    items, lambda item: stored_key(item[1].data, item[0].id, lids)
+                )
+            messages = [_incoming(chat, m, lids) for chat, m in items]
+            del items
+        chunk = _chunk(messages, pending, self.plan.share[0])
+        chunk.batch.duplicates += stored
+        return chunk
 
-            self._stored = await asyncio.to_thread(StoredFilter.open, *plan.store)
+    async def run(self) -> None:
+        if self.plan.store is not None or self.plan.writes is not None:
+            # Opened while the first pages are fetched (loading the store's modules and
+            # connecting take a few hundred milliseconds); the first chunk waits for it.
+            self._opening = asyncio.create_task(asyncio.to_thread(self._open_store))
+        try:
+            await self._run()
+            if self._opening is not None:
+                await self._opening  # a store that failed to open fails the fetcher
+        finally:
+            if self._opening is not None:
+                await asyncio.wait([self._opening])
+            if self._stored is not None:
+                self._stored.close()
+            if self._own is not None:
+                self._own.close()
+
+    def _open_store(self) -> None:
+        """Open where this fetcher writes and looks duplicates up, one store for both."""
+        # Imported only here: a first import's fetchers on SQLite never load these modules.
+        plan = self.plan
         if plan.writes is not None:
             from chatport.ingest.chunk_write import OwnChunks
 
-            self._own = await asyncio.to_thread(OwnChunks, plan.writes)
-        try:
-            await self._run()
-        finally:
-            for resource in (self._stored, self._own):
-                if resource is not None:
-                    resource.close()
+            self._own = OwnChunks(plan.writes)
+        if plan.store is not None:
+            from chatport.ingest.stored_filter import StoredFilter
+
+            on = self._own.database if self._own is not None else None
+            self._stored = StoredFilter.open(*plan.store, database=on)
 
     async def _run(self) -> None:
         plan = self.plan
         async with WahaClient(plan.waha) as client:
-            lids = plan.lids
             chats: asyncio.Queue[WahaChat | None] = asyncio.Queue(plan.concurrency * 4)
             parts: asyncio.Queue[_Part | None] = asyncio.Queue(_PAGES_AHEAD)
             workers = [
-                asyncio.create_task(self._fetch(client, chats, parts, lids))
+                asyncio.create_task(self._fetch(client, chats, parts))
                 for _ in range(plan.concurrency)
             ]
             tasks = [asyncio.create_task(self._list(client, chats)), *workers]
@@ -290,21 +323,19 @@ class _Fetcher:
         for _ in range(plan.concurrency):
             await chats.put(None)
 
-    async def _fetch(self, client, chats, parts, lids) -> None:
+    async def _fetch(self, client, chats, parts) -> None:
         plan = self.plan
         while (chat := await chats.get()) is not None:
             try:
                 async for page in client.messages(chat.id, since=plan.since, until=plan.until):
-                    mapped = [
-                        to_incoming(m.data, m.raw, chat.id, lids, chat.name, m.problem)
-                        for m in page
-                    ]
-                    await parts.put(_Part(chat.id, mapped, last=False))
-                    await self._fetched(len(mapped))
+                    # Mapped here, unless the store is looked up first (`_chunk` maps then).
+                    read = page if plan.store else [_incoming(chat, m, plan.lids) for m in page]
+                    await parts.put(_Part(chat, read, last=False))
+                    await self._fetched(len(page))
             except WahaUnavailable as error:
-                await parts.put(_Part(chat.id, [], last=True, error=str(error)))
+                await parts.put(_Part(chat, [], last=True, error=str(error)))
                 continue
-            await parts.put(_Part(chat.id, [], last=True))
+            await parts.put(_Part(chat, [], last=True))
 
     async def _pack(self, parts: asyncio.Queue) -> None:
         """Full chunks (fewer transactions), a page split where it crosses a chunk's end; a
@@ -318,10 +349,10 @@ class _Fetcher:
                 since = time.monotonic()
             while size + len(part.messages) > limit:
                 room = limit - size
-                pending.append(_Part(part.chat_id, part.messages[:room], last=False))
+                pending.append(_Part(part.chat, part.messages[:room], last=False))
                 await self._send_chunk(pending)
                 pending, size, since = [], 0, time.monotonic()
-                part = _Part(part.chat_id, part.messages[room:], part.last, part.error)
+                part = _Part(part.chat, part.messages[room:], part.last, part.error)
             pending.append(part)
             size += len(part.messages)
             slow = parts.empty() and part.last and time.monotonic() - since > _PATIENCE_SECONDS
@@ -342,10 +373,14 @@ async def _listed(plan: FetchPlan, client: WahaClient) -> AsyncIterator[WahaChat
             yield chat
 
 
+def _incoming(chat: WahaChat, message: WahaMessage, lids: dict[str, str]) -> IncomingMessage:
+    return to_incoming(message.data, message.raw, chat.id, lids, chat.name, message.problem)
+
+
 def _chunk(messages: list[IncomingMessage], pending: list[_Part], fetcher: int) -> Chunk:
     return Chunk(
         batch=prepare_batch(messages),
-        done=[p.chat_id for p in pending if p.last and p.error is None],
-        failed={p.chat_id: p.error for p in pending if p.error is not None},
+        done=[p.chat.id for p in pending if p.last and p.error is None],
+        failed={p.chat.id: p.error for p in pending if p.error is not None},
         fetcher=fetcher,
     )

@@ -148,7 +148,6 @@ def to_incoming(
         return IncomingMessage(None, chat_id, None, raw=raw, problem=problem or "unreadable")
     data = message.data or _NO_DATA
     key = data.key or _NO_KEY
-    resolved_chat = resolve(chat_id, key.remoteJidAlt, lids) or chat_id
     from_me = message.fromMe
     author = None
     if not from_me:
@@ -165,7 +164,7 @@ def to_incoming(
         media = _media(message.media or _NO_MEDIA, content)
     return IncomingMessage(
         external_id=message.id,
-        chat_id=resolved_chat,
+        chat_id=resolve(chat_id, key.remoteJidAlt, lids) or chat_id,
         sent_at=message.timestamp,
         from_me=from_me,
         author=author,
@@ -175,6 +174,18 @@ def to_incoming(
         chat_name=chat_name,
         raw=raw,
     )
+
+
+def stored_key(
+    message: WahaPayload | None, chat_id: str, lids: Mapping[str, str]
+) -> tuple[str, str | None, Any] | None:
+    """What `to_incoming` would make of the message's chat, id and time, computed without
+    mapping it (a re-import looks these up and maps only the messages it lacks); None
+    when it was unreadable."""
+    if message is None:
+        return None
+    key = (message.data or _NO_DATA).key or _NO_KEY
+    return resolve(chat_id, key.remoteJidAlt, lids) or chat_id, message.id, message.timestamp
 
 
 _NO_DATA = _NowebData()
