@@ -28,7 +28,7 @@ from chatport.domain.model import Channel
 from chatport.domain.progress import ImportProgress
 from chatport.errors import ImportStopped, JobTakenOver, WahaDown, WahaError
 from chatport.ingest.chunk_write import ChunkTarget, Written, write_chunk
-from chatport.ingest.chunk_writers import ChunkWriters
+from chatport.ingest.chunk_writers import ChunkWriter
 from chatport.ingest.frames import Frame, read_frame, start_child
 from chatport.ingest.job_lease import lease_kept
 from chatport.ingest.waha_fetch import (
@@ -129,7 +129,7 @@ class WahaImport:
         """The chunk step both engines run: fetch the plan's chats (in fetch processes:
         `fetching`'s, else its own) and write each chunk through the write path, in one
         transaction with its checkpoint: in the fetch processes on PostgreSQL, in a writer
-        thread (`ChunkWriters`, the database's `bulk_writes`) on SQLite.
+        thread (`ChunkWriter`, the database's `bulk_writes`) on SQLite.
         Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
         with self.database.engine.connect() as connection:
             stored_chats = channel_chat_ids(connection, self.channel.id)
@@ -149,7 +149,7 @@ class WahaImport:
             if not self.fetchers_write:
                 database = stack.enter_context(self.database.bulk_writes())
                 write = partial(self._write, database, target)
-                writing = stack.enter_context(ChunkWriters(PackedChunk.unpack, write, 1))
+                writing = stack.enter_context(ChunkWriter(PackedChunk.unpack, write))
             fetched = fetching or stack.enter_context(FetchProcesses(self.fetchers))
             fetched.fetch(plans, writing)
             try:
@@ -161,7 +161,7 @@ class WahaImport:
                 raise
 
     def _follow(
-        self, fetched: FetchProcesses, writing: ChunkWriters | None, halt: Callable[[], None]
+        self, fetched: FetchProcesses, writing: ChunkWriter | None, halt: Callable[[], None]
     ) -> None:
         """Take in what the fetch processes send until each has finished."""
         running = self.fetchers
@@ -239,9 +239,9 @@ async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
 class FetchProcesses:
     """Fetch processes (`waha_fetch.main`), started at once: they load their modules, then
     wait for their plans (`fetch`). A relay thread per process reads its frames: it hands
-    each chunk, still packed, straight to the writers, and reads the next frame only once
-    they would take it at once (while they are busy, a chunk waits in the fetcher and its
-    pipe, not in this process); the other frames (progress, chunks written by the fetcher
+    each chunk, still packed, straight to the writer, and reads the next frame only once it
+    would take it at once (while it is busy, a chunk waits in the fetcher and its pipe, not
+    in this process); the other frames (progress, chunks written by the fetcher
     itself, the end) go to `next`, in order after the chunks before them."""
 
     def __init__(self, count: int) -> None:
@@ -252,10 +252,10 @@ class FetchProcesses:
         self.finished = self.ended = 0
         self.processes = [start_child(FETCH_COMMAND) for _ in range(count)]
 
-    def fetch(self, plans: list[FetchPlan], writers: ChunkWriters | None) -> None:
+    def fetch(self, plans: list[FetchPlan], writer: ChunkWriter | None) -> None:
         """Give each process its plan (one each) and relay what they send (chunks to
-        `writers`; None: the processes write their own chunks)."""
-        self.writers = writers
+        `writer`; None: the processes write their own chunks)."""
+        self.writer = writer
         for process, plan in zip(self.processes, plans, strict=True):
             threading.Thread(target=self._relay, args=(process, plan), daemon=True).start()
 
@@ -295,8 +295,8 @@ class FetchProcesses:
         try:
             process.stdin.write(pickle.dumps(plan))
             process.stdin.close()
-            lane, writers = plan.share[0], self.writers
-            while (writers is None or writers.wait_for_room(lane)) and self._pass_on(
+            writer = self.writer
+            while (writer is None or writer.wait_for_room()) and self._pass_on(
                 read_frame(process.stdout)
             ):
                 pass
@@ -312,10 +312,10 @@ class FetchProcesses:
             )
 
     def _pass_on(self, frame: Frame) -> bool:
-        """Hand a chunk to its lane (False once the lanes stopped), queue anything else."""
+        """Hand a chunk to the writer (False once it stopped), queue anything else."""
         item = frame.load()
         if isinstance(item, PackedChunk):
-            return self.writers.submit(item, item.fetcher)
+            return self.writer.submit(item)
         self.items.put(item)
         return True
 
