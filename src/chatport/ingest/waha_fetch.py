@@ -267,7 +267,9 @@ class _Fetcher:
                 await self._opening  # a store that failed to open fails the fetcher
         finally:
             if self._opening is not None:
-                await asyncio.wait([self._opening])
+                await asyncio.wait([self._opening])  # its thread cannot be stopped
+                if not self._opening.cancelled():
+                    self._opening.exception()  # raised above, or lost to an earlier error
             if self._stored is not None:
                 self._stored.close()
             if self._own is not None:
@@ -328,8 +330,9 @@ class _Fetcher:
         while (chat := await chats.get()) is not None:
             try:
                 async for page in client.messages(chat.id, since=plan.since, until=plan.until):
-                    # Mapped here, unless the store is looked up first (`_chunk` maps then).
-                    read = page if plan.store else [_incoming(chat, m, plan.lids) for m in page]
+                    read: list[Any] = page
+                    if plan.store is None:  # else mapped once the store is looked up
+                        read = [_incoming(chat, m, plan.lids) for m in page]
                     await parts.put(_Part(chat, read, last=False))
                     await self._fetched(len(page))
             except WahaUnavailable as error:
