@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chatport.domain.batch import prepare_batch
 from chatport.domain.model import IncomingMessage, Origin
 from chatport.ingest.stored_filter import StoredFilter
@@ -79,3 +81,18 @@ def test_a_store_that_cannot_be_read_leaves_the_batch_to_the_writer(
     assert (kept, dropped) == (arriving, 0)
     result = database.write_batch(channel, prepare_batch(kept), origin=Origin.IMPORT)
     assert (result.created, result.duplicates) == (1, 1)
+
+
+def test_a_filter_on_a_store_it_was_given_leaves_that_store_open(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = database.channel()
+    database.write_batch(channel, [incoming("m-1", 0, OLD_CHAT)], origin=Origin.IMPORT)
+    shortcut = StoredFilter.open("unused://", channel.id, frozenset({OLD_CHAT}), database)
+    assert shortcut is not None and shortcut.database is database
+    arriving = [incoming("m-1", 0, OLD_CHAT), incoming("m-2", 1, OLD_CHAT)]
+    assert shortcut.drop_stored(arriving, key) == ([arriving[1]], 1)
+    disposed: list[bool] = []
+    monkeypatch.setattr(database.engine, "dispose", lambda *args: disposed.append(True))
+    shortcut.close()
+    assert disposed == []  # the fetch process's writer disposes it, once

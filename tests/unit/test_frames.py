@@ -84,7 +84,7 @@ def test_a_chunk_s_encoding_travels_beside_its_pickle_not_inside_it():
     assert frame.buffer == _CHUNK_ENCODER.encode(chunk)
     assert len(frame.data) < 200  # the pickle names PackedChunk; the messages are beside it
     packed = frame.load()
-    assert packed.fetcher == 1 and packed.unpack() == chunk
+    assert packed.unpack() == chunk and packed.unpack().fetcher == 1
 
 
 def test_damage_in_a_frame_s_buffer_is_an_error_too():

@@ -95,7 +95,7 @@ class Chunk(msgspec.Struct, gc=False):
     done: list[str] = msgspec.field(default_factory=list)
     failed: dict[str, str] = msgspec.field(default_factory=dict)
     fetcher: int = 0
-    """The `share` index of the fetcher that sent it (its chunks are written in order)."""
+    """The `share` index of the fetcher that made it."""
 
     @property
     def messages(self) -> int:
@@ -108,7 +108,7 @@ class Chunk(msgspec.Struct, gc=False):
         # encoding and decoding are several times faster than pickling the objects), decoded
         # by the writer thread that writes it, not by the thread reading the pipe. The
         # encoding is an out-of-band buffer: frames.py sends it without copying it.
-        return (PackedChunk, (self.fetcher, pickle.PickleBuffer(_CHUNK_ENCODER.encode(self))))
+        return (PackedChunk, (pickle.PickleBuffer(_CHUNK_ENCODER.encode(self)),))
 
 
 _CHUNK_ENCODER = msgspec.msgpack.Encoder()
@@ -117,10 +117,9 @@ _CHUNK_DECODER = msgspec.msgpack.Decoder(Chunk)
 
 @dataclass(frozen=True, slots=True)
 class PackedChunk:
-    """A Chunk as it arrives from a fetcher: its fetcher's index, and the chunk encoded
-    (a few times smaller than the objects while it waits for its writer)."""
+    """A Chunk as it arrives from a fetcher, encoded (a few times smaller than the objects
+    while it waits for its writer)."""
 
-    fetcher: int
     packed: bytes
 
     def unpack(self) -> Chunk:
