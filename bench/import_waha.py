@@ -47,11 +47,11 @@ from chatport.bootstrap import build_database  # noqa: E402
 from chatport.settings import Settings  # noqa: E402
 from chatport.simulator.runner import simulator_process  # noqa: E402
 from chatport.simulator.world import World  # noqa: E402
-from chatport.sources.waha import WahaClient, WahaSettings  # noqa: E402
-from chatport.sources.waha_messages import to_incoming  # noqa: E402
-from chatport.store.bulk import MESSAGE_COLUMNS, insert_sql  # noqa: E402
+from chatport.sources.waha.client import WahaClient, WahaSettings  # noqa: E402
+from chatport.sources.waha.messages import to_incoming  # noqa: E402
+from chatport.store.backends.bulk import MESSAGE_COLUMNS, insert_sql  # noqa: E402
+from chatport.store.backends.postgres import copy_rows  # noqa: E402
 from chatport.store.database import Database  # noqa: E402
-from chatport.store.postgres import copy_rows  # noqa: E402
 from chatport.store.tables import messages  # noqa: E402
 
 FETCHERS = 2

@@ -39,7 +39,7 @@ from write_batch import fresh_database  # noqa: E402
 
 from chatport.bootstrap import build_database  # noqa: E402
 from chatport.settings import Settings  # noqa: E402
-from chatport.sources.waha_webhooks import sign  # noqa: E402
+from chatport.sources.waha.webhooks import sign  # noqa: E402
 from chatport.store.tables import messages  # noqa: E402
 
 KEY = "bench-key"

@@ -44,9 +44,9 @@ from chatport.domain.model import IncomingMessage, Origin
 from chatport.domain.sessions import partition, session_id_for
 from chatport.settings import Settings
 from chatport.store import jsoncodec
-from chatport.store.bulk import MESSAGE_COLUMNS, insert_sql
+from chatport.store.backends.bulk import MESSAGE_COLUMNS, insert_sql
+from chatport.store.backends.postgres import copy_rows
 from chatport.store.migrate import upgrade
-from chatport.store.postgres import copy_rows
 from chatport.store.tables import messages
 from chatport.synthetic import synthetic_history
 

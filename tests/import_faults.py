@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from chatport.store import jobs
-from chatport.store.database import Database
+from chatport.store.jobs import import_jobs as jobs
+from chatport.store.write_path.unit_of_work import UnitOfWork
 
 SetAttr = Callable[[Any, str, Any], None]
 
@@ -24,16 +24,16 @@ def plant(monkeypatch: pytest.MonkeyPatch, fault: str, *args: Any) -> None:
     globals()[fault](monkeypatch.setattr, *args)
     command = (
         f"import tests.import_faults as faults; faults.{fault}(setattr, *{args!r}); "
-        "from chatport.ingest.waha_fetch import main; main()"
+        "from chatport.ingest.waha.fetch_process import main; main()"
     )
-    monkeypatch.setattr("chatport.ingest.waha_import.FETCH_COMMAND", ["-c", command])
+    monkeypatch.setattr("chatport.ingest.waha.import_step.FETCH_COMMAND", ["-c", command])
 
 
 def failing_writes(set_attr: SetAttr) -> None:
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full (simulated)")
 
-    set_attr(Database, "write_batch", broken)
+    set_attr(UnitOfWork, "write_batch", broken)
 
 
 def deadlock_after_second_checkpoint(set_attr: SetAttr, marker: str) -> None:

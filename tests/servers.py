@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 
 from chatport.api.app import create_app
-from chatport.bootstrap import Services
+from chatport.services import Services
 
 
 def free_port() -> int:

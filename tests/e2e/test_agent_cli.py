@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from chatport.agent.debouncer import Debouncer
 from chatport.bootstrap import build_database
-from chatport.ingest.debouncer import Debouncer
 from chatport.settings import Settings
 from tests.e2e.test_cli import run
 from tests.integration.test_bursts import RULES, at, live

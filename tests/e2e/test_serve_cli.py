@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import orjson
 
-from chatport.sources.waha_webhooks import sign
+from chatport.sources.waha.webhooks import sign
 from tests.e2e.test_cli import CHATPORT
 from tests.servers import chatport_serve
 

@@ -17,16 +17,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chatport.agent.debouncer import Debouncer
+from chatport.agent.delivery import AgentDeliverer
 from chatport.bootstrap import build
 from chatport.domain.model import Origin
-from chatport.ingest.agent_delivery import AgentDeliverer
-from chatport.ingest.debouncer import Debouncer
 from chatport.settings import Settings
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
-from chatport.store import reads, tenants
-from chatport.store.queries import remember_waha
+from chatport.store import tenants
+from chatport.store.channels import remember_waha
+from chatport.store.reads import api as reads
 from chatport.store.tables import agent_jobs, bursts, chats, messages
 from tests.builders import incoming
 from tests.integration.conftest import WEBHOOK_KEY

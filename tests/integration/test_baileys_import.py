@@ -7,8 +7,8 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
-from chatport.ingest.baileys_import import CHUNK, BaileysFormatError, import_text
-from chatport.sources.waha_webhooks import sign
+from chatport.ingest.baileys import CHUNK, BaileysFormatError, import_text
+from chatport.sources.waha.webhooks import sign
 from chatport.store.tables import chats, contacts, dead_letters, messages
 from tests.integration.conftest import WEBHOOK_KEY
 from tests.unit.test_baileys_history import LID, PHONE, message

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from chatport.bootstrap import build_database
 from chatport.domain.model import Origin
 from chatport.settings import Settings
+from chatport.store.backends.sqlite import BULK_CHECKPOINT_PAGES
 from chatport.store.database import Database
-from chatport.store.sqlite import BULK_CHECKPOINT_PAGES
 from chatport.store.tables import messages
 from tests.builders import incoming
 

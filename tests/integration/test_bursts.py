@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select
 
+from chatport.agent.debouncer import Debouncer
 from chatport.bootstrap import build
 from chatport.domain.bursts import BurstRules
 from chatport.domain.model import Origin
-from chatport.ingest.debouncer import Debouncer
 from chatport.settings import Settings
 from chatport.store import tenants
 from chatport.store.tables import agent_jobs, bursts

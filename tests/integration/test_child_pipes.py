@@ -4,9 +4,12 @@ import sys
 
 import pytest
 
-from chatport.ingest.frames import PIPE_BYTES, read_frame, start_child
+from chatport.runtime.frames import PIPE_BYTES, read_frame, start_child
 
-ECHO = ["-c", "from chatport.ingest.frames import stdout_frames; stdout_frames()(b'x' * 3_000_000)"]
+ECHO = [
+    "-c",
+    "from chatport.runtime.frames import stdout_frames; stdout_frames()(b'x' * 3_000_000)",
+]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="F_SETPIPE_SZ is Linux's")

@@ -15,16 +15,16 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from chatport.agent.delivery import AgentDeliverer
 from chatport.bootstrap import Services, build
 from chatport.domain.model import ContentType, Media, Origin
 from chatport.ingest import import_jobs
-from chatport.ingest.agent_delivery import AgentDeliverer
 from chatport.settings import Settings
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
 from chatport.store import tenants
-from chatport.store.queries import remember_waha
+from chatport.store.channels import remember_waha
 from chatport.store.tables import chats
 from tests.builders import incoming
 from tests.integration.test_agent_delivery import burst_with_job

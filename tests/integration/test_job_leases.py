@@ -16,7 +16,9 @@ from chatport.bootstrap import build
 from chatport.domain.model import BatchResult
 from chatport.errors import JobBusy, JobTakenOver
 from chatport.settings import Settings
-from chatport.store import job_leases, jobs, tenants
+from chatport.store import tenants
+from chatport.store.jobs import import_jobs as jobs
+from chatport.store.jobs import leases
 from chatport.store.tables import import_jobs
 from tests.integration.test_waha_import import new_job
 from tests.servers import serve_app
@@ -30,7 +32,7 @@ def load(database, job_id) -> jobs.ImportJob:
 def claim(database, job_id) -> jobs.ImportJob:
     with database.unit_of_work() as uow:
         job = jobs.load_job(uow.connection, job_id)
-        job_leases.claim_job(uow.connection, job)
+        leases.claim_job(uow.connection, job)
         uow.commit()
     return job
 
@@ -59,7 +61,7 @@ def test_a_running_job_is_not_claimed_twice_until_its_heartbeat_is_stale(databas
     with database.unit_of_work() as uow, pytest.raises(JobTakenOver):
         jobs.checkpoint(uow.connection, uow.ops, first, BatchResult(created=5), ["a@c.us"], {})
     with database.unit_of_work() as uow, pytest.raises(JobTakenOver):
-        job_leases.heartbeat(uow.connection, first)
+        leases.heartbeat(uow.connection, first)
     with database.unit_of_work() as uow:
         jobs.finish_job(uow.connection, first, "completed")
         uow.commit()

@@ -7,14 +7,15 @@ import time
 
 from sqlalchemy import func, select
 
-from chatport.ingest.waha_import import WahaImport, run_job
+from chatport.engines.inprocess.runner import run_job
+from chatport.ingest.waha.import_step import WahaImport
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
-from chatport.sources.waha import WahaSettings
-from chatport.store.lids import channel_lids, remember_lids
-from chatport.store.queries import remember_waha, sessions_follow_the_rule
+from chatport.sources.waha.client import WahaSettings
+from chatport.store.channels import remember_waha, sessions_follow_the_rule
 from chatport.store.tables import chats, contacts, events, lid_mappings, messages, sessions
+from chatport.store.write_path.lids import channel_lids, remember_lids
 from tests.integration.test_waha_import import new_job
 from tests.integration.test_webhooks_api import count, delivery, post
 

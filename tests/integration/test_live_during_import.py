@@ -13,16 +13,17 @@ import orjson
 from sqlalchemy import func, select
 
 from chatport.bootstrap import build
+from chatport.engines.inprocess.runner import run_job
 from chatport.ingest import import_jobs
-from chatport.ingest.waha_import import WahaImport, run_job
+from chatport.ingest.waha.import_step import WahaImport
 from chatport.settings import Settings
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
-from chatport.sources.waha import WahaSettings
-from chatport.sources.waha_webhooks import sign
-from chatport.store import queries
-from chatport.store.queries import sessions_follow_the_rule
+from chatport.sources.waha.client import WahaSettings
+from chatport.sources.waha.webhooks import sign
+from chatport.store import channels
+from chatport.store.channels import sessions_follow_the_rule
 from chatport.store.tables import messages
 from tests.integration.test_waha_import import new_job
 from tests.servers import serve_app
@@ -125,7 +126,7 @@ def test_one_chat_imported_while_its_webhooks_arrive(database_url: str) -> None:
         with simulator_in_thread(config) as waha_url, serve_app(services) as api:
             channel = database.channel()
             with database.unit_of_work() as uow:
-                queries.remember_waha(uow.connection, channel, waha_url, "default", None)
+                channels.remember_waha(uow.connection, channel, waha_url, "default", None)
                 uow.commit()
             params = {"chats": [chat.id], "page_size": 16, "chunk_size": 40}
             job = import_jobs.create_job(database, channel, None, datetime.now(UTC), params)

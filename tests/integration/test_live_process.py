@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from chatport.bootstrap import build_database
-from chatport.ingest.live import Outcome
-from chatport.ingest.live_process import LiveWriterProcess
+from chatport.live.writer import Outcome
+from chatport.live.writer_process import LiveWriterProcess
 from chatport.settings import Settings
-from chatport.sources.waha_webhooks import parse_envelope
+from chatport.sources.waha.webhooks import parse_envelope
 from chatport.store.tables import messages
 
 

@@ -63,7 +63,7 @@ def test_0002_moves_job_chats_to_their_table_and_back(blank_url: str) -> None:
     from alembic import command
     from sqlalchemy import text
 
-    from chatport.store import jobs
+    from chatport.store.jobs import import_jobs as jobs
     from chatport.store.migrate import _config
 
     database = build_database(Settings(database_url=blank_url), check_schema=False)
@@ -112,7 +112,7 @@ def test_0006_down_and_up_keeps_jobs_and_their_chats(blank_url: str) -> None:
     from alembic import command
 
     from chatport.domain.model import BatchResult
-    from chatport.store import jobs
+    from chatport.store.jobs import import_jobs as jobs
     from chatport.store.migrate import _config
 
     database = build_database(Settings(database_url=blank_url), check_schema=False)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from chatport.bootstrap import build_database
 from chatport.settings import Settings
-from chatport.store import pg_pipeline
+from chatport.store.backends import pg_pipeline
 from chatport.store.database import Database
 from chatport.store.tables import webhook_receipts
 

@@ -10,7 +10,7 @@ import pytest
 
 from chatport.bootstrap import build
 from chatport.settings import Settings
-from chatport.sources.waha_webhooks import sign
+from chatport.sources.waha.webhooks import sign
 from chatport.store import tenants
 from tests.servers import serve_app
 

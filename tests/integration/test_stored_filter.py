@@ -6,9 +6,9 @@ import pytest
 
 from chatport.domain.batch import prepare_batch
 from chatport.domain.model import IncomingMessage, Origin
-from chatport.ingest.stored_filter import StoredFilter
+from chatport.ingest.waha.stored_filter import StoredFilter
 from chatport.store.database import Database
-from chatport.store.reads import channel_chat_ids
+from chatport.store.reads.api import channel_chat_ids
 from tests.builders import incoming
 
 OLD_CHAT, NEW_CHAT = "5511999990001@c.us", "5511999990002@c.us"

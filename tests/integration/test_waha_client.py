@@ -14,9 +14,9 @@ from chatport.errors import WahaAuthError, WahaDown, WahaSessionNotReady, WahaUn
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
-from chatport.sources.circuit import CircuitSettings, circuit_state
-from chatport.sources.waha import WahaClient, WahaSettings
-from chatport.sources.waha_messages import WahaPayload
+from chatport.sources.waha.circuit import CircuitSettings, circuit_state
+from chatport.sources.waha.client import WahaClient, WahaSettings
+from chatport.sources.waha.messages import WahaPayload
 
 WORLD = World(chats=40, messages=3_000, seed=3)
 

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from chatport.ingest.waha_import import WahaImport, run_job
+from chatport.engines.inprocess.runner import run_job
+from chatport.ingest.waha.import_step import WahaImport
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
-from chatport.sources.circuit import CircuitSettings
-from chatport.sources.waha import WahaSettings
-from chatport.store import jobs
+from chatport.sources.waha.circuit import CircuitSettings
+from chatport.sources.waha.client import WahaSettings
 from chatport.store.database import Database
+from chatport.store.jobs import import_jobs as jobs
 from chatport.store.tables import messages
 from tests.import_faults import plant
 
@@ -146,7 +147,7 @@ def test_a_fetch_process_that_dies_stops_the_job_with_the_reason(database: Datab
             fetchers = [
                 int(pid)
                 for pid in children
-                if b"waha_fetch" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                if b"fetch_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
             ]
             if fetchers:
                 time.sleep(0.3)

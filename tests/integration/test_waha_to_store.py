@@ -10,8 +10,8 @@ from chatport.domain.model import Origin
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
-from chatport.sources.waha import WahaClient, WahaSettings
-from chatport.sources.waha_messages import to_incoming
+from chatport.sources.waha.client import WahaClient, WahaSettings
+from chatport.sources.waha.messages import to_incoming
 from chatport.store.database import Database
 from chatport.store.tables import contacts, messages
 

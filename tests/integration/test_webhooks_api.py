@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from chatport.bootstrap import build
 from chatport.settings import Settings
-from chatport.sources.waha_webhooks import sign
+from chatport.sources.waha.webhooks import sign
 from chatport.store.tables import (
     channels,
     chats,
@@ -22,7 +22,7 @@ from chatport.store.tables import (
     sessions,
     webhook_receipts,
 )
-from chatport.store.webhooks import record_receipts
+from chatport.store.webhook_receipts import record_receipts
 from tests.integration.conftest import WEBHOOK_KEY as KEY  # noqa: E402
 from tests.servers import serve_app
 

@@ -12,8 +12,8 @@ from chatport.domain.batch import prepare_batch
 from chatport.domain.model import ContactRef, Origin
 from chatport.domain.sessions import partition, session_id_for
 from chatport.store.database import Database
-from chatport.store.lids import channel_lids
 from chatport.store.tables import chats, contacts, dead_letters, events, messages, sessions
+from chatport.store.write_path.lids import channel_lids
 from tests.builders import BASE, at, incoming
 
 CHAT = "5511999990001@c.us"

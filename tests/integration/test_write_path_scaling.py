@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 from chatport.domain.batch import prepare_batch
 from chatport.domain.model import Origin
 from chatport.domain.sessions import partition
-from chatport.store import pg_pipeline, postgres
+from chatport.store.backends import pg_pipeline, postgres
 from chatport.store.database import Database
 from chatport.store.tables import messages
 from tests.builders import incoming

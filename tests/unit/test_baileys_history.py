@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatport.sources.baileys_history import payloads, read_history
-from chatport.sources.waha_messages import long_number
+from chatport.sources.baileys.history import payloads, read_history
+from chatport.sources.waha.messages import long_number
 
 PHONE = "5511900000001@s.whatsapp.net"
 LID = "123456789012345@lid"

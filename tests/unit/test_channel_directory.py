@@ -7,8 +7,8 @@ import asyncio
 import threading
 import time
 
-from chatport.api.webhooks import ChannelDirectory, Target
-from chatport.sources.waha_webhooks import parse_envelope
+from chatport.api.routers.webhooks import ChannelDirectory, Target
+from chatport.sources.waha.webhooks import parse_envelope
 
 ENVELOPE = parse_envelope(
     b'{"id": "e1", "event": "session.status", "session": "default",'

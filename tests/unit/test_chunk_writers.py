@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from chatport.ingest.chunk_writers import ChunkWriter
+from chatport.ingest.waha.writer_thread import ChunkWriter
 
 
 def never() -> None:

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from chatport import event_loop
+from chatport.runtime import event_loop
 
 
 async def _loop_module() -> str:

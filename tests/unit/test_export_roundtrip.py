@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatport.sources.export_format import ExportFormatError
-from chatport.sources.export_parser import parse_export
+from chatport.sources.export.format import ExportFormatError
+from chatport.sources.export.parser import parse_export
 
 _WORD = st.lists(
     st.sampled_from(

@@ -6,8 +6,8 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatport.ingest.waha_fetch import FetchPlan, _Fetcher, _Part
-from chatport.sources.waha import WahaChat, WahaSettings
+from chatport.ingest.waha.fetch_process import FetchPlan, _Fetcher, _Part
+from chatport.sources.waha.client import WahaChat, WahaSettings
 from tests.builders import incoming
 
 PLAN = FetchPlan(waha=WahaSettings(url="http://waha"), since=None, until=None)

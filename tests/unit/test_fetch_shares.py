@@ -5,8 +5,8 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatport.ingest.waha_fetch import FetchPlan
-from chatport.sources.waha import WahaSettings
+from chatport.ingest.waha.fetch_process import FetchPlan
+from chatport.sources.waha.client import WahaSettings
 
 PLAN = FetchPlan(waha=WahaSettings(url="http://waha"), since=None, until=None)
 

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from chatport.ingest.frames import FrameError, read_frame, write_frame
+from chatport.runtime.frames import FrameError, read_frame, write_frame
 
 
 class ShortPipe(io.RawIOBase):
@@ -65,17 +65,17 @@ def test_a_frame_cut_short_is_the_end_of_the_stream():
 def _chunk():
     from chatport.domain.batch import prepare_batch
     from chatport.domain.model import IncomingMessage
-    from chatport.ingest.waha_fetch import Chunk
+    from chatport.ingest.waha.chunks import Chunk
 
     incoming = [
         IncomingMessage(f"m{i}", "5511999999999@c.us", 1_700_000_000 + i, raw=b'{"x": 1}')
         for i in range(50)
     ]
-    return Chunk(prepare_batch(incoming), done=["5511999999999@c.us"], fetcher=1)
+    return Chunk(prepare_batch(incoming), done=["5511999999999@c.us"])
 
 
 def test_a_chunk_s_encoding_travels_beside_its_pickle_not_inside_it():
-    from chatport.ingest.waha_fetch import _CHUNK_ENCODER
+    from chatport.ingest.waha.chunks import _CHUNK_ENCODER
 
     chunk = _chunk()
     pipe = ShortPipe(4096)
@@ -84,7 +84,7 @@ def test_a_chunk_s_encoding_travels_beside_its_pickle_not_inside_it():
     assert frame.buffer == _CHUNK_ENCODER.encode(chunk)
     assert len(frame.data) < 200  # the pickle names PackedChunk; the messages are beside it
     packed = frame.load()
-    assert packed.unpack() == chunk and packed.unpack().fetcher == 1
+    assert packed.unpack() == chunk
 
 
 def test_damage_in_a_frame_s_buffer_is_an_error_too():

@@ -12,7 +12,7 @@ import pytest
 # mmap threshold) and keeps the pages.
 _CHILD = """
 import os, sys
-from chatport.heap import for_bulk_work
+from chatport.runtime.heap import for_bulk_work
 if sys.argv[1] == "tuned":
     for_bulk_work()
 def resident():

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatport.store.types import SQLITE_DATETIME_FORMAT, sqlite_datetime
+from chatport.store.column_types import SQLITE_DATETIME_FORMAT, sqlite_datetime
 
 moments = st.datetimes(
     min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.none()

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatport.domain.batch import prepare_batch
-from chatport.sources import waha_messages
+from chatport.sources.waha import messages as waha_messages
 
 LIDS = {"111@lid": "5511999990001@c.us"}
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatport.sources.waha_webhooks import (
+from chatport.sources.waha.webhooks import (
     WebhookRejected,
     message_of,
     parse_envelope,
@@ -143,7 +143,7 @@ def test_any_body_parses_or_is_refused_with_4xx(body):
 
 
 def test_changes_name_their_message():
-    from chatport.sources.waha_webhooks import change_of
+    from chatport.sources.waha.webhooks import change_of
 
     ack = change_of(parse_envelope(envelope("message.ack", {"id": "true_1@c.us_X", "ack": 3})), {})
     assert (ack.kind, ack.message_id, ack.ack) == ("ack", "true_1@c.us_X", 3)

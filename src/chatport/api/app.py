@@ -12,16 +12,16 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from chatport import __version__
-from chatport.api import agent_jobs, baileys, imports, rest, webhooks
+from chatport.agent.debouncer import Debouncer
+from chatport.agent.delivery import AgentDeliverer
 from chatport.api.auth import KeyCache
 from chatport.api.console import mount_console
-from chatport.api.import_runner import ImportRunner
-from chatport.api.metrics import Metrics
+from chatport.api.routers import agent_jobs, baileys, channels, imports, webhooks
+from chatport.api.routers.metrics import Metrics
 from chatport.bootstrap import Services, build
-from chatport.heap import freeze_heap
-from chatport.ingest.agent_delivery import AgentDeliverer
-from chatport.ingest.debouncer import Debouncer
-from chatport.ingest.live_process import LiveWriterProcess
+from chatport.engines.inprocess.runner import ImportRunner
+from chatport.live.writer_process import LiveWriterProcess
+from chatport.runtime.heap import freeze_heap
 
 
 def app_from_environment() -> FastAPI:
@@ -73,7 +73,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     metrics.watch_imports(app.state.imports)
     metrics.watch_agent(services.database)
     app.router.routes.append(webhooks.ROUTE)
-    app.include_router(rest.router)
+    app.include_router(channels.router)
     app.include_router(imports.router)
     app.include_router(agent_jobs.router)
     app.include_router(baileys.router)

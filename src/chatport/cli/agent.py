@@ -27,7 +27,7 @@ def jobs(
 ) -> None:
     """List agent jobs, newest first: chat, burst size, status, attempts, reply or error."""
     from chatport.bootstrap import build
-    from chatport.store import agent_jobs
+    from chatport.store.jobs import agent_jobs
 
     if status is not None and status not in agent_jobs.STATUSES:
         raise typer.BadParameter(f"status must be one of {', '.join(agent_jobs.STATUSES)}")

@@ -7,8 +7,8 @@ from rich.console import Console
 
 from chatport.bootstrap import build_database
 from chatport.cli.options import DbOption, settings_with
+from chatport.store.channels import table_counts
 from chatport.store.migrate import current_revision, head_revision, upgrade
-from chatport.store.queries import table_counts
 
 db_app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
 

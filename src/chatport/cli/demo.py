@@ -14,7 +14,7 @@ from chatport.cli.options import DbOption, settings_with
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
-from chatport.store.queries import sessions_follow_the_rule
+from chatport.store.channels import sessions_follow_the_rule
 
 
 def demo(

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from chatport.ingest.baileys_import import BaileysReport
-from chatport.ingest.export_import import ExportReport
-from chatport.store import jobs
+from chatport.ingest.baileys import BaileysReport
+from chatport.ingest.export import ExportReport
+from chatport.store.jobs import import_jobs as jobs
 
 console = Console()
 

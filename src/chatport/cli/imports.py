@@ -23,13 +23,14 @@ from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, run_temporal
 from chatport.domain.model import Channel
 from chatport.domain.normalise import InvalidValue, normalise_jid
+from chatport.engines.inprocess.runner import run_job
 from chatport.errors import NotFoundError
-from chatport.heap import for_bulk_work
 from chatport.ingest import import_jobs
-from chatport.ingest.baileys_import import import_text
-from chatport.ingest.export_import import import_export, local_zone
-from chatport.ingest.waha_import import run_job
-from chatport.store import jobs, queries
+from chatport.ingest.baileys import import_text
+from chatport.ingest.export import import_export, local_zone
+from chatport.runtime.heap import for_bulk_work
+from chatport.store import channels
+from chatport.store.jobs import import_jobs as jobs
 
 
 class Engine(enum.StrEnum):
@@ -134,7 +135,7 @@ def create_waha_job(
             target = uow.channel(channel)
         except NotFoundError:
             target = uow.create_channel(channel, waha_session=session)
-        queries.remember_waha(uow.connection, target, url, session, api_key)
+        channels.remember_waha(uow.connection, target, url, session, api_key)
         uow.commit()
     return import_jobs.create_job(services.database, target, since, until, params, owner)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chatport import event_loop
+from chatport.runtime import event_loop
 from chatport.simulator.runner import serve
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World

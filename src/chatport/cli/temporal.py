@@ -19,7 +19,7 @@ from chatport.bootstrap import Services, build
 from chatport.cli.import_report import console, progress_bar, summary
 from chatport.cli.options import DbOption, settings_with
 from chatport.errors import ChatportError, ConfigurationError
-from chatport.store import jobs
+from chatport.store.jobs import import_jobs as jobs
 
 temporal_app = typer.Typer(help="The Temporal engine: a local dev server to try it.")
 

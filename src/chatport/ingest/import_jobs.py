@@ -7,15 +7,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chatport.bootstrap import Services
 from chatport.domain.model import Channel
 from chatport.domain.progress import ImportProgress
 from chatport.errors import ConfigurationError, JobBusy
-from chatport.ingest.waha_import import WahaImport
-from chatport.sources.circuit import CircuitSettings
-from chatport.sources.waha import WahaChat, WahaSettings
-from chatport.store import job_leases, jobs, queries
+from chatport.ingest.waha.import_step import WahaImport
+from chatport.services import Services
+from chatport.sources.waha.circuit import CircuitSettings
+from chatport.sources.waha.client import WahaChat, WahaSettings
+from chatport.store import channels
 from chatport.store.database import Database
+from chatport.store.jobs import import_jobs as jobs
+from chatport.store.jobs import leases
 
 
 def create_job(
@@ -29,7 +31,7 @@ def create_job(
     """A new WAHA import job for `channel`, whose WAHA address must be stored, leased to
     `owner` (default: this process)."""
     with database.unit_of_work() as uow:
-        url, session, _ = queries.waha_of(uow.connection, channel.id)
+        url, session, _ = channels.waha_of(uow.connection, channel.id)
         if not url:
             raise ConfigurationError(f"channel {channel.name!r} has no WAHA URL")
         job = jobs.create_job(
@@ -64,7 +66,7 @@ def reopen(
                 f"import job {job.id} runs on the {engine_of(job)} engine; resume or retry it "
                 "with `chatport import resume|retry`, which runs it there"
             )
-        job_leases.claim_job(uow.connection, job, owner=owner)
+        leases.claim_job(uow.connection, job, owner=owner)
         uow.commit()
     return job
 
@@ -110,8 +112,8 @@ def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaS
     """The job's channel and how to reach its WAHA (as stored on the channel)."""
     database = services.database
     with database.engine.connect() as connection:
-        url, session, api_key = queries.waha_of(connection, job.channel_id)
-        channel = queries.channel_by_id(connection, job.channel_id, database.default_timeout)
+        url, session, api_key = channels.waha_of(connection, job.channel_id)
+        channel = channels.channel_by_id(connection, job.channel_id, database.default_timeout)
     if not url:
         raise ConfigurationError("the job's channel has no WAHA URL; start a new import")
     settings = services.settings

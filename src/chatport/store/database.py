@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Unpack
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from chatport.domain.batch import PreparedBatch, prepare_batch
-from chatport.domain.model import BatchResult, Channel, IncomingMessage, Origin
-from chatport.store.batch_writer import DuplicateElsewhere
-from chatport.store.bulk import BulkOps
-from chatport.store.unit_of_work import UnitOfWork, transient_retry
-
-BatchSource = Callable[[Connection], PreparedBatch]
-"""A batch made inside the transaction that writes it."""
+from chatport.domain.model import DEFAULT_SESSION_TIMEOUT, BatchResult, Channel, IncomingMessage
+from chatport.store.backends.bulk import BulkOps
+from chatport.store.backends.engine import backend_of, create_store_engine
+from chatport.store.write_path.batch import WriteOptions
+from chatport.store.write_path.unit_of_work import UnitOfWork, attempts
 
 
 @dataclass(frozen=True)
@@ -33,68 +32,66 @@ class Database:
         return self.ops.name
 
     def unit_of_work(self) -> UnitOfWork:
-        """A new transaction; see UnitOfWork."""
+        """A new transaction, tried once; see UnitOfWork."""
         return UnitOfWork(self.engine, self.ops, self.default_timeout)
 
-    def bulk_writes(self) -> AbstractContextManager[Database]:
+    def transactions(self) -> Iterator[UnitOfWork]:
+        """The attempts of one transaction, retried after deadlocks, serialisation failures
+        and the fast duplicate check's misses:
+
+            for uow in database.transactions():
+                with uow:
+                    ...
+                    uow.commit()
+        """
+        return attempts(self.engine, self.ops, self.default_timeout)
+
+    @contextmanager
+    def bulk_writes(self) -> Iterator[Database]:
         """This database tuned for one writer of many large batches (an import), in a `with`
         block: on SQLite, connections that checkpoint the WAL every 64 MiB instead of every
-        4 MiB (`store/sqlite.py`, BULK_CHECKPOINT_PAGES)."""
-        return self.ops.bulk_writes(self)
+        4 MiB (`store/backends/sqlite.py`, BULK_CHECKPOINT_PAGES)."""
+        with self.ops.bulk_engine(self.engine) as engine:
+            if engine is self.engine:
+                yield self
+            else:
+                yield replace(self, engine=engine, ops=type(self.ops)())
 
     def channel(self, name: str = "default", tenant: str = "default") -> Channel:
         """Look up a channel (read-only transaction)."""
         with self.unit_of_work() as uow:
             return uow.channel(name, tenant)
 
-    @transient_retry
     def write_batch(
         self,
         channel: Channel,
-        incoming: Iterable[IncomingMessage] | PreparedBatch | BatchSource,
-        *,
-        origin: Origin,
-        timeout: timedelta | None = None,
-        now: datetime | None = None,
-        then: Callable[[Connection, BatchResult], None] | None = None,
-        new_chats: bool = False,
-        known_lids: Mapping[str, str] | None = None,
+        incoming: Iterable[IncomingMessage] | PreparedBatch,
+        **options: Unpack[WriteOptions],
     ) -> BatchResult:
-        """Write one batch in its own transaction, retried on deadlocks and, with the exact
-        duplicate check, when some ids were stored elsewhere (see DuplicateElsewhere).
-
-        `incoming` may be a function of the transaction's connection that returns the batch
-        (called again on a retry); `then(connection, result)` runs in the same transaction
-        after the batch (checkpoints). `new_chats`, `known_lids`: see
-        store.batch_writer.write_batch.
-        """
-        batch = None
-        if not callable(incoming):
-            batch = incoming if isinstance(incoming, PreparedBatch) else prepare_batch(incoming)
-        for exact in (False, True):
-            with self.unit_of_work() as uow:
-                if callable(incoming):
-                    batch = incoming(uow.connection)
-                try:
-                    result = uow.write_batch(
-                        channel,
-                        batch,
-                        origin=origin,
-                        timeout=timeout,
-                        now=now,
-                        exact_duplicates=exact,
-                        new_chats=new_chats,
-                        known_lids=known_lids,
-                    )
-                except DuplicateElsewhere:
-                    continue
-                if then is not None:
-                    then(uow.connection, result)
+        """Write one batch in a transaction of its own (see `transactions`)."""
+        batch = incoming if isinstance(incoming, PreparedBatch) else prepare_batch(incoming)
+        for uow in self.transactions():
+            with uow:
+                result = uow.write_batch(channel, batch, **options)
                 uow.commit()
-            self.ops.after_commit(self.engine, result.created)
-            return result
-        raise AssertionError("the exact duplicate check cannot raise DuplicateElsewhere")
+        return result
 
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+
+def open_database(url: str, default_timeout: timedelta = DEFAULT_SESSION_TIMEOUT) -> Database:
+    """The database at `url` as it is (no schema check, no settings read): for the
+    composition root, and for a process that reads no settings (an import's fetch process)."""
+    engine = create_store_engine(url)
+    ops: BulkOps
+    if backend_of(url) == "postgresql":
+        from chatport.store.backends.postgres import PostgresBulk
+
+        ops = PostgresBulk()
+    else:
+        from chatport.store.backends.sqlite import SqliteBulk
+
+        ops = SqliteBulk()
+    return Database(engine=engine, ops=ops, default_timeout=default_timeout)

@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 
-from chatport.store.types import Id, Json, UtcDateTime
+from chatport.store.column_types import Id, Json, UtcDateTime
 
 metadata = MetaData(
     naming_convention={

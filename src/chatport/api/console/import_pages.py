@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from chatport.api import imports
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
+from chatport.api.routers import imports
 from chatport.store.tenants import Tenant
 
 router = APIRouter(include_in_schema=False)

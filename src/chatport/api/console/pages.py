@@ -14,8 +14,11 @@ from chatport.api import cursors
 from chatport.api.console import views
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
-from chatport.api.rest import run_read
-from chatport.store import agent_jobs, console_reads, jobs, reads
+from chatport.api.routers.channels import run_read
+from chatport.store.jobs import agent_jobs
+from chatport.store.jobs import import_jobs as jobs
+from chatport.store.reads import api as reads
+from chatport.store.reads import console
 from chatport.store.tenants import Tenant
 
 router = APIRouter(include_in_schema=False)
@@ -56,7 +59,7 @@ async def channels_page(request: Request, tenant: ConsoleTenant) -> Response:
         rows = reads.tenant_channels(connection, tenant.id)
         return {
             "channels": rows,
-            "summaries": console_reads.channel_summaries(connection, tenant.id),
+            "summaries": console.channel_summaries(connection, tenant.id),
             "last_imports": {row.id: last_import(connection, tenant, row.id) for row in rows},
         }
 
@@ -114,7 +117,7 @@ async def conversation_page(
 
     def read(connection: Connection) -> dict[str, Any]:
         row = channel_of(connection, tenant, channel)
-        chat = console_reads.chat_row(connection, row.id, chat_id)
+        chat = console.chat_row(connection, row.id, chat_id)
         if chat is None:
             raise ConsoleError(404, f"Channel {channel!r} has no chat {chat_id!r}.")
         newest_first = reads.messages_page(
@@ -125,7 +128,7 @@ async def conversation_page(
             "channel": row,
             "chat": chat,
             "messages": newest_first,
-            "sessions": console_reads.sessions_by_id(connection, row.id, ids),
+            "sessions": console.sessions_by_id(connection, row.id, ids),
         }
 
     page = await run_read(request, read)
@@ -173,7 +176,7 @@ async def agent_jobs_page(
         bubbles: dict[tuple[int, str], Any] = {}
         for channel_id in {job.channel_id for job in found}:
             ids = {i for job in found if job.channel_id == channel_id for i in job.message_ids}
-            for external_id, row in console_reads.messages_by_external_id(
+            for external_id, row in console.messages_by_external_id(
                 connection, channel_id, ids
             ).items():
                 bubbles[channel_id, external_id] = row

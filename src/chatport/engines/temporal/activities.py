@@ -16,7 +16,6 @@ from typing import Any
 from temporalio import activity
 from temporalio.service import RPCError
 
-from chatport.bootstrap import Services
 from chatport.domain.model import BatchResult
 from chatport.domain.progress import ImportProgress
 from chatport.engines.temporal.inputs import (
@@ -37,11 +36,12 @@ from chatport.engines.temporal.inputs import (
 )
 from chatport.errors import ImportStopped, JobTakenOver
 from chatport.ingest import import_jobs
-from chatport.ingest.job_lease import lease_kept
-from chatport.ingest.waha_import import WahaImport
-from chatport.sources.waha import WahaChat, WahaClient
-from chatport.store import jobs
-from chatport.store.lids import channel_lids
+from chatport.ingest.lease_keeper import lease_kept
+from chatport.ingest.waha.import_step import WahaImport
+from chatport.services import Services
+from chatport.sources.waha.client import WahaChat, WahaClient
+from chatport.store.jobs import import_jobs as jobs
+from chatport.store.write_path.lids import channel_lids
 
 _BEAT_SECONDS = 5.0
 logger = logging.getLogger(__name__)

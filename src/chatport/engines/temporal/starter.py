@@ -17,14 +17,14 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from chatport.bootstrap import Services
 from chatport.domain.progress import ImportProgress
 from chatport.engines.temporal import workflow_id
 from chatport.engines.temporal.inputs import ImportInput, JobOutcome, Retries
 from chatport.engines.temporal.workflows import ImportWorkflow
 from chatport.errors import ConfigurationError, JobBusy
+from chatport.services import Services
 from chatport.settings import Settings
-from chatport.store import jobs
+from chatport.store.jobs import import_jobs as jobs
 
 _POLL_SECONDS = 0.5
 

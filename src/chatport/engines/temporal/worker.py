@@ -12,10 +12,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from chatport.bootstrap import Services
 from chatport.engines.temporal.activities import ImportActivities
 from chatport.engines.temporal.workflows import ImportWorkflow
-from chatport.heap import for_bulk_work
+from chatport.runtime.heap import for_bulk_work
+from chatport.services import Services
 
 
 def build_worker(

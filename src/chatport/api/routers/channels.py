@@ -1,0 +1,263 @@
+"""The tenant-scoped REST API (`/v1`): channels, chats, messages, sessions, contacts, events.
+
+Every route needs `X-Api-Key`; what belongs to another tenant answers 404, as what does not
+exist does.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from chatport.api import cursors
+from chatport.api.auth import TenantDep
+from chatport.api.schemas import (
+    ChannelIn,
+    ChannelOut,
+    ChatOut,
+    ContactOut,
+    EventOut,
+    MessageOut,
+    Page,
+    ReadOut,
+    SessionOut,
+)
+from chatport.store.channels import create_channel, remember_waha
+from chatport.store.reads import api as reads
+from chatport.store.tenants import Tenant
+
+router = APIRouter(prefix="/v1")
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+
+async def run_read(request: Request, work) -> Any:
+    """`work(connection)` on a connection of the app's database, in a worker thread."""
+    database = request.app.state.services.database
+
+    def run() -> Any:
+        with database.engine.connect() as connection:
+            return work(connection)
+
+    return await run_in_threadpool(run)
+
+
+def _channel(connection: Connection, tenant: Tenant, name: str) -> Any:
+    row = reads.tenant_channel(connection, tenant.id, name)
+    if row is None:
+        raise HTTPException(404, f"no channel {name!r}")
+    return row
+
+
+def _chat_channel(connection: Connection, tenant: Tenant, name: str, chat_id: str) -> Any:
+    """The channel row, once it is known to have the chat (404 for either missing)."""
+    row = _channel(connection, tenant, name)
+    if not reads.chat_exists(connection, row.id, chat_id):
+        raise HTTPException(404, f"no chat {chat_id!r}")
+    return row
+
+
+def _channel_out(row: Any) -> ChannelOut:
+    seconds = row.session_timeout_seconds
+    return ChannelOut(
+        name=row.name,
+        waha_url=row.waha_url,
+        waha_session=row.waha_session,
+        me_id=row.me_id,
+        status=row.status,
+        session_timeout_minutes=seconds / 60 if seconds else None,
+        webhook_signed=bool(row.webhook_hmac_key),
+        has_agent=bool(row.agent_url),
+        debounce_quiet_ms=row.debounce_quiet_ms,
+        debounce_max_wait_ms=row.debounce_max_wait_ms,
+        created_at=row.created_at,
+    )
+
+
+@router.get("/channels", tags=["channels"], response_model=list[ChannelOut])
+async def list_channels(request: Request, tenant: TenantDep) -> list[ChannelOut]:
+    """The tenant's channels."""
+    rows = await run_read(request, lambda c: reads.tenant_channels(c, tenant.id))
+    return [_channel_out(row) for row in rows]
+
+
+@router.post("/channels", tags=["channels"], status_code=201, response_model=ChannelOut)
+async def create_tenant_channel(
+    request: Request, tenant: TenantDep, channel: ChannelIn
+) -> ChannelOut:
+    """Create a channel (409 when the tenant has one of that name)."""
+    database = request.app.state.services.database
+
+    def create() -> Any:
+        timeout = channel.session_timeout_minutes
+        with database.unit_of_work() as uow:
+            created = create_channel(
+                uow.connection,
+                channel.name,
+                tenant=tenant.name,
+                waha_session=channel.waha_session,
+                session_timeout=timedelta(minutes=timeout) if timeout else None,
+                default_timeout=database.default_timeout,
+            )
+            if channel.waha_url:
+                remember_waha(
+                    uow.connection,
+                    created,
+                    channel.waha_url,
+                    channel.waha_session or channel.name,
+                    channel.waha_api_key,
+                )
+            if channel.webhook_hmac_key:
+                reads.set_webhook_key(uow.connection, created.id, channel.webhook_hmac_key)
+            if channel.agent_url or channel.debounce_quiet_ms or channel.debounce_max_wait_ms:
+                reads.set_agent(
+                    uow.connection,
+                    created.id,
+                    channel.agent_url,
+                    channel.debounce_quiet_ms,
+                    channel.debounce_max_wait_ms,
+                )
+            uow.commit()
+            return _channel(uow.connection, tenant, channel.name)
+
+    try:
+        return _channel_out(await run_in_threadpool(create))
+    except IntegrityError:
+        raise HTTPException(409, f"a channel {channel.name!r} exists") from None
+
+
+@router.get("/channels/{channel}", tags=["channels"], response_model=ChannelOut)
+async def get_channel(request: Request, tenant: TenantDep, channel: str) -> ChannelOut:
+    """One channel."""
+    return _channel_out(await run_read(request, lambda c: _channel(c, tenant, channel)))
+
+
+@router.get("/channels/{channel}/chats", tags=["chats"], response_model=Page[ChatOut])
+async def list_chats(
+    request: Request,
+    tenant: TenantDep,
+    channel: str,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    unread: Annotated[bool, Query(description="Only chats with unread messages")] = False,
+) -> Page[ChatOut]:
+    """The channel's chats, latest activity first."""
+    before = cursors.decode_time_and_id(cursor)
+
+    def page(connection: Connection) -> list[Any]:
+        row = _channel(connection, tenant, channel)
+        return reads.chats_page(connection, row.id, limit=limit, unread_only=unread, before=before)
+
+    rows = await run_read(request, page)
+    items = [ChatOut.model_validate(row, from_attributes=True) for row in rows]
+    last = rows[-1] if len(rows) == limit else None
+    return Page(items=items, next_cursor=cursors.encode(last.activity, last.id) if last else None)
+
+
+@router.get(
+    "/channels/{channel}/chats/{chat_id}/messages",
+    tags=["chats"],
+    response_model=Page[MessageOut],
+)
+async def list_messages(
+    request: Request,
+    tenant: TenantDep,
+    channel: str,
+    chat_id: str,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[MessageOut]:
+    """A chat's messages, newest first."""
+    before = cursors.decode_time_and_id(cursor)
+
+    def page(connection: Connection) -> list[Any]:
+        row = _chat_channel(connection, tenant, channel, chat_id)
+        return reads.messages_page(connection, row.id, chat_id, limit=limit, before=before)
+
+    rows = await run_read(request, page)
+    items = [MessageOut.model_validate({**row._mapping, "id": row.external_id}) for row in rows]
+    last = rows[-1] if len(rows) == limit else None
+    return Page(items=items, next_cursor=cursors.encode(last.sent_at, last.id) if last else None)
+
+
+@router.get(
+    "/channels/{channel}/chats/{chat_id}/sessions",
+    tags=["chats"],
+    response_model=list[SessionOut],
+)
+async def list_sessions(
+    request: Request, tenant: TenantDep, channel: str, chat_id: str
+) -> list[SessionOut]:
+    """A chat's conversation sessions, oldest first."""
+
+    def sessions(connection: Connection) -> list[Any]:
+        row = _chat_channel(connection, tenant, channel, chat_id)
+        return reads.chat_sessions(connection, row.id, chat_id)
+
+    rows = await run_read(request, sessions)
+    return [SessionOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.post("/channels/{channel}/chats/{chat_id}/read", tags=["chats"], response_model=ReadOut)
+async def read_chat(request: Request, tenant: TenantDep, channel: str, chat_id: str) -> ReadOut:
+    """Mark a chat read: its unread count goes to 0."""
+    database = request.app.state.services.database
+
+    def mark() -> None:
+        with database.unit_of_work() as uow:
+            row = _channel(uow.connection, tenant, channel)
+            if not reads.mark_read(uow.connection, row.id, chat_id):
+                raise HTTPException(404, f"no chat {chat_id!r}")
+            uow.commit()
+
+    await run_in_threadpool(mark)
+    return ReadOut(chat_id=chat_id)
+
+
+@router.get("/contacts", tags=["contacts"], response_model=Page[ContactOut])
+async def list_contacts(
+    request: Request, tenant: TenantDep, limit: Limit = 100, cursor: Cursor = None
+) -> Page[ContactOut]:
+    """The tenant's contacts (one per person, across channels)."""
+    after = _after(cursor)
+    rows = await run_read(
+        request, lambda c: reads.contacts_page(c, tenant.id, limit=limit, after=after)
+    )
+    items = [ContactOut.model_validate(row, from_attributes=True) for row in rows]
+    return Page(items=items, next_cursor=str(rows[-1].id) if len(rows) == limit else None)
+
+
+@router.get("/events", tags=["events"], response_model=Page[EventOut])
+async def list_events(
+    request: Request,
+    tenant: TenantDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    channel: Annotated[str | None, Query(description="Only this channel's events")] = None,
+) -> Page[EventOut]:
+    """The tenant's outbox events in order, for integrators: keep the last `next_cursor` and
+    poll with it (an empty page keeps the cursor)."""
+    after = _after(cursor)
+
+    def page(connection: Connection) -> list[Any]:
+        channel_id = _channel(connection, tenant, channel).id if channel else None
+        return reads.events_page(
+            connection, tenant.id, limit=limit, after=after, channel_id=channel_id
+        )
+
+    rows = await run_read(request, page)
+    items = [EventOut.model_validate(row, from_attributes=True) for row in rows]
+    return Page(items=items, next_cursor=str(rows[-1].id) if rows else cursor)
+
+
+def _after(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19:
+        raise HTTPException(400, "invalid cursor")
+    return int(cursor)

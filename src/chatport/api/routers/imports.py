@@ -1,0 +1,246 @@
+"""Import jobs over the API: start a WAHA import of a channel in the background (the
+in-process engine, in a thread of the server), follow it (status, an SSE progress stream),
+retry its failed chats, resume it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from chatport.api.auth import TenantDep
+from chatport.domain.normalise import InvalidValue, normalise_jid
+from chatport.engines.inprocess.runner import ImportRunner
+from chatport.errors import JobBusy, NotFoundError
+from chatport.ingest import import_jobs
+from chatport.services import Services
+from chatport.store.channels import channel_by_id
+from chatport.store.jobs import import_jobs as jobs
+from chatport.store.reads import api as reads
+from chatport.store.tenants import Tenant
+
+router = APIRouter(prefix="/v1", tags=["imports"])
+_FAILED_SHOWN = 100
+
+
+class ImportIn(BaseModel):
+    """What to import: the whole history, the last `days`, or `since`..`until`."""
+
+    days: int | None = Field(default=None, ge=1, le=36500)
+    since: datetime | None = None
+    until: datetime | None = None
+    concurrency: int = Field(default=4, ge=1, le=64)
+    page_size: int = Field(default=500, ge=1, le=5000)
+    chunk_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=50_000,
+        description="Messages per transaction (default: 10,000 on PostgreSQL, 5,000 on SQLite)",
+    )
+    fetchers: int = Field(default=2, ge=1, le=16)
+    chat_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Import only this chat's history (e.g. 5511999999999@c.us or a group id); "
+        "WAHA is only read, the live connection is left alone",
+    )
+
+    @model_validator(mode="after")
+    def _one_start(self) -> ImportIn:
+        if self.chat_id is not None:
+            try:
+                self.chat_id = normalise_jid(self.chat_id)
+            except InvalidValue as invalid:
+                raise ValueError(f"chat_id: {invalid}") from None
+        if self.days and self.since:
+            raise ValueError("give days or since, not both")
+        for moment in (self.since, self.until):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("since and until need a time zone (e.g. 2026-01-31T00:00Z)")
+        return self
+
+
+class ImportOut(BaseModel):
+    id: UUID
+    channel: str
+    status: str = Field(description="running, completed, failed_chats, interrupted or failed")
+    since: datetime | None
+    until: datetime | None
+    counters: dict[str, int]
+    failed_chats: dict[str, str] = Field(description=f"The first {_FAILED_SHOWN} failed chats")
+    error: str | None
+    running_here: bool = Field(description="Whether this server process is running it")
+    created_at: datetime | None
+    finished_at: datetime | None
+
+
+def _job_out(request: Request, job: jobs.ImportJob, channel: str) -> ImportOut:
+    failed = dict(sorted(job.failed_chats.items())[:_FAILED_SHOWN])
+    return ImportOut(
+        id=job.id,
+        channel=channel,
+        status=job.status,
+        since=job.since,
+        until=job.until,
+        counters=job.counters,
+        failed_chats=failed,
+        error=job.error,
+        running_here=request.app.state.imports.running(job.id),
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+def load_tenant_job(request: Request, tenant: Tenant, job_id: UUID) -> tuple[jobs.ImportJob, str]:
+    """The tenant's job and its channel's name (404 for another tenant's or none)."""
+    database = request.app.state.services.database
+    with database.engine.connect() as connection:
+        try:
+            job = jobs.load_job(connection, job_id)
+        except NotFoundError:
+            job = None
+        if job is None or job.tenant_id != tenant.id:
+            raise HTTPException(404, f"no import job {job_id}")
+        channel = channel_by_id(connection, job.channel_id, database.default_timeout)
+    return job, channel.name
+
+
+@router.post("/channels/{channel}/imports", status_code=202, response_model=ImportOut)
+async def start_import(
+    request: Request, tenant: TenantDep, channel: str, body: ImportIn
+) -> ImportOut:
+    """Start importing the channel's history from its WAHA (the channel needs `waha_url`)."""
+    job = await begin_import(request, tenant, channel, body)
+    return _job_out(request, job, channel)
+
+
+async def begin_import(
+    request: Request, tenant: Tenant, channel: str, body: ImportIn
+) -> jobs.ImportJob:
+    """A new import job of the tenant's `channel`, started in this process (404 for no such
+    channel, 422 when it has no WAHA URL)."""
+    services: Services = request.app.state.services
+    database = services.database
+
+    def create() -> jobs.ImportJob:
+        with database.engine.connect() as connection:
+            row = reads.tenant_channel(connection, tenant.id, channel)
+            if row is None:
+                raise HTTPException(404, f"no channel {channel!r}")
+            if not row.waha_url:
+                raise HTTPException(422, f"channel {channel!r} has no waha_url")
+            target = channel_by_id(connection, row.id, database.default_timeout)
+        now = datetime.now(UTC)
+        since = now - timedelta(days=body.days) if body.days else body.since
+        params = body.model_dump(include={"concurrency", "page_size", "chunk_size", "fetchers"})
+        if body.chat_id is not None:
+            params["chats"] = [body.chat_id]
+        return import_jobs.create_job(database, target, since, body.until or now, params)
+
+    job = await run_in_threadpool(create)
+    request.app.state.imports.start(job)
+    return job
+
+
+@router.get("/imports", response_model=list[ImportOut])
+async def list_imports(
+    request: Request,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> list[ImportOut]:
+    """The tenant's newest import jobs."""
+    found = await run_in_threadpool(tenant_jobs, request, tenant, limit)
+    return [_job_out(request, job, name) for job, name in found]
+
+
+def tenant_jobs(request: Request, tenant: Tenant, limit: int) -> list[tuple[jobs.ImportJob, str]]:
+    """The tenant's `limit` newest jobs, each with its channel's name."""
+    with request.app.state.services.database.engine.connect() as connection:
+        names = reads.channel_names(connection, tenant.id)
+        found = jobs.latest_jobs(connection, limit, tenant_id=tenant.id)
+    return [(job, names.get(job.channel_id, "")) for job in found]
+
+
+@router.get("/imports/{job_id}", response_model=ImportOut)
+async def get_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
+    """One import job: status, counters, failed chats."""
+    job, channel = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
+    return _job_out(request, job, channel)
+
+
+@router.post("/imports/{job_id}/retry", status_code=202, response_model=ImportOut)
+async def retry_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
+    """Fetch again only the chats the job recorded as failed (409 when there are none)."""
+    job, channel = await restart(request, tenant, job_id, retry=True)
+    return _job_out(request, job, channel)
+
+
+@router.post("/imports/{job_id}/resume", status_code=202, response_model=ImportOut)
+async def resume_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
+    """Continue a job that stopped before its end (409 when it completed, or runs in this or
+    another process: a job whose process died is taken over 60 s after its last heartbeat)."""
+    job, channel = await restart(request, tenant, job_id, retry=False)
+    return _job_out(request, job, channel)
+
+
+async def restart(
+    request: Request, tenant: Tenant, job_id: UUID, *, retry: bool
+) -> tuple[jobs.ImportJob, str]:
+    """Run the tenant's job again in this process: only its failed chats (`retry`), or
+    what it has left (409 with the reason when that cannot be done now)."""
+    job, channel = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
+    runner: ImportRunner = request.app.state.imports
+    if runner.running(job.id):
+        raise HTTPException(409, "the job is running")
+    if retry and not job.failed_chats:
+        raise HTTPException(409, "the job has no failed chats")
+    if not retry and job.status == "completed":
+        raise HTTPException(409, "the job is completed")
+    database = request.app.state.services.database
+    try:
+        job = await run_in_threadpool(import_jobs.reopen, database, str(job.id))
+    except JobBusy as busy:
+        raise HTTPException(409, str(busy)) from None
+    runner.start(job, set(job.failed_chats) if retry else None)
+    return job, channel
+
+
+@router.get(
+    "/imports/{job_id}/progress",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def import_progress(request: Request, tenant: TenantDep, job_id: UUID) -> StreamingResponse:
+    """Server-sent events: `progress` twice a second while the job runs here, then one `end`
+    with the job as stored."""
+    job, channel = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
+    return StreamingResponse(
+        progress_events(request, tenant, job.id, channel), media_type="text/event-stream"
+    )
+
+
+async def progress_events(
+    request: Request, tenant: Tenant, job_id: UUID, channel: str
+) -> AsyncIterator[bytes]:
+    """The SSE stream of a job: `progress` (counts and pace, see `ImportRunner.report`)
+    twice a second while it runs here, then `end` with the job as stored."""
+    runner: ImportRunner = request.app.state.imports
+    while (report := runner.report(job_id)) is not None:
+        yield _event("progress", report)
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(0.5)
+    final, _ = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
+    yield _event("end", _job_out(request, final, channel).model_dump(mode="json"))
+
+
+def _event(name: str, data: Any) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"

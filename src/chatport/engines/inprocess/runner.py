@@ -1,0 +1,120 @@
+"""The import jobs running in a `chatport serve` process (one thread each) and their live
+progress, which the API's and the console's progress streams read."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from fastapi import HTTPException
+
+from chatport.domain.progress import ImportProgress, rates
+from chatport.errors import JobTakenOver, WahaDown, WahaError
+from chatport.ingest import import_jobs
+from chatport.ingest.lease_keeper import lease_kept
+from chatport.ingest.waha.import_step import WahaImport
+from chatport.services import Services
+from chatport.store.jobs import import_jobs as jobs
+
+
+class ImportRunner:
+    """Import jobs running in this process, one thread each, with their live progress."""
+
+    def __init__(self, services: Services, on_created: Callable[[int], None] | None = None) -> None:
+        """`on_created(n)` is told of the messages each committed chunk created (metrics)."""
+        self.services = services
+        self._on_created = on_created or (lambda created: None)
+        self._lock = threading.Lock()
+        self._progress: dict[UUID, ImportProgress] = {}
+        self._started: dict[UUID, tuple[float, int]] = {}
+
+    def count(self) -> int:
+        """How many jobs run here now."""
+        with self._lock:
+            return len(self._progress)
+
+    def messages(self) -> int:
+        """Messages read so far by the jobs running here."""
+        with self._lock:
+            return sum(progress.messages for progress in self._progress.values())
+
+    def running(self, job_id: UUID) -> bool:
+        with self._lock:
+            return job_id in self._progress
+
+    def report(self, job_id: UUID) -> dict[str, Any] | None:
+        """The progress of a job running here with its pace (elapsed, percent, msg/s, ETA),
+        as the progress streams send it; None when it does not run here."""
+        with self._lock:
+            progress = self._progress.get(job_id)
+            if progress is None:
+                return None
+            started, done_at_start = self._started[job_id]
+        elapsed = time.monotonic() - started
+        pace = rates(progress, elapsed, done_at_start)
+        return {**vars(progress), "elapsed_seconds": round(elapsed, 3), **vars(pace)}
+
+    def start(self, job: jobs.ImportJob, only_chats: set[str] | None = None) -> None:
+        """Run `job` in a new thread (409 when it runs here already)."""
+        with self._lock:
+            if job.id in self._progress:
+                raise HTTPException(409, "the job is running")
+            self._progress[job.id] = ImportProgress(chats_done=len(job.chats_done))
+            self._started[job.id] = (time.monotonic(), len(job.chats_done))
+
+        def record(progress: ImportProgress) -> None:
+            with self._lock:
+                before = self._progress[job.id].created
+                self._progress[job.id] = ImportProgress(**vars(progress))
+            self._on_created(progress.created - before)
+
+        def run() -> None:
+            try:
+                importer = import_jobs.importer_for(
+                    self.services, job, only_chats=only_chats, on_progress=record
+                )
+                run_job(importer)
+            except Exception:  # noqa: BLE001 - run_job stored the failure on the job
+                pass
+            finally:
+                with self._lock:
+                    self._progress.pop(job.id, None)
+                    self._started.pop(job.id, None)
+
+        threading.Thread(target=run, name=f"import-{job.id}", daemon=True).start()
+
+
+def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
+    """Run an import to its end, a timeout or an error, and store the job's status:
+    `completed`, `failed_chats` (some chats failed; `retry` them), `interrupted` (timeout,
+    Ctrl-C or WAHA down past the circuit's patience; `resume` it) or `failed` (auth, session
+    or another stop; the error is kept)."""
+    deadline = time.monotonic() + timeout_minutes * 60 if timeout_minutes else None
+    job = importer.job
+    error = None
+    try:
+        with lease_kept(importer.database, job):
+            importer.run(deadline)
+        status = "failed_chats" if job.failed_chats else "completed"
+    except (TimeoutError, KeyboardInterrupt):
+        status, error = "interrupted", "stopped before the end; resume it"
+    except WahaDown as down:
+        status, error = "interrupted", str(down)
+    except WahaError as failure:
+        status, error = "failed", str(failure)
+    except JobTakenOver:
+        raise  # the job is another process's now: nothing more to write
+    except Exception as failure:
+        _finish(importer, "failed", f"{type(failure).__name__}: {failure}")
+        raise
+    _finish(importer, status, error)
+    return status
+
+
+def _finish(importer: WahaImport, status: str, error: str | None) -> None:
+    with importer.database.unit_of_work() as uow:
+        jobs.finish_job(uow.connection, importer.job, status, error)
+        uow.commit()

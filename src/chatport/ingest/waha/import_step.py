@@ -1,0 +1,312 @@
+"""Import a channel's history from WAHA: the in-process engine.
+
+Fetch processes (`waha_fetch.py`: WAHA's pages -> prepared chunks, each process a share of the
+chats) and this one: each chunk goes through the write path in one transaction that also
+checkpoints the job (`chunk_write.py`), written by the fetch process that made it where the
+store takes concurrent writers (PostgreSQL), else by this process's writer thread (SQLite);
+this process checks the session, leases the job and keeps the progress. A chat is
+checkpointed as done in the transaction that writes its last part; a chat whose pages keep
+failing is recorded with its last error and skipped (`retry` fetches exactly those again).
+Auth and session errors stop the job; so does a WAHA that stays down past its circuit's
+patience (resumably). History is quiet (origin `import`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import queue as queues
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import replace
+from functools import partial
+
+from chatport.domain.model import Channel
+from chatport.domain.progress import ImportProgress
+from chatport.errors import ImportStopped
+from chatport.ingest.waha.chunk_step import ChunkTarget, Written, write_chunk
+from chatport.ingest.waha.chunks import Chunk, PackedChunk
+from chatport.ingest.waha.fetch_process import FETCH_COMMAND, Fetched, FetchPlan, Finished, Listed
+from chatport.ingest.waha.writer_thread import ChunkWriter
+from chatport.runtime.frames import Frame, read_frame, start_child
+from chatport.sources.waha.client import WahaChat, WahaClient, WahaSettings
+from chatport.sources.waha.messages import user_jid
+from chatport.store.database import Database
+from chatport.store.jobs import import_jobs as jobs
+from chatport.store.reads.api import channel_chat_ids
+from chatport.store.write_path.lids import remember_lids
+
+_POLL_SECONDS = 0.2
+
+
+class WahaImport:
+    """One run of an import job (new, resumed or retried)."""
+
+    def __init__(
+        self,
+        database: Database,
+        channel: Channel,
+        job: jobs.ImportJob,
+        waha: WahaSettings,
+        *,
+        concurrency: int = 4,
+        chunk_size: int | None = None,
+        fetchers: int = 2,
+        only_chats: set[str] | None = None,
+        on_progress: Callable[[ImportProgress], None] | None = None,
+        on_fetched: Callable[[ImportProgress], None] | None = None,
+        chats: tuple[WahaChat, ...] | None = None,
+    ) -> None:
+        """`concurrency` chats are fetched at once, spread over `fetchers` processes, and
+        written in transactions of `chunk_size` messages (default: the store's
+        `import_chunk_size`) by the fetch processes where the store takes concurrent writers
+        (PostgreSQL), else by one writer thread (SQLite). `on_progress` hears of every
+        committed chunk and of the listing, `on_fetched` of every page read (both from any
+        thread, one call at a time). `chats`: the chats to import, already listed (else WAHA
+        lists them)."""
+        self.database = database
+        self.channel = channel
+        self.job = job
+        self.progress = ImportProgress(chats_done=len(job.chats_done))
+        self._on_progress = on_progress or (lambda progress: None)
+        self._on_fetched = on_fetched or (lambda progress: None)
+        self.plan = FetchPlan(
+            waha=waha,
+            since=int(job.since.timestamp()) if job.since else None,
+            until=int(job.until.timestamp()) if job.until else None,
+            skip_chats=frozenset(job.chats_done),
+            only_chats=frozenset(only_chats) if only_chats is not None else None,
+            concurrency=max(1, -(-concurrency // fetchers)),
+            chunk_size=chunk_size or database.ops.import_chunk_size,
+            chats=chats,
+        )
+        self.fetchers = fetchers
+        self.fetchers_write = database.ops.concurrent_writers
+        """Whether the fetch processes write their own chunks (a store that takes concurrent
+        writers), else this process's writer thread writes them."""
+        self._store_url = database.engine.url.render_as_string(hide_password=False)
+        self._listed: dict[int, Listed] = {}
+        self._progress_lock = threading.Lock()
+
+    def run(self, deadline: float | None = None) -> None:
+        """Fetch and write everything the job still lacks. Raises WahaError (auth, session,
+        WAHA down), TimeoutError once `deadline` (time.monotonic()) has passed, or whatever
+        stopped a fetcher or a write."""
+        # The fetch processes start first: they load their modules while this one talks to
+        # WAHA and the store.
+        with FetchProcesses(self.fetchers) as fetching:
+            self.write_chats(self.prepare(), deadline, fetching=fetching)
+
+    def prepare(self) -> dict[str, str]:
+        """Check the WAHA session (clear errors before anything is fetched), read the
+        session's `@lid` -> phone mapping once and store it (for the live path, and so LID
+        contacts merge); return it, phones as `…@c.us`."""
+        lids = asyncio.run(_session_and_lids(self.plan.waha))
+        with self.database.unit_of_work() as uow:
+            phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
+            remember_lids(uow.connection, self.database.ops, self.channel, phones)
+            uow.commit()
+        return phones
+
+    def write_chats(
+        self,
+        lids: dict[str, str],
+        deadline: float | None = None,
+        stop: threading.Event | None = None,
+        fetching: FetchProcesses | None = None,
+    ) -> None:
+        """The chunk step both engines run: fetch the plan's chats (in fetch processes:
+        `fetching`'s, else its own) and write each chunk through the write path, in one
+        transaction with its checkpoint: in the fetch processes on PostgreSQL, in a writer
+        thread (`ChunkWriter`, the database's `bulk_writes`) on SQLite.
+        Raises TimeoutError once `deadline` has passed, ImportStopped once `stop` is set."""
+        with self.database.engine.connect() as connection:
+            stored_chats = channel_chat_ids(connection, self.channel.id)
+        target = ChunkTarget(self._store_url, self.channel, self.job, stored_chats, lids)
+        plans = [self._share(i, target) for i in range(self.fetchers)]
+
+        def halt() -> None:
+            if writing is not None:
+                writing.check()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("the import's time is up")
+            if stop is not None and stop.is_set():
+                raise ImportStopped("the import was stopped")
+
+        with ExitStack() as stack:
+            writing = None
+            if not self.fetchers_write:
+                database = stack.enter_context(self.database.bulk_writes())
+                write = partial(self._write, database, target)
+                writing = stack.enter_context(ChunkWriter(PackedChunk.unpack, write))
+            fetched = fetching or stack.enter_context(FetchProcesses(self.fetchers))
+            fetched.fetch(plans, writing)
+            try:
+                self._follow(fetched, writing, halt)
+            except BaseException:
+                if self.fetchers_write:
+                    fetched.stop()
+                    self._settle()
+                raise
+
+    def _follow(
+        self, fetched: FetchProcesses, writing: ChunkWriter | None, halt: Callable[[], None]
+    ) -> None:
+        """Take in what the fetch processes send until each has finished."""
+        running = self.fetchers
+        while running:
+            item = fetched.next(halt)
+            if isinstance(item, Finished):
+                if item.error is not None:
+                    if writing is not None:
+                        writing.finish(halt)  # what came before the error is kept
+                    raise item.error
+                running -= 1
+            elif isinstance(item, Written):
+                self._account(item)
+            elif isinstance(item, Fetched):
+                with self._progress_lock:
+                    self.progress.fetched += item.messages
+                    self._on_fetched(self.progress)
+            else:
+                self._list(item)
+        if writing is not None:
+            writing.finish(halt)
+
+    def _settle(self) -> None:
+        """After the fetch processes were stopped in the middle: the job in memory as the
+        store has it (a chunk whose `Written` was never read may have committed)."""
+        with self.database.unit_of_work() as uow:
+            jobs.settle(uow.connection, self.job, chats=self.plan.only_chats)
+            uow.commit()
+
+    def _share(self, index: int, target: ChunkTarget) -> FetchPlan:
+        """Fetcher `index`'s plan: the store is named when it holds chats already
+        (`StoredFilter`; all of them, as a `@lid` chat of this share may be stored under its
+        phone, which hashes to another), and as where to write when the fetchers write."""
+        plan = replace(self.plan, share=(index, self.fetchers), lids=target.lids)
+        if self.fetchers_write:
+            plan = replace(plan, writes=target.for_process())
+        if not target.stored_chats:
+            return plan
+        return replace(plan, store=(self._store_url, self.channel.id, target.stored_chats))
+
+    def _list(self, item: Listed) -> None:
+        with self._progress_lock:
+            self._listed[item.fetcher] = item
+            listed = self._listed.values()
+            self.progress.chats_seen = sum(each.chats for each in listed)
+            self.progress.chats_listed = len(self._listed) == self.fetchers and all(
+                each.complete for each in listed
+            )
+            self._on_progress(self.progress)
+
+    def _write(
+        self, database: Database, target: ChunkTarget, chunk: Chunk, quiet: Callable[[], None]
+    ) -> None:
+        """Write `chunk` with its checkpoint (the writer thread's step), then count it."""
+        self._account(write_chunk(database, target, chunk, quiet))
+
+    def _account(self, written: Written) -> None:
+        """Adopt a committed chunk's checkpoint and count it in the progress."""
+        with self._progress_lock:
+            written.checkpoint.adopt(self.job)
+            self.progress.messages += written.messages
+            self.progress.created += written.created
+            self.progress.chats_done += written.chats_done
+            self.progress.chats_failed += written.chats_failed
+            self._on_progress(self.progress)
+
+
+async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
+    """Check the session (clear errors before any process starts); read `/lids` once."""
+    async with WahaClient(waha) as client:
+        await client.check_session()
+        return await client.lid_map()
+
+
+class FetchProcesses:
+    """Fetch processes (`waha_fetch.main`), started at once: they load their modules, then
+    wait for their plans (`fetch`). A relay thread per process reads its frames: it hands
+    each chunk, still packed, straight to the writer, and reads the next frame only once it
+    would take it at once (while it is busy, a chunk waits in the fetcher and its pipe, not
+    in this process); the other frames (progress, chunks written by the fetcher
+    itself, the end) go to `next`, in order after the chunks before them."""
+
+    def __init__(self, count: int) -> None:
+        self.items: queues.Queue[Listed | Fetched | Written | Finished | BaseException] = (
+            queues.Queue()
+        )
+        self.stopping = threading.Event()
+        self.finished = self.ended = 0
+        self.processes = [start_child(FETCH_COMMAND) for _ in range(count)]
+
+    def fetch(self, plans: list[FetchPlan], writer: ChunkWriter | None) -> None:
+        """Give each process its plan (one each) and relay what they send (chunks to
+        `writer`; None: the processes write their own chunks)."""
+        self.writer = writer
+        for process, plan in zip(self.processes, plans, strict=True):
+            threading.Thread(target=self._relay, args=(process, plan), daemon=True).start()
+
+    def __enter__(self) -> FetchProcesses:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Kill the processes (a transaction of theirs in flight is rolled back, unless its
+        commit was already sent) and wait for them."""
+        self.stopping.set()
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            process.stdout.close()
+
+    def next(self, halt: Callable[[], None]) -> Listed | Fetched | Written | Finished:
+        """The next frame of any fetcher that is not a chunk; `halt()` is called while
+        waiting and may raise to give up."""
+        while True:
+            halt()
+            try:
+                item = self.items.get(timeout=_POLL_SECONDS)
+            except queues.Empty:
+                continue
+            if not isinstance(item, BaseException):
+                self.finished += isinstance(item, Finished)
+                return item
+            self.ended += 1  # a pipe closed: after its Finished, unless the process died
+            if self.ended > self.finished:
+                return Finished(item)
+
+    def _relay(self, process: subprocess.Popen, plan: FetchPlan) -> None:
+        try:
+            process.stdin.write(pickle.dumps(plan))
+            process.stdin.close()
+            writer = self.writer
+            while (writer is None or writer.wait_for_room()) and self._pass_on(
+                read_frame(process.stdout)
+            ):
+                pass
+        except Exception as error:  # noqa: BLE001 - the writer must hear of any end
+            if self.stopping.is_set():
+                return
+            process.kill()
+            self.items.put(
+                RuntimeError(
+                    f"a fetch process stopped without a word (exit {process.wait()}; "
+                    f"{type(error).__name__}: {error})"
+                )
+            )
+
+    def _pass_on(self, frame: Frame) -> bool:
+        """Hand a chunk to the writer (False once it stopped), queue anything else."""
+        item = frame.load()
+        if isinstance(item, PackedChunk):
+            return self.writer.submit(item)
+        self.items.put(item)
+        return True

@@ -1,0 +1,295 @@
+"""Live ingest: WAHA webhook deliveries through the core write path (origin `live`).
+
+One writer thread per process takes the deliveries that have arrived (whatever came in while
+the previous write ran, up to `max_batch`) and writes each channel's share as ONE batch in ONE
+transaction, with the envelope receipts, dead letters and status changes of those deliveries:
+under load a transaction carries many webhooks (group commit), alone a webhook waits for
+nobody. A delivery's future completes once its transaction committed, so a 2xx answer means
+durable. A group that fails is written again one delivery at a time, so one bad delivery
+cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from chatport.domain.batch import PreparedBatch, prepare_batch
+from chatport.domain.changes import MessageChange
+from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
+from chatport.live.lid_lookups import LidLookups, StoredLids
+from chatport.sources.waha.webhooks import (
+    MESSAGE_EVENTS,
+    STATE_EVENTS,
+    Envelope,
+    WebhookRejected,
+    change_of,
+    message_of,
+    session_status_of,
+)
+from chatport.store import webhook_receipts
+from chatport.store.database import Database
+from chatport.store.write_path.changes import apply_change
+from chatport.store.write_path.events import insert_dead_letters
+from chatport.store.write_path.unit_of_work import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+_PRUNE_SLICE = 1_000
+_PRUNE_EVERY_SECONDS = 600.0
+
+
+class Outcome(StrEnum):
+    """What became of one delivery."""
+
+    STORED = "stored"
+    """Its effect is committed (a message already stored counts too: it is there)."""
+    DUPLICATE = "duplicate"
+    """Its envelope was handled before (WAHA retried it)."""
+    IGNORED = "ignored"
+    """An event chatport does not act on; acknowledged so WAHA stops retrying."""
+    INVALID = "invalid"
+    """Refused with a reason, kept in `dead_letters`."""
+    MISSING = "missing"
+    """A change to a message not stored (yet): not acted on, so WAHA's retry can be."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """A delivery's outcome, with the reason when it was refused."""
+
+    outcome: Outcome
+    reason: str | None = None
+
+
+@dataclass
+class _Delivery:
+    channel: Channel
+    envelope: Envelope
+    tag: Any = None
+    future: Future[Result] = field(default_factory=Future)
+
+    def outcome(self) -> Result | str:
+        """Its result, or its error's text (once the future is done)."""
+        error = self.future.exception()
+        return self.future.result() if error is None else f"{error}"
+
+
+@dataclass
+class _Plan:
+    """What one group's transaction writes besides its messages."""
+
+    incoming: list[IncomingMessage] = field(default_factory=list)
+    owners: dict[int, int] = field(default_factory=dict)  # id(raw) -> delivery index
+    results: dict[int, Result] = field(default_factory=dict)
+    receipts: dict[int, tuple[str, str]] = field(default_factory=dict)
+    changes: dict[int, MessageChange] = field(default_factory=dict)
+    refused: list[Invalid] = field(default_factory=list)
+    status: str | None = None
+    me_id: str | None = None
+
+
+class LiveWriter:
+    """Writes webhook deliveries (group commit, see the module docstring)."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        max_batch: int = 1_000,
+        look_up_lids: bool = True,
+        receipts_kept: timedelta = timedelta(hours=48),
+        agent_everywhere: bool = False,
+        on_written: Callable[[Channel, BatchResult, float], None] | None = None,
+        on_results: Callable[[list[tuple[Any, Result | str]]], None] | None = None,
+    ) -> None:
+        """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known
+        phone (`lid_lookups.py`); `agent_everywhere`: follow every channel's bursts (a global
+        agent URL), not only those of channels with an agent of their own; `receipts_kept`:
+        how long envelope ids are remembered (older ones are pruned a little after each
+        group); `on_written(channel, result, seconds)` is told of every committed group
+        (metrics); `on_results([(tag, result or error text), …])` of the outcomes of each
+        round of groups, at once (the writer process answers with one frame per round)."""
+        self.database = database
+        self.max_batch = max_batch
+        self.receipts_kept = receipts_kept
+        self.agent_everywhere = agent_everywhere
+        self._next_prune = 0.0
+        self._lids = StoredLids(database)
+        self._lookups = LidLookups(database, self._lids.learn) if look_up_lids else None
+        self._on_written = on_written or (lambda channel, result, seconds: None)
+        self._on_results = on_results
+        self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="live-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, channel: Channel, envelope: Envelope, tag: Any = None) -> Future[Result]:
+        """Queue a delivery; the future completes when it is committed (or failed). `tag`
+        names it to `on_results`."""
+        delivery = _Delivery(channel, envelope, tag)
+        self._queue.put(delivery)
+        return delivery.future
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer thread (and the LID lookups)."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._lookups is not None:
+            self._lookups.close()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+            by_channel: dict[int, list[_Delivery]] = {}
+            for delivery in group:
+                by_channel.setdefault(delivery.channel.id, []).append(delivery)
+            for deliveries in by_channel.values():
+                self._write_group(deliveries)
+            if self._on_results is not None:
+                self._on_results([(delivery.tag, delivery.outcome()) for delivery in group])
+            self._prune_receipts()
+
+    def _prune_receipts(self) -> None:
+        """Forget a bounded slice of expired receipts, so no group waits long for it."""
+        if time.monotonic() < self._next_prune:
+            return
+        try:
+            with self.database.unit_of_work() as uow:
+                before = datetime.now(UTC) - self.receipts_kept
+                pruned = webhook_receipts.prune_receipts(uow.connection, before, _PRUNE_SLICE)
+                uow.commit()
+        except Exception:  # noqa: BLE001 - pruning is housekeeping; the next round retries
+            logger.exception("pruning webhook receipts failed")
+            pruned = 0
+        more = pruned == _PRUNE_SLICE
+        self._next_prune = time.monotonic() + (0.0 if more else _PRUNE_EVERY_SECONDS)
+
+    def _write_group(self, deliveries: list[_Delivery]) -> None:
+        try:
+            results = self._write(deliveries)
+        except Exception as error:  # noqa: BLE001 - isolate the delivery that fails
+            if len(deliveries) > 1:
+                for delivery in deliveries:
+                    self._write_group([delivery])
+                return
+            logger.exception("webhook delivery %s not written", deliveries[0].envelope.id)
+            deliveries[0].future.set_exception(error)
+            return
+        for index, delivery in enumerate(deliveries):
+            delivery.future.set_result(results[index])
+
+    def _write(self, deliveries: list[_Delivery]) -> dict[int, Result]:
+        channel = deliveries[0].channel
+        if self.agent_everywhere and not channel.has_agent:
+            channel = replace(channel, has_agent=True)
+        lids = self._lids(channel)
+        started = time.monotonic()
+        for uow in self.database.transactions():
+            with uow:
+                plan, batch = self._plan_in(uow, channel, deliveries, lids)
+                result = uow.write_batch(channel, batch, origin=Origin.LIVE)
+                missing = self._apply(uow, channel, plan)
+                uow.commit()
+        self._on_written(channel, result, time.monotonic() - started)
+        self._follow_lids(channel, batch)
+        for index in missing:
+            plan.results[index] = Result(Outcome.MISSING, "no stored message matches it (yet)")
+        return plan.results
+
+    def _plan_in(
+        self,
+        uow: UnitOfWork,
+        channel: Channel,
+        deliveries: list[_Delivery],
+        lids: Mapping[str, str],
+    ) -> tuple[_Plan, PreparedBatch]:
+        """Plan the group in its transaction, so the receipt check and the write agree."""
+        ids = [d.envelope.id for d in deliveries]
+        seen = webhook_receipts.seen_envelopes(uow.connection, uow.ops, channel.id, ids)
+        plan = self._plan(deliveries, seen, lids)
+        batch = prepare_batch(plan.incoming)
+        for invalid in batch.invalid:
+            index = plan.owners.get(id(invalid.raw))
+            if index is not None:
+                plan.results[index] = Result(Outcome.INVALID, invalid.reason)
+        return plan, batch
+
+    @staticmethod
+    def _apply(uow: UnitOfWork, channel: Channel, plan: _Plan) -> set[int]:
+        """Write the plan's state changes, receipts, dead letters and session status in the
+        batch's transaction; the indexes of the changes whose message is not stored."""
+        now = datetime.now(UTC)
+        connection, ops = uow.connection, uow.ops
+        missing = {
+            i
+            for i, change in plan.changes.items()
+            if not apply_change(connection, channel.id, change)
+        }
+        receipts = [r for index, r in plan.receipts.items() if index not in missing]
+        webhook_receipts.record_receipts(connection, ops, channel.id, receipts, now)
+        insert_dead_letters(connection, ops, channel, Origin.LIVE, plan.refused, now)
+        if plan.status is not None:
+            webhook_receipts.set_status(connection, channel.id, plan.status, plan.me_id)
+        return missing
+
+    def _follow_lids(self, channel: Channel, batch: PreparedBatch) -> None:
+        """Use the pairs the batch stored at once; look up the LIDs it met without one."""
+        learned = batch.lid_pairs()
+        if learned:
+            self._lids.learn(channel, learned)
+        unknown = batch.unknown_lids()
+        if unknown and self._lookups is not None:
+            self._lookups.ask(channel, unknown)
+
+    def _plan(self, deliveries: list[_Delivery], seen: set[str], lids: Mapping[str, str]) -> _Plan:
+        plan = _Plan()
+        for index, delivery in enumerate(deliveries):
+            envelope = delivery.envelope
+            if envelope.id in seen:
+                plan.results[index] = Result(Outcome.DUPLICATE)
+                continue
+            seen.add(envelope.id)
+            plan.receipts[index] = (envelope.id, envelope.event)
+            plan.results[index] = Result(Outcome.STORED)
+            try:
+                if envelope.event in MESSAGE_EVENTS:
+                    message = message_of(envelope, lids)
+                    plan.owners[id(message.raw)] = index
+                    plan.incoming.append(message)
+                elif envelope.event in STATE_EVENTS:
+                    plan.changes[index] = change_of(envelope, lids)
+                elif envelope.event == "session.status":
+                    plan.status = session_status_of(envelope).status
+                    plan.me_id = envelope.me.id if envelope.me else plan.me_id
+                else:
+                    plan.results[index] = Result(Outcome.IGNORED)
+            except Exception as error:  # noqa: BLE001 - a payload of any shape is refused, kept
+                reason = (
+                    error.reason
+                    if isinstance(error, WebhookRejected)
+                    else f"cannot read the {envelope.event} payload: {type(error).__name__}"
+                )
+                plan.results[index] = Result(Outcome.INVALID, reason)
+                plan.refused.append(Invalid(reason, envelope.id, None, bytes(envelope.payload)))
+        return plan

@@ -1,0 +1,23 @@
+"""The services a command, the API or a worker is given, built by `bootstrap.build`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chatport.store.database import Database
+
+if TYPE_CHECKING:
+    from chatport.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a command, the API or a worker needs, built once per process."""
+
+    settings: Settings
+    database: Database
+
+    def close(self) -> None:
+        """Release connections."""
+        self.database.dispose()

@@ -1,0 +1,173 @@
+"""A WhatsApp "Export chat" text -> its messages, in file order (pure; see `export_format`).
+
+Multi-line messages keep their lines; lines before the first header must be blank; system
+lines (no author) are `system` messages; attachments (`<attached: f>`, `f (file attached)`,
+`<Media omitted>` and their translations) are media messages with the file name when given;
+deleted-message placeholders are `revoked` messages without text; the edited marker is taken
+off the text and remembered.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from chatport.domain.model import ContentType
+from chatport.sources.export.format import (
+    ExportFormatError,
+    Header,
+    author_and_text,
+    day_first,
+    file_signature,
+    header_of,
+    moment,
+    strip_marks,
+)
+
+_ATTACHED = re.compile(r"^<attached: (?P<file>[^>]+)>$")
+_FILE_ATTACHED = re.compile(
+    r"^(?P<file>.+?) \((?:file attached|datei angehängt|archivo adjunto|fichier joint|"
+    r"arquivo anexado|file allegato|bestand bijgevoegd|файл прикреплен)\)$",
+    re.IGNORECASE,
+)
+_OMITTED = {
+    "<media omitted>": ContentType.MEDIA,
+    "<medien ausgeschlossen>": ContentType.MEDIA,
+    "<multimedia omitido>": ContentType.MEDIA,
+    "<médias omis>": ContentType.MEDIA,
+    "<mídia oculta>": ContentType.MEDIA,
+    "<media weggelaten>": ContentType.MEDIA,
+    "<media omessi>": ContentType.MEDIA,
+    "image omitted": ContentType.IMAGE,
+    "video omitted": ContentType.VIDEO,
+    "audio omitted": ContentType.AUDIO,
+    "sticker omitted": ContentType.STICKER,
+    "document omitted": ContentType.DOCUMENT,
+    "gif omitted": ContentType.VIDEO,
+    "contact card omitted": ContentType.CONTACT,
+    "bild weggelassen": ContentType.IMAGE,
+    "video weggelassen": ContentType.VIDEO,
+    "audio weggelassen": ContentType.AUDIO,
+    "sticker weggelassen": ContentType.STICKER,
+    "imagen omitida": ContentType.IMAGE,
+    "video omitido": ContentType.VIDEO,
+    "audio omitido": ContentType.AUDIO,
+    "sticker omitido": ContentType.STICKER,
+    "imagem ocultada": ContentType.IMAGE,
+    "vídeo oculto": ContentType.VIDEO,
+    "áudio ocultado": ContentType.AUDIO,
+}
+_DELETED = {
+    "this message was deleted",
+    "you deleted this message",
+    "se eliminó este mensaje",
+    "eliminaste este mensaje",
+    "diese nachricht wurde gelöscht",
+    "du hast diese nachricht gelöscht",
+    "ce message a été supprimé",
+    "vous avez supprimé ce message",
+    "mensagem apagada",
+    "você apagou esta mensagem",
+    "questo messaggio è stato eliminato",
+    "hai eliminato questo messaggio",
+}
+_EDITED = re.compile(
+    r"\s*[\u200e]?<(?:this message was edited|diese nachricht wurde bearbeitet|"
+    r"se editó este mensaje\.?|mensagem editada|ce message a été modifié|"
+    r"messaggio modificato)>$",
+    re.IGNORECASE,
+)
+_NAMED = re.compile(r"(?:^|-)(PHOTO|IMG|VIDEO|VID|GIF|AUDIO|AUD|PTT|STICKER|STK)-")
+_BY_NAME = {
+    "PHOTO": ContentType.IMAGE,
+    "IMG": ContentType.IMAGE,
+    "VIDEO": ContentType.VIDEO,
+    "VID": ContentType.VIDEO,
+    "GIF": ContentType.VIDEO,
+    "AUDIO": ContentType.AUDIO,
+    "AUD": ContentType.AUDIO,
+    "PTT": ContentType.VOICE,
+    "STICKER": ContentType.STICKER,
+    "STK": ContentType.STICKER,
+}
+
+
+@dataclass(frozen=True)
+class ExportMessage:
+    """One message of an export, as written (local time: exports carry no timezone)."""
+
+    line: int
+    local_time: datetime
+    author: str | None
+    text: str | None
+    content_type: str
+    filename: str | None = None
+    mime: str | None = None
+    edited: bool = False
+
+
+def parse_export(text: str, *, is_day_first: bool | None = None) -> list[ExportMessage]:
+    """Every message of an export's text; ExportFormatError (with the line) when the text
+    is not an export, or its date order cannot be told and `is_day_first` is None."""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    candidates = [h for n, line in enumerate(lines, 1) if (h := header_of(line, n)) is not None]
+    if not candidates:
+        raise ExportFormatError("line 1: no WhatsApp message header in the file")
+    signature = file_signature(candidates)
+    headers = [header for header in candidates if header.signature == signature]
+    for number, line in enumerate(lines[: headers[0].line - 1], 1):
+        if strip_marks(line).strip():
+            raise ExportFormatError(f"line {number}: text before the first message header")
+    order = day_first(headers, is_day_first)
+    ends = [header.line - 1 for header in headers[1:]] + [len(lines)]
+    return [
+        _message(header, lines[header.line : end], order)
+        for header, end in zip(headers, ends, strict=True)
+    ]
+
+
+def _message(header: Header, continuation: list[str], order: bool) -> ExportMessage:
+    author, body = author_and_text("\n".join([header.rest, *continuation]).rstrip("\r\n"))
+    when = moment(header, order)
+    if author is None:
+        return ExportMessage(header.line, when, None, body, ContentType.SYSTEM)
+    edited = _EDITED.search(body)
+    if edited:
+        body = body[: edited.start()]
+    first, _, caption = body.partition("\n")
+    first = strip_marks(first).strip()
+    kind, filename = _media(first)
+    if kind is not None:
+        mime = mimetypes.guess_type(filename)[0] if filename else None
+        return ExportMessage(
+            header.line, when, author, caption or None, kind, filename, mime, bool(edited)
+        )
+    if not caption and first.rstrip(".").lower() in _DELETED:
+        return ExportMessage(header.line, when, author, None, ContentType.REVOKED)
+    kind = ContentType.POLL if first.startswith("POLL:") else ContentType.TEXT
+    return ExportMessage(header.line, when, author, body, kind, edited=bool(edited))
+
+
+def _media(first: str) -> tuple[str | None, str | None]:
+    match = _ATTACHED.match(first) or _FILE_ATTACHED.match(first)
+    if match is not None:
+        filename = match.group("file").strip()
+        return kind_of_file(filename), filename
+    kind = _OMITTED.get(first.lower())
+    return (kind, None) if kind is not None else (None, None)
+
+
+def kind_of_file(filename: str) -> str:
+    """The content type of an attachment, from WhatsApp's file name or its extension."""
+    named = _NAMED.search(filename.upper())
+    if named is not None:
+        return _BY_NAME[named.group(1)]
+    mime = mimetypes.guess_type(filename)[0] or ""
+    if filename.lower().endswith(".opus"):
+        return ContentType.VOICE
+    for prefix, kind in (("image/", ContentType.IMAGE), ("video/", ContentType.VIDEO)):
+        if mime.startswith(prefix):
+            return kind
+    return ContentType.AUDIO if mime.startswith("audio/") else ContentType.DOCUMENT

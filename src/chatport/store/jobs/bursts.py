@@ -1,0 +1,214 @@
+"""Bursts in the store: recorded by the write path, closed into agent jobs by the debouncer.
+
+`follow_bursts` runs inside a live batch's transaction (its chats are locked): inbound
+messages open or extend their chat's burst, a message from the phone marks the open burst
+taken over. `due_bursts` finds the bursts the rules (`domain.bursts`) say are due (a read) and
+`close_bursts` closes each into ONE `agent_jobs` row in one write transaction; on PostgreSQL
+the bursts are claimed with `FOR UPDATE SKIP LOCKED`, so several servers never close one burst
+twice (and `burst_id` is unique on `agent_jobs` besides).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
+
+from chatport.domain.bursts import BurstRules, BurstStatus, OpenBurst, closing, due_at
+from chatport.domain.events import Event
+from chatport.domain.model import Channel, Message
+from chatport.store.backends.bulk import BulkOps, Match
+from chatport.store.jobs.agent_jobs import PENDING
+from chatport.store.jobs.wakeups import AGENT_JOBS, BURSTS, notify
+from chatport.store.tables import agent_jobs, bursts, channels, messages
+from chatport.store.write_path.events import insert_events
+
+
+def follow_bursts(
+    connection: Connection, ops: BulkOps, channel: Channel, new: Sequence[Message], now: datetime
+) -> None:
+    """Record a live batch's new messages in their chats' bursts (in the batch's
+    transaction)."""
+    inbound: dict[str, list[Message]] = {}
+    replied: dict[str, datetime] = {}
+    for message in sorted(new, key=lambda m: (m.sent_at, m.external_id)):
+        if message.from_me:
+            replied[message.chat_id] = message.sent_at
+        else:
+            inbound.setdefault(message.chat_id, []).append(message)
+    if not inbound and not replied:
+        return
+    found = ops.lookup(
+        connection, _open_bursts, sorted({*inbound, *replied}), channel_id=channel.id
+    )
+    open_ids = {row.chat_id: (row.id, list(row.message_ids)) for row in found}
+    opened, extended = [], []
+    for chat_id, chat_messages in inbound.items():
+        ids = [m.external_id for m in chat_messages]
+        if chat_id in open_ids:
+            burst_id, known = open_ids[chat_id]
+            extended.append({"b_id": burst_id, "b_ids": known + ids, "b_last": now})
+        else:
+            burst_id = uuid.uuid4()
+            open_ids[chat_id] = (burst_id, ids)
+            opened.append(_new_burst(channel, chat_id, burst_id, ids, now))
+    if opened:
+        connection.execute(insert(bursts), opened)
+    if extended:
+        connection.execute(
+            update(bursts)
+            .where(bursts.c.id == bindparam("b_id"))
+            .values(message_ids=bindparam("b_ids"), last_at=bindparam("b_last")),
+            extended,
+        )
+    taken = [
+        {"b_id": open_ids[chat_id][0], "b_at": now}
+        for chat_id, sent_at in replied.items()
+        if chat_id in open_ids and not _after_reply(inbound.get(chat_id, []), sent_at)
+    ]
+    if taken:
+        connection.execute(
+            update(bursts)
+            .where(bursts.c.id == bindparam("b_id"))
+            .values(taken_over_at=bindparam("b_at")),
+            taken,
+        )
+    if opened or extended or taken:
+        notify(connection, BURSTS)  # debouncers recompute when the next burst is due
+
+
+def _after_reply(chat_messages: list[Message], replied_at: datetime) -> bool:
+    """Whether the batch's inbound messages of the chat all came after the phone's reply
+    (then they start a fresh burst that the reply did not answer)."""
+    return bool(chat_messages) and chat_messages[0].sent_at > replied_at
+
+
+def _new_burst(
+    channel: Channel, chat_id: str, burst_id: UUID, ids: list[str], now: datetime
+) -> dict:
+    return {
+        "id": burst_id,
+        "tenant_id": channel.tenant_id,
+        "channel_id": channel.id,
+        "chat_id": chat_id,
+        "status": BurstStatus.OPEN.value,
+        "message_ids": ids,
+        "opened_at": now,
+        "last_at": now,
+    }
+
+
+def _open_bursts(match: Match) -> Select:
+    return select(bursts.c.id, bursts.c.chat_id, bursts.c.message_ids).where(
+        bursts.c.channel_id == bindparam("channel_id"),
+        match(bursts.c.chat_id),
+        bursts.c.status == BurstStatus.OPEN.value,
+    )
+
+
+def due_bursts(
+    connection: Connection, defaults: BurstRules, now: datetime, limit: int = 500
+) -> tuple[dict[UUID, BurstStatus], datetime | None]:
+    """The open bursts due at `now` and how each closes (a channel's own windows override
+    `defaults`), and when the next of the others is due (None: no other open burst). A read:
+    call `close_bursts` in a write transaction when it finds any."""
+    candidates = connection.execute(
+        select(
+            bursts.c.id,
+            bursts.c.opened_at,
+            bursts.c.last_at,
+            bursts.c.taken_over_at,
+            channels.c.debounce_quiet_ms,
+            channels.c.debounce_max_wait_ms,
+        )
+        .join(channels, channels.c.id == bursts.c.channel_id)
+        .where(bursts.c.status == BurstStatus.OPEN.value)
+        .order_by(bursts.c.opened_at)
+        .limit(limit)
+    ).all()
+    due: dict[UUID, BurstStatus] = {}
+    later: list[datetime] = []
+    for row in candidates:
+        burst = OpenBurst(row.opened_at, row.last_at, row.taken_over_at is not None)
+        rules = BurstRules.of(row.debounce_quiet_ms, row.debounce_max_wait_ms, defaults)
+        status = closing(burst, rules, now)
+        if status is None:
+            later.append(due_at(burst, rules))
+        else:
+            due[row.id] = status
+    return due, min(later, default=None)
+
+
+def close_bursts(
+    connection: Connection, ops: BulkOps, due: dict[UUID, BurstStatus], now: datetime
+) -> list[tuple[UUID, float]]:
+    """Close the `due` bursts still open (each into one pending agent job, or without one
+    when taken over), skipping those another transaction holds; the new jobs' ids, each with
+    the seconds from its burst's last bubble to the job."""
+    if not due:
+        return []
+    claimed = connection.execute(
+        select(bursts)
+        .where(bursts.c.id.in_(list(due)), bursts.c.status == BurstStatus.OPEN.value)
+        .with_for_update(skip_locked=True)
+    ).all()
+    jobs: list[tuple[UUID, float]] = []
+    for burst in claimed:
+        status = due[burst.id]
+        connection.execute(
+            update(bursts).where(bursts.c.id == burst.id).values(status=status, closed_at=now)
+        )
+        if status is BurstStatus.CLOSED:
+            waited = (now - burst.last_at).total_seconds()
+            jobs.append((_job_of(connection, ops, burst, now), waited))
+    if jobs:
+        notify(connection, AGENT_JOBS)
+    return jobs
+
+
+def _job_of(connection: Connection, ops: BulkOps, burst, now: datetime) -> UUID:
+    """The pending agent job of a closed burst (its last message gives session and
+    contact), with an `agent_job.created` event."""
+    last = connection.execute(
+        select(messages.c.session_id, messages.c.contact_id).where(
+            messages.c.channel_id == burst.channel_id,
+            messages.c.external_id == burst.message_ids[-1],
+        )
+    ).first()
+    job_id = uuid.uuid4()
+    connection.execute(
+        insert(agent_jobs).values(
+            id=job_id,
+            tenant_id=burst.tenant_id,
+            channel_id=burst.channel_id,
+            chat_id=burst.chat_id,
+            contact_id=last.contact_id if last else None,
+            session_id=last.session_id if last else None,
+            message_ids=list(burst.message_ids),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            burst_id=burst.id,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    channel = Channel(burst.channel_id, burst.tenant_id, "", "")
+    event = Event(
+        "agent_job.created",
+        "agent_job",
+        str(job_id),
+        {"chat_id": burst.chat_id, "message_ids": list(burst.message_ids)},
+    )
+    insert_events(connection, ops, channel, [event], now)
+    return job_id
+
+
+def open_count(connection: Connection) -> int:
+    """How many bursts are open (a gauge)."""
+    return connection.execute(
+        select(func.count()).select_from(bursts).where(bursts.c.status == BurstStatus.OPEN.value)
+    ).scalar_one()

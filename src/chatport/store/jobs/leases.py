@@ -1,0 +1,110 @@
+"""Import job leases: one run at a time per job.
+
+A running job's row names its run (`owner`: `host/pid/random`) and when the run last said it
+was alive (`heartbeat_at`, renewed by `heartbeat` every `HEARTBEAT_EVERY` and by every
+checkpoint). `claim_job` takes a job that is not running, whose heartbeat is older than
+`STALE_AFTER`, or whose run was a process of this host that is gone (a run killed here is
+resumed at once); anything else is `JobBusy`. Writes of a run go through `leased`, so a run
+whose job was claimed by another finds out at its next checkpoint or heartbeat
+(`JobTakenOver`) and writes nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+from sqlalchemy import Connection, Update, or_, update
+
+from chatport.errors import JobBusy, JobTakenOver
+from chatport.store.tables import import_jobs
+
+
+class Leasable(Protocol):
+    """What a lease needs of a job: its id, and the owner and heartbeat it was read with."""
+
+    id: UUID
+    status: str
+    error: str | None
+    owner: str | None
+    heartbeat_at: datetime | None
+
+
+HEARTBEAT_EVERY = timedelta(seconds=10)
+STALE_AFTER = timedelta(seconds=60)
+
+
+def claim_job(connection: Connection, job: Leasable, owner: str | None = None) -> None:
+    """Lease `job` to the caller (as `owner`, default: a new token of this process) and mark
+    it running (resume, retry); `JobBusy` when another process runs it: its heartbeat is
+    younger than `STALE_AFTER` and, when that process is on this machine, it is still alive
+    (a run killed here is taken over at once)."""
+    now = datetime.now(UTC)
+    owner = owner or new_owner()
+    free = or_(
+        import_jobs.c.status != "running",
+        import_jobs.c.heartbeat_at.is_(None),
+        import_jobs.c.heartbeat_at < now - STALE_AFTER,
+    )
+    if job.owner is not None and _died_here(job.owner):
+        free = or_(free, import_jobs.c.owner == job.owner)
+    claimed = connection.execute(
+        update(import_jobs)
+        .where(import_jobs.c.id == job.id, free)
+        .values(
+            status="running",
+            error=None,
+            finished_at=None,
+            updated_at=now,
+            owner=owner,
+            heartbeat_at=now,
+        )
+    )
+    if claimed.rowcount != 1:
+        seconds = (now - job.heartbeat_at).total_seconds() if job.heartbeat_at else 0.0
+        raise JobBusy(
+            f"import job {job.id} is running in another process ({job.owner}; its last "
+            f"heartbeat was {seconds:.0f} s ago, and a job is taken over after "
+            f"{STALE_AFTER.seconds} s without one)"
+        )
+    job.status, job.error, job.owner, job.heartbeat_at = "running", None, owner, now
+
+
+def new_owner() -> str:
+    """A run's token: `host/pid/random`, so a run that died on this host is recognised."""
+    return f"{socket.gethostname()[:80]}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+def _died_here(owner: str) -> bool:
+    """Whether `owner` is a run of this host whose process is gone."""
+    host, _, rest = owner.partition("/")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname()[:80] or not (pid_text.isascii() and pid_text.isdigit()):
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # this process: its own run is not dead (the API checks its runner)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def heartbeat(connection: Connection, job: Leasable) -> None:
+    """Renew the caller's lease of `job`; `JobTakenOver` when another process claimed it."""
+    now = datetime.now(UTC)
+    if connection.execute(leased(job).values(heartbeat_at=now)).rowcount != 1:
+        raise JobTakenOver(f"import job {job.id} was claimed by another process")
+    job.heartbeat_at = now
+
+
+def leased(job: Leasable) -> Update:
+    """An UPDATE of `job` that only applies while the caller still holds its lease."""
+    return update(import_jobs).where(import_jobs.c.id == job.id, import_jobs.c.owner == job.owner)

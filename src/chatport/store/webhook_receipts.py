@@ -1,0 +1,101 @@
+"""What the live path reads and writes besides messages: channels by WAHA session, webhook
+receipts, channel status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, Select, bindparam, delete, select, tuple_, update
+
+from chatport.domain.model import Channel
+from chatport.store.backends.bulk import BulkOps, Match
+from chatport.store.channels import channel_by_id
+from chatport.store.tables import channels, dead_letters, webhook_receipts
+from chatport.store.write_path.events import DEAD_LETTER_COLUMNS
+
+RECEIPT_COLUMNS = ("channel_id", "envelope_id", "event", "received_at")
+
+
+def channels_of_session(
+    connection: Connection, session: str, default_timeout: timedelta
+) -> list[tuple[Channel, str | None]]:
+    """Every channel that answers to WAHA session `session`, with its `me_id` (the WhatsApp
+    id of its number, once known)."""
+    rows = connection.execute(
+        select(channels.c.id, channels.c.me_id)
+        .where(channels.c.waha_session == session)
+        .order_by(channels.c.id)
+    ).all()
+    return [(channel_by_id(connection, row.id, default_timeout), row.me_id) for row in rows]
+
+
+def seen_envelopes(
+    connection: Connection, ops: BulkOps, channel_id: int, envelope_ids: Sequence[str]
+) -> set[str]:
+    """Which of `envelope_ids` the channel has handled already."""
+    if not envelope_ids:
+        return set()
+    found = ops.lookup(connection, _receipts, envelope_ids, channel_id=channel_id)
+    return set(found.scalars())
+
+
+def _receipts(match: Match) -> Select:
+    return select(webhook_receipts.c.envelope_id).where(
+        webhook_receipts.c.channel_id == bindparam("channel_id"),
+        match(webhook_receipts.c.envelope_id),
+    )
+
+
+def record_receipts(
+    connection: Connection,
+    ops: BulkOps,
+    channel_id: int,
+    received: Iterable[tuple[str, str]],
+    now: datetime,
+) -> None:
+    """Remember handled deliveries ((envelope id, event) pairs; those remembered already are
+    skipped)."""
+    stamp = ops.encode_time(now)
+    rows = [(channel_id, envelope_id, event[:64], stamp) for envelope_id, event in received]
+    unique = ("channel_id", "envelope_id")
+    ops.insert_rows(connection, webhook_receipts, RECEIPT_COLUMNS, rows, unique)
+
+
+def prune_receipts(connection: Connection, before: datetime, limit: int) -> int:
+    """Forget up to `limit` receipts older than `before` (WAHA's retries of them are over);
+    return how many went. Call it again while it returns `limit`."""
+    key = (webhook_receipts.c.channel_id, webhook_receipts.c.envelope_id)
+    oldest = select(*key).where(webhook_receipts.c.received_at < before).limit(limit)
+    return connection.execute(delete(webhook_receipts).where(tuple_(*key).in_(oldest))).rowcount
+
+
+def set_status(
+    connection: Connection, channel_id: int, status: str, me_id: str | None = None
+) -> None:
+    """Record the WAHA session status of a channel (and its number's id when known)."""
+    values: dict[str, object] = {"status": status[:32], "updated_at": datetime.now(UTC)}
+    if me_id:
+        values["me_id"] = me_id[:64]
+    connection.execute(update(channels).where(channels.c.id == channel_id).values(**values))
+
+
+def keep_request(
+    connection: Connection,
+    ops: BulkOps,
+    reason: str,
+    body: bytes,
+    channel: Channel | None = None,
+    envelope_id: str | None = None,
+) -> None:
+    """Keep a refused webhook request verbatim in `dead_letters` with the reason."""
+    row = (
+        channel.tenant_id if channel else None,
+        channel.id if channel else None,
+        "webhook",
+        reason,
+        envelope_id[:256] if envelope_id else None,
+        body.decode("utf-8", "replace"),
+        ops.encode_time(datetime.now(UTC)),
+    )
+    ops.insert_rows(connection, dead_letters, DEAD_LETTER_COLUMNS, [row])

@@ -1,0 +1,88 @@
+"""Changes to stored messages from live events: delivery status (ack), revoked, edited.
+
+Each is idempotent: an ack only moves forward, a revoke keeps its first time, an edit to the
+text the message already has changes nothing. The original is never lost: a revoked message
+keeps its text, an edited one keeps its earlier texts in `edits`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, or_, select, update
+
+from chatport.domain.changes import MessageChange
+from chatport.domain.normalise import InvalidValue, normalise_jid, normalise_timestamp
+from chatport.store.tables import chats, messages
+
+
+def apply_change(connection: Connection, channel_id: int, change: MessageChange) -> bool:
+    """Apply `change` in the caller's transaction; False when its message is not stored."""
+    row = _find(connection, channel_id, change)
+    if row is None:
+        return False
+    at = _time(change.at)
+    where = messages.c.id == row.id
+    if change.kind == "ack":
+        newer = or_(messages.c.ack.is_(None), messages.c.ack < change.ack)
+        ack = case((newer, change.ack), else_=messages.c.ack)
+        connection.execute(update(messages).where(where).values(ack=ack))
+    elif change.kind == "revoked":
+        if row.revoked_at is None:
+            connection.execute(update(messages).where(where).values(revoked_at=at))
+    elif change.text is not None and change.text != row.text:
+        edits = [*(row.edits or []), {"text": row.text, "replaced_at": at.isoformat()}]
+        connection.execute(
+            update(messages).where(where).values(text=change.text, edited_at=at, edits=edits)
+        )
+        connection.execute(
+            update(chats)
+            .where(
+                chats.c.channel_id == channel_id,
+                chats.c.chat_id == row.chat_id,
+                chats.c.last_message_id == row.external_id,
+            )
+            .values(last_message_text=change.text)
+        )
+    return True
+
+
+def _find(connection: Connection, channel_id: int, change: MessageChange) -> Any:
+    columns = (
+        messages.c.id,
+        messages.c.external_id,
+        messages.c.chat_id,
+        messages.c.text,
+        messages.c.edits,
+        messages.c.revoked_at,
+    )
+    query = select(*columns).where(messages.c.channel_id == channel_id)
+    if change.message_id:
+        found = connection.execute(query.where(messages.c.external_id == change.message_id))
+        row = found.first()
+        if row is not None or not change.wa_id:
+            return row
+    if not change.chat_id or not change.wa_id:
+        return None
+    chat = normalise_jid(change.chat_id)
+    # `{fromMe}_{chat}_{waId}[_{participant}]`: the chat's messages with that WhatsApp id
+    candidates = [f"{side}_{chat}_{change.wa_id}" for side in ("true", "false")]
+    pattern = f"%\\_{change.wa_id}\\_%"
+    return connection.execute(
+        query.where(
+            messages.c.chat_id == chat,
+            or_(
+                messages.c.external_id.in_(candidates),
+                messages.c.external_id.like(pattern, escape="\\"),
+            ),
+        ).limit(1)
+    ).first()
+
+
+def _time(value: Any) -> datetime:
+    """When the change happened (now when the payload does not say)."""
+    try:
+        return normalise_timestamp(value)
+    except InvalidValue:
+        return datetime.now(UTC)
