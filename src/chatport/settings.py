@@ -11,7 +11,9 @@ from chatport.domain.bursts import BurstRules
 
 
 class Settings(BaseSettings):
-    """Validated once per process; command-line options override fields with `model_copy`."""
+    """Every chatport setting, read once per process from `CHATPORT_*` environment variables
+    or a `.env` file in the working directory (empty values count as unset). A command's
+    options, such as `--db`, override fields with `model_copy`."""
 
     model_config = SettingsConfigDict(
         env_prefix="CHATPORT_", env_file=".env", env_ignore_empty=True, extra="ignore"
@@ -19,50 +21,66 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///chatport.db",
-        description="sqlite:///FILE (embedded default) or postgresql://USER@HOST/DB",
+        description="The database: sqlite:///FILE (embedded default) or "
+        "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (`postgres://` too; needs the postgres "
+        "extra)",
     )
     session_timeout_minutes: float = Field(
-        default=30, gt=0, description="Global default gap that ends a conversation session"
+        default=30,
+        gt=0,
+        description="Silence (minutes) that ends a conversation session, for channels and "
+        "tenants without their own",
     )
     auto_migrate_sqlite: bool = Field(
-        default=True, description="Upgrade a SQLite database to the newest schema on first use"
+        default=True,
+        description="Migrate a SQLite database to this version's schema when a command opens "
+        "it (PostgreSQL is migrated only by `chatport db upgrade`)",
     )
     waha_circuit_threshold: int = Field(
-        default=5, ge=1, description="Server-down failures in a row that open a WAHA circuit"
+        default=5,
+        ge=1,
+        description="Server-down failures in a row (connection errors, timeouts, 429, 502, "
+        "503, 504) that open a WAHA server's circuit",
     )
     waha_circuit_open_seconds: float = Field(
-        default=30, gt=0, description="How long an open circuit sends nothing before a probe"
+        default=30,
+        gt=0,
+        description="How long an open circuit sends nothing to WAHA before one probe request",
     )
     waha_give_up_minutes: float = Field(
-        default=10, gt=0, description="An import stops (resumably) after WAHA is down this long"
+        default=10,
+        gt=0,
+        description="An import stops as `interrupted` (resumable) once WAHA has been down this "
+        "long",
     )
     webhook_hmac_key: str | None = Field(
         default=None,
-        description="Key of WAHA's webhook HMAC for channels without their own; when set, "
-        "unsigned webhooks are refused",
+        description="WAHA's webhook HMAC key for channels without their own; when a key "
+        "applies, unsigned or wrongly signed webhooks are refused with 401",
     )
     webhook_receipt_hours: float = Field(
         default=48,
         gt=0,
-        description="How long a webhook envelope id is remembered against WAHA's retries "
-        "(its default retries end within 18 hours)",
+        description="How long webhook envelope ids are kept, so that WAHA's retries are "
+        "answered as duplicates (WAHA's default retries end within 18 hours)",
     )
     live_writers: int = Field(
         default=1,
         ge=1,
         le=16,
-        description="Writer processes of `chatport serve` for webhooks, deliveries split by "
-        "chat (PostgreSQL; on 2 cores one is faster, measured)",
+        description="Webhook writer processes of each `chatport serve` process on PostgreSQL, "
+        "deliveries split among them by chat (SQLite always uses one)",
     )
     agent_url: str | None = Field(
         default=None,
-        description="The AI agent's URL for channels without their own (`channels.agent_url`); "
-        "when set, every channel's live inbound messages are debounced into agent jobs",
+        description="The AI agent for channels without their own (`channels.agent_url`): an "
+        "http(s) URL, or `python:module:function` called in the server; when set, every "
+        "channel's live inbound messages are debounced into agent jobs",
     )
     agent_hmac_key: str | None = Field(
         default=None,
-        description="Key of the HMAC-SHA256 signature (`X-Chatport-Signature`) on jobs posted "
-        "to agents",
+        description="Key of the HMAC-SHA256 signature (`X-Chatport-Signature: sha256=<hex>`) "
+        "on jobs posted to agents; unsigned without it",
     )
     agent_send_via_waha: bool = Field(
         default=True,
@@ -73,10 +91,15 @@ class Settings(BaseSettings):
         default=30, gt=0, description="How long an agent may take to answer a job"
     )
     debounce_quiet_ms: int = Field(
-        default=3_000, gt=0, description="A burst closes after this long without a new bubble"
+        default=3_000,
+        gt=0,
+        description="A burst closes after this long without a new bubble (channels may set "
+        "their own)",
     )
     debounce_max_wait_ms: int = Field(
-        default=20_000, gt=0, description="A burst closes at this age however busy it is"
+        default=20_000,
+        gt=0,
+        description="A burst closes at this age however busy it is (channels may set their own)",
     )
     debounce_takeover: bool = Field(
         default=True,
@@ -85,26 +108,36 @@ class Settings(BaseSettings):
     )
     webhook_create_channels: bool = Field(
         default=False,
-        description="Create a channel (default tenant) for a webhook from an unknown WAHA session",
+        description="A webhook from an unknown WAHA session creates a channel (default tenant, "
+        "named after the session) instead of being refused with 404",
     )
 
     temporal_address: str = Field(
-        default="localhost:7233", description="Temporal frontend (`--engine temporal`, workers)"
+        default="localhost:7233",
+        description="Temporal frontend HOST:PORT of `--engine temporal` imports and workers",
     )
-    temporal_namespace: str = Field(default="default", description="Temporal namespace")
+    temporal_namespace: str = Field(
+        default="default", description="Temporal namespace of import workflows"
+    )
     temporal_task_queue: str = Field(
         default="chatport-imports", description="Task queue of import workflows and activities"
     )
     temporal_chats_per_activity: int = Field(
-        default=1_000, ge=1, description="Chats per chunk activity of a Temporal import"
+        default=1_000,
+        ge=1,
+        description="Chats per chunk activity of a Temporal import (read by the process "
+        "that starts it)",
     )
     temporal_max_parallel: int = Field(
-        default=2, ge=1, description="Chunk activities one Temporal import runs at once"
+        default=2,
+        ge=1,
+        description="Chunk activities one Temporal import runs at once, across all workers",
     )
     temporal_heartbeat_seconds: float = Field(
         default=60,
         gt=0,
-        description="A chunk activity silent this long (no page read) is retried elsewhere",
+        description="A chunk activity that reads no page this long (its worker died) is "
+        "retried on another worker",
     )
     temporal_list_page: int = Field(
         default=500, ge=1, description="Chats listed per planning step of a Temporal import"
@@ -115,10 +148,12 @@ class Settings(BaseSettings):
         description="A Temporal import continues as new once its history has this many events",
     )
     temporal_retry_attempts: int = Field(
-        default=5, ge=1, description="Attempts of an activity before its chats are failed"
+        default=5,
+        ge=1,
+        description="Attempts of a chunk activity before its chats are recorded as failed",
     )
     temporal_retry_initial_seconds: float = Field(
-        default=1, gt=0, description="First retry delay of an activity (then x2)"
+        default=1, gt=0, description="First retry delay of an activity (then doubled)"
     )
     temporal_retry_maximum_seconds: float = Field(
         default=60, gt=0, description="Longest retry delay of an activity"
