@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from chatport.cli.import_report import (
 )
 from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, run_temporal
-from chatport.domain.model import Channel
+from chatport.domain.model import Channel, Engine
 from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.engines.inprocess.runner import run_job
 from chatport.errors import NotFoundError
@@ -32,15 +31,9 @@ from chatport.runtime.heap import for_bulk_work
 from chatport.store import channels
 from chatport.store.jobs import import_jobs as jobs
 
-
-class Engine(enum.StrEnum):
-    """Where an import runs."""
-
-    inprocess = "inprocess"
-    temporal = "temporal"
-
-
-import_app = typer.Typer(help="Import history: WAHA today; exports and Baileys later.")
+import_app = typer.Typer(
+    help="Import history: from WAHA, WhatsApp export files, Baileys history sync."
+)
 
 
 def parse_moment(text: str) -> datetime:
@@ -77,7 +70,7 @@ def import_waha(
     ] = 2,
     engine: Annotated[
         Engine, typer.Option(help="Run here, or as a workflow on Temporal workers")
-    ] = Engine.inprocess,
+    ] = Engine.INPROCESS,
     chat: Annotated[
         str | None,
         typer.Option(help="Import only this chat (e.g. 5511999999999@c.us); WAHA is only read"),
@@ -109,7 +102,7 @@ def import_waha(
             console.print(f"import job {job.id} into channel {channel!r}")
             return job
 
-        if engine is Engine.temporal:
+        if engine is Engine.TEMPORAL:
             run_temporal(services, temporal_address, create, timeout=timeout_minutes)
         job = create()
         _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
@@ -190,7 +183,7 @@ def _restart(
         def claim(owner: str | None = None) -> jobs.ImportJob:
             return import_jobs.reopen(services.database, str(stored.id), engine=engine, owner=owner)
 
-        if engine == Engine.temporal.value:
+        if engine is Engine.TEMPORAL:
             run_temporal(services, address, claim, existing=stored, retry=retry, timeout=timeout)
         job = claim()
         only_chats = set(job.failed_chats) if retry else None

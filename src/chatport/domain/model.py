@@ -27,6 +27,14 @@ RawPayload = dict[str, Any] | bytes
 object, or the JSON text as bytes when the source still has it (no re-encoding then)."""
 
 
+class Engine(StrEnum):
+    """Where an import job runs; stored in the job's params. Adding an engine: a member here
+    and a folder in `chatport/engines/`."""
+
+    INPROCESS = "inprocess"
+    TEMPORAL = "temporal"
+
+
 class Origin(StrEnum):
     """Where a message came from; stored in `messages.origin`."""
 

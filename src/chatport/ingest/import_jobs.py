@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chatport.domain.model import Channel
+from chatport.domain.model import Channel, Engine
 from chatport.domain.progress import ImportProgress
 from chatport.errors import ConfigurationError, JobBusy
 from chatport.ingest.waha.import_step import WahaImport
@@ -48,13 +48,13 @@ def create_job(
     return job
 
 
-def engine_of(job: jobs.ImportJob) -> str:
-    """The engine that runs `job`: `inprocess` or `temporal`."""
-    return str(job.params.get("engine", "inprocess"))
+def engine_of(job: jobs.ImportJob) -> Engine:
+    """The engine that runs `job`."""
+    return Engine(job.params.get("engine", Engine.INPROCESS))
 
 
 def reopen(
-    database: Database, job_id: str, *, engine: str = "inprocess", owner: str | None = None
+    database: Database, job_id: str, *, engine: Engine = Engine.INPROCESS, owner: str | None = None
 ) -> jobs.ImportJob:
     """A stored job claimed by the caller (as `owner`, default: this process) and marked
     running again (to resume or retry it); `JobBusy` when another process runs it, or when
