@@ -34,7 +34,7 @@ def test_a_file_of_payloads_imports_exactly_once_in_chunks(database) -> None:
         for payload in (history(CHUNK + 500), history(300, start=CHUNK + 200))
     )
     first = import_text(database, database.channel(), text)
-    assert (first.payloads, first.messages) == (2, CHUNK + 800)
+    assert (first.parts, first.messages) == (2, CHUNK + 800)
     assert (first.result.created, first.result.duplicates) == (CHUNK + 500, 300)
     again = import_text(database, database.channel(), text)
     assert again.result.created == 0

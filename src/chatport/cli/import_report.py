@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from chatport.ingest.baileys import BaileysReport
 from chatport.ingest.export import ExportReport
+from chatport.ingest.history import HistoryReport
 from chatport.store.jobs import import_jobs as jobs
 
 console = Console()
@@ -118,14 +118,14 @@ def export_summary(report: ExportReport) -> None:
         console.print(f"[yellow]missing attachment[/] {name}")
 
 
-def baileys_summary(report: BaileysReport) -> None:
+def baileys_summary(report: HistoryReport) -> None:
     """The summary of an import of Baileys history sync payloads."""
     table = Table(title="Baileys history sync")
     table.add_column("")
     table.add_column("", justify="right")
     result = report.result
     for label, value in (
-        ("payloads", report.payloads),
+        ("payloads", report.parts),
         ("messages", report.messages),
         ("created", result.created),
         ("duplicates", result.duplicates),

@@ -1,2 +1,3 @@
-"""How an import runs: in this process (`ingest.waha_import`, the default) or on Temporal
-(`engines.temporal`, the `chatport[temporal]` extra). Both run the same chunk step."""
+"""Where an import job runs (`domain.model.Engine`): `inprocess/` runs it in a thread of this
+process (the default); `temporal/` as a workflow on Temporal workers (the `chatport[temporal]`
+extra). Both drive the same chunk step, `ingest.waha.import_step.WahaImport.write_chats`."""

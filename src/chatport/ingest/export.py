@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chatport.domain.batch import prepare_batch
 from chatport.domain.model import BatchResult, Channel, Origin
 from chatport.errors import ConfigurationError
+from chatport.ingest.history import write_history
+from chatport.sources.base import HistoryPart
 from chatport.sources.export.format import ExportFormatError
 from chatport.sources.export.messages import to_incoming
 from chatport.sources.export.parser import parse_export
@@ -66,8 +67,8 @@ def import_export(
     converted = to_incoming(
         parsed, chat_name=name, zone=zone, me=me, chat_id=chat_id, attachments=export.attachments
     )
-    batch = prepare_batch(converted.messages)
-    result = database.write_batch(channel, batch, origin=Origin.EXPORT)
+    part = HistoryPart(messages=converted.messages)
+    result = write_history(database, channel, [part], origin=Origin.EXPORT, chunk=None).result
     return ExportReport(
         converted.chat_id,
         name,

@@ -1,4 +1,4 @@
-"""Keep a running import job's lease fresh while its run lasts (see `store.job_leases`)."""
+"""Keep a running import job's lease fresh while its run lasts (see `store.jobs.leases`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,2 @@
+"""Process plumbing: child processes and the frames they exchange, heap tuning, the event
+loop choice."""

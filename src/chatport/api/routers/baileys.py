@@ -78,7 +78,7 @@ async def receive_baileys_history(
         raise HTTPException(400, reason) from None
     result = report.result
     return BaileysOut(
-        payloads=report.payloads,
+        payloads=report.parts,
         messages=report.messages,
         created=result.created,
         duplicates=result.duplicates,

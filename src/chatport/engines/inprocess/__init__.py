@@ -1,0 +1,1 @@
+"""The in-process engine: import jobs run in threads of this process (`runner.py`)."""

@@ -28,7 +28,7 @@ class Chunk(msgspec.Struct, gc=False):
         # A chunk crosses to the writer pickled as a PackedChunk: MessagePack (typed msgspec
         # encoding and decoding are several times faster than pickling the objects), decoded
         # by the writer thread that writes it, not by the thread reading the pipe. The
-        # encoding is an out-of-band buffer: frames.py sends it without copying it.
+        # encoding is an out-of-band buffer: runtime/frames.py sends it without copying it.
         return (PackedChunk, (pickle.PickleBuffer(_CHUNK_ENCODER.encode(self)),))
 
 

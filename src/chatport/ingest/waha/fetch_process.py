@@ -4,7 +4,7 @@
     chats packed into chunks of at most `chunk_size` messages -> those the store holds
     dropped (a re-import's `StoredFilter`) -> the rest mapped to IncomingMessage ->
     `prepare_batch` -> written here (`FetchPlan.writes`: PostgreSQL), or sent to the writer
-    process (SQLite), as frames on a pipe (`frames.py`).
+    process (SQLite), as frames on a pipe (`runtime/frames.py`).
 
 Fetching, decoding, mapping and validation are Python work; in their own processes they run on
 other cores than the writes, which the GIL would otherwise keep on one. A process that writes

@@ -1,8 +1,8 @@
 """Import a channel's history from WAHA: the in-process engine.
 
-Fetch processes (`waha_fetch.py`: WAHA's pages -> prepared chunks, each process a share of the
+Fetch processes (`fetch_process.py`: WAHA's pages -> prepared chunks, each process a share of the
 chats) and this one: each chunk goes through the write path in one transaction that also
-checkpoints the job (`chunk_write.py`), written by the fetch process that made it where the
+checkpoints the job (`chunk_step.py`), written by the fetch process that made it where the
 store takes concurrent writers (PostgreSQL), else by this process's writer thread (SQLite);
 this process checks the session, leases the job and keeps the progress. A chat is
 checkpointed as done in the transaction that writes its last part; a chat whose pages keep
@@ -229,7 +229,7 @@ async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
 
 
 class FetchProcesses:
-    """Fetch processes (`waha_fetch.main`), started at once: they load their modules, then
+    """Fetch processes (`fetch_process.main`), started at once: they load their modules, then
     wait for their plans (`fetch`). A relay thread per process reads its frames: it hands
     each chunk, still packed, straight to the writer, and reads the next frame only once it
     would take it at once (while it is busy, a chunk waits in the fetcher and its pipe, not

@@ -2,7 +2,7 @@
 
 Each chunk's messages of chats the store held when the job started are looked up (read
 only, the write path's own duplicate check by chats and time span,
-`batch_writer.stored_in_span`) before they are mapped and validated, and counted as
+`store.write_path.batch.stored_in_span`) before they are mapped and validated, and counted as
 duplicates instead of being mapped, validated and written: a re-import, or the part of a
 resumed job already written, costs the write path next to nothing. The write path still
 checks every message it gets, so a message stored meanwhile is still skipped exactly once.
@@ -68,8 +68,8 @@ class StoredFilter:
         """`items` without those already stored, and how many those were (duplicates).
         `key(item)`: its chat, id and time, None to keep it whatever the store holds. Looked
         up by the chats the store held and the items' time span
-        (`batch_writer.stored_in_span`); an item without an id or with a time that is not one
-        is kept, for the write path to store as invalid."""
+        (`store.write_path.batch.stored_in_span`); an item without an id or with a time that
+        is not one is kept, for the write path to store as invalid."""
         candidates: list[tuple[int, str]] = []  # (index in items, id) of a stored chat
         chats: set[str] = set()
         times: list[datetime] = []

@@ -1,0 +1,1 @@
+"""Baileys history-sync JSON (`history.py`)."""

@@ -13,12 +13,12 @@ not messages and are skipped.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from chatport.domain.model import ContentType, IncomingMessage, Media
+from chatport.sources.base import HistoryPart
 from chatport.sources.waha.messages import (
     CONTENT_TYPES,
     contact_of,
@@ -43,18 +43,9 @@ _KINDS = {
 }
 
 
-@dataclass
-class History:
-    """One payload, mapped: messages to write, the LID pairs it revealed, what was skipped."""
-
-    messages: list[IncomingMessage] = field(default_factory=list)
-    lids: dict[str, str] = field(default_factory=dict)
-    skipped: int = 0
-
-
-def read_history(payload: Mapping[str, Any]) -> History:
+def read_history(payload: Mapping[str, Any]) -> HistoryPart:
     """Map one `messaging-history.set` payload (see the module)."""
-    history = History(lids=lid_pairs(payload))
+    history = HistoryPart(lids=lid_pairs(payload))
     names = {
         chat["id"]: _str(chat.get("name"))
         for chat in _list(payload.get("chats"))

@@ -1,4 +1,4 @@
-"""A WhatsApp "Export chat" text -> its messages, in file order (pure; see `export_format`).
+"""A WhatsApp "Export chat" text -> its messages, in file order (pure; see `format.py`).
 
 Multi-line messages keep their lines; lines before the first header must be blank; system
 lines (no author) are `system` messages; attachments (`<attached: f>`, `f (file attached)`,

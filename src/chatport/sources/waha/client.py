@@ -70,7 +70,7 @@ class WahaChat:
 
 
 class WahaMessage(msgspec.Struct, frozen=True, gc=False):
-    """A message as WAHA sent it: decoded (`waha_messages.decode_message`; None and the
+    """A message as WAHA sent it: decoded (`sources.waha.messages.decode_message`; None and the
     `problem` when unreadable), and its JSON text as received."""
 
     data: WahaPayload | None

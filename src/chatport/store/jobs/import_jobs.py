@@ -6,7 +6,7 @@ exactly the chats whose every message is committed, and its counters match the r
 killed at any point resumes from there without losing or doubling anything. A checkpoint
 writes the chunk's own chats and the job's counters, nothing that grows with the job.
 
-A running job is leased to one run (`job_leases.py`): checkpoints and the final status are
+A running job is leased to one run (`leases.py`): checkpoints and the final status are
 written only while the run holds the lease.
 """
 

@@ -1,0 +1,1 @@
+"""What the API (`api.py`) and the console (`console.py`) read."""

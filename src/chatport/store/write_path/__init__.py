@@ -1,0 +1,4 @@
+"""The one write path: a batch of messages with everything it implies (`batch.py`), in a unit
+of work the caller drives (`unit_of_work.py`); contacts, chats and sessions
+(`conversations.py`), LID merges (`lids.py`, `lid_chats.py`), events and dead letters
+(`events.py`), changes to stored messages (`changes.py`)."""
