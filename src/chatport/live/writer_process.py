@@ -3,8 +3,8 @@ cores instead of sharing one interpreter lock.
 
 The API process sends deliveries (each a sequence number, its channel, its envelope) in frames
 on a child's stdin (`runtime/frames.py`), those of one event-loop turn in one frame; the child
-runs a `LiveWriter` (group commit) and answers each with its `Result` (or the error's text), plus one
-`written` frame per committed group for the metrics. A future completes when the child's
+runs a `LiveWriter` (group commit) and answers each with its `Result` (or the error's text), plus
+one `written` frame per committed group for the metrics. A future completes when the child's
 transaction committed, as with the in-process writer. If a child dies, every delivery pending
 in it fails (WAHA retries it) and the next delivery for it starts a new child.
 
