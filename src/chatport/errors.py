@@ -1,7 +1,8 @@
 """chatport's exceptions. Callers catch at the level they mean:
 
 ChatportError
-├── ConfigurationError      bad settings or URL, a missing optional extra
+├── ConfigurationError      bad settings or URL
+│   └── MissingExtra        an optional extra (`chatport[postgres]`, …) is not installed
 ├── SchemaError             the database is not migrated to this version's schema
 └── NotFoundError           a named tenant, channel or job does not exist
 """
@@ -15,6 +16,13 @@ class ChatportError(Exception):
 
 class ConfigurationError(ChatportError):
     """Settings, URLs or installed extras do not allow what was asked."""
+
+
+class MissingExtra(ConfigurationError):
+    """What was asked needs an optional extra that is not installed."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} is not installed: pip install 'chatport[{extra}]'")
 
 
 class SchemaError(ChatportError):

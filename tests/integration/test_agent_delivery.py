@@ -3,6 +3,7 @@ reply stored in the chat history; retries, failure, a late reply by the API (bot
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -142,7 +143,30 @@ def test_failures_are_retried_with_backoff_then_the_job_fails_visibly(database_u
         deliverer.run_once(datetime.now(UTC) + timedelta(minutes=minutes))
     deliverer.close()
     failed = job_row(database)
-    assert failed.status == "failed" and failed.attempts == 2 and "ConnectError" in failed.error
+    assert (failed.status, failed.attempts) == ("failed", 2)
+    assert "ClientConnectorError" in failed.error  # nobody listens on the agent's port
+    services.close()
+
+
+def test_an_agent_slower_than_the_timeout_is_a_failed_attempt(database_url) -> None:
+    settings = settings_for(database_url).model_copy(update={"agent_timeout_seconds": 0.3})
+    services = build(settings)
+
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(1.5)
+        return JSONResponse({"reply": "too late"})
+
+    app = Starlette(routes=[Route("/agent", slow, methods=["POST"])])
+    with serve_asgi(app) as url:
+        burst_with_job(services, f"{url}/agent")
+        deliverer = AgentDeliverer(services.database, services.settings)
+        started = time.monotonic()
+        assert deliverer.run_once() == 1
+        assert time.monotonic() - started < 1.2
+        deliverer.close()
+    job = job_row(services.database)
+    assert (job.status, job.attempts, job.reply) == ("pending", 1, None)
+    assert job.error == "TimeoutError: no answer within 0.3 s"
     services.close()
 
 

@@ -5,9 +5,11 @@ The agent is the channel's `agent_url`, else `CHATPORT_AGENT_URL`: an HTTP URL, 
 the reply text or None). Over HTTP the job is POSTed as JSON, signed with HMAC-SHA256 of the
 body (`X-Chatport-Signature: sha256=<hex>`, key `CHATPORT_AGENT_HMAC_KEY`) when a key is set.
 The agent answers `{"reply": "…"}` (stored at once), or 202 and later
-`POST /api/agent-jobs/{id}/reply`. A failed attempt is retried later with exponential backoff
-and jitter, scheduled in the database (so retries survive restarts); after `max_attempts` the
-job is `failed`, with the error.
+`POST /api/agent-jobs/{id}/reply`. The POST goes through aiohttp (as WAHA's traffic does), on
+one session the deliverer keeps for its life, on an event loop of its own run by the thread
+that delivers. A failed attempt is retried later with exponential backoff and jitter,
+scheduled in the database (so retries survive restarts); after `max_attempts` the job is
+`failed`, with the error.
 
 Each `chatport serve` runs one deliverer: it sleeps until the next job is due; on PostgreSQL a
 new job wakes it at once (LISTEN/NOTIFY), on SQLite it polls every `poll_seconds`.
@@ -32,7 +34,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from chatport.agent.waking_loop import WakingLoop
@@ -52,6 +54,10 @@ LEASE = timedelta(minutes=2)
 
 class AgentRejected(Exception):
     """The agent answered with an error (its status and body in the message)."""
+
+
+# what a failed attempt raises, as opposed to a bug (logged with its traceback)
+_AGENT_FAILURES = (AgentRejected, aiohttp.ClientError, TimeoutError, ValueError, ImportError)
 
 
 class AgentDeliverer(WakingLoop):
@@ -79,12 +85,18 @@ class AgentDeliverer(WakingLoop):
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self._http = httpx.Client(timeout=settings.agent_timeout_seconds)
+        self._http = _AgentHttp(settings.agent_timeout_seconds)
 
     def close(self) -> None:
         """Stop (a delivery under way finishes)."""
-        super().close()
-        self._http.close()
+        super().close()  # the thread, if started, closed its HTTP session on the way out
+        self._http.close()  # else `run_once` used it on this thread: close it here
+
+    def _run(self) -> None:
+        try:
+            super()._run()
+        finally:
+            self._http.close()  # on the thread that ran its event loop
 
     def run_once(self, now: datetime | None = None) -> int:
         """Deliver the jobs due at `now`; how many were claimed."""
@@ -117,7 +129,7 @@ class AgentDeliverer(WakingLoop):
                 raise AgentRejected("no agent: set the channel's agent_url or CHATPORT_AGENT_URL")
             else:
                 answer = self._ask(agent, payload)
-        except (AgentRejected, httpx.HTTPError, ValueError, ImportError) as error:
+        except _AGENT_FAILURES as error:
             self._failed(job, f"{type(error).__name__}: {error}")
             return
         except Exception as error:  # noqa: BLE001 - an in-process agent may raise anything
@@ -143,12 +155,12 @@ class AgentDeliverer(WakingLoop):
         if self.settings.agent_hmac_key:
             digest = hmac.new(self.settings.agent_hmac_key.encode(), body, hashlib.sha256)
             headers["x-chatport-signature"] = f"sha256={digest.hexdigest()}"
-        response = self._http.post(agent, content=body, headers=headers)
-        if response.status_code == 202:
+        status, content = self._http.post(agent, body, headers)
+        if status == 202:
             return _LATER
-        if not response.is_success:
-            raise AgentRejected(f"HTTP {response.status_code}: {response.text[:300]}")
-        reply = orjson.loads(response.content or b"{}").get("reply") if response.content else None
+        if not 200 <= status < 300:
+            raise AgentRejected(f"HTTP {status}: {content.decode(errors='replace')[:300]}")
+        reply = orjson.loads(content).get("reply") if content else None
         return reply if isinstance(reply, str) and reply.strip() else None
 
     def _failed(self, job: Any, error: str, reply: str | None = None) -> None:
@@ -167,6 +179,48 @@ class AgentDeliverer(WakingLoop):
 
 
 _LATER = object()
+
+
+class _AgentHttp:
+    """POSTs to HTTP agents, synchronously, over one aiohttp session (its connections kept
+    alive between jobs) on an event loop of its own. One thread at a time uses it: the
+    deliverer's, or the caller of `run_once`. `close()` is idempotent."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        # a loop factory: the runner leaves the thread's current event loop alone
+        self._runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """The status and body of the answer to POSTing `body` to `url` (no redirects
+        followed); raises aiohttp.ClientError or TimeoutError when there is none in time."""
+        if self._closed:
+            raise RuntimeError("the agent deliverer is closed")
+        return self._runner.run(self._post(url, body, headers))
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self._session is None:  # created on its loop, inside it
+            self._session = aiohttp.ClientSession(timeout=self._timeout, trust_env=True)
+        try:
+            async with self._session.post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as error:  # aiohttp's says nothing
+            raise TimeoutError(f"no answer within {self._timeout.total:g} s") from error
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._session is not None:
+                self._runner.run(self._session.close())
+        finally:
+            self._session = None
+            self._runner.close()
 
 
 def reply_to_job(database: Database, settings: Settings, job: Any, text: str | None) -> None:

@@ -13,6 +13,7 @@ from chatport.cli.db import db_app
 from chatport.cli.demo import demo
 from chatport.cli.imports import import_app
 from chatport.cli.keys import keys_app
+from chatport.cli.options import print_error
 from chatport.cli.serve import serve
 from chatport.cli.simulate import simulate_app
 from chatport.cli.temporal import temporal_app, worker
@@ -47,5 +48,5 @@ def main() -> None:
     try:
         app()
     except ChatportError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}")
+        print_error(error)
         sys.exit(2)

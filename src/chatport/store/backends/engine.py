@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from chatport.errors import ConfigurationError
+from chatport.errors import ConfigurationError, MissingExtra
 from chatport.store.jsoncodec import dumps
 
 SQLITE_PRAGMAS = (
@@ -51,9 +51,7 @@ def create_store_engine(url: str, *, sqlite_checkpoint_pages: int = 1000, **kwar
         try:
             import psycopg  # noqa: F401
         except ImportError:
-            raise ConfigurationError(
-                "PostgreSQL needs the postgres extra: pip install 'chatport[postgres]'"
-            ) from None
+            raise MissingExtra("PostgreSQL support", "postgres") from None
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
     database = make_url(url).database
