@@ -26,7 +26,7 @@ def plant(monkeypatch: pytest.MonkeyPatch, fault: str, *args: Any) -> None:
         f"import tests.import_faults as faults; faults.{fault}(setattr, *{args!r}); "
         "from chatport.ingest.waha.fetch_process import main; main()"
     )
-    monkeypatch.setattr("chatport.ingest.waha.import_step.FETCH_COMMAND", ["-c", command])
+    monkeypatch.setattr("chatport.ingest.waha.fetch_pool.FETCH_COMMAND", ["-c", command])
 
 
 def failing_writes(set_attr: SetAttr) -> None:

@@ -1,10 +1,23 @@
-"""chatport's exceptions. Callers catch at the level they mean:
+"""chatport's exceptions that reach a user: the CLI prints one as one line and exits 2, the
+API answers it with a 4xx. Every such error is here; an error a module raises and catches
+itself (a webhook refused, a message unreadable, a duplicate found elsewhere) lives with that
+module. Callers catch at the level they mean:
 
 ChatportError
 ├── ConfigurationError      bad settings or URL
 │   └── MissingExtra        an optional extra (`chatport[postgres]`, …) is not installed
 ├── SchemaError             the database is not migrated to this version's schema
-└── NotFoundError           a named tenant, channel or job does not exist
+├── NotFoundError           a named tenant, channel or job does not exist
+├── JobBusy                 another process runs the import job
+├── JobTakenOver            another process claimed the running job's lease
+├── ImportStopped           the import was stopped before its end
+├── ExportFormatError       not a WhatsApp export chatport can read (names the line)
+├── BaileysFormatError      not Baileys history sync payloads (names the line)
+└── WahaError               WAHA refused or failed
+    ├── WahaAuthError           wrong or missing API key
+    ├── WahaSessionNotReady     the session is not WORKING
+    ├── WahaUnavailable         an answer chatport cannot use
+    └── WahaDown                unreachable past the circuit's patience
 """
 
 from __future__ import annotations
@@ -63,3 +76,11 @@ class WahaUnavailable(WahaError):
 
 class WahaDown(WahaError):
     """A WAHA server's circuit stayed open (failures in a row, no recovery) too long to wait."""
+
+
+class ExportFormatError(ChatportError):
+    """The text is not a WhatsApp export chatport can read (the message says where)."""
+
+
+class BaileysFormatError(ChatportError):
+    """Not Baileys history sync payloads (the message names the line)."""

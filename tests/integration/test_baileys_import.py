@@ -7,7 +7,8 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
-from chatport.ingest.baileys import CHUNK, BaileysFormatError, import_text
+from chatport.errors import BaileysFormatError
+from chatport.ingest.baileys import CHUNK, import_text
 from chatport.sources.waha.webhooks import sign
 from chatport.store.tables import chats, contacts, dead_letters, messages
 from tests.integration.conftest import WEBHOOK_KEY

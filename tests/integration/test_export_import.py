@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from chatport.errors import ExportFormatError
 from chatport.ingest.export import import_export
-from chatport.sources.export.format import ExportFormatError
 from chatport.store.database import Database
 from chatport.store.tables import contacts, messages
 from tests.unit.test_export_parser import PUSTUR

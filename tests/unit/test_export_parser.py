@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chatport.sources.export.format import ExportFormatError, header_of
+from chatport.errors import ExportFormatError
+from chatport.sources.export.format import header_of
 from chatport.sources.export.parser import parse_export
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "whatsapp-exports"

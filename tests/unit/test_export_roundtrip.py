@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatport.sources.export.format import ExportFormatError
+from chatport.errors import ExportFormatError
 from chatport.sources.export.parser import parse_export
 
 _WORD = st.lists(

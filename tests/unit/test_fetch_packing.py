@@ -6,7 +6,8 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatport.ingest.waha.fetch_process import FetchPlan, _Fetcher, _Part
+from chatport.ingest.waha.fetch_plan import FetchPlan
+from chatport.ingest.waha.fetch_process import _Fetcher, _Part
 from chatport.sources.waha.client import WahaChat, WahaSettings
 from tests.builders import incoming
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatport.ingest.waha.fetch_process import FetchPlan
+from chatport.ingest.waha.fetch_plan import FetchPlan
 from chatport.sources.waha.client import WahaSettings
 
 PLAN = FetchPlan(waha=WahaSettings(url="http://waha"), since=None, until=None)

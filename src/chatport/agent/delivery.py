@@ -137,7 +137,7 @@ class AgentDeliverer(WakingLoop):
             self._failed(job, f"{type(error).__name__}: {error}")
             return
         if answer is _LATER:
-            self._settle(job, agent_jobs.WAITING)
+            self._store_outcome(job, agent_jobs.WAITING)
             return
         try:
             reply_to_job(self.database, self.settings, job, answer)
@@ -166,13 +166,13 @@ class AgentDeliverer(WakingLoop):
     def _failed(self, job: Any, error: str, reply: str | None = None) -> None:
         attempt = job.attempts + 1
         if attempt >= self.max_attempts:
-            self._settle(job, agent_jobs.FAILED, error=error, reply=reply)
+            self._store_outcome(job, agent_jobs.FAILED, error=error, reply=reply)
             return
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         retry_at = datetime.now(UTC) + delay * random.uniform(0.5, 1.0)
-        self._settle(job, agent_jobs.PENDING, error=error, retry_at=retry_at, reply=reply)
+        self._store_outcome(job, agent_jobs.PENDING, error=error, retry_at=retry_at, reply=reply)
 
-    def _settle(self, job: Any, status: str, **outcome: Any) -> None:
+    def _store_outcome(self, job: Any, status: str, **outcome: Any) -> None:
         with self.database.unit_of_work() as uow:
             agent_jobs.settle_job(uow.connection, job.id, status, datetime.now(UTC), **outcome)
             uow.commit()

@@ -10,17 +10,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from chatport.domain.model import Channel, Origin
-from chatport.errors import ChatportError
+from chatport.errors import BaileysFormatError
 from chatport.ingest.history import HistoryReport, write_history
 from chatport.sources.baileys.history import payloads, read_history
 from chatport.sources.base import HistoryPart
 from chatport.store.database import Database
 
 CHUNK = 1_000
-
-
-class BaileysFormatError(ChatportError):
-    """Not Baileys history sync payloads (the message names the line)."""
 
 
 def import_text(database: Database, channel: Channel, text: str) -> HistoryReport:

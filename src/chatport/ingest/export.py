@@ -12,10 +12,9 @@ from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chatport.domain.model import BatchResult, Channel, Origin
-from chatport.errors import ConfigurationError
+from chatport.errors import ConfigurationError, ExportFormatError
 from chatport.ingest.history import write_history
 from chatport.sources.base import HistoryPart
-from chatport.sources.export.format import ExportFormatError
 from chatport.sources.export.messages import to_incoming
 from chatport.sources.export.parser import parse_export
 from chatport.store.database import Database

@@ -207,7 +207,7 @@ class LiveWriter:
         started = time.monotonic()
         for uow in self.database.transactions():
             with uow:
-                plan, batch = self._plan_in(uow, channel, deliveries, lids)
+                plan, batch = self._plan_in_transaction(uow, channel, deliveries, lids)
                 result = uow.write_batch(channel, batch, origin=Origin.LIVE)
                 missing = self._apply(uow, channel, plan)
                 uow.commit()
@@ -217,7 +217,7 @@ class LiveWriter:
             plan.results[index] = Result(Outcome.MISSING, "no stored message matches it (yet)")
         return plan.results
 
-    def _plan_in(
+    def _plan_in_transaction(
         self,
         uow: UnitOfWork,
         channel: Channel,

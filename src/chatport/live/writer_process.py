@@ -105,7 +105,7 @@ class LiveWriterProcess:
         except (OSError, ValueError) as error:  # the child is gone (or closed): fail them
             waiting = [self._pending.pop(number, (None,))[0] for number, _, _ in items]
             reason = f"the live writer process is gone: {error}"
-            _settle([(future, reason) for future in waiting if future is not None])
+            _complete_waiters([(future, reason) for future in waiting if future is not None])
 
     def close(self) -> None:
         """Let the children write what they were sent, then stop them."""
@@ -139,7 +139,9 @@ class LiveWriterProcess:
                     continue
                 with self._lock:
                     found = [(self._pending.pop(n, (None,))[0], outcome) for n, outcome in values]
-                _settle([(future, outcome) for future, outcome in found if future is not None])
+                _complete_waiters(
+                    [(future, outcome) for future, outcome in found if future is not None]
+                )
         except (EOFError, OSError, pickle.UnpicklingError) as error:
             reason = f"the live writer process stopped ({type(error).__name__})"
             with self._lock:
@@ -147,14 +149,14 @@ class LiveWriterProcess:
                     self._children[shard] = None
                 lost = [n for n, (_, sent_to) in self._pending.items() if sent_to is child]
                 futures = [self._pending.pop(number)[0] for number in lost]
-            _settle([(future, reason) for future in futures])
+            _complete_waiters([(future, reason) for future in futures])
 
 
 _Waiter = Future | asyncio.Future
 """Who waits for a delivery: a thread (`submit`) or a coroutine (`deliver`)."""
 
 
-def _settle(outcomes: list[tuple[_Waiter, Result | str]]) -> None:
+def _complete_waiters(outcomes: list[tuple[_Waiter, Result | str]]) -> None:
     """Complete waiters with their result (or error text): thread futures at once, each
     event loop's futures in one call on that loop."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Result | str]]] = {}

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from chatport.errors import NotFoundError
-from chatport.ingest.baileys import BaileysFormatError, import_text
+from chatport.errors import BaileysFormatError, NotFoundError
+from chatport.ingest.baileys import import_text
 from chatport.sources.waha.webhooks import signature_valid
 from chatport.store import webhook_receipts
 from chatport.store.tables import channels

@@ -14,9 +14,6 @@ patience (resumably). History is quiet (origin `import`).
 from __future__ import annotations
 
 import asyncio
-import pickle
-import queue as queues
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -29,17 +26,15 @@ from chatport.domain.progress import ImportProgress
 from chatport.errors import ImportStopped
 from chatport.ingest.waha.chunk_step import ChunkTarget, Written, write_chunk
 from chatport.ingest.waha.chunks import Chunk, PackedChunk
-from chatport.ingest.waha.fetch_process import FETCH_COMMAND, Fetched, FetchPlan, Finished, Listed
+from chatport.ingest.waha.fetch_plan import Fetched, FetchPlan, Finished, Listed
+from chatport.ingest.waha.fetch_pool import FetchProcesses
 from chatport.ingest.waha.writer_thread import ChunkWriter
-from chatport.runtime.frames import Frame, read_frame, start_child
 from chatport.sources.waha.client import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha.messages import user_jid
 from chatport.store.database import Database
 from chatport.store.jobs import import_jobs as jobs
 from chatport.store.reads.api import channel_chat_ids
 from chatport.store.write_path.lids import remember_lids
-
-_POLL_SECONDS = 0.2
 
 
 class WahaImport:
@@ -145,14 +140,14 @@ class WahaImport:
             fetched = fetching or stack.enter_context(FetchProcesses(self.fetchers))
             fetched.fetch(plans, writing)
             try:
-                self._follow(fetched, writing, halt)
+                self._take_reports(fetched, writing, halt)
             except BaseException:
                 if self.fetchers_write:
                     fetched.stop()
-                    self._settle()
+                    self._reload_job_from_store()
                 raise
 
-    def _follow(
+    def _take_reports(
         self, fetched: FetchProcesses, writing: ChunkWriter | None, halt: Callable[[], None]
     ) -> None:
         """Take in what the fetch processes send until each has finished."""
@@ -166,17 +161,17 @@ class WahaImport:
                     raise item.error
                 running -= 1
             elif isinstance(item, Written):
-                self._account(item)
+                self._count_committed(item)
             elif isinstance(item, Fetched):
                 with self._progress_lock:
                     self.progress.fetched += item.messages
                     self._on_fetched(self.progress)
             else:
-                self._list(item)
+                self._count_listed(item)
         if writing is not None:
             writing.finish(halt)
 
-    def _settle(self) -> None:
+    def _reload_job_from_store(self) -> None:
         """After the fetch processes were stopped in the middle: the job in memory as the
         store has it (a chunk whose `Written` was never read may have committed)."""
         with self.database.unit_of_work() as uow:
@@ -194,7 +189,7 @@ class WahaImport:
             return plan
         return replace(plan, store=(self._store_url, self.channel.id, target.stored_chats))
 
-    def _list(self, item: Listed) -> None:
+    def _count_listed(self, item: Listed) -> None:
         with self._progress_lock:
             self._listed[item.fetcher] = item
             listed = self._listed.values()
@@ -208,9 +203,9 @@ class WahaImport:
         self, database: Database, target: ChunkTarget, chunk: Chunk, quiet: Callable[[], None]
     ) -> None:
         """Write `chunk` with its checkpoint (the writer thread's step), then count it."""
-        self._account(write_chunk(database, target, chunk, quiet))
+        self._count_committed(write_chunk(database, target, chunk, quiet))
 
-    def _account(self, written: Written) -> None:
+    def _count_committed(self, written: Written) -> None:
         """Adopt a committed chunk's checkpoint and count it in the progress."""
         with self._progress_lock:
             written.checkpoint.adopt(self.job)
@@ -226,87 +221,3 @@ async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
     async with WahaClient(waha) as client:
         await client.check_session()
         return await client.lid_map()
-
-
-class FetchProcesses:
-    """Fetch processes (`fetch_process.main`), started at once: they load their modules, then
-    wait for their plans (`fetch`). A relay thread per process reads its frames: it hands
-    each chunk, still packed, straight to the writer, and reads the next frame only once it
-    would take it at once (while it is busy, a chunk waits in the fetcher and its pipe, not
-    in this process); the other frames (progress, chunks written by the fetcher
-    itself, the end) go to `next`, in order after the chunks before them."""
-
-    def __init__(self, count: int) -> None:
-        self.items: queues.Queue[Listed | Fetched | Written | Finished | BaseException] = (
-            queues.Queue()
-        )
-        self.stopping = threading.Event()
-        self.finished = self.ended = 0
-        self.processes = [start_child(FETCH_COMMAND) for _ in range(count)]
-
-    def fetch(self, plans: list[FetchPlan], writer: ChunkWriter | None) -> None:
-        """Give each process its plan (one each) and relay what they send (chunks to
-        `writer`; None: the processes write their own chunks)."""
-        self.writer = writer
-        for process, plan in zip(self.processes, plans, strict=True):
-            threading.Thread(target=self._relay, args=(process, plan), daemon=True).start()
-
-    def __enter__(self) -> FetchProcesses:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """Kill the processes (a transaction of theirs in flight is rolled back, unless its
-        commit was already sent) and wait for them."""
-        self.stopping.set()
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            process.stdout.close()
-
-    def next(self, halt: Callable[[], None]) -> Listed | Fetched | Written | Finished:
-        """The next frame of any fetcher that is not a chunk; `halt()` is called while
-        waiting and may raise to give up."""
-        while True:
-            halt()
-            try:
-                item = self.items.get(timeout=_POLL_SECONDS)
-            except queues.Empty:
-                continue
-            if not isinstance(item, BaseException):
-                self.finished += isinstance(item, Finished)
-                return item
-            self.ended += 1  # a pipe closed: after its Finished, unless the process died
-            if self.ended > self.finished:
-                return Finished(item)
-
-    def _relay(self, process: subprocess.Popen, plan: FetchPlan) -> None:
-        try:
-            process.stdin.write(pickle.dumps(plan))
-            process.stdin.close()
-            writer = self.writer
-            while (writer is None or writer.wait_for_room()) and self._pass_on(
-                read_frame(process.stdout)
-            ):
-                pass
-        except Exception as error:  # noqa: BLE001 - the writer must hear of any end
-            if self.stopping.is_set():
-                return
-            process.kill()
-            self.items.put(
-                RuntimeError(
-                    f"a fetch process stopped without a word (exit {process.wait()}; "
-                    f"{type(error).__name__}: {error})"
-                )
-            )
-
-    def _pass_on(self, frame: Frame) -> bool:
-        """Hand a chunk to the writer (False once it stopped), queue anything else."""
-        item = frame.load()
-        if isinstance(item, PackedChunk):
-            return self.writer.submit(item)
-        self.items.put(item)
-        return True

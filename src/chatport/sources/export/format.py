@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from chatport.errors import ChatportError
+from chatport.errors import ExportFormatError
 
 _MARKS = "\u200e\u200f\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
@@ -38,10 +38,6 @@ _HEADER = re.compile(
 )
 _NUMBERS = re.compile(r"\d+")
 _QUOTES = '"“”«»'
-
-
-class ExportFormatError(ChatportError):
-    """The text is not a WhatsApp export chatport can read (the message says where)."""
 
 
 @dataclass(frozen=True)

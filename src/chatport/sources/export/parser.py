@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chatport.domain.model import ContentType
+from chatport.errors import ExportFormatError
 from chatport.sources.export.format import (
-    ExportFormatError,
     Header,
     author_and_text,
     day_first,
