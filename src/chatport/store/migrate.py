@@ -1,6 +1,6 @@
 """Apply and inspect the packaged Alembic migrations (`chatport db upgrade|current`).
 
-Alembic (with Mako and Pygments, some 90 ms and 11 MB) is loaded only to migrate or to list
+Alembic (with Mako and Pygments) is loaded only to migrate or to list
 the migrations: every command's start-up check compares the database's revision with
 `HEAD_REVISION` by one query.
 """

@@ -117,9 +117,8 @@ class PostgresBulk:
     placeholder = "%s"
     concurrent_writers = True
     import_chunk_size = 10_000
-    """Each chunk costs some 20 statements and a commit besides its rows: at 10,000 a
-    1,000,000-message import took 23.4-24.5 s against 25.6-27.3 s at 5,000 (the import's
-    peak memory, 281-283 MB with `heap.for_bulk_work`, stays under 300 MB)."""
+    """Each chunk costs some 20 statements and a commit besides its rows; larger chunks pay
+    that less often, at the cost of the memory of the chunks in flight."""
 
     def __init__(self) -> None:
         self._statistics = PlannerStatistics()
