@@ -9,10 +9,8 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from fastapi import HTTPException
-
 from chatport.domain.progress import ImportProgress, rates
-from chatport.errors import JobTakenOver, WahaDown, WahaError
+from chatport.errors import JobBusy, JobTakenOver, WahaDown, WahaError
 from chatport.ingest import import_jobs
 from chatport.ingest.lease_keeper import lease_kept
 from chatport.ingest.waha.import_step import WahaImport
@@ -58,10 +56,10 @@ class ImportRunner:
         return {**vars(progress), "elapsed_seconds": round(elapsed, 3), **vars(pace)}
 
     def start(self, job: jobs.ImportJob, only_chats: set[str] | None = None) -> None:
-        """Run `job` in a new thread (409 when it runs here already)."""
+        """Run `job` in a new thread (JobBusy when it runs here already)."""
         with self._lock:
             if job.id in self._progress:
-                raise HTTPException(409, "the job is running")
+                raise JobBusy(f"import job {job.id} is running in this process")
             self._progress[job.id] = ImportProgress(chats_done=len(job.chats_done))
             self._started[job.id] = (time.monotonic(), len(job.chats_done))
 
