@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="WAHA's webhook HMAC key for channels without their own; when a key "
         "applies, unsigned or wrongly signed webhooks are refused with 401",
     )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="The largest request body `chatport serve` accepts (webhooks, API, console, "
+        "Baileys uploads); a larger one is refused with 413 while it streams in",
+    )
     webhook_receipt_hours: float = Field(
         default=48,
         gt=0,
