@@ -1,8 +1,12 @@
 """The composition root: settings in, ready-to-use services out. The only module that picks
-adapters (which bulk path, which engine)."""
+adapters (which bulk path, which engine) and builds the long-lived services of
+`chatport serve` (`serve_services`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatport.services import Services
@@ -10,6 +14,13 @@ from chatport.store.database import Database, open_database
 from chatport.store.migrate import ensure_schema
 
 if TYPE_CHECKING:  # at run time only where settings are read: a fetch process has none
+    from chatport.agent.debouncer import Debouncer
+    from chatport.agent.delivery import AgentDeliverer
+    from chatport.api.directory import ChannelDirectory
+    from chatport.api.keys import KeyCache
+    from chatport.api.metrics import Metrics
+    from chatport.engines.inprocess.runner import ImportRunner
+    from chatport.live.writer_process import LiveWriterProcess
     from chatport.settings import Settings
 
 
@@ -30,3 +41,76 @@ def build(settings: Settings | None = None) -> Services:
 
         settings = Settings()
     return Services(settings=settings, database=build_database(settings))
+
+
+@dataclass(frozen=True)
+class ServerServices:
+    """The long-lived services of one `chatport serve` process, built and started by
+    `serve_services`; the API's routes get them through `api/deps.py`."""
+
+    services: Services
+    metrics: Metrics
+    """The process's Prometheus counters (`GET /metrics`)."""
+    keys: KeyCache
+    """API keys checked lately (the REST API's `X-Api-Key`, the console's cookie)."""
+    directory: ChannelDirectory
+    """The channels webhook deliveries go to."""
+    imports: ImportRunner
+    """The import jobs running in this process."""
+    live: LiveWriterProcess
+    """The live writer (in processes of its own) webhook deliveries are written by."""
+    debouncer: Debouncer
+    """Closes the bursts of inbound messages into agent jobs."""
+    deliverer: AgentDeliverer
+    """Delivers agent jobs to the channels' agents."""
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def database(self) -> Database:
+        return self.services.database
+
+
+@contextmanager
+def serve_services(services: Services, *, close_services: bool = False) -> Iterator[ServerServices]:
+    """Build and start the long-lived services of `chatport serve` over `services`, then
+    freeze the heap built so far (`runtime.heap.freeze_heap`); on leaving, close them in the
+    reverse order, and `services` last when `close_services`."""
+    from chatport.agent.debouncer import Debouncer
+    from chatport.agent.delivery import AgentDeliverer
+    from chatport.api.directory import ChannelDirectory
+    from chatport.api.keys import KeyCache
+    from chatport.api.metrics import Metrics
+    from chatport.engines.inprocess.runner import ImportRunner
+    from chatport.live.writer_process import LiveWriterProcess
+    from chatport.runtime.heap import freeze_heap
+
+    settings, database = services.settings, services.database
+    with ExitStack() as stack:
+        if close_services:
+            stack.callback(services.close)
+        metrics = Metrics()
+        imports = ImportRunner(services, on_created=metrics.messages_written.labels("import").inc)
+        metrics.watch_imports(imports)
+        metrics.watch_agent(database)
+        writers = settings.live_writers if database.ops.name == "postgresql" else 1
+        live = LiveWriterProcess(settings, on_written=metrics.written, writers=writers)
+        stack.callback(live.close)
+        debouncer = Debouncer(database, settings.burst_rules, on_jobs=metrics.debounced).start()
+        stack.callback(debouncer.close)
+        deliverer = AgentDeliverer(database, settings).start()
+        stack.callback(deliverer.close)
+        server = ServerServices(
+            services=services,
+            metrics=metrics,
+            keys=KeyCache(database),
+            directory=ChannelDirectory(database, create_unknown=settings.webhook_create_channels),
+            imports=imports,
+            live=live,
+            debouncer=debouncer,
+            deliverer=deliverer,
+        )
+        freeze_heap()
+        yield server

@@ -7,7 +7,7 @@ import asyncio
 import threading
 import time
 
-from chatport.api.routers.webhooks import ChannelDirectory, Target
+from chatport.api.directory import ChannelDirectory, Target
 from chatport.sources.waha.webhooks import parse_envelope
 
 ENVELOPE = parse_envelope(

@@ -8,20 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from chatport import __version__
-from chatport.agent.debouncer import Debouncer
-from chatport.agent.delivery import AgentDeliverer
-from chatport.api.auth import KeyCache
+from chatport.api import deps
 from chatport.api.console import mount_console
+from chatport.api.deps import DatabaseDep, MetricsDep
 from chatport.api.routers import agent_jobs, baileys, channels, imports, webhooks
-from chatport.api.routers.metrics import Metrics
-from chatport.bootstrap import Services, build
-from chatport.engines.inprocess.runner import ImportRunner
-from chatport.live.writer_process import LiveWriterProcess
-from chatport.runtime.heap import freeze_heap
+from chatport.bootstrap import Services, build, serve_services
+from chatport.store.reads import api as reads
 
 
 def app_from_environment() -> FastAPI:
@@ -31,28 +26,15 @@ def app_from_environment() -> FastAPI:
 
 
 def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
-    """The API over `services`. The app starts and stops its live writer with its lifespan,
-    and closes `services` too when it owns them."""
-    metrics = Metrics()
+    """The API over `services`. The app starts and stops the server's long-lived services
+    (`bootstrap.serve_services`) with its lifespan, and closes `services` too when it owns
+    them."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings = services.settings
-        writers = settings.live_writers if services.database.ops.name == "postgresql" else 1
-        app.state.live = LiveWriterProcess(settings, on_written=metrics.written, writers=writers)
-        debouncer = Debouncer(
-            services.database, settings.burst_rules, on_jobs=metrics.debounced
-        ).start()
-        deliverer = AgentDeliverer(services.database, settings).start()
-        freeze_heap()
-        try:
+        with serve_services(services, close_services=own_services) as server:
+            deps.provide(app, server)
             yield
-        finally:
-            debouncer.close()
-            deliverer.close()
-            app.state.live.close()
-            if own_services:
-                services.close()
 
     app = FastAPI(
         title="chatport",
@@ -60,18 +42,6 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         summary="WhatsApp conversations (WAHA) into a CRM database, kept there.",
         lifespan=lifespan,
     )
-    app.state.services = services
-    app.state.settings = services.settings
-    app.state.metrics = metrics
-    app.state.directory = webhooks.ChannelDirectory(
-        services.database, create_unknown=services.settings.webhook_create_channels
-    )
-    app.state.keys = KeyCache()
-    app.state.imports = ImportRunner(
-        services, on_created=metrics.messages_written.labels("import").inc
-    )
-    metrics.watch_imports(app.state.imports)
-    metrics.watch_agent(services.database)
     app.router.routes.append(webhooks.ROUTE)
     app.include_router(channels.router)
     app.include_router(imports.router)
@@ -80,16 +50,16 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     mount_console(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
-    async def healthz() -> dict[str, str]:
+    async def healthz(database: DatabaseDep) -> dict[str, str]:
         def ping() -> None:
-            with services.database.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            with database.engine.connect() as connection:
+                reads.ping(connection)
 
         await run_in_threadpool(ping)
-        return {"status": "ok", "database": services.database.backend}
+        return {"status": "ok", "database": database.backend}
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(metrics: MetricsDep) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chatport.api.console.render import ConsoleError, render
+from chatport.api.deps import KeysDep
 from chatport.store.tenants import Tenant
 
 COOKIE = "chatport_key"
@@ -33,10 +34,10 @@ def login_redirect(request: Request, error: LoginRequired) -> Response:
     return RedirectResponse(f"/login?next={quote(error.next_path, safe='/')}", status_code=303)
 
 
-async def console_tenant(request: Request) -> Tenant:
+async def console_tenant(request: Request, keys: KeysDep) -> Tenant:
     """The tenant of the cookie's key; `LoginRequired` without a valid one."""
     key = request.cookies.get(COOKIE)
-    tenant = await request.app.state.keys.tenant(request, key) if key else None
+    tenant = await keys.tenant(key) if key else None
     if tenant is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target if request.method == "GET" else "/")
@@ -75,11 +76,12 @@ async def login_page(request: Request, next: str = "/") -> Response:
 @router.post("/login", response_class=HTMLResponse, dependencies=[SameOrigin])
 async def log_in(
     request: Request,
+    keys: KeysDep,
     api_key: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     key = api_key.strip()
-    tenant = await request.app.state.keys.tenant(request, key) if key else None
+    tenant = await keys.tenant(key) if key else None
     if tenant is None:
         return render(
             request,

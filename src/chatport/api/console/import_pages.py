@@ -14,56 +14,73 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
+from chatport.api.deps import DatabaseDep, ImportRunnerDep
 from chatport.api.routers import imports
+from chatport.engines.inprocess.runner import ImportRunner
+from chatport.store.database import Database
 from chatport.store.tenants import Tenant
 
 router = APIRouter(include_in_schema=False)
 JOBS_SHOWN = 50
 
 
-async def _tenant_job(request: Request, tenant: Tenant, job_id: UUID) -> tuple:
+async def _tenant_job(database: Database, tenant: Tenant, job_id: UUID) -> tuple:
     try:
-        return await run_in_threadpool(imports.load_tenant_job, request, tenant, job_id)
+        return await run_in_threadpool(imports.load_tenant_job, database, tenant, job_id)
     except HTTPException as missing:
         raise ConsoleError(missing.status_code, "There is no such import job.") from None
 
 
 @router.get("/imports", response_class=HTMLResponse)
-async def imports_page(request: Request, tenant: ConsoleTenant) -> Response:
-    found = await run_in_threadpool(imports.tenant_jobs, request, tenant, JOBS_SHOWN)
-    runner = request.app.state.imports
+async def imports_page(
+    request: Request, database: DatabaseDep, runner: ImportRunnerDep, tenant: ConsoleTenant
+) -> Response:
+    found = await run_in_threadpool(imports.tenant_jobs, database, tenant, JOBS_SHOWN)
     running = {job.id for job, _ in found if runner.running(job.id)}
     return render(request, "imports.html", jobs=found, running=running)
 
 
 @router.get("/imports/{job_id}", response_class=HTMLResponse)
 async def import_page(
-    request: Request, tenant: ConsoleTenant, job_id: UUID, error: str | None = None
+    request: Request,
+    database: DatabaseDep,
+    runner: ImportRunnerDep,
+    tenant: ConsoleTenant,
+    job_id: UUID,
+    error: str | None = None,
 ) -> Response:
-    job, channel = await _tenant_job(request, tenant, job_id)
+    job, channel = await _tenant_job(database, tenant, job_id)
     return render(
         request,
         "import_job.html",
         job=job,
         channel=channel,
-        running=request.app.state.imports.running(job.id),
+        running=runner.running(job.id),
         failed=sorted(job.failed_chats.items())[:500],
         error=error,
     )
 
 
 @router.get("/imports/{job_id}/events")
-async def import_events(request: Request, tenant: ConsoleTenant, job_id: UUID) -> Response:
+async def import_events(
+    request: Request,
+    database: DatabaseDep,
+    runner: ImportRunnerDep,
+    tenant: ConsoleTenant,
+    job_id: UUID,
+) -> Response:
     """The job's progress stream (as `/v1/imports/{job}/progress`) for the signed-in console."""
-    job, channel = await _tenant_job(request, tenant, job_id)
+    job, channel = await _tenant_job(database, tenant, job_id)
     return StreamingResponse(
-        imports.progress_events(request, tenant, job.id, channel), media_type="text/event-stream"
+        imports.progress_events(request, database, runner, tenant, job.id, channel),
+        media_type="text/event-stream",
     )
 
 
 @router.post("/channels/{channel}/imports", dependencies=[SameOrigin])
 async def start_import(
-    request: Request,
+    database: DatabaseDep,
+    runner: ImportRunnerDep,
     tenant: ConsoleTenant,
     channel: str,
     days: Annotated[str, Form(max_length=10)] = "",
@@ -76,7 +93,7 @@ async def start_import(
     except (ValueError, ValidationError) as invalid:
         raise ConsoleError(422, f"Cannot start that import: {_reason(invalid)}") from None
     try:
-        job = await imports.begin_import(request, tenant, channel, body)
+        job = await imports.begin_import(database, runner, tenant, channel, body)
     except HTTPException as refused:
         message = f"Cannot start an import: {refused.detail}."
         raise ConsoleError(refused.status_code, message) from None
@@ -84,19 +101,25 @@ async def start_import(
 
 
 @router.post("/imports/{job_id}/retry", dependencies=[SameOrigin])
-async def retry_import(request: Request, tenant: ConsoleTenant, job_id: UUID) -> Response:
-    return await _restart(request, tenant, job_id, retry=True)
+async def retry_import(
+    database: DatabaseDep, runner: ImportRunnerDep, tenant: ConsoleTenant, job_id: UUID
+) -> Response:
+    return await _restart(database, runner, tenant, job_id, retry=True)
 
 
 @router.post("/imports/{job_id}/resume", dependencies=[SameOrigin])
-async def resume_import(request: Request, tenant: ConsoleTenant, job_id: UUID) -> Response:
-    return await _restart(request, tenant, job_id, retry=False)
+async def resume_import(
+    database: DatabaseDep, runner: ImportRunnerDep, tenant: ConsoleTenant, job_id: UUID
+) -> Response:
+    return await _restart(database, runner, tenant, job_id, retry=False)
 
 
-async def _restart(request: Request, tenant: Tenant, job_id: UUID, *, retry: bool) -> Response:
+async def _restart(
+    database: Database, runner: ImportRunner, tenant: Tenant, job_id: UUID, *, retry: bool
+) -> Response:
     """Back to the job's page, which follows the new run (or says why there is none)."""
     try:
-        await imports.restart(request, tenant, job_id, retry=retry)
+        await imports.restart(database, runner, tenant, job_id, retry=retry)
     except HTTPException as refused:
         if refused.status_code == 404:
             raise ConsoleError(404, "There is no such import job.") from None

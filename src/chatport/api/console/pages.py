@@ -14,6 +14,7 @@ from chatport.api import cursors
 from chatport.api.console import views
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
+from chatport.api.deps import DatabaseDep
 from chatport.api.routers.channels import run_read
 from chatport.store.jobs import agent_jobs
 from chatport.store.jobs import import_jobs as jobs
@@ -54,7 +55,7 @@ def _cursor(cursor: str | None) -> Any:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def channels_page(request: Request, tenant: ConsoleTenant) -> Response:
+async def channels_page(request: Request, database: DatabaseDep, tenant: ConsoleTenant) -> Response:
     def read(connection: Connection) -> dict[str, Any]:
         rows = reads.tenant_channels(connection, tenant.id)
         return {
@@ -63,12 +64,13 @@ async def channels_page(request: Request, tenant: ConsoleTenant) -> Response:
             "last_imports": {row.id: last_import(connection, tenant, row.id) for row in rows},
         }
 
-    return render(request, "channels.html", **await run_read(request, read))
+    return render(request, "channels.html", **await run_read(database, read))
 
 
 @router.get("/channels/{channel}", response_class=HTMLResponse)
 async def chats_page(
     request: Request,
+    database: DatabaseDep,
     tenant: ConsoleTenant,
     channel: str,
     q: Annotated[str, Query(max_length=100)] = "",
@@ -94,7 +96,7 @@ async def chats_page(
             "last_import": last_import(connection, tenant, row.id),
         }
 
-    page = await run_read(request, read)
+    page = await run_read(database, read)
     rows = page["chats"]
     last = rows[-1] if len(rows) == CHATS_PER_PAGE else None
     next_cursor = cursors.encode(last.activity, last.id) if last else None
@@ -111,7 +113,12 @@ async def chats_page(
 
 @router.get("/channels/{channel}/chats/{chat_id}", response_class=HTMLResponse)
 async def conversation_page(
-    request: Request, tenant: ConsoleTenant, channel: str, chat_id: str, cursor: str | None = None
+    request: Request,
+    database: DatabaseDep,
+    tenant: ConsoleTenant,
+    channel: str,
+    chat_id: str,
+    cursor: str | None = None,
 ) -> Response:
     before = _cursor(cursor)
 
@@ -131,7 +138,7 @@ async def conversation_page(
             "sessions": console.sessions_by_id(connection, row.id, ids),
         }
 
-    page = await run_read(request, read)
+    page = await run_read(database, read)
     newest_first = page.pop("messages")
     last = newest_first[-1] if len(newest_first) == MESSAGES_PER_PAGE else None
     groups = views.group_by_session(reversed(newest_first), page.pop("sessions"))
@@ -148,10 +155,8 @@ async def conversation_page(
 
 @router.post("/channels/{channel}/chats/{chat_id}/read", dependencies=[SameOrigin])
 async def mark_chat_read(
-    request: Request, tenant: ConsoleTenant, channel: str, chat_id: str
+    database: DatabaseDep, tenant: ConsoleTenant, channel: str, chat_id: str
 ) -> Response:
-    database = request.app.state.services.database
-
     def mark() -> None:
         with database.unit_of_work() as uow:
             row = channel_of(uow.connection, tenant, channel)
@@ -165,7 +170,7 @@ async def mark_chat_read(
 
 @router.get("/agent-jobs", response_class=HTMLResponse)
 async def agent_jobs_page(
-    request: Request, tenant: ConsoleTenant, status: str | None = None
+    request: Request, database: DatabaseDep, tenant: ConsoleTenant, status: str | None = None
 ) -> Response:
     if status is not None and status not in AGENT_JOB_STATUSES:
         status = None
@@ -182,5 +187,5 @@ async def agent_jobs_page(
                 bubbles[channel_id, external_id] = row
         return {"jobs": found, "channel_names": names, "bubbles": bubbles}
 
-    page = await run_read(request, read)
+    page = await run_read(database, read)
     return render(request, "agent_jobs.html", status=status, statuses=AGENT_JOB_STATUSES, **page)

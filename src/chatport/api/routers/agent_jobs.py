@@ -7,13 +7,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from chatport.agent.delivery import reply_to_job
 from chatport.api.auth import TenantDep
+from chatport.api.deps import DatabaseDep, SettingsDep
 from chatport.errors import WahaError
+from chatport.store.database import Database
 from chatport.store.jobs import agent_jobs
 from chatport.store.tenants import Tenant
 
@@ -43,8 +45,8 @@ def _out(row: Any) -> AgentJobOut:
     return AgentJobOut(**{name: getattr(row, name) for name in AgentJobOut.model_fields})
 
 
-def _tenant_job(request: Request, tenant: Tenant, job_id: UUID) -> Any:
-    with request.app.state.services.database.engine.connect() as connection:
+def _tenant_job(database: Database, tenant: Tenant, job_id: UUID) -> Any:
+    with database.engine.connect() as connection:
         job = agent_jobs.load_job(connection, job_id)
     if job is None or job.tenant_id != tenant.id:
         raise HTTPException(404, f"no agent job {job_id}")
@@ -53,13 +55,12 @@ def _tenant_job(request: Request, tenant: Tenant, job_id: UUID) -> Any:
 
 @router.get("/v1/agent-jobs", response_model=list[AgentJobOut])
 async def list_agent_jobs(
-    request: Request,
+    database: DatabaseDep,
     tenant: TenantDep,
     status: Annotated[str | None, Query(description="Only jobs in this status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AgentJobOut]:
     """The tenant's agent jobs, newest first."""
-    database = request.app.state.services.database
 
     def read() -> list[Any]:
         with database.engine.connect() as connection:
@@ -69,29 +70,28 @@ async def list_agent_jobs(
 
 
 @router.get("/v1/agent-jobs/{job_id}", response_model=AgentJobOut)
-async def get_agent_job(request: Request, tenant: TenantDep, job_id: UUID) -> AgentJobOut:
+async def get_agent_job(database: DatabaseDep, tenant: TenantDep, job_id: UUID) -> AgentJobOut:
     """One agent job."""
-    return _out(await run_in_threadpool(_tenant_job, request, tenant, job_id))
+    return _out(await run_in_threadpool(_tenant_job, database, tenant, job_id))
 
 
 @router.post("/api/agent-jobs/{job_id}/reply", response_model=AgentJobOut)
 async def reply_to_agent_job(
-    request: Request, tenant: TenantDep, job_id: UUID, body: ReplyIn
+    database: DatabaseDep, settings: SettingsDep, tenant: TenantDep, job_id: UUID, body: ReplyIn
 ) -> AgentJobOut:
     """The agent's reply to a job it accepted with 202: sent through the channel's WAHA when
     it has one, and stored as an outbound message of the job's chat (409 when the job has its
     reply already, or failed; 502 when WAHA would not send it: post it again)."""
-    database = request.app.state.services.database
 
     def reply() -> Any:
-        job = _tenant_job(request, tenant, job_id)
+        job = _tenant_job(database, tenant, job_id)
         if job.status in (agent_jobs.REPLIED, agent_jobs.FAILED):
             raise HTTPException(409, f"the job is {job.status}")
         text = body.reply if body.reply and body.reply.strip() else None
         try:
-            reply_to_job(database, request.app.state.settings, job, text)
+            reply_to_job(database, settings, job, text)
         except WahaError as error:
             raise HTTPException(502, f"sending the reply through WAHA failed: {error}") from None
-        return _tenant_job(request, tenant, job_id)
+        return _tenant_job(database, tenant, job_id)
 
     return _out(await run_in_threadpool(reply))

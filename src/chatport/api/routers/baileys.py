@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from chatport.api.deps import DatabaseDep, SettingsDep
 from chatport.errors import BaileysFormatError, NotFoundError
 from chatport.ingest.baileys import import_text
 from chatport.sources.waha.webhooks import signature_valid
 from chatport.store import webhook_receipts
-from chatport.store.tables import channels
+from chatport.store.database import Database
+from chatport.store.reads.webhooks import webhook_key
 
 router = APIRouter(tags=["webhooks"])
 
@@ -47,26 +48,26 @@ class BaileysOut(BaseModel):
     },
 )
 async def receive_baileys_history(
-    channel: str, request: Request, tenant: str = "default"
+    channel: str,
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    tenant: str = "default",
 ) -> BaileysOut:
     """Store a Baileys `messaging-history.set` payload (or JSON lines of several) as history."""
-    state = request.app.state
-    database = state.services.database
     body = await request.body()
 
     def find():
         with database.unit_of_work() as uow:
             target = uow.channel(channel, tenant)
-            key = uow.connection.execute(
-                select(channels.c.webhook_hmac_key).where(channels.c.id == target.id)
-            ).scalar_one()
+            key = webhook_key(uow.connection, target.id)
         return target, key
 
     try:
         target, key = await run_in_threadpool(find)
     except NotFoundError:
         raise HTTPException(404, f"no channel {channel!r} of tenant {tenant!r}") from None
-    key = key or state.settings.webhook_hmac_key
+    key = key or settings.webhook_hmac_key
     if key and not signature_valid(body, request.headers, key):
         raise HTTPException(401, "missing or wrong webhook signature")
     try:
@@ -88,7 +89,7 @@ async def receive_baileys_history(
     )
 
 
-def _keep(database, reason: str, body: bytes) -> None:
+def _keep(database: Database, reason: str, body: bytes) -> None:
     with database.unit_of_work() as uow:
         webhook_receipts.keep_request(uow.connection, database.ops, reason, body, None, None)
         uow.commit()

@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from chatport.api import cursors
 from chatport.api.auth import TenantDep
+from chatport.api.deps import DatabaseDep
 from chatport.api.schemas import (
     ChannelIn,
     ChannelOut,
@@ -28,6 +29,7 @@ from chatport.api.schemas import (
     SessionOut,
 )
 from chatport.store.channels import create_channel, remember_waha
+from chatport.store.database import Database
 from chatport.store.reads import api as reads
 from chatport.store.tenants import Tenant
 
@@ -36,9 +38,8 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Items per page")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
 
-async def run_read(request: Request, work) -> Any:
-    """`work(connection)` on a connection of the app's database, in a worker thread."""
-    database = request.app.state.services.database
+async def run_read(database: Database, work) -> Any:
+    """`work(connection)` on a connection of `database`, in a worker thread."""
 
     def run() -> Any:
         with database.engine.connect() as connection:
@@ -80,18 +81,17 @@ def _channel_out(row: Any) -> ChannelOut:
 
 
 @router.get("/channels", tags=["channels"], response_model=list[ChannelOut])
-async def list_channels(request: Request, tenant: TenantDep) -> list[ChannelOut]:
+async def list_channels(database: DatabaseDep, tenant: TenantDep) -> list[ChannelOut]:
     """The tenant's channels."""
-    rows = await run_read(request, lambda c: reads.tenant_channels(c, tenant.id))
+    rows = await run_read(database, lambda c: reads.tenant_channels(c, tenant.id))
     return [_channel_out(row) for row in rows]
 
 
 @router.post("/channels", tags=["channels"], status_code=201, response_model=ChannelOut)
 async def create_tenant_channel(
-    request: Request, tenant: TenantDep, channel: ChannelIn
+    database: DatabaseDep, tenant: TenantDep, channel: ChannelIn
 ) -> ChannelOut:
     """Create a channel (409 when the tenant has one of that name)."""
-    database = request.app.state.services.database
 
     def create() -> Any:
         timeout = channel.session_timeout_minutes
@@ -132,14 +132,14 @@ async def create_tenant_channel(
 
 
 @router.get("/channels/{channel}", tags=["channels"], response_model=ChannelOut)
-async def get_channel(request: Request, tenant: TenantDep, channel: str) -> ChannelOut:
+async def get_channel(database: DatabaseDep, tenant: TenantDep, channel: str) -> ChannelOut:
     """One channel."""
-    return _channel_out(await run_read(request, lambda c: _channel(c, tenant, channel)))
+    return _channel_out(await run_read(database, lambda c: _channel(c, tenant, channel)))
 
 
 @router.get("/channels/{channel}/chats", tags=["chats"], response_model=Page[ChatOut])
 async def list_chats(
-    request: Request,
+    database: DatabaseDep,
     tenant: TenantDep,
     channel: str,
     limit: Limit = 50,
@@ -153,7 +153,7 @@ async def list_chats(
         row = _channel(connection, tenant, channel)
         return reads.chats_page(connection, row.id, limit=limit, unread_only=unread, before=before)
 
-    rows = await run_read(request, page)
+    rows = await run_read(database, page)
     items = [ChatOut.model_validate(row, from_attributes=True) for row in rows]
     last = rows[-1] if len(rows) == limit else None
     return Page(items=items, next_cursor=cursors.encode(last.activity, last.id) if last else None)
@@ -165,7 +165,7 @@ async def list_chats(
     response_model=Page[MessageOut],
 )
 async def list_messages(
-    request: Request,
+    database: DatabaseDep,
     tenant: TenantDep,
     channel: str,
     chat_id: str,
@@ -179,7 +179,7 @@ async def list_messages(
         row = _chat_channel(connection, tenant, channel, chat_id)
         return reads.messages_page(connection, row.id, chat_id, limit=limit, before=before)
 
-    rows = await run_read(request, page)
+    rows = await run_read(database, page)
     items = [MessageOut.model_validate({**row._mapping, "id": row.external_id}) for row in rows]
     last = rows[-1] if len(rows) == limit else None
     return Page(items=items, next_cursor=cursors.encode(last.sent_at, last.id) if last else None)
@@ -191,7 +191,7 @@ async def list_messages(
     response_model=list[SessionOut],
 )
 async def list_sessions(
-    request: Request, tenant: TenantDep, channel: str, chat_id: str
+    database: DatabaseDep, tenant: TenantDep, channel: str, chat_id: str
 ) -> list[SessionOut]:
     """A chat's conversation sessions, oldest first."""
 
@@ -199,14 +199,15 @@ async def list_sessions(
         row = _chat_channel(connection, tenant, channel, chat_id)
         return reads.chat_sessions(connection, row.id, chat_id)
 
-    rows = await run_read(request, sessions)
+    rows = await run_read(database, sessions)
     return [SessionOut.model_validate(row, from_attributes=True) for row in rows]
 
 
 @router.post("/channels/{channel}/chats/{chat_id}/read", tags=["chats"], response_model=ReadOut)
-async def read_chat(request: Request, tenant: TenantDep, channel: str, chat_id: str) -> ReadOut:
+async def read_chat(
+    database: DatabaseDep, tenant: TenantDep, channel: str, chat_id: str
+) -> ReadOut:
     """Mark a chat read: its unread count goes to 0."""
-    database = request.app.state.services.database
 
     def mark() -> None:
         with database.unit_of_work() as uow:
@@ -221,12 +222,12 @@ async def read_chat(request: Request, tenant: TenantDep, channel: str, chat_id: 
 
 @router.get("/contacts", tags=["contacts"], response_model=Page[ContactOut])
 async def list_contacts(
-    request: Request, tenant: TenantDep, limit: Limit = 100, cursor: Cursor = None
+    database: DatabaseDep, tenant: TenantDep, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[ContactOut]:
     """The tenant's contacts (one per person, across channels)."""
     after = _after(cursor)
     rows = await run_read(
-        request, lambda c: reads.contacts_page(c, tenant.id, limit=limit, after=after)
+        database, lambda c: reads.contacts_page(c, tenant.id, limit=limit, after=after)
     )
     items = [ContactOut.model_validate(row, from_attributes=True) for row in rows]
     return Page(items=items, next_cursor=str(rows[-1].id) if len(rows) == limit else None)
@@ -234,7 +235,7 @@ async def list_contacts(
 
 @router.get("/events", tags=["events"], response_model=Page[EventOut])
 async def list_events(
-    request: Request,
+    database: DatabaseDep,
     tenant: TenantDep,
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -250,7 +251,7 @@ async def list_events(
             connection, tenant.id, limit=limit, after=after, channel_id=channel_id
         )
 
-    rows = await run_read(request, page)
+    rows = await run_read(database, page)
     items = [EventOut.model_validate(row, from_attributes=True) for row in rows]
     return Page(items=items, next_cursor=str(rows[-1].id) if rows else cursor)
 

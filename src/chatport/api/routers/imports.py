@@ -17,12 +17,13 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from chatport.api.auth import TenantDep
+from chatport.api.deps import DatabaseDep, ImportRunnerDep
 from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.engines.inprocess.runner import ImportRunner
 from chatport.errors import JobBusy, NotFoundError
 from chatport.ingest import import_jobs
-from chatport.services import Services
 from chatport.store.channels import channel_by_id
+from chatport.store.database import Database
 from chatport.store.jobs import import_jobs as jobs
 from chatport.store.reads import api as reads
 from chatport.store.tenants import Tenant
@@ -82,7 +83,7 @@ class ImportOut(BaseModel):
     finished_at: datetime | None
 
 
-def _job_out(request: Request, job: jobs.ImportJob, channel: str) -> ImportOut:
+def _job_out(runner: ImportRunner, job: jobs.ImportJob, channel: str) -> ImportOut:
     failed = dict(sorted(job.failed_chats.items())[:_FAILED_SHOWN])
     return ImportOut(
         id=job.id,
@@ -93,15 +94,14 @@ def _job_out(request: Request, job: jobs.ImportJob, channel: str) -> ImportOut:
         counters=job.counters,
         failed_chats=failed,
         error=job.error,
-        running_here=request.app.state.imports.running(job.id),
+        running_here=runner.running(job.id),
         created_at=job.created_at,
         finished_at=job.finished_at,
     )
 
 
-def load_tenant_job(request: Request, tenant: Tenant, job_id: UUID) -> tuple[jobs.ImportJob, str]:
+def load_tenant_job(database: Database, tenant: Tenant, job_id: UUID) -> tuple[jobs.ImportJob, str]:
     """The tenant's job and its channel's name (404 for another tenant's or none)."""
-    database = request.app.state.services.database
     with database.engine.connect() as connection:
         try:
             job = jobs.load_job(connection, job_id)
@@ -115,20 +115,22 @@ def load_tenant_job(request: Request, tenant: Tenant, job_id: UUID) -> tuple[job
 
 @router.post("/channels/{channel}/imports", status_code=202, response_model=ImportOut)
 async def start_import(
-    request: Request, tenant: TenantDep, channel: str, body: ImportIn
+    database: DatabaseDep,
+    runner: ImportRunnerDep,
+    tenant: TenantDep,
+    channel: str,
+    body: ImportIn,
 ) -> ImportOut:
     """Start importing the channel's history from its WAHA (the channel needs `waha_url`)."""
-    job = await begin_import(request, tenant, channel, body)
-    return _job_out(request, job, channel)
+    job = await begin_import(database, runner, tenant, channel, body)
+    return _job_out(runner, job, channel)
 
 
 async def begin_import(
-    request: Request, tenant: Tenant, channel: str, body: ImportIn
+    database: Database, runner: ImportRunner, tenant: Tenant, channel: str, body: ImportIn
 ) -> jobs.ImportJob:
-    """A new import job of the tenant's `channel`, started in this process (404 for no such
-    channel, 422 when it has no WAHA URL)."""
-    services: Services = request.app.state.services
-    database = services.database
+    """A new import job of the tenant's `channel`, started in this process by `runner` (404
+    for no such channel, 422 when it has no WAHA URL)."""
 
     def create() -> jobs.ImportJob:
         with database.engine.connect() as connection:
@@ -146,65 +148,70 @@ async def begin_import(
         return import_jobs.create_job(database, target, since, body.until or now, params)
 
     job = await run_in_threadpool(create)
-    request.app.state.imports.start(job)
+    runner.start(job)
     return job
 
 
 @router.get("/imports", response_model=list[ImportOut])
 async def list_imports(
-    request: Request,
+    database: DatabaseDep,
+    runner: ImportRunnerDep,
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[ImportOut]:
     """The tenant's newest import jobs."""
-    found = await run_in_threadpool(tenant_jobs, request, tenant, limit)
-    return [_job_out(request, job, name) for job, name in found]
+    found = await run_in_threadpool(tenant_jobs, database, tenant, limit)
+    return [_job_out(runner, job, name) for job, name in found]
 
 
-def tenant_jobs(request: Request, tenant: Tenant, limit: int) -> list[tuple[jobs.ImportJob, str]]:
+def tenant_jobs(database: Database, tenant: Tenant, limit: int) -> list[tuple[jobs.ImportJob, str]]:
     """The tenant's `limit` newest jobs, each with its channel's name."""
-    with request.app.state.services.database.engine.connect() as connection:
+    with database.engine.connect() as connection:
         names = reads.channel_names(connection, tenant.id)
         found = jobs.latest_jobs(connection, limit, tenant_id=tenant.id)
     return [(job, names.get(job.channel_id, "")) for job in found]
 
 
 @router.get("/imports/{job_id}", response_model=ImportOut)
-async def get_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
+async def get_import(
+    database: DatabaseDep, runner: ImportRunnerDep, tenant: TenantDep, job_id: UUID
+) -> ImportOut:
     """One import job: status, counters, failed chats."""
-    job, channel = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
-    return _job_out(request, job, channel)
+    job, channel = await run_in_threadpool(load_tenant_job, database, tenant, job_id)
+    return _job_out(runner, job, channel)
 
 
 @router.post("/imports/{job_id}/retry", status_code=202, response_model=ImportOut)
-async def retry_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
+async def retry_import(
+    database: DatabaseDep, runner: ImportRunnerDep, tenant: TenantDep, job_id: UUID
+) -> ImportOut:
     """Fetch again only the chats the job recorded as failed (409 when there are none)."""
-    job, channel = await restart(request, tenant, job_id, retry=True)
-    return _job_out(request, job, channel)
+    job, channel = await restart(database, runner, tenant, job_id, retry=True)
+    return _job_out(runner, job, channel)
 
 
 @router.post("/imports/{job_id}/resume", status_code=202, response_model=ImportOut)
-async def resume_import(request: Request, tenant: TenantDep, job_id: UUID) -> ImportOut:
+async def resume_import(
+    database: DatabaseDep, runner: ImportRunnerDep, tenant: TenantDep, job_id: UUID
+) -> ImportOut:
     """Continue a job that stopped before its end (409 when it completed, or runs in this or
     another process: a job whose process died is taken over 60 s after its last heartbeat)."""
-    job, channel = await restart(request, tenant, job_id, retry=False)
-    return _job_out(request, job, channel)
+    job, channel = await restart(database, runner, tenant, job_id, retry=False)
+    return _job_out(runner, job, channel)
 
 
 async def restart(
-    request: Request, tenant: Tenant, job_id: UUID, *, retry: bool
+    database: Database, runner: ImportRunner, tenant: Tenant, job_id: UUID, *, retry: bool
 ) -> tuple[jobs.ImportJob, str]:
-    """Run the tenant's job again in this process: only its failed chats (`retry`), or
-    what it has left (409 with the reason when that cannot be done now)."""
-    job, channel = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
-    runner: ImportRunner = request.app.state.imports
+    """Run the tenant's job again in this process (`runner`): only its failed chats
+    (`retry`), or what it has left (409 with the reason when that cannot be done now)."""
+    job, channel = await run_in_threadpool(load_tenant_job, database, tenant, job_id)
     if runner.running(job.id):
         raise HTTPException(409, "the job is running")
     if retry and not job.failed_chats:
         raise HTTPException(409, "the job has no failed chats")
     if not retry and job.status == "completed":
         raise HTTPException(409, "the job is completed")
-    database = request.app.state.services.database
     try:
         job = await run_in_threadpool(import_jobs.reopen, database, str(job.id))
     except JobBusy as busy:
@@ -218,28 +225,40 @@ async def restart(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def import_progress(request: Request, tenant: TenantDep, job_id: UUID) -> StreamingResponse:
+async def import_progress(
+    request: Request,
+    database: DatabaseDep,
+    runner: ImportRunnerDep,
+    tenant: TenantDep,
+    job_id: UUID,
+) -> StreamingResponse:
     """Server-sent events: `progress` twice a second while the job runs here, then one `end`
     with the job as stored."""
-    job, channel = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
+    job, channel = await run_in_threadpool(load_tenant_job, database, tenant, job_id)
     return StreamingResponse(
-        progress_events(request, tenant, job.id, channel), media_type="text/event-stream"
+        progress_events(request, database, runner, tenant, job.id, channel),
+        media_type="text/event-stream",
     )
 
 
 async def progress_events(
-    request: Request, tenant: Tenant, job_id: UUID, channel: str
+    request: Request,
+    database: Database,
+    runner: ImportRunner,
+    tenant: Tenant,
+    job_id: UUID,
+    channel: str,
 ) -> AsyncIterator[bytes]:
     """The SSE stream of a job: `progress` (counts and pace, see `ImportRunner.report`)
-    twice a second while it runs here, then `end` with the job as stored."""
-    runner: ImportRunner = request.app.state.imports
+    twice a second while it runs here (in `runner`), then `end` with the job as stored
+    (`request` tells when the client has gone)."""
     while (report := runner.report(job_id)) is not None:
         yield _event("progress", report)
         if await request.is_disconnected():
             return
         await asyncio.sleep(0.5)
-    final, _ = await run_in_threadpool(load_tenant_job, request, tenant, job_id)
-    yield _event("end", _job_out(request, final, channel).model_dump(mode="json"))
+    final, _ = await run_in_threadpool(load_tenant_job, database, tenant, job_id)
+    yield _event("end", _job_out(runner, final, channel).model_dump(mode="json"))
 
 
 def _event(name: str, data: Any) -> bytes:

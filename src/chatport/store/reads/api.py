@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from chatport.store.tables import channels, chats, contacts, events, messages, sessions
 
@@ -25,6 +25,11 @@ CHANNEL_COLUMNS = (
     channels.c.debounce_max_wait_ms,
     channels.c.created_at,
 )
+
+
+def ping(connection: Connection) -> None:
+    """The simplest query: raises when the database does not answer."""
+    connection.execute(text("SELECT 1"))
 
 
 def tenant_channels(connection: Connection, tenant_id: int) -> list[Any]:

@@ -1,0 +1,102 @@
+"""Where `POST /webhooks/waha` sends a delivery: the channel directory, a cache of the
+channels deliveries name (one of the server's long-lived services)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from chatport.domain.model import Channel
+from chatport.errors import NotFoundError
+from chatport.sources.waha.webhooks import Envelope
+from chatport.store import webhook_receipts
+from chatport.store.database import Database
+from chatport.store.reads.webhooks import free_channel_name, webhook_key
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a delivery goes, and the key its signature must match (None: unsigned is OK)."""
+
+    channel: Channel
+    hmac_key: str | None
+
+
+class ChannelDirectory:
+    """Channels for deliveries, remembered for `ttl` seconds (a webhook burst reads the
+    database once).
+
+    One lookup per key at a time: deliveries that arrive while a channel is being looked up
+    wait for that lookup instead of each starting their own (a burst's first deliveries, or
+    every delivery in flight when the entry expires, would otherwise all query the database,
+    and with `create_unknown` race to create the channel). An expired entry keeps answering
+    while its refresh runs in the background, so expiry never stalls the deliveries.
+    """
+
+    def __init__(self, database: Database, *, create_unknown: bool, ttl: float = 5.0) -> None:
+        self.database = database
+        self.create_unknown = create_unknown
+        self.ttl = ttl
+        self._cache: dict[tuple, tuple[float, Target | None]] = {}
+        self._lookups: dict[tuple, asyncio.Future[Target | None]] = {}
+
+    async def find(self, envelope: Envelope, name: str | None, tenant: str) -> Target | None:
+        """The target of a delivery, or None when no channel takes it."""
+        me_id = envelope.me.id if envelope.me else None
+        key = ("name", tenant, name) if name else ("session", envelope.session, me_id)
+        cached = self._cache.get(key)
+        if cached is not None:
+            if cached[0] <= time.monotonic() and key not in self._lookups:
+                self._look_up(key, envelope.session, me_id, name, tenant)  # answered meanwhile
+            return cached[1]
+        lookup = self._lookups.get(key)
+        if lookup is None:
+            lookup = self._look_up(key, envelope.session, me_id, name, tenant)
+        return await asyncio.shield(lookup)
+
+    def _look_up(self, key: tuple, *args: str | None) -> asyncio.Future[Target | None]:
+        """Start the lookup of `key` (its result goes into the cache when it succeeds)."""
+        lookup = asyncio.ensure_future(run_in_threadpool(self._lookup, *args))
+        self._lookups[key] = lookup
+
+        def done(finished: asyncio.Future[Target | None]) -> None:
+            del self._lookups[key]
+            if finished.cancelled() or finished.exception() is not None:
+                return  # the waiters see the error; the next delivery looks up again
+            if len(self._cache) > 10_000:  # names come from requests: keep the memory bounded
+                self._cache.clear()
+            self._cache[key] = (time.monotonic() + self.ttl, finished.result())
+
+        lookup.add_done_callback(done)
+        return lookup
+
+    def _lookup(
+        self, session: str, me_id: str | None, name: str | None, tenant: str
+    ) -> Target | None:
+        with self.database.unit_of_work() as uow:
+            connection = uow.connection
+            if name:
+                try:
+                    channel = uow.channel(name, tenant)
+                except NotFoundError:
+                    return None
+            else:
+                found = webhook_receipts.channels_of_session(
+                    connection, session, self.database.default_timeout
+                )
+                matching = [c for c, me in found if me_id and me == me_id]
+                candidates = matching or [c for c, me in found if not me or not me_id]
+                if len(candidates) != 1 and not (not candidates and self.create_unknown):
+                    return None  # unknown, or ambiguous without `me.id` to tell them apart
+                if candidates:
+                    channel = candidates[0]
+                else:
+                    channel = uow.create_channel(
+                        free_channel_name(connection, session), waha_session=session
+                    )
+                    uow.commit()
+            key = webhook_key(connection, channel.id)
+        return Target(channel, key)
