@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from chatport import __version__
 from chatport.api import deps
+from chatport.api.body_limit import BodyLimit
 from chatport.api.console import mount_console
 from chatport.api.deps import DatabaseDep, MetricsDep
 from chatport.api.routers import agent_jobs, baileys, channels, imports, webhooks
 from chatport.bootstrap import Services, build, serve_services
+from chatport.errors import JobBusy
 from chatport.store.reads import api as reads
 
 
@@ -42,6 +45,8 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         summary="WhatsApp conversations (WAHA) into a CRM database, kept there.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_exception_handler(JobBusy, _job_busy)
     app.router.routes.append(webhooks.ROUTE)
     app.include_router(channels.router)
     app.include_router(imports.router)
@@ -76,3 +81,8 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
 
     app.openapi = openapi
     return app
+
+
+async def _job_busy(request: Request, error: Exception) -> Response:
+    """An import job another run holds: 409, whichever route met it."""
+    return JSONResponse({"detail": str(error)}, status_code=409)
