@@ -4,9 +4,12 @@ into phone contacts once the mapping is known (both back ends, real HTTP)."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from chatport.domain.model import ContactRef, IncomingMessage, Origin
 from chatport.engines.inprocess.runner import run_job
 from chatport.ingest.waha.import_step import WahaImport
 from chatport.simulator.runner import simulator_in_thread
@@ -174,3 +177,71 @@ def test_an_unknown_lid_is_looked_up_in_waha_and_its_chat_joins_the_phone_chat(
     assert post(url, delivery("message", inbound_from(lid, 2), "e2")).status_code == 200
     assert chats_of(database, messages) == {phone}
     assert count(services, messages, messages.c.chat_id == phone) == 2
+
+
+def test_a_lid_webhook_written_after_the_pair_was_stored_elsewhere_is_merged(webhook_api) -> None:
+    """The live writer's cache of the mapping was read before an import stored the pair: the
+    write path still resolves the LID from the store, inside its transaction."""
+    url, services = webhook_api
+    database = services.database
+    other = "9999888877776666@lid"
+    assert post(url, delivery("message", inbound_from(other, 1), "e0")).status_code == 200
+    channel = database.channel()
+    with database.unit_of_work() as uow:  # an import's /lids read, after the cache was filled
+        remember_lids(uow.connection, database.ops, channel, {LID: PHONE})
+        uow.commit()
+    assert post(url, delivery("message", inbound_from(LID, 2), "e1")).status_code == 200
+    assert post(url, delivery("message", inbound_from(LID, 3), "e2")).status_code == 200
+    with database.engine.connect() as connection:
+        authors = connection.execute(
+            select(contacts.c.wa_id)
+            .join(messages, messages.c.contact_id == contacts.c.id)
+            .where(messages.c.external_id.like(f"%{LID}%"))
+            .distinct()
+        ).scalars()
+        assert list(authors) == [PHONE]
+        chat_ids = connection.execute(select(chats.c.chat_id).order_by(chats.c.chat_id))
+        assert LID not in chat_ids.scalars().all()
+        assert count(services, sessions, sessions.c.chat_id == PHONE) == 1
+
+
+def test_pairs_stored_while_lid_messages_are_written_end_merged_in_any_order(database) -> None:
+    """Writers of the same LID race (a webhook's batch and an import's /lids read): whatever
+    the interleaving, one contact and one chat per person."""
+    channel = database.channel()
+    people = [(f"77770000{n:04d}0000@lid", f"55119000{n:05d}@c.us") for n in range(12)]
+
+    def write(lid: str, n: int) -> None:
+        message = IncomingMessage(
+            external_id=f"false_{lid}_R{n}",
+            chat_id=lid,
+            sent_at=datetime(2026, 12, 1, 12, 0, n, tzinfo=UTC),
+            from_me=False,
+            text="race",
+            author=ContactRef(wa_id=lid),
+        )
+        database.write_batch(channel, [message], origin=Origin.LIVE)
+
+    def learn(lid: str, phone: str) -> None:
+        with database.unit_of_work() as uow:
+            remember_lids(uow.connection, database.ops, channel, {lid: phone})
+            uow.commit()
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = []
+        for lid, phone in people:
+            futures += [pool.submit(write, lid, 1), pool.submit(learn, lid, phone)]
+            futures += [pool.submit(write, lid, 2)]
+        for future in futures:
+            future.result()
+    with database.engine.connect() as connection:
+        wa_ids = set(connection.execute(select(contacts.c.wa_id)).scalars())
+        chat_ids = set(connection.execute(select(chats.c.chat_id)).scalars())
+        linked = connection.execute(
+            select(messages.c.chat_id, contacts.c.wa_id).join(
+                contacts, contacts.c.id == messages.c.contact_id
+            )
+        ).all()
+    phones = {phone for _, phone in people}
+    assert wa_ids == phones and chat_ids == phones
+    assert all(chat == author for chat, author in linked) and len(linked) == 2 * len(people)

@@ -87,6 +87,11 @@ class BulkOps(Protocol):
         skipping those whose `unique` key is taken when given. Nothing is returned, so the
         back end may send the statement later in the transaction (PostgreSQL: pg_pipeline)."""
 
+    def lock_names(self, connection: Connection, names: Sequence[str]) -> None:
+        """Hold a lock on each of `names` until the transaction ends, taken in one order so
+        that two writers of the same names queue instead of deadlocking (PostgreSQL: advisory
+        locks; SQLite: nothing, its one writer holds the database)."""
+
     def is_unique_violation(self, error: BaseException) -> bool:
         """True when `error` is a unique-key violation (from the driver or SQLAlchemy)."""
 

@@ -15,6 +15,7 @@ its COMMIT, in one round trip (`pg_pipeline`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -164,6 +165,11 @@ class PostgresBulk:
             with connection.connection.driver_connection.cursor() as cursor:
                 copy_rows(cursor, table, columns, rows)
 
+    def lock_names(self, connection: Connection, names: Sequence[str]) -> None:
+        keys = sorted({_lock_key(name) for name in names})
+        if keys:
+            connection.exec_driver_sql(_LOCK_SQL, (keys,))
+
     def is_unique_violation(self, error: BaseException) -> bool:
         if isinstance(error, IntegrityError):
             error = error.orig or error
@@ -283,4 +289,16 @@ def _insert_sql(table: str, columns: tuple, kinds: tuple, unique: tuple) -> str:
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} "
         f"FROM unnest({arrays}) AS v({', '.join(names)}){conflict}"
+    )
+
+
+_LOCK_SQL = (
+    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) s"
+)
+
+
+def _lock_key(name: str) -> int:
+    """A signed 64-bit advisory lock key for `name`."""
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
     )

@@ -72,6 +72,9 @@ class SqliteBulk:
             sql = insert_sql(table.name, columns, self.placeholder, unique)
             connection.exec_driver_sql(sql, rows)
 
+    def lock_names(self, connection: Connection, names: Sequence[str]) -> None:
+        """Nothing: the transaction holds the database's one write lock (BEGIN IMMEDIATE)."""
+
     def is_unique_violation(self, error: BaseException) -> bool:
         return isinstance(error, IntegrityError) and "UNIQUE constraint failed" in str(error)
 

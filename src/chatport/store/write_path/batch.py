@@ -35,7 +35,7 @@ from chatport.store.write_path.conversations import (
     write_sessions,
 )
 from chatport.store.write_path.events import insert_dead_letters, insert_events
-from chatport.store.write_path.lids import remember_lids
+from chatport.store.write_path.lids import lid_lock_names, remember_lids, resolve_lids
 
 
 class DuplicateElsewhere(RuntimeError):
@@ -113,6 +113,9 @@ def write_batch(
     new: list[Message] = []
     plans: dict[str, ChatSessionPlan] = {}
     if batch.messages:
+        lids = batch.unknown_lids() | batch.lid_pairs().keys()
+        if lids:  # before any row lock, as `remember_lids` takes them (no deadlock)
+            ops.lock_names(connection, lid_lock_names(channel, sorted(lids)))
         chats, result.chats_created = lock_chats(connection, ops, channel, batch.chats, write.now)
         stored = (
             set()
@@ -132,6 +135,7 @@ def write_batch(
         if known_lids:
             pairs = {lid: phone for lid, phone in pairs.items() if known_lids.get(lid) != phone}
         remember_lids(connection, ops, channel, pairs)
+        resolve_lids(connection, ops, channel, batch.unknown_lids() - pairs.keys())
         if origin is Origin.LIVE and channel.has_agent:
             follow_bursts(connection, ops, channel, new, write.now)
     events = batch_events(channel.id, origin, new, plans, result)

@@ -9,7 +9,7 @@ phone chat (`store.lid_chats`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, select, update
@@ -44,6 +44,7 @@ def remember_lids(
     }
     if not pairs:
         return 0
+    ops.lock_names(connection, lid_lock_names(channel, pairs))
     now = datetime.now(UTC)
     stamp = ops.encode_time(now)
     rows = [(channel.id, lid, phone, stamp) for lid, phone in sorted(pairs.items())]
@@ -51,6 +52,33 @@ def remember_lids(
     merge_lid_contacts(connection, channel.tenant_id, pairs)
     join_lid_chats(connection, ops, channel, pairs, now)
     return created
+
+
+def resolve_lids(
+    connection: Connection, ops: BulkOps, channel: Channel, lids: Iterable[str]
+) -> int:
+    """Merge what the caller's transaction wrote under `lids` (LIDs it met without a phone)
+    into the phone contact and chat of those whose pair is stored; return how many. Under the
+    same per-LID locks as `remember_lids`, so whichever of the two commits second sees the
+    other's rows: a pair stored by an import while a webhook writes under its LID ends merged,
+    whatever the order."""
+    wanted = sorted({lid for lid in lids if lid.endswith("@lid")})
+    if not wanted:
+        return 0
+    ops.lock_names(connection, lid_lock_names(channel, wanted))
+    query = select(lid_mappings.c.lid, lid_mappings.c.wa_id).where(
+        lid_mappings.c.channel_id == channel.id, lid_mappings.c.lid.in_(wanted)
+    )
+    known = {lid: wa_id for lid, wa_id in connection.execute(query)}
+    if known:
+        merge_lid_contacts(connection, channel.tenant_id, known)
+        join_lid_chats(connection, ops, channel, known, datetime.now(UTC))
+    return len(known)
+
+
+def lid_lock_names(channel: Channel, lids: Iterable[str]) -> list[str]:
+    """The lock names that serialise the writers of `lids`' pairs and messages."""
+    return [f"lid:{channel.id}:{lid}" for lid in lids]
 
 
 def merge_lid_contacts(connection: Connection, tenant_id: int, pairs: Mapping[str, str]) -> int:
