@@ -287,3 +287,10 @@ def test_receipts_older_than_the_retention_are_pruned_as_deliveries_go_on(webhoo
     with database.engine.connect() as connection:
         kept = set(connection.execute(select(webhook_receipts.c.envelope_id)).scalars())
     assert kept == {"recent", "evt_0", "evt_1", "evt_2", "evt_3"}
+
+
+def test_a_live_one_to_one_chat_takes_the_persons_push_name(webhook_api):
+    url, services = webhook_api
+    assert post(url, delivery("message", inbound(1, sender=7), "evt_name")).status_code == 200
+    with services.database.engine.connect() as connection:
+        assert connection.execute(select(chats.c.name)).scalars().all() == ["Person 7"]

@@ -97,3 +97,20 @@ def test_a_prepared_batch_survives_pickling_between_processes() -> None:
         ]
     )
     assert pickle.loads(pickle.dumps(batch, protocol=5)) == batch
+
+
+def test_a_one_to_one_chat_is_named_after_its_person_and_a_group_keeps_its_name() -> None:
+    budi = ContactRef(wa_id="5511955550001@c.us", name="Budi")
+    batch = prepare_batch(
+        [
+            incoming("in", chat="5511955550001@c.us", author=budi),
+            incoming("out", chat="5511955550002@c.us", from_me=True, chat_name="Ana (WAHA)"),
+            incoming("g", chat=GROUP, author=budi, chat_name="Family"),
+        ]
+    )
+    names = {chat_id: info.name for chat_id, info in batch.chats.items()}
+    assert names == {
+        "5511955550001@c.us": "Budi",
+        "5511955550002@c.us": "Ana (WAHA)",
+        GROUP: "Family",
+    }

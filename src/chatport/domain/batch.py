@@ -134,7 +134,9 @@ def _chat_counterpart(chat_id: str) -> ContactRef:
 
 
 def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:
-    """One ChatInfo per chat; a 1:1 chat's counterpart is its inbound author, else its JID."""
+    """One ChatInfo per chat; a 1:1 chat's counterpart is its inbound author, else its JID,
+    and its name the counterpart's (WhatsApp's pushName, an export's or Baileys' name), else
+    the source's name of the chat."""
     counterparts: dict[str, ContactRef] = {}
     for message in batch.messages:
         chat_id = message.chat_id
@@ -150,7 +152,7 @@ def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:
                 wa_id=chat_id, phone=phone_of(chat_id), lid=chat_id if is_lid(chat_id) else None
             )
             counterpart = batch.contacts.setdefault(counterpart.wa_id, counterpart)
-        name = chat_names.get(chat_id)
+        name = (counterpart.name if counterpart is not None else None) or chat_names.get(chat_id)
         batch.chats[chat_id] = ChatInfo(
             chat_id=chat_id,
             is_group=is_group(chat_id),
