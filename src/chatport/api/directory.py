@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 
 from chatport.domain.model import Channel
+from chatport.domain.normalise import own_number
 from chatport.errors import NotFoundError
 from chatport.sources.waha.webhooks import Envelope
 from chatport.store import webhook_receipts
@@ -27,7 +28,8 @@ class Target:
 
 class ChannelDirectory:
     """Channels for deliveries, remembered for `ttl` seconds (a webhook burst reads the
-    database once).
+    database once); a delivery no channel takes is not remembered, so a channel created
+    by the CLI, the API or an import is found by the next one.
 
     One lookup per key at a time: deliveries that arrive while a channel is being looked up
     wait for that lookup instead of each starting their own (a burst's first deliveries, or
@@ -45,7 +47,7 @@ class ChannelDirectory:
 
     async def find(self, envelope: Envelope, name: str | None, tenant: str) -> Target | None:
         """The target of a delivery, or None when no channel takes it."""
-        me_id = envelope.me.id if envelope.me else None
+        me_id = own_number(envelope.me.id) if envelope.me else None
         key = ("name", tenant, name) if name else ("session", envelope.session, me_id)
         cached = self._cache.get(key)
         if cached is not None:
@@ -66,6 +68,8 @@ class ChannelDirectory:
             del self._lookups[key]
             if finished.cancelled() or finished.exception() is not None:
                 return  # the waiters see the error; the next delivery looks up again
+            if finished.result() is None:
+                return  # not remembered: a channel created meanwhile is found at once
             if len(self._cache) > 10_000:  # names come from requests: keep the memory bounded
                 self._cache.clear()
             self._cache[key] = (time.monotonic() + self.ttl, finished.result())

@@ -30,6 +30,14 @@ class InvalidValue(ValueError):
     """A value that cannot be normalised; the message says why."""
 
 
+def own_number(value: str | None) -> str | None:
+    """The canonical JID of a session's own number (`me.id`, any form), None when unusable."""
+    try:
+        return normalise_jid(value) if value else None
+    except InvalidValue:
+        return None
+
+
 def normalise_jid(value: str | None) -> str:
     """Return the canonical JID of a chat or person, or raise InvalidValue."""
     if value is None:

@@ -25,6 +25,7 @@ from typing import Any
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.changes import MessageChange
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
+from chatport.domain.normalise import own_number
 from chatport.live.lid_lookups import LidLookups, StoredLids
 from chatport.sources.waha.webhooks import (
     MESSAGE_EVENTS,
@@ -281,7 +282,7 @@ class LiveWriter:
                     plan.changes[index] = change_of(envelope, lids)
                 elif envelope.event == "session.status":
                     plan.status = session_status_of(envelope).status
-                    plan.me_id = envelope.me.id if envelope.me else plan.me_id
+                    plan.me_id = own_number(envelope.me.id) if envelope.me else plan.me_id
                 else:
                     plan.results[index] = Result(Outcome.IGNORED)
             except Exception as error:  # noqa: BLE001 - a payload of any shape is refused, kept

@@ -22,6 +22,7 @@ from dataclasses import replace
 from functools import partial
 
 from chatport.domain.model import Channel
+from chatport.domain.normalise import own_number
 from chatport.domain.progress import ImportProgress
 from chatport.errors import ImportStopped
 from chatport.ingest.waha.chunk_step import ChunkTarget, Written, write_chunk
@@ -31,6 +32,7 @@ from chatport.ingest.waha.fetch_pool import FetchProcesses
 from chatport.ingest.waha.writer_thread import ChunkWriter
 from chatport.sources.waha.client import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha.messages import user_jid
+from chatport.store import webhook_receipts
 from chatport.store.database import Database
 from chatport.store.jobs import import_jobs as jobs
 from chatport.store.reads.api import channel_chat_ids
@@ -98,11 +100,15 @@ class WahaImport:
     def prepare(self) -> dict[str, str]:
         """Check the WAHA session (clear errors before anything is fetched), read the
         session's `@lid` -> phone mapping once and store it (for the live path, and so LID
-        contacts merge); return it, phones as `…@c.us`."""
-        lids = asyncio.run(_session_and_lids(self.plan.waha))
+        contacts merge); record the session's own number on the channel (the webhooks of a
+        session name several channels share find theirs by it); return the mapping, phones as
+        `…@c.us`."""
+        me_id, lids = asyncio.run(_session_and_lids(self.plan.waha))
         with self.database.unit_of_work() as uow:
             phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
             remember_lids(uow.connection, self.database.ops, self.channel, phones)
+            if me_id:
+                webhook_receipts.set_status(uow.connection, self.channel.id, "WORKING", me_id)
             uow.commit()
         return phones
 
@@ -216,8 +222,11 @@ class WahaImport:
             self._on_progress(self.progress)
 
 
-async def _session_and_lids(waha: WahaSettings) -> dict[str, str]:
-    """Check the session (clear errors before any process starts); read `/lids` once."""
+async def _session_and_lids(waha: WahaSettings) -> tuple[str | None, dict[str, str]]:
+    """Check the session (clear errors before any process starts): its own number's id, and
+    its `/lids` read once."""
     async with WahaClient(waha) as client:
-        await client.check_session()
-        return await client.lid_map()
+        info = await client.check_session()
+        me = info.get("me")
+        me_id = own_number(me.get("id")) if isinstance(me, dict) else None
+        return me_id, await client.lid_map()
