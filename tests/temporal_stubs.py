@@ -250,6 +250,7 @@ async def import_worker(env: WorkflowEnvironment, stubs: Stubs) -> AsyncIterator
         workflows=[ImportWorkflow],
         activities=stubs.all(),
         workflow_runner=workflow_runner(),
+        debug_mode=True,  # no deadlock timer: a loaded CI machine is slow, not stuck
         identity=IDENTITY,
     ):
         yield task_queue

@@ -129,3 +129,23 @@ def test_import_baileys_file(tmp_path) -> None:
     path.write_text("{broken")
     refused = run("import", "baileys", str(path), "--db", database)
     assert refused.returncode == 2 and "line 1: not JSON" in refused.stderr
+
+
+def test_one_chat_by_phone_imports_its_lid_chat_and_an_unknown_chat_is_refused(
+    database_url: str,
+) -> None:
+    """WAHA holds 9000000010@lid's messages under the LID; the user gives the phone."""
+    lid_chat = WORLD.by_id["9000000010@lid"]
+    expected = sorted(r.timestamp for r in WORLD.messages(lid_chat) if not r.hidden)
+    with simulator_in_thread(SimulatorConfig(WORLD)) as url:
+        by_phone = run(
+            "import", "waha", "--url", url, "--db", database_url, "--chat", "5511900000010"
+        )  # fmt: skip
+        unknown = run(
+            "import", "waha", "--url", url, "--db", database_url, "--chat", "5511000000099"
+        )  # fmt: skip
+    assert by_phone.returncode == 0, by_phone.stdout + by_phone.stderr
+    assert stored(database_url) == (expected, "completed")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().count("\n") == 0 and "holds no message" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

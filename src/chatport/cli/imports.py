@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,8 +30,10 @@ from chatport.ingest import import_jobs
 from chatport.ingest.baileys import import_text
 from chatport.ingest.export import import_export, local_zone
 from chatport.runtime.heap import for_bulk_work
+from chatport.sources.waha.client import WahaSettings
 from chatport.store import channels
 from chatport.store.jobs import import_jobs as jobs
+from chatport.store.write_path.lids import channel_lids
 
 import_app = typer.Typer(
     help="Import history: from WAHA, WhatsApp export files, Baileys history sync."
@@ -93,7 +97,7 @@ def import_waha(
             "engine": engine.value,
         }
         if chat is not None:
-            params["chats"] = [chat_option(chat)]
+            params["chats"] = [_chat_in_waha(services, url, session, api_key, channel, chat)]
 
         def create(owner: str | None = None) -> jobs.ImportJob:
             job = create_waha_job(
@@ -108,6 +112,17 @@ def import_waha(
         _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
     finally:
         services.close()
+
+
+def _chat_in_waha(
+    services: Services, url: str, session: str, api_key: str | None, channel: str, chat: str
+) -> str:
+    """`--chat` as the id WAHA holds it under (a phone's `@lid` chat, a LID's phone chat)."""
+    stored: dict[str, str] = {}
+    with services.database.unit_of_work() as uow, contextlib.suppress(NotFoundError):
+        stored = channel_lids(uow.connection, uow.channel(channel).id)  # none: a new channel
+    waha = WahaSettings(url=url, session=session, api_key=api_key)
+    return asyncio.run(import_jobs.resolve_chat(waha, chat_option(chat), stored))
 
 
 def create_waha_job(

@@ -3,17 +3,17 @@ stored, a job reopened (resume, retry), the importer that runs a stored job."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from chatport.domain.model import Channel, Engine
 from chatport.domain.progress import ImportProgress
-from chatport.errors import ConfigurationError, JobBusy
+from chatport.errors import ConfigurationError, JobBusy, NotFoundError
 from chatport.ingest.waha.import_step import WahaImport
 from chatport.services import Services
 from chatport.sources.waha.circuit import CircuitSettings
-from chatport.sources.waha.client import WahaChat, WahaSettings
+from chatport.sources.waha.client import WahaChat, WahaClient, WahaSettings
 from chatport.store import channels
 from chatport.store.database import Database
 from chatport.store.jobs import import_jobs as jobs
@@ -129,3 +129,26 @@ def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaS
         ),
     )
     return channel, waha
+
+
+async def resolve_chat(waha: WahaSettings, chat_id: str, stored: Mapping[str, str]) -> str:
+    """The id WAHA holds `chat_id`'s messages under: the chat itself, else its other alias
+    (a phone's `@lid` or a LID's phone, from the channel's `stored` mapping or asked of
+    WAHA); NotFoundError when WAHA holds no message under any of them."""
+    candidates = [chat_id]
+    async with WahaClient(waha) as client:
+        if chat_id.endswith("@c.us"):
+            by_phone = {phone: lid for lid, phone in stored.items()}
+            other = by_phone.get(chat_id) or await client.lid_of_phone(chat_id)
+        elif chat_id.endswith("@lid"):
+            other = stored.get(chat_id) or await client.phone_of_lid(chat_id)
+        else:
+            other = None
+        if other and other != chat_id:
+            candidates.append(other)
+        for candidate in candidates:
+            if await client.has_messages(candidate):
+                return candidate
+    raise NotFoundError(
+        f"WAHA session {waha.session!r} holds no message of chat {' or '.join(candidates)}"
+    )

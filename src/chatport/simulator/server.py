@@ -80,6 +80,7 @@ def create_app(config: SimulatorConfig) -> web.Application:
     app.router.add_get("/api/{session}/chats/{chat_id}/messages", handlers.messages)
     app.router.add_get("/api/{session}/lids", handlers.lids)
     app.router.add_get("/api/{session}/lids/count", handlers.lid_count)
+    app.router.add_get("/api/{session}/lids/pn/{phone}", handlers.lid_of_phone)
     app.router.add_get("/api/{session}/lids/{lid}", handlers.lid)
     add_sending(app, config, json_response)
     return app
@@ -298,6 +299,13 @@ class _Handlers:
         if (refused := self._working(request)) is not None:
             return refused
         return json_response({"count": len(self.world.lids)})
+
+    async def lid_of_phone(self, request: web.Request) -> web.Response:
+        if (refused := self._working(request)) is not None:
+            return refused
+        phone = request.match_info["phone"].split("@", 1)[0] + "@c.us"
+        lid = next((lid for lid, pn in self.world.lids if pn == phone), None)
+        return json_response({"lid": lid, "pn": phone})
 
     async def lid(self, request: web.Request) -> web.Response:
         if (refused := self._working(request)) is not None:

@@ -190,6 +190,25 @@ class WahaClient:
         phone = found.get("pn") if isinstance(found, dict) else None
         return phone if isinstance(phone, str) and phone.endswith("@c.us") else None
 
+    async def lid_of_phone(self, phone: str) -> str | None:
+        """The `@lid` WAHA knows for a phone JID (`…@c.us`), or None (unknown, or a WAHA
+        without `/lids/pn`)."""
+        digits = phone.split("@", 1)[0]
+        try:
+            found = await self._get(
+                _decode, self._path(f"lids/pn/{quote(digits)}"), missing_ok=True
+            )
+        except _NotFound:
+            return None
+        lid = found.get("lid") if isinstance(found, dict) else None
+        return lid if isinstance(lid, str) and lid.endswith("@lid") else None
+
+    async def has_messages(self, chat_id: str) -> bool:
+        """Whether WAHA holds any message of `chat_id` (NOWEB answers an unknown chat with an
+        empty page, as it does an empty chat)."""
+        path = self._path(f"chats/{quote(chat_id, safe='')}/messages")
+        return bool(await self._get(_decode_page, path, limit=1, downloadMedia="false"))
+
     async def send_text(self, chat_id: str, text: str) -> str | None:
         """Send `text` to `chat_id` (`POST /api/sendText`); the sent message's id as WAHA's
         webhooks will name it, when the answer says. Sent once, never retried: a retry after
