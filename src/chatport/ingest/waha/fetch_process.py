@@ -10,9 +10,9 @@ Fetching, decoding, mapping and validation are Python work; in their own process
 other cores than the writes, which the GIL would otherwise keep on one. A process that writes
 its own chunks spares each message an encoding, a copy through the pipe and a decoding. The
 write (or the pipe, while the writer is behind) blocks the packing and the workers wait on a
-short queue of pages, so memory is bounded by a chunk being packed, one being written or sent and a few pages,
-whatever the size of the history. A chat's last part travels in the chunk that marks it done;
-a chat whose pages keep failing is reported with its last error.
+short queue of pages, so memory is bounded by a chunk being packed, one being written or sent
+and a few pages, whatever the size of the history. A chat's last part travels in the chunk that
+marks it done; a chat whose pages keep failing is reported with its last error.
 """
 
 from __future__ import annotations
