@@ -27,6 +27,8 @@ from chatport.api.schemas import (
     ReadOut,
     SessionOut,
 )
+from chatport.errors import UrlRefused
+from chatport.outbound import check_tenant_urls
 from chatport.store.channels import create_channel, remember_waha
 from chatport.store.reads import api as reads
 from chatport.store.tenants import Tenant
@@ -90,8 +92,16 @@ async def list_channels(request: Request, tenant: TenantDep) -> list[ChannelOut]
 async def create_tenant_channel(
     request: Request, tenant: TenantDep, channel: ChannelIn
 ) -> ChannelOut:
-    """Create a channel (409 when the tenant has one of that name)."""
+    """Create a channel (409 when the tenant has one of that name; 422 for a URL whose host is
+    not public, unless the operator allows private networks)."""
     database = request.app.state.services.database
+    urls = {"waha_url": channel.waha_url, "agent_url": channel.agent_url}
+    try:
+        await run_in_threadpool(
+            check_tenant_urls, urls, allow_private=request.app.state.settings.allow_private_urls
+        )
+    except UrlRefused as refused:
+        raise HTTPException(422, str(refused)) from None
 
     def create() -> Any:
         timeout = channel.session_timeout_minutes
