@@ -5,7 +5,8 @@ module. Callers catch at the level they mean:
 
 ChatportError
 ├── ConfigurationError      bad settings or URL
-│   └── MissingExtra        an optional extra (`chatport[postgres]`, …) is not installed
+│   ├── MissingExtra        an optional extra (`chatport[postgres]`, …) is not installed
+│   └── UrlRefused          a tenant's URL: not http(s), or its host is on a private network
 ├── SchemaError             the database is not migrated to this version's schema
 ├── NotFoundError           a named tenant, channel or job does not exist
 ├── JobBusy                 another process runs the import job
@@ -36,6 +37,12 @@ class MissingExtra(ConfigurationError):
 
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(f"{feature} is not installed: pip install 'chatport[{extra}]'")
+
+
+class UrlRefused(ConfigurationError):
+    """A URL a tenant gave may not be used: another scheme than http(s), an in-process agent,
+    or a host that resolves to a loopback, private or otherwise non-public address (when it is
+    given, or when chatport connects to it)."""
 
 
 class SchemaError(ChatportError):

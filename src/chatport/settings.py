@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         "http(s) URL, or `python:module:function` called in the server; when set, every "
         "channel's live inbound messages are debounced into agent jobs",
     )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Let tenants (API keys) give `waha_url` and `agent_url` whose hosts are on "
+        "loopback, private or link-local networks (self-hosting, WAHA or the agent beside "
+        "chatport); without it such URLs are refused, when given and when connecting",
+    )
     agent_hmac_key: str | None = Field(
         default=None,
         description="Key of the HMAC-SHA256 signature (`X-Chatport-Signature: sha256=<hex>`) "

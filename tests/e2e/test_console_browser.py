@@ -90,7 +90,8 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
     database_url = f"sqlite:///{tmp_path / 'console.db'}"
     key, other_key = key_for(database_url, "acme"), key_for(database_url, "globex")
     port = free_port()
-    with chatport_serve(CHATPORT, database_url) as (base, _):
+    private_ok = {"CHATPORT_ALLOW_PRIVATE_URLS": "true"}  # the tenant's WAHA is on loopback
+    with chatport_serve(CHATPORT, database_url, private_ok) as (base, _):
         with simulator(port, "--latency-ms", "60", "--failing-chat", BROKEN) as waha:
             channel = {"name": "shop", "waha_url": waha, "waha_session": "default"}
             made = httpx.post(f"{base}/v1/channels", json=channel, headers={"X-Api-Key": key})

@@ -1,5 +1,7 @@
 """Agent jobs delivered to a real HTTP agent over loopback (and an in-process one), the
-reply stored in the chat history; retries, failure, a late reply by the API (both back ends)."""
+reply stored in the chat history; retries, failure, a late reply by the API (both back ends).
+The channels' agents here are on loopback: the settings allow private URLs
+(tests/integration/test_agent_safety.py shows them refused otherwise)."""
 
 from __future__ import annotations
 
@@ -66,12 +68,24 @@ def echo_agent(payload: dict) -> str:
     return "you said: " + " / ".join(m["text"] for m in payload["messages"])
 
 
-def burst_with_job(services, agent_url: str) -> None:
+ECHO_AGENT = "python:tests.integration.test_agent_delivery:echo_agent"
+
+
+def with_agent(services, agent_url: str):
+    """The services' settings with the operator's agent `agent_url` (`CHATPORT_AGENT_URL`:
+    in-process agents are the operator's to name)."""
+    return services.settings.model_copy(update={"agent_url": agent_url})
+
+
+def burst_with_job(services, agent_url: str | None) -> None:
+    """A closed burst of three bubbles in CHAT, and its job; `agent_url`: the channel's own
+    agent (None: the operator's, `with_agent`)."""
     database = services.database
     channel = database.channel()
-    with database.unit_of_work() as uow:
-        reads.set_agent(uow.connection, channel.id, agent_url, None, None)
-        uow.commit()
+    if agent_url is not None:
+        with database.unit_of_work() as uow:
+            reads.set_agent(uow.connection, channel.id, agent_url, None, None)
+            uow.commit()
     channel = replace(channel, has_agent=True)
     start = datetime.now(UTC) - timedelta(seconds=30)  # the reply comes a little later
     for n, text in enumerate(("Hi", "I want", "to order")):
@@ -87,7 +101,7 @@ def job_row(database):
 
 
 def settings_for(database_url: str) -> Settings:
-    return Settings(database_url=database_url, agent_hmac_key=AGENT_KEY)
+    return Settings(database_url=database_url, agent_hmac_key=AGENT_KEY, allow_private_urls=True)
 
 
 def test_a_job_is_posted_signed_and_the_reply_lands_in_the_chat(database_url) -> None:
@@ -126,7 +140,7 @@ def test_failures_are_retried_with_backoff_then_the_job_fails_visibly(database_u
         deliverer = AgentDeliverer(database, services.settings, max_attempts=3)
         assert deliverer.run_once() == 1
         first = job_row(database)
-        assert first.status == "pending" and "HTTP 500" in first.error
+        assert first.status == "pending" and first.error == "AgentRejected: agent answered 500"
         assert deliverer.run_once() == 0  # not due before its backoff
         later = datetime.now(UTC) + timedelta(minutes=10)
         deliverer.run_once(later)
@@ -207,16 +221,10 @@ def test_a_late_reply_by_the_api_and_an_in_process_agent(database_url) -> None:
     channel_id = database.channel().id
     with database.unit_of_work() as uow:
         uow.connection.execute(agent_jobs.delete())
-        reads.set_agent(
-            uow.connection,
-            channel_id,
-            "python:tests.integration.test_agent_delivery:echo_agent",
-            None,
-            None,
-        )
+        reads.set_agent(uow.connection, channel_id, None, None, None)  # the operator's agent
         uow.commit()
     burst_again(services)
-    deliverer = AgentDeliverer(database, services.settings)
+    deliverer = AgentDeliverer(database, with_agent(services, ECHO_AGENT))
     deliverer.run_once()
     deliverer.close()
     assert job_row(database).reply == "you said: hello"
@@ -234,17 +242,19 @@ def counting_agent(payload: dict) -> str:
 
 def test_a_reply_is_sent_through_waha_and_its_echo_is_the_same_message(database_url) -> None:
     CALLS.clear()
-    services = build(
-        settings_for(database_url).model_copy(update={"webhook_hmac_key": WEBHOOK_KEY})
+    counting = "python:tests.integration.test_agent_delivery:counting_agent"
+    settings = settings_for(database_url).model_copy(
+        update={"webhook_hmac_key": WEBHOOK_KEY, "agent_url": counting}
     )
+    services = build(settings)
     database = services.database
     config = SimulatorConfig(world=World(chats=2, messages=10, seed=1), api_key="waha-key")
     with simulator_in_thread(config) as waha:
         channel = database.channel()
         with database.unit_of_work() as uow:
-            remember_waha(uow.connection, channel, waha, "default", "waha-key")
+            remember_waha(uow.connection, channel, waha, "default", "waha-key", trusted=True)
             uow.commit()
-        burst_with_job(services, "python:tests.integration.test_agent_delivery:counting_agent")
+        burst_with_job(services, None)
         config.status = "STOPPED"  # WAHA cannot send: the reply waits on the job
         deliverer = AgentDeliverer(database, services.settings)
         deliverer.run_once()
@@ -287,10 +297,11 @@ def test_a_sleeping_deliverer_is_woken_by_a_new_job(database_url) -> None:
     polling every 0.2 s on SQLite)."""
     services = build(settings_for(database_url))
     database = services.database
-    deliverer = AgentDeliverer(database, services.settings, idle_seconds=30).start()
+    deliverer = AgentDeliverer(database, with_agent(services, ECHO_AGENT), idle_seconds=30)
+    deliverer.start()
     try:
         time.sleep(0.3)  # asleep, with no job
-        burst_with_job(services, "python:tests.integration.test_agent_delivery:echo_agent")
+        burst_with_job(services, None)
         deadline = time.monotonic() + 3
         while job_row(database).status != "replied" and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -152,7 +152,10 @@ def test_webhook_bubbles_become_one_job_in_real_time(database_url: str) -> None:
 
 
 def test_a_channel_created_with_an_agent_debounces_with_its_own_windows(database_url) -> None:
-    services = build(Settings(database_url=database_url, webhook_hmac_key=WEBHOOK_KEY))
+    settings = Settings(
+        database_url=database_url, webhook_hmac_key=WEBHOOK_KEY, allow_private_urls=True
+    )
+    services = build(settings)
     database = services.database
     with database.unit_of_work() as uow:
         key = tenants.create_key(uow.connection, tenants.ensure_tenant(uow.connection, "acme")[0])

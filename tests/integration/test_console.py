@@ -27,7 +27,7 @@ from chatport.store import tenants
 from chatport.store.channels import remember_waha
 from chatport.store.tables import chats
 from tests.builders import incoming
-from tests.integration.test_agent_delivery import burst_with_job
+from tests.integration.test_agent_delivery import ECHO_AGENT, burst_with_job, with_agent
 from tests.integration.test_bursts import CHAT as AGENT_CHAT
 from tests.servers import serve_app
 
@@ -64,8 +64,8 @@ def history(services: Services) -> None:
     database.write_batch(channel, batch, origin=Origin.IMPORT)
     live = [incoming("m4", 125, CHAT, text="<b>bold?</b>")]
     database.write_batch(channel, live, origin=Origin.LIVE)
-    burst_with_job(services, "python:tests.integration.test_agent_delivery:echo_agent")
-    deliverer = AgentDeliverer(database, services.settings)
+    burst_with_job(services, None)
+    deliverer = AgentDeliverer(database, with_agent(services, ECHO_AGENT))
     assert deliverer.run_once() == 1
     deliverer.close()
 
@@ -173,7 +173,7 @@ def stream(client: httpx.Client, path: str) -> list[tuple[str, dict]]:
 
 
 def test_an_import_is_started_followed_and_retried_from_the_console(database_url):
-    services = build(Settings(database_url=database_url))
+    services = build(Settings(database_url=database_url, allow_private_urls=True))
     with services.database.unit_of_work() as uow:
         key = tenants.create_key(uow.connection, tenants.ensure_tenant(uow.connection, "acme")[0])
         other = tenants.create_key(uow.connection, tenants.ensure_tenant(uow.connection, "b")[0])

@@ -25,7 +25,8 @@ BROKEN = WORLD.chats[3].id
 @pytest.fixture
 def setup(database_url: str) -> Iterator[tuple[httpx.Client, httpx.Client, Faults]]:
     faults = Faults(failing_chats={BROKEN})
-    services = build(Settings(database_url=database_url))
+    # the tenant's WAHA is the simulator, on loopback: the operator allows private URLs
+    services = build(Settings(database_url=database_url, allow_private_urls=True))
     with services.database.unit_of_work() as uow:
         keys = [
             tenants.create_key(uow.connection, tenants.ensure_tenant(uow.connection, name)[0])

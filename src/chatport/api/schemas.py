@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from chatport.outbound import tenant_url_form
 
 T = TypeVar("T")
 
@@ -36,6 +38,13 @@ class ChannelIn(BaseModel):
     )
     debounce_quiet_ms: int | None = Field(default=None, gt=0, le=3_600_000)
     debounce_max_wait_ms: int | None = Field(default=None, gt=0, le=86_400_000)
+
+    @field_validator("waha_url", "agent_url")
+    @classmethod
+    def _tenant_url(cls, url: str | None) -> str | None:
+        """http(s) only: in-process agents are the operator's (their hosts are checked by the
+        route, `outbound.check_tenant_url`)."""
+        return tenant_url_form(url) if url else None
 
 
 class ChannelOut(BaseModel):

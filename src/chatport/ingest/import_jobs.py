@@ -11,6 +11,7 @@ from chatport.domain.model import Channel, Engine
 from chatport.domain.progress import ImportProgress
 from chatport.errors import ConfigurationError, JobBusy, NotFoundError
 from chatport.ingest.waha.import_step import WahaImport
+from chatport.outbound import OPERATOR, tenant_trust
 from chatport.services import Services
 from chatport.sources.waha.circuit import CircuitSettings
 from chatport.sources.waha.client import WahaChat, WahaClient, WahaSettings
@@ -31,7 +32,7 @@ def create_job(
     """A new WAHA import job for `channel`, whose WAHA address must be stored, leased to
     `owner` (default: this process)."""
     with database.unit_of_work() as uow:
-        url, session, _ = channels.waha_of(uow.connection, channel.id)
+        url, session, _, _ = channels.waha_of(uow.connection, channel.id)
         if not url:
             raise ConfigurationError(f"channel {channel.name!r} has no WAHA URL")
         job = jobs.create_job(
@@ -109,10 +110,11 @@ def chats_of(job: jobs.ImportJob) -> list[str] | None:
 
 
 def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaSettings]:
-    """The job's channel and how to reach its WAHA (as stored on the channel)."""
+    """The job's channel and how to reach its WAHA (as stored on the channel; a tenant's URL
+    as `outbound.py` says)."""
     database = services.database
     with database.engine.connect() as connection:
-        url, session, api_key = channels.waha_of(connection, job.channel_id)
+        url, session, api_key, trusted = channels.waha_of(connection, job.channel_id)
         channel = channels.channel_by_id(connection, job.channel_id, database.default_timeout)
     if not url:
         raise ConfigurationError("the job's channel has no WAHA URL; start a new import")
@@ -127,6 +129,7 @@ def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaS
             open_seconds=settings.waha_circuit_open_seconds,
             give_up_seconds=settings.waha_give_up_minutes * 60,
         ),
+        trust=OPERATOR if trusted else tenant_trust(settings.allow_private_urls),
     )
     return channel, waha
 

@@ -3,7 +3,8 @@ for the phone number behind LIDs met without a known mapping (`LidLookups`).
 
 A webhook naming a person only by `…@lid` (no `remoteJidAlt`/`participantAlt` twin, nothing
 stored from an import's `/lids` read) is written at once under the LID; the LID is then looked
-up in the background (`GET /api/{session}/lids/{lid}`) when the channel has WAHA credentials.
+up in the background (`GET /api/{session}/lids/{lid}`) when the channel has WAHA credentials
+(a WAHA URL a tenant gave is reached as `outbound.py` says).
 A pair found is stored like any other (`remember_lids`): the LID contact merges into the phone
 contact and the LID chat joins the phone chat. Webhooks never wait for WAHA.
 
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from chatport.domain.model import Channel
+from chatport.outbound import OPERATOR, tenant_trust
 from chatport.sources.waha.client import WahaClient, WahaSettings
 from chatport.store.channels import waha_of
 from chatport.store.database import Database
@@ -66,9 +68,12 @@ class LidLookups:
         *,
         retry_seconds: float = 600.0,
         timeout_seconds: float = 30.0,
+        allow_private_urls: bool = False,
     ) -> None:
-        """`learned(channel, pairs)` is told of the pairs stored (after the commit)."""
+        """`learned(channel, pairs)` is told of the pairs stored (after the commit);
+        `allow_private_urls`: the operator's `CHATPORT_ALLOW_PRIVATE_URLS`."""
         self.database = database
+        self.allow_private_urls = allow_private_urls
         self.retry_seconds = retry_seconds
         self.timeout_seconds = timeout_seconds
         self._learned = learned
@@ -106,11 +111,16 @@ class LidLookups:
 
     def _look_up(self, channel: Channel, lids: list[str]) -> None:
         with self.database.engine.connect() as connection:
-            url, session, api_key = waha_of(connection, channel.id)
+            url, session, api_key, trusted = waha_of(connection, channel.id)
         if not url:
             return
         settings = WahaSettings(
-            url=url, session=session, api_key=api_key, timeout_seconds=10, attempts=3
+            url=url,
+            session=session,
+            api_key=api_key,
+            timeout_seconds=10,
+            attempts=3,
+            trust=OPERATOR if trusted else tenant_trust(self.allow_private_urls),
         )
         pairs = asyncio.run(asyncio.wait_for(_phones(settings, lids), self.timeout_seconds))
         if not pairs:

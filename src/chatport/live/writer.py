@@ -107,25 +107,32 @@ class LiveWriter:
         *,
         max_batch: int = 1_000,
         look_up_lids: bool = True,
+        allow_private_urls: bool = False,
         receipts_kept: timedelta = timedelta(hours=48),
         agent_everywhere: bool = False,
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
         on_results: Callable[[list[tuple[Any, Result | str]]], None] | None = None,
     ) -> None:
         """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known
-        phone (`lid_lookups.py`); `agent_everywhere`: follow every channel's bursts (a global
-        agent URL), not only those of channels with an agent of their own; `receipts_kept`:
-        how long envelope ids are remembered (older ones are pruned a little after each
-        group); `on_written(channel, result, seconds)` is told of every committed group
-        (metrics); `on_results([(tag, result or error text), …])` of the outcomes of each
-        round of groups, at once (the writer process answers with one frame per round)."""
+        phone (`lid_lookups.py`); `allow_private_urls`: the operator's
+        `CHATPORT_ALLOW_PRIVATE_URLS`, for the WAHA URLs tenants gave; `agent_everywhere`:
+        follow every channel's bursts (a global agent URL), not only those of channels with an
+        agent of their own; `receipts_kept`: how long envelope ids are remembered (older ones
+        are pruned a little after each group); `on_written(channel, result, seconds)` is told
+        of every committed group (metrics); `on_results([(tag, result or error text), …])` of
+        the outcomes of each round of groups, at once (the writer process answers with one
+        frame per round)."""
         self.database = database
         self.max_batch = max_batch
         self.receipts_kept = receipts_kept
         self.agent_everywhere = agent_everywhere
         self._next_prune = 0.0
         self._lids = StoredLids(database)
-        self._lookups = LidLookups(database, self._lids.learn) if look_up_lids else None
+        self._lookups = (
+            LidLookups(database, self._lids.learn, allow_private_urls=allow_private_urls)
+            if look_up_lids
+            else None
+        )
         self._on_written = on_written or (lambda channel, result, seconds: None)
         self._on_results = on_results
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()

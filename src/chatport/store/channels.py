@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
@@ -85,26 +86,49 @@ def create_channel(
 
 
 def remember_waha(
-    connection: Connection, channel: Channel, url: str, session: str, api_key: str | None
+    connection: Connection,
+    channel: Channel,
+    url: str,
+    session: str,
+    api_key: str | None,
+    *,
+    trusted: bool = False,
 ) -> None:
-    """Store where the channel's WAHA is, so resumes and retries can reach it again."""
+    """Store where the channel's WAHA is, so resumes and retries can reach it again;
+    `trusted`: the operator gave the URL (the CLI), not a tenant (the API)."""
     connection.execute(
         update(channels)
         .where(channels.c.id == channel.id)
         .values(
-            waha_url=url, waha_session=session, waha_api_key=api_key, updated_at=datetime.now(UTC)
+            waha_url=url,
+            waha_session=session,
+            waha_api_key=api_key,
+            waha_url_trusted=trusted,
+            updated_at=datetime.now(UTC),
         )
     )
 
 
-def waha_of(connection: Connection, channel_id: int) -> tuple[str | None, str, str | None]:
-    """The channel's stored WAHA url, session and API key."""
+class WahaAddress(NamedTuple):
+    """Where a channel's WAHA is, as stored; `trusted`: the operator gave the URL."""
+
+    url: str | None
+    session: str
+    api_key: str | None
+    trusted: bool
+
+
+def waha_of(connection: Connection, channel_id: int) -> WahaAddress:
+    """The channel's stored WAHA url, session and API key, and whether the URL is trusted."""
     row = connection.execute(
-        select(channels.c.waha_url, channels.c.waha_session, channels.c.waha_api_key).where(
-            channels.c.id == channel_id
-        )
+        select(
+            channels.c.waha_url,
+            channels.c.waha_session,
+            channels.c.waha_api_key,
+            channels.c.waha_url_trusted,
+        ).where(channels.c.id == channel_id)
     ).one()
-    return row.waha_url, row.waha_session, row.waha_api_key
+    return WahaAddress(row.waha_url, row.waha_session, row.waha_api_key, row.waha_url_trusted)
 
 
 def channel_by_id(connection: Connection, channel_id: int, default_timeout: timedelta) -> Channel:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 
@@ -86,9 +87,13 @@ channels = Table(
     *_timestamps(),
     Column("debounce_quiet_ms", Integer),
     Column("debounce_max_wait_ms", Integer),
+    Column("waha_url_trusted", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("tenant_id", "name", name="uq_channels_tenant_id_name"),
     Index("ix_channels_waha_session", "waha_session"),
 )
+"""One WhatsApp number behind one WAHA session. `waha_url_trusted`: the operator gave the WAHA
+URL (`chatport import waha`), not a tenant (`POST /v1/channels`), so it may lead anywhere; a
+tenant's URLs are reached as `outbound.py` says. `agent_url` is always a tenant's."""
 
 contacts = Table(
     "contacts",
@@ -224,11 +229,13 @@ agent_jobs = Table(
     Column("error", Text),
     *_timestamps(),
     Column("burst_id", Uuid),
+    Column("lease_token", Uuid),
     Index("ix_agent_jobs_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ux_agent_jobs_burst_id", "burst_id", unique=True),
 )
 """Work for the AI agent: one row per closed burst (`burst_id` unique: never two jobs for one
-burst), its messages' ids in order."""
+burst), its messages' ids in order. `lease_token` names the claim that holds the job: every
+outcome is written only by the holder of the token it was claimed with."""
 
 bursts = Table(
     "bursts",

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.api import cursors
 from chatport.api.auth import TenantDep
-from chatport.api.deps import DatabaseDep
+from chatport.api.deps import DatabaseDep, SettingsDep
 from chatport.api.schemas import (
     ChannelIn,
     ChannelOut,
@@ -28,6 +28,8 @@ from chatport.api.schemas import (
     ReadOut,
     SessionOut,
 )
+from chatport.errors import UrlRefused
+from chatport.outbound import check_tenant_urls
 from chatport.store.channels import create_channel, remember_waha
 from chatport.store.database import Database
 from chatport.store.reads import api as reads
@@ -89,9 +91,15 @@ async def list_channels(database: DatabaseDep, tenant: TenantDep) -> list[Channe
 
 @router.post("/channels", tags=["channels"], status_code=201, response_model=ChannelOut)
 async def create_tenant_channel(
-    database: DatabaseDep, tenant: TenantDep, channel: ChannelIn
+    database: DatabaseDep, settings: SettingsDep, tenant: TenantDep, channel: ChannelIn
 ) -> ChannelOut:
-    """Create a channel (409 when the tenant has one of that name)."""
+    """Create a channel (409 when the tenant has one of that name; 422 for a URL whose host is
+    not public, unless the operator allows private networks)."""
+    urls = {"waha_url": channel.waha_url, "agent_url": channel.agent_url}
+    try:
+        await run_in_threadpool(check_tenant_urls, urls, allow_private=settings.allow_private_urls)
+    except UrlRefused as refused:
+        raise HTTPException(422, str(refused)) from None
 
     def create() -> Any:
         timeout = channel.session_timeout_minutes

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from chatport.domain.progress import ImportProgress, rates
-from chatport.errors import JobBusy, JobTakenOver, WahaDown, WahaError
+from chatport.errors import JobBusy, JobTakenOver, UrlRefused, WahaDown, WahaError
 from chatport.ingest import import_jobs
 from chatport.ingest.lease_keeper import lease_kept
 from chatport.ingest.waha.import_step import WahaImport
@@ -88,8 +88,8 @@ class ImportRunner:
 def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
     """Run an import to its end, a timeout or an error, and store the job's status:
     `completed`, `failed_chats` (some chats failed; `retry` them), `interrupted` (timeout,
-    Ctrl-C or WAHA down past the circuit's patience; `resume` it) or `failed` (auth, session
-    or another stop; the error is kept)."""
+    Ctrl-C or WAHA down past the circuit's patience; `resume` it) or `failed` (auth, session,
+    a tenant's WAHA URL refused, or another stop; the error is kept)."""
     deadline = time.monotonic() + timeout_minutes * 60 if timeout_minutes else None
     job = importer.job
     error = None
@@ -101,7 +101,7 @@ def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
         status, error = "interrupted", "stopped before the end; resume it"
     except WahaDown as down:
         status, error = "interrupted", str(down)
-    except WahaError as failure:
+    except (WahaError, UrlRefused) as failure:
         status, error = "failed", str(failure)
     except JobTakenOver:
         raise  # the job is another process's now: nothing more to write

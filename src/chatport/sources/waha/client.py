@@ -5,11 +5,14 @@ messages/s against about 150k/s for httpx on the same pages, and the import is b
 Each message keeps its raw JSON bytes (no re-encoding on the way to `messages.raw`).
 Transient failures (5xx, timeouts, connection errors, malformed pages) are retried with
 exponential backoff and jitter (tenacity); 401 and 422 are not. Every request goes through the
-server's circuit breaker (`sources/circuit.py`).
+server's circuit breaker (`sources/circuit.py`). A WAHA whose URL a tenant gave is reached as
+`outbound.py` says (`WahaSettings.trust`): public addresses only unless the operator allows
+private networks, and its answers' bodies kept out of errors (logged instead).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -26,11 +29,13 @@ from tenacity import (
 )
 
 from chatport.errors import WahaAuthError, WahaSessionNotReady, WahaUnavailable
+from chatport.outbound import OPERATOR, Trust, answer_detail, client_session
 from chatport.sources.waha.circuit import CircuitSettings, ServerDown, through_circuit
 from chatport.sources.waha.messages import UnreadableMessage, WahaPayload, decode_message
 
 _decode_page = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode = msgspec.json.Decoder().decode
+_STATUS = re.compile(r"[A-Z_]{1,32}")  # WAHA's session statuses: WORKING, SCAN_QR_CODE, …
 
 
 class _Transient(Exception):
@@ -58,6 +63,9 @@ class WahaSettings:
     attempts: int = 5
     max_backoff_seconds: float = 30.0
     circuit: CircuitSettings = CircuitSettings()
+    trust: Trust = OPERATOR
+    """Who gave the URL (`outbound.py`): a tenant's WAHA is reached at public addresses only
+    (unless private networks are allowed) and what it answers stays out of errors."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +99,11 @@ class WahaClient:
     async def __aenter__(self) -> WahaClient:
         if self._http is None:
             headers = {"X-Api-Key": self.settings.api_key} if self.settings.api_key else {}
-            self._http = aiohttp.ClientSession(
+            self._http = client_session(
+                self.settings.trust,
+                limit=64,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),
-                connector=aiohttp.TCPConnector(limit=64),
             )
         return self
 
@@ -111,9 +120,11 @@ class WahaClient:
     async def check_session(self) -> dict[str, Any]:
         """The session's info; raises WahaAuthError / WahaSessionNotReady with WAHA's reason."""
         info = await self._get(_decode, f"/api/sessions/{quote(self.settings.session)}")
-        if info.get("status") != "WORKING":
+        status = info.get("status")
+        if status != "WORKING":  # a status word, not whatever the server put there
+            shown = f"{status}, " if isinstance(status, str) and _STATUS.fullmatch(status) else ""
             raise WahaSessionNotReady(
-                f"WAHA session {self.settings.session!r} is {info.get('status')}, not WORKING"
+                f"WAHA session {self.settings.session!r} is {shown}not WORKING"
             )
         return info
 
@@ -225,9 +236,12 @@ class WahaClient:
         if status == 401:
             raise WahaAuthError("WAHA refused the API key (401)")
         if status >= 400:
-            detail = answer.decode(errors="replace")[:300]
-            raise WahaUnavailable(f"POST /api/sendText: HTTP {status}: {detail}")
+            failed = f"POST /api/sendText: HTTP {status}"
+            raise WahaUnavailable(failed + self._detail(failed, answer))
         return sent_message_id(_decode(answer) if answer else None, chat_id)
+
+    def _detail(self, what: str, body: bytes, limit: int = 300) -> str:
+        return answer_detail(self.settings.trust, what, body, limit)
 
     def _path(self, rest: str) -> str:
         return f"/api/{quote(self.settings.session)}/{rest}"
@@ -289,19 +303,21 @@ class WahaClient:
         if status == 401:
             raise WahaAuthError("WAHA refused the API key (401): check --api-key")
         if status == 422:
-            raise WahaSessionNotReady(
-                f"WAHA session not ready (422): {body.decode(errors='replace')[:300]}"
-            )
+            reason = self._detail(f"GET {path}: HTTP 422", body)
+            raise WahaSessionNotReady(f"WAHA session not ready (422){reason}")
         if status == 404:
             raise _NotFound(path)
         if status in (429, 502, 503, 504):
-            raise _ServerDown(f"HTTP {status}: {body.decode(errors='replace')[:200]}")
-        if status >= 500:
-            raise _Transient(f"HTTP {status}: {body.decode(errors='replace')[:200]}")
-        if status >= 400:
-            raise WahaUnavailable(
-                f"GET {path}: HTTP {status}: {body.decode(errors='replace')[:300]}"
+            raise _ServerDown(
+                f"HTTP {status}" + self._detail(f"GET {path}: HTTP {status}", body, 200)
             )
+        if status >= 500:
+            raise _Transient(
+                f"HTTP {status}" + self._detail(f"GET {path}: HTTP {status}", body, 200)
+            )
+        if status >= 400:
+            failed = f"GET {path}: HTTP {status}"
+            raise WahaUnavailable(failed + self._detail(failed, body))
         try:
             return decode(body)
         except msgspec.DecodeError as error:

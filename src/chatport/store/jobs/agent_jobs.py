@@ -5,13 +5,18 @@ leaves it to be claimed again once the lease ends). Then it is `replied` (the ag
 stored as a message), `waiting` (the agent answered 202 and will POST the reply later),
 `pending` again with a later `next_attempt_at` (a failed attempt), or `failed` after the last
 attempt, with the error.
+
+Each claim gives the job a new `lease_token`; the claimer writes anything about the job (its
+outcome, its reply, a renewed lease) only where the job still carries that token, so a
+deliverer whose lease ran out and whose job was claimed again writes nothing (`settle_job`
+and `renew_lease` say False) and must not send the reply either.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import Connection, desc, func, or_, select, update
 
@@ -52,31 +57,71 @@ def claim_jobs(
     connection: Connection, now: datetime, lease: timedelta, limit: int = 20
 ) -> list[Any]:
     """Claim the jobs due for delivery (pending and due, or delivering past their lease),
-    skipping those another deliverer holds; call in a write transaction and commit."""
-    due = connection.execute(
-        select(agent_jobs)
-        .where(_due(now))
-        .order_by(agent_jobs.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    if due:
+    skipping those another deliverer holds; call in a write transaction and commit. The jobs
+    as claimed: `delivering`, their `attempts` counting this one, a new `lease_token`."""
+    due = (
         connection.execute(
-            update(agent_jobs)
-            .where(agent_jobs.c.id.in_([job.id for job in due]))
-            .values(
-                status=DELIVERING,
-                attempts=agent_jobs.c.attempts + 1,
-                next_attempt_at=now + lease,
-                updated_at=now,
-            )
+            select(agent_jobs.c.id)
+            .where(_due(now))
+            .order_by(agent_jobs.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-    return due
+        .scalars()
+        .all()
+    )
+    if not due:
+        return []
+    connection.execute(
+        update(agent_jobs)
+        .where(agent_jobs.c.id.in_(due))
+        .values(
+            status=DELIVERING,
+            attempts=agent_jobs.c.attempts + 1,
+            next_attempt_at=now + lease,
+            lease_token=uuid4(),
+            updated_at=now,
+        )
+    )
+    claimed = {
+        job.id: job
+        for job in connection.execute(select(agent_jobs).where(agent_jobs.c.id.in_(due)))
+    }
+    return [claimed[job_id] for job_id in due]
+
+
+def _held(job_id: UUID, token: UUID | None) -> Any:
+    return (agent_jobs.c.id == job_id) & agent_jobs.c.lease_token.is_not_distinct_from(token)
+
+
+def renew_lease(connection: Connection, job_id: UUID, token: UUID | None, until: datetime) -> bool:
+    """Extend the caller's lease of the job to `until` (before sending its reply, so that no
+    other deliverer claims it meanwhile); False when the job carries another token now."""
+    held = connection.execute(
+        update(agent_jobs).where(_held(job_id, token)).values(next_attempt_at=until)
+    )
+    return held.rowcount == 1
+
+
+def take_job(
+    connection: Connection, job_id: UUID, token: UUID | None, now: datetime, lease: timedelta
+) -> UUID | None:
+    """Take a job the caller read with `token` and that has no outcome yet (pending,
+    delivering or waiting): a new token, its lease renewed (the agent's late reply by the API,
+    so that two replies posted at once are sent once); None when it carries another token now,
+    or has its outcome."""
+    new = uuid4()
+    taken = connection.execute(
+        update(agent_jobs)
+        .where(_held(job_id, token), agent_jobs.c.status.in_((PENDING, DELIVERING, WAITING)))
+        .values(lease_token=new, next_attempt_at=now + lease, updated_at=now)
+    )
+    return new if taken.rowcount == 1 else None
 
 
 def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str, Any]:
-    """What the agent is sent: the job, its chat and contact, the burst's messages, and the
-    last `context` messages of the session (oldest first)."""
+    """What the agent is sent about a claimed job: the job, its chat and contact, the burst's
+    messages, and the last `context` messages of the session (oldest first)."""
     channel = connection.execute(
         select(channels.c.name, channels.c.agent_url).where(channels.c.id == job.channel_id)
     ).one()
@@ -125,7 +170,7 @@ def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str
         "session_id": str(job.session_id) if job.session_id else None,
         "messages": [burst[i] for i in job.message_ids if i in burst],
         "context": recent,
-        "attempt": job.attempts + 1,
+        "attempt": job.attempts,  # as claimed: counting this one
     }
 
 
@@ -149,17 +194,20 @@ def _message(row: Any) -> dict[str, Any]:
 def settle_job(
     connection: Connection,
     job_id: UUID,
+    token: UUID | None,
     status: str,
     now: datetime,
     *,
     reply: str | None = None,
     error: str | None = None,
     retry_at: datetime | None = None,
-) -> None:
-    """Record a delivery's outcome (`retry_at` puts it back to pending for then)."""
-    connection.execute(
+) -> bool:
+    """Record a delivery's outcome (`retry_at` puts it back to pending for then), when the job
+    still carries `token`, the one it was claimed with; False when it does not (another
+    process took it over: nothing written)."""
+    settled = connection.execute(
         update(agent_jobs)
-        .where(agent_jobs.c.id == job_id)
+        .where(_held(job_id, token))
         .values(
             status=PENDING if retry_at else status,
             reply=reply,
@@ -168,6 +216,7 @@ def settle_job(
             updated_at=now,
         )
     )
+    return settled.rowcount == 1
 
 
 def load_job(connection: Connection, job_id: UUID) -> Any | None:
