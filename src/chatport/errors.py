@@ -5,7 +5,8 @@ module. Callers catch at the level they mean:
 
 ChatportError
 ├── ConfigurationError      bad settings or URL
-│   └── MissingExtra        an optional extra (`chatport[postgres]`, …) is not installed
+│   ├── MissingExtra        an optional extra (`chatport[postgres]`, …) is not installed
+│   └── SecretKeyError      CHATPORT_SECRET_KEY is malformed, or opens no stored secret
 ├── SchemaError             the database is not migrated to this version's schema
 ├── NotFoundError           a named tenant, channel or job does not exist
 ├── JobBusy                 another process runs the import job
@@ -36,6 +37,11 @@ class MissingExtra(ConfigurationError):
 
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(f"{feature} is not installed: pip install 'chatport[{extra}]'")
+
+
+class SecretKeyError(ConfigurationError):
+    """`CHATPORT_SECRET_KEY` is not a list of Fernet keys, or no key of it (or no key at all)
+    decrypts a stored channel secret (the API answers 503 for that channel)."""
 
 
 class SchemaError(ChatportError):

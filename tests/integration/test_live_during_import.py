@@ -126,7 +126,9 @@ def test_one_chat_imported_while_its_webhooks_arrive(database_url: str) -> None:
         with simulator_in_thread(config) as waha_url, serve_app(services) as api:
             channel = database.channel()
             with database.unit_of_work() as uow:
-                channels.remember_waha(uow.connection, channel, waha_url, "default", None)
+                channels.remember_waha(
+                    uow.connection, channel, waha_url, "default", None, secrets=database.secrets
+                )
                 uow.commit()
             params = {"chats": [chat.id], "page_size": 16, "chunk_size": 40}
             job = import_jobs.create_job(database, channel, None, datetime.now(UTC), params)

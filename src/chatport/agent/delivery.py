@@ -39,7 +39,7 @@ import orjson
 
 from chatport.agent.waking_loop import WakingLoop
 from chatport.domain.model import IncomingMessage, Origin
-from chatport.errors import WahaError, WahaUnavailable
+from chatport.errors import SecretKeyError, WahaError, WahaUnavailable
 from chatport.settings import Settings
 from chatport.sources.waha.client import WahaClient, WahaSettings
 from chatport.store.channels import channel_by_id, waha_of
@@ -141,7 +141,7 @@ class AgentDeliverer(WakingLoop):
             return
         try:
             reply_to_job(self.database, self.settings, job, answer)
-        except WahaError as error:
+        except (WahaError, SecretKeyError) as error:  # SecretKeyError: its WAHA key unreadable
             self._failed(job, f"sending the reply through WAHA: {error}", reply=answer)
 
     def _ask(self, agent: str, payload: dict[str, Any]) -> str | None | object:
@@ -230,7 +230,7 @@ def reply_to_job(database: Database, settings: Settings, job: Any, text: str | N
     sent_id = None
     if text is not None and settings.agent_send_via_waha:
         with database.engine.connect() as connection:
-            waha = waha_of(connection, job.channel_id)
+            waha = waha_of(connection, job.channel_id, secrets=database.secrets)
         if waha[0]:
             sent_id = send_through_waha(waha, job.chat_id, text)
     store_reply(database, job, text, sent_id)

@@ -31,7 +31,7 @@ def create_job(
     """A new WAHA import job for `channel`, whose WAHA address must be stored, leased to
     `owner` (default: this process)."""
     with database.unit_of_work() as uow:
-        url, session, _ = channels.waha_of(uow.connection, channel.id)
+        url, session, _ = channels.waha_of(uow.connection, channel.id, secrets=database.secrets)
         if not url:
             raise ConfigurationError(f"channel {channel.name!r} has no WAHA URL")
         job = jobs.create_job(
@@ -112,7 +112,9 @@ def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaS
     """The job's channel and how to reach its WAHA (as stored on the channel)."""
     database = services.database
     with database.engine.connect() as connection:
-        url, session, api_key = channels.waha_of(connection, job.channel_id)
+        url, session, api_key = channels.waha_of(
+            connection, job.channel_id, secrets=database.secrets
+        )
         channel = channels.channel_by_id(connection, job.channel_id, database.default_timeout)
     if not url:
         raise ConfigurationError("the job's channel has no WAHA URL; start a new import")

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from chatport.domain.model import Channel, Message
 from chatport.domain.sessions import partition
 from chatport.errors import NotFoundError
+from chatport.store.secret_box import SecretBox
 from chatport.store.tables import STABLE_TABLES, channels, messages, metadata, tenants
 
 
@@ -85,26 +86,68 @@ def create_channel(
 
 
 def remember_waha(
-    connection: Connection, channel: Channel, url: str, session: str, api_key: str | None
+    connection: Connection,
+    channel: Channel,
+    url: str,
+    session: str,
+    api_key: str | None,
+    *,
+    secrets: SecretBox,
 ) -> None:
-    """Store where the channel's WAHA is, so resumes and retries can reach it again."""
+    """Store where the channel's WAHA is, so resumes and retries can reach it again (the API
+    key sealed by `secrets`)."""
     connection.execute(
         update(channels)
         .where(channels.c.id == channel.id)
         .values(
-            waha_url=url, waha_session=session, waha_api_key=api_key, updated_at=datetime.now(UTC)
+            waha_url=url,
+            waha_session=session,
+            waha_api_key=secrets.seal(api_key),
+            updated_at=datetime.now(UTC),
         )
     )
 
 
-def waha_of(connection: Connection, channel_id: int) -> tuple[str | None, str, str | None]:
-    """The channel's stored WAHA url, session and API key."""
+def waha_of(
+    connection: Connection, channel_id: int, *, secrets: SecretBox
+) -> tuple[str | None, str, str | None]:
+    """The channel's stored WAHA url, session and API key (opened by `secrets`: clear)."""
     row = connection.execute(
         select(channels.c.waha_url, channels.c.waha_session, channels.c.waha_api_key).where(
             channels.c.id == channel_id
         )
     ).one()
-    return row.waha_url, row.waha_session, row.waha_api_key
+    return row.waha_url, row.waha_session, secrets.open(row.waha_api_key)
+
+
+SECRET_COLUMNS = ("waha_api_key", "webhook_hmac_key")
+"""The channel columns `SecretBox` seals: written and read only by this module's functions
+and `reads.webhooks.webhook_key` / `reads.api.set_webhook_key`."""
+
+
+def reseal_secrets(connection: Connection, secrets: SecretBox) -> tuple[int, int]:
+    """Seal every stored channel secret with the newest key of `secrets` (clear ones too);
+    (values rewritten, values stored). SecretKeyError, before anything is written, when no
+    key is set or a value opens with none of them."""
+    columns = [channels.c[name] for name in SECRET_COLUMNS]
+    rows = connection.execute(select(channels.c.id, *columns).order_by(channels.c.id)).all()
+    stored = 0
+    changes: list[tuple[int, dict[str, str]]] = []
+    for row in rows:
+        values = {}
+        for name in SECRET_COLUMNS:
+            value = getattr(row, name)
+            if value is None:
+                continue
+            stored += 1
+            resealed = secrets.reseal(value)
+            if resealed is not None:
+                values[name] = resealed
+        if values:
+            changes.append((row.id, values))
+    for channel_id, values in changes:  # the channel itself is unchanged: not `updated_at`
+        connection.execute(update(channels).where(channels.c.id == channel_id).values(**values))
+    return sum(len(values) for _, values in changes), stored
 
 
 def channel_by_id(connection: Connection, channel_id: int, default_timeout: timedelta) -> Channel:
