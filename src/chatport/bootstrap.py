@@ -4,6 +4,7 @@ adapters (which bulk path, which engine) and builds the long-lived services of
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from chatport.services import Services
 from chatport.store.database import Database, open_database
 from chatport.store.migrate import ensure_schema
+from chatport.store.secret_box import SecretBox
 
 if TYPE_CHECKING:  # at run time only where settings are read: a fetch process has none
     from chatport.agent.debouncer import Debouncer
@@ -23,10 +25,21 @@ if TYPE_CHECKING:  # at run time only where settings are read: a fetch process h
     from chatport.live.writer_process import LiveWriterProcess
     from chatport.settings import Settings
 
+logger = logging.getLogger(__name__)
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The box of the channel secrets stored, from `CHATPORT_SECRET_KEY` (none: clear);
+    SecretKeyError when the setting holds something else than Fernet keys."""
+    key = settings.secret_key
+    return SecretBox.from_setting(key.get_secret_value() if key is not None else None)
+
 
 def build_database(settings: Settings, *, check_schema: bool = True) -> Database:
-    """The database of `settings`, migrated (SQLite) or checked (PostgreSQL) unless told not."""
-    database = open_database(settings.database_url, settings.session_timeout)
+    """The database of `settings`, migrated (SQLite) or checked (PostgreSQL) unless told not,
+    its channel secrets sealed with `CHATPORT_SECRET_KEY` (`secret_box`)."""
+    secrets = secret_box(settings)
+    database = open_database(settings.database_url, settings.session_timeout, secrets)
     if check_schema:
         backend = database.ops.name
         auto_upgrade = backend == "sqlite" and settings.auto_migrate_sqlite
@@ -41,6 +54,31 @@ def build(settings: Settings | None = None) -> Services:
 
         settings = Settings()
     return Services(settings=settings, database=build_database(settings))
+
+
+def security_warnings(services: Services) -> list[str]:
+    """What `chatport serve` warns about once at start, each logged as a warning: channel
+    secrets stored in clear (no `CHATPORT_SECRET_KEY`); webhooks accepted unsigned (no
+    `CHATPORT_WEBHOOK_HMAC_KEY` and no channel with a key of its own)."""
+    from chatport.store.reads.webhooks import any_channel_key
+
+    warnings = []
+    if not services.database.secrets.encrypts:
+        warnings.append(
+            "CHATPORT_SECRET_KEY is not set: channel secrets (WAHA API keys, webhook HMAC "
+            "keys) are stored in clear in the database (`chatport secrets generate-key`)"
+        )
+    if not services.settings.webhook_hmac_key:
+        with services.database.engine.connect() as connection:
+            signed = any_channel_key(connection)
+        if not signed:
+            warnings.append(
+                "no webhook HMAC key is configured (CHATPORT_WEBHOOK_HMAC_KEY, or a channel's "
+                "own): unsigned webhooks are accepted from anyone who can reach the server"
+            )
+    for warning in warnings:
+        logger.warning(warning)
+    return warnings
 
 
 @dataclass(frozen=True)

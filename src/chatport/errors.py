@@ -7,6 +7,7 @@ ChatportError
 ├── ConfigurationError      bad settings or URL
 │   ├── MissingExtra        an optional extra (`chatport[postgres]`, …) is not installed
 │   └── UrlRefused          a tenant's URL: not http(s), or its host is on a private network
+│   └── SecretKeyError      CHATPORT_SECRET_KEY is malformed, or opens no stored secret
 ├── SchemaError             the database is not migrated to this version's schema
 ├── NotFoundError           a named tenant, channel or job does not exist
 ├── JobBusy                 another process runs the import job
@@ -43,6 +44,11 @@ class UrlRefused(ConfigurationError):
     """A URL a tenant gave may not be used: another scheme than http(s), an in-process agent,
     or a host that resolves to a loopback, private or otherwise non-public address (when it is
     given, or when chatport connects to it)."""
+
+
+class SecretKeyError(ConfigurationError):
+    """`CHATPORT_SECRET_KEY` is not a list of Fernet keys, or no key of it (or no key at all)
+    decrypts a stored channel secret (the API answers 503 for that channel)."""
 
 
 class SchemaError(ChatportError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatport.domain.bursts import BurstRules
@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         default=None,
         description="WAHA's webhook HMAC key for channels without their own; when a key "
         "applies, unsigned or wrongly signed webhooks are refused with 401",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated, newest first, that encrypt the channel "
+        "secrets stored in the database (WAHA API keys, webhook HMAC keys); without it they "
+        "are stored in clear. `chatport secrets generate-key` makes a key, `chatport secrets "
+        "rotate` re-encrypts every stored secret with the first key",
     )
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,

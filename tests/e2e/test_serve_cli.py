@@ -11,7 +11,7 @@ from tests.servers import chatport_serve
 
 
 def test_serve_takes_signed_webhooks_and_reports_them(database_url: str) -> None:
-    env = {"CHATPORT_WEBHOOK_HMAC_KEY": "my-secret-key"}
+    env = {"CHATPORT_WEBHOOK_HMAC_KEY": "my-secret-key", "CHATPORT_SECRET_KEY": ""}
     with chatport_serve(CHATPORT, database_url, env) as (base, server):
         health = httpx.get(f"{base}/healthz")
         assert health.json()["status"] == "ok"
@@ -45,3 +45,6 @@ def test_serve_takes_signed_webhooks_and_reports_them(database_url: str) -> None
     log = server.stderr.read()
     # uvicorn shuts down gracefully (the live writer drains), then re-raises the signal
     assert "Application shutdown complete" in log and server.returncode in (0, -15), log
+    # warned once at start (not per worker): no CHATPORT_SECRET_KEY; webhooks are signed
+    assert log.count("CHATPORT_SECRET_KEY is not set") == 1, log
+    assert "unsigned webhooks" not in log

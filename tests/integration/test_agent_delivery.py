@@ -252,7 +252,15 @@ def test_a_reply_is_sent_through_waha_and_its_echo_is_the_same_message(database_
     with simulator_in_thread(config) as waha:
         channel = database.channel()
         with database.unit_of_work() as uow:
-            remember_waha(uow.connection, channel, waha, "default", "waha-key", trusted=True)
+            remember_waha(
+                uow.connection,
+                channel,
+                waha,
+                "default",
+                "waha-key",
+                trusted=True,
+                secrets=database.secrets,
+            )
             uow.commit()
         burst_with_job(services, None)
         config.status = "STOPPED"  # WAHA cannot send: the reply waits on the job

@@ -136,7 +136,15 @@ def test_a_job_taken_over_after_its_lease_ran_out_is_answered_once(database_url,
     config = SimulatorConfig(world=World(chats=2, messages=10, seed=1))
     with simulator_in_thread(config) as waha:
         with database.unit_of_work() as uow:
-            remember_waha(uow.connection, uow.channel(), waha, "default", None, trusted=True)
+            remember_waha(
+                uow.connection,
+                uow.channel(),
+                waha,
+                "default",
+                None,
+                trusted=True,
+                secrets=database.secrets,
+            )
             uow.commit()
         burst_with_job(services, None)
         slow = AgentDeliverer(database, settings, lease=timedelta(0))  # over at once
@@ -173,7 +181,9 @@ def test_two_late_replies_to_one_waiting_job_are_sent_once(database_url) -> None
     config = SimulatorConfig(world=World(chats=2, messages=10, seed=1))
     with simulator_in_thread(config) as waha, serve_asgi(agent.app) as url:
         with database.unit_of_work() as uow:
-            remember_waha(uow.connection, uow.channel(), waha, "default", None)
+            remember_waha(
+                uow.connection, uow.channel(), waha, "default", None, secrets=database.secrets
+            )
             uow.commit()
         burst_with_job(services, f"{url}/agent")
         deliverer = AgentDeliverer(database, settings)
@@ -246,7 +256,9 @@ def test_a_tenants_waha_on_a_private_address_is_not_sent_to(database_url) -> Non
     with simulator_in_thread(config) as waha:
         with database.unit_of_work() as uow:  # a tenant's URL, resolving to loopback now
             rebound = waha.replace("127.0.0.1", "localhost")
-            remember_waha(uow.connection, uow.channel(), rebound, "default", None)
+            remember_waha(
+                uow.connection, uow.channel(), rebound, "default", None, secrets=database.secrets
+            )
             uow.commit()
         burst_with_job(services, None)
         deliverer = AgentDeliverer(database, settings)
@@ -284,7 +296,9 @@ def test_errors_on_a_job_do_not_quote_what_a_tenants_host_answered(database_url,
     with simulator_in_thread(config) as waha:
         with database.unit_of_work() as uow:
             uow.connection.execute(agent_jobs.delete())
-            remember_waha(uow.connection, uow.channel(), waha, "default", None)
+            remember_waha(
+                uow.connection, uow.channel(), waha, "default", None, secrets=database.secrets
+            )
             uow.commit()
         burst(services, None, "again")
         with_agent = settings.model_copy(update={"agent_url": f"{HERE}:recording_agent"})

@@ -220,7 +220,14 @@ def test_a_job_run_by_another_process_shows_its_checkpoint_and_resume_says_why_n
     services = console.services
     channel = services.database.channel()
     with services.database.unit_of_work() as uow:
-        remember_waha(uow.connection, channel, "http://127.0.0.1:9", "default", None)
+        remember_waha(
+            uow.connection,
+            channel,
+            "http://127.0.0.1:9",
+            "default",
+            None,
+            secrets=services.database.secrets,
+        )
         uow.commit()
     job = import_jobs.create_job(services.database, channel, None, datetime.now(UTC), {})
     acme = console.browser("default")

@@ -163,7 +163,15 @@ def test_an_unknown_lid_is_looked_up_in_waha_and_its_chat_joins_the_phone_chat(
     lid, phone = WORLD.lids[0]
     with simulator_in_thread(SimulatorConfig(world=WORLD, api_key="waha-key")) as waha_url:
         with database.unit_of_work() as uow:
-            remember_waha(uow.connection, channel, waha_url, "default", "waha-key", trusted=True)
+            remember_waha(
+                uow.connection,
+                channel,
+                waha_url,
+                "default",
+                "waha-key",
+                trusted=True,
+                secrets=database.secrets,
+            )
             uow.commit()
         assert post(url, delivery("message", inbound_from(lid, 1), "e1")).status_code == 200
         deadline = time.monotonic() + 20

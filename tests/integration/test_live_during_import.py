@@ -127,7 +127,13 @@ def test_one_chat_imported_while_its_webhooks_arrive(database_url: str) -> None:
             channel = database.channel()
             with database.unit_of_work() as uow:
                 channels.remember_waha(
-                    uow.connection, channel, waha_url, "default", None, trusted=True
+                    uow.connection,
+                    channel,
+                    waha_url,
+                    "default",
+                    None,
+                    trusted=True,
+                    secrets=database.secrets,
                 )
                 uow.commit()
             params = {"chats": [chat.id], "page_size": 16, "chunk_size": 40}

@@ -97,7 +97,9 @@ def test_an_import_does_not_connect_to_a_waha_url_that_now_leads_to_loopback(acm
         with database.unit_of_work() as uow:
             channel = uow.channel("shop", "acme")
             rebound = waha.replace("127.0.0.1", "localhost")
-            remember_waha(uow.connection, channel, rebound, "default", None)  # a tenant's URL
+            remember_waha(
+                uow.connection, channel, rebound, "default", None, secrets=database.secrets
+            )  # a tenant's URL
             uow.commit()
         started = client.post("/v1/channels/shop/imports", json={})
         assert started.status_code == 202, started.text

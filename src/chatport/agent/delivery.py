@@ -56,7 +56,7 @@ import orjson
 
 from chatport.agent.waking_loop import WakingLoop
 from chatport.domain.model import IncomingMessage, Origin
-from chatport.errors import UrlRefused, WahaError, WahaUnavailable
+from chatport.errors import SecretKeyError, UrlRefused, WahaError, WahaUnavailable
 from chatport.outbound import OPERATOR, Trust, client_session, tenant_trust
 from chatport.settings import Settings
 from chatport.sources.waha.client import WahaClient, WahaSettings
@@ -202,7 +202,7 @@ class AgentDeliverer(WakingLoop):
             deliver_reply(
                 self.database, self.settings, job, job.lease_token, answer, lease=self.lease
             )
-        except WahaError as error:
+        except (WahaError, SecretKeyError) as error:  # SecretKeyError: its WAHA key unreadable
             self._failed(job, f"sending the reply through WAHA: {error}", reply=answer)
 
     def _ask(self, agent: str, trust: Trust, payload: dict[str, Any]) -> str | None | object:
@@ -344,7 +344,7 @@ def deliver_reply(
     sent_id = None
     if text is not None and settings.agent_send_via_waha:
         with database.engine.connect() as connection:
-            waha = waha_of(connection, job.channel_id)
+            waha = waha_of(connection, job.channel_id, secrets=database.secrets)
         if waha.url:
             with database.unit_of_work() as uow:
                 until = datetime.now(UTC) + lease

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +19,7 @@ from chatport.api.console import mount_console
 from chatport.api.deps import DatabaseDep, MetricsDep
 from chatport.api.routers import agent_jobs, baileys, channels, imports, webhooks
 from chatport.bootstrap import Services, build, serve_services
-from chatport.errors import JobBusy
+from chatport.errors import JobBusy, SecretKeyError
 from chatport.store.reads import api as reads
 
 
@@ -47,6 +48,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.add_exception_handler(JobBusy, _job_busy)
+    app.add_exception_handler(SecretKeyError, _secret_unreadable)
     app.router.routes.append(webhooks.ROUTE)
     app.include_router(channels.router)
     app.include_router(imports.router)
@@ -86,3 +88,14 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
 async def _job_busy(request: Request, error: Exception) -> Response:
     """An import job another run holds: 409, whichever route met it."""
     return JSONResponse({"detail": str(error)}, status_code=409)
+
+
+async def _secret_unreadable(request: Request, error: Exception) -> Response:
+    """A channel secret CHATPORT_SECRET_KEY does not open (a webhook's channel key, a WAHA
+    key): 503 for that channel's requests, the reason logged (WAHA retries its deliveries,
+    which go through once the key is fixed)."""
+    logging.getLogger(__name__).error("%s %s: %s", request.method, request.url.path, error)
+    return JSONResponse(
+        {"detail": "a secret of this channel cannot be read (see the server's log)"},
+        status_code=503,
+    )

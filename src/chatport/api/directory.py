@@ -102,5 +102,5 @@ class ChannelDirectory:
                         free_channel_name(connection, session), waha_session=session
                     )
                     uow.commit()
-            key = webhook_key(connection, channel.id)
+            key = webhook_key(connection, channel.id, secrets=self.database.secrets)
         return Target(channel, key)

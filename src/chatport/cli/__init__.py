@@ -14,6 +14,7 @@ from chatport.cli.demo import demo
 from chatport.cli.imports import import_app
 from chatport.cli.keys import keys_app
 from chatport.cli.options import print_error
+from chatport.cli.secret_keys import secrets_app
 from chatport.cli.serve import serve
 from chatport.cli.simulate import simulate_app
 from chatport.cli.temporal import temporal_app, worker
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(import_app, name="import")
 app.add_typer(keys_app, name="keys")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(agent_app, name="agent")
 app.add_typer(temporal_app, name="temporal")
 app.command()(demo)

@@ -143,7 +143,15 @@ def create_waha_job(
             target = uow.channel(channel)
         except NotFoundError:
             target = uow.create_channel(channel, waha_session=session)
-        channels.remember_waha(uow.connection, target, url, session, api_key, trusted=True)
+        channels.remember_waha(
+            uow.connection,
+            target,
+            url,
+            session,
+            api_key,
+            trusted=True,
+            secrets=services.database.secrets,
+        )
         uow.commit()
     return import_jobs.create_job(services.database, target, since, until, params, owner)
 

@@ -32,9 +32,13 @@ def serve(
 
     settings = settings_with(db)
     os.environ["CHATPORT_DATABASE_URL"] = settings.database_url  # for every worker process
-    from chatport.bootstrap import build
+    from chatport.bootstrap import build, security_warnings
 
-    build(settings).close()  # migrate (SQLite) or check the schema once, before any worker
+    services = build(settings)  # migrate (SQLite) or check the schema once, before any worker
+    try:
+        security_warnings(services)  # once, not in each worker
+    finally:
+        services.close()
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
         f"console at http://{shown}:{port}/ · WAHA webhooks to http://{shown}:{port}/webhooks/waha"

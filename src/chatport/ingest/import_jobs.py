@@ -32,7 +32,7 @@ def create_job(
     """A new WAHA import job for `channel`, whose WAHA address must be stored, leased to
     `owner` (default: this process)."""
     with database.unit_of_work() as uow:
-        url, session, _, _ = channels.waha_of(uow.connection, channel.id)
+        url, session, _, _ = channels.waha_of(uow.connection, channel.id, secrets=database.secrets)
         if not url:
             raise ConfigurationError(f"channel {channel.name!r} has no WAHA URL")
         job = jobs.create_job(
@@ -114,7 +114,9 @@ def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaS
     as `outbound.py` says)."""
     database = services.database
     with database.engine.connect() as connection:
-        url, session, api_key, trusted = channels.waha_of(connection, job.channel_id)
+        url, session, api_key, trusted = channels.waha_of(
+            connection, job.channel_id, secrets=database.secrets
+        )
         channel = channels.channel_by_id(connection, job.channel_id, database.default_timeout)
     if not url:
         raise ConfigurationError("the job's channel has no WAHA URL; start a new import")

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from chatport.domain.model import Channel
+from chatport.errors import SecretKeyError
 from chatport.outbound import OPERATOR, tenant_trust
 from chatport.sources.waha.client import WahaClient, WahaSettings
 from chatport.store.channels import waha_of
@@ -106,12 +107,16 @@ class LidLookups:
             channel, lids = item
             try:
                 self._look_up(channel, lids)
+            except SecretKeyError as error:  # its WAHA key cannot be read: a setting, not a bug
+                logger.error("looking up %d LIDs of channel %s: %s", len(lids), channel.id, error)
             except Exception:  # noqa: BLE001 - a lookup is best effort; the LID is asked again later
                 logger.exception("looking up %d LIDs of channel %s failed", len(lids), channel.id)
 
     def _look_up(self, channel: Channel, lids: list[str]) -> None:
         with self.database.engine.connect() as connection:
-            url, session, api_key, trusted = waha_of(connection, channel.id)
+            url, session, api_key, trusted = waha_of(
+                connection, channel.id, secrets=self.database.secrets
+            )
         if not url:
             return
         settings = WahaSettings(

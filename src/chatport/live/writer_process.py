@@ -190,12 +190,16 @@ def main() -> None:
     from chatport.live.writer import LiveWriter
     from chatport.runtime.heap import freeze_heap
     from chatport.store.database import open_database
+    from chatport.store.secret_box import SecretBox
 
     for stop in (signal.SIGINT, signal.SIGTERM):  # the API process stops it, by closing stdin
         signal.signal(stop, signal.SIG_IGN)
     source, send = sys.stdin.buffer, stdout_frames()
     settings = read_frame(source).load()
-    database = open_database(settings.database_url, settings.session_timeout)  # checked by serve
+    key = settings.secret_key  # opens the channels' WAHA keys the LID lookups read
+    secrets = SecretBox.from_setting(key.get_secret_value() if key is not None else None)
+    # the schema was checked by serve, the key by the composition root (`bootstrap.secret_box`)
+    database = open_database(settings.database_url, settings.session_timeout, secrets)
     writer = LiveWriter(
         database,
         receipts_kept=timedelta(hours=settings.webhook_receipt_hours),

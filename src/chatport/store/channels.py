@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from chatport.domain.model import Channel, Message
 from chatport.domain.sessions import partition
 from chatport.errors import NotFoundError
+from chatport.store.secret_box import SecretBox
 from chatport.store.tables import STABLE_TABLES, channels, messages, metadata, tenants
 
 
@@ -93,16 +94,18 @@ def remember_waha(
     api_key: str | None,
     *,
     trusted: bool = False,
+    secrets: SecretBox,
 ) -> None:
-    """Store where the channel's WAHA is, so resumes and retries can reach it again;
-    `trusted`: the operator gave the URL (the CLI), not a tenant (the API)."""
+    """Store where the channel's WAHA is, so resumes and retries can reach it again (the API
+    key sealed by `secrets`); `trusted`: the operator gave the URL (the CLI), not a tenant
+    (the API)."""
     connection.execute(
         update(channels)
         .where(channels.c.id == channel.id)
         .values(
             waha_url=url,
             waha_session=session,
-            waha_api_key=api_key,
+            waha_api_key=secrets.seal(api_key),
             waha_url_trusted=trusted,
             updated_at=datetime.now(UTC),
         )
@@ -110,7 +113,8 @@ def remember_waha(
 
 
 class WahaAddress(NamedTuple):
-    """Where a channel's WAHA is, as stored; `trusted`: the operator gave the URL."""
+    """Where a channel's WAHA is, as stored (the API key opened); `trusted`: the operator gave
+    the URL."""
 
     url: str | None
     session: str
@@ -118,8 +122,9 @@ class WahaAddress(NamedTuple):
     trusted: bool
 
 
-def waha_of(connection: Connection, channel_id: int) -> WahaAddress:
-    """The channel's stored WAHA url, session and API key, and whether the URL is trusted."""
+def waha_of(connection: Connection, channel_id: int, *, secrets: SecretBox) -> WahaAddress:
+    """The channel's stored WAHA url, session and API key (opened by `secrets`: clear), and
+    whether the URL is trusted."""
     row = connection.execute(
         select(
             channels.c.waha_url,
@@ -128,7 +133,39 @@ def waha_of(connection: Connection, channel_id: int) -> WahaAddress:
             channels.c.waha_url_trusted,
         ).where(channels.c.id == channel_id)
     ).one()
-    return WahaAddress(row.waha_url, row.waha_session, row.waha_api_key, row.waha_url_trusted)
+    return WahaAddress(
+        row.waha_url, row.waha_session, secrets.open(row.waha_api_key), row.waha_url_trusted
+    )
+
+
+SECRET_COLUMNS = ("waha_api_key", "webhook_hmac_key")
+"""The channel columns `SecretBox` seals: written and read only by this module's functions
+and `reads.webhooks.webhook_key` / `reads.api.set_webhook_key`."""
+
+
+def reseal_secrets(connection: Connection, secrets: SecretBox) -> tuple[int, int]:
+    """Seal every stored channel secret with the newest key of `secrets` (clear ones too);
+    (values rewritten, values stored). SecretKeyError, before anything is written, when no
+    key is set or a value opens with none of them."""
+    columns = [channels.c[name] for name in SECRET_COLUMNS]
+    rows = connection.execute(select(channels.c.id, *columns).order_by(channels.c.id)).all()
+    stored = 0
+    changes: list[tuple[int, dict[str, str]]] = []
+    for row in rows:
+        values = {}
+        for name in SECRET_COLUMNS:
+            value = getattr(row, name)
+            if value is None:
+                continue
+            stored += 1
+            resealed = secrets.reseal(value)
+            if resealed is not None:
+                values[name] = resealed
+        if values:
+            changes.append((row.id, values))
+    for channel_id, values in changes:  # the channel itself is unchanged: not `updated_at`
+        connection.execute(update(channels).where(channels.c.id == channel_id).values(**values))
+    return sum(len(values) for _, values in changes), stored
 
 
 def channel_by_id(connection: Connection, channel_id: int, default_timeout: timedelta) -> Channel:

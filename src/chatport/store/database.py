@@ -1,10 +1,11 @@
-"""The database a process works with: an engine, its bulk path and the default timeout."""
+"""The database a process works with: an engine, its bulk path, the default timeout and the
+box that seals the channel secrets stored."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Unpack
 
@@ -14,6 +15,7 @@ from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import DEFAULT_SESSION_TIMEOUT, BatchResult, Channel, IncomingMessage
 from chatport.store.backends.bulk import BulkOps
 from chatport.store.backends.engine import backend_of, create_store_engine
+from chatport.store.secret_box import SecretBox
 from chatport.store.write_path.batch import WriteOptions
 from chatport.store.write_path.unit_of_work import UnitOfWork, attempts
 
@@ -25,6 +27,10 @@ class Database:
     engine: Engine
     ops: BulkOps
     default_timeout: timedelta
+    secrets: SecretBox = field(default_factory=SecretBox)
+    """Seals and opens the channel secrets stored (`store/secret_box.py`); without a key
+    (a process that reads no settings, or no `CHATPORT_SECRET_KEY`) they are written in clear
+    and a sealed one cannot be read."""
 
     @property
     def backend(self) -> str:
@@ -81,9 +87,15 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str, default_timeout: timedelta = DEFAULT_SESSION_TIMEOUT) -> Database:
+def open_database(
+    url: str,
+    default_timeout: timedelta = DEFAULT_SESSION_TIMEOUT,
+    secrets: SecretBox | None = None,
+) -> Database:
     """The database at `url` as it is (no schema check, no settings read): for the
-    composition root, and for a process that reads no settings (an import's fetch process)."""
+    composition root, and for a process that reads no settings (an import's fetch process,
+    which reads no channel secret: its WAHA key comes from the parent). `secrets`: the box of
+    the channel secrets (default: none, clear values only)."""
     engine = create_store_engine(url)
     ops: BulkOps
     if backend_of(url) == "postgresql":
@@ -94,4 +106,5 @@ def open_database(url: str, default_timeout: timedelta = DEFAULT_SESSION_TIMEOUT
         from chatport.store.backends.sqlite import SqliteBulk
 
         ops = SqliteBulk()
-    return Database(engine=engine, ops=ops, default_timeout=default_timeout)
+    secrets = SecretBox() if secrets is None else secrets
+    return Database(engine=engine, ops=ops, default_timeout=default_timeout, secrets=secrets)

@@ -78,11 +78,11 @@ channels = Table(
     Column("name", String(100), nullable=False),
     Column("waha_url", Text),
     Column("waha_session", String(100), nullable=False),
-    Column("waha_api_key", Text),
+    Column("waha_api_key", Text),  # `fernet:…` when sealed (store/secret_box.py), else clear
     Column("me_id", String(64)),
     Column("status", String(32)),
     Column("session_timeout_seconds", Integer),
-    Column("webhook_hmac_key", Text),
+    Column("webhook_hmac_key", Text),  # as `waha_api_key`
     Column("agent_url", Text),
     *_timestamps(),
     Column("debounce_quiet_ms", Integer),

@@ -60,7 +60,7 @@ async def receive_baileys_history(
     def find():
         with database.unit_of_work() as uow:
             target = uow.channel(channel, tenant)
-            key = webhook_key(uow.connection, target.id)
+            key = webhook_key(uow.connection, target.id, secrets=database.secrets)
         return target, key
 
     try:

@@ -74,7 +74,7 @@ def _channel_out(row: Any) -> ChannelOut:
         me_id=row.me_id,
         status=row.status,
         session_timeout_minutes=seconds / 60 if seconds else None,
-        webhook_signed=bool(row.webhook_hmac_key),
+        webhook_signed=bool(row.webhook_signed),
         has_agent=bool(row.agent_url),
         debounce_quiet_ms=row.debounce_quiet_ms,
         debounce_max_wait_ms=row.debounce_max_wait_ms,
@@ -119,9 +119,12 @@ async def create_tenant_channel(
                     channel.waha_url,
                     channel.waha_session or channel.name,
                     channel.waha_api_key,
+                    secrets=database.secrets,
                 )
             if channel.webhook_hmac_key:
-                reads.set_webhook_key(uow.connection, created.id, channel.webhook_hmac_key)
+                reads.set_webhook_key(
+                    uow.connection, created.id, channel.webhook_hmac_key, secrets=database.secrets
+                )
             if channel.agent_url or channel.debounce_quiet_ms or channel.debounce_max_wait_ms:
                 reads.set_agent(
                     uow.connection,

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from chatport.domain.progress import ImportProgress, rates
-from chatport.errors import JobBusy, JobTakenOver, UrlRefused, WahaDown, WahaError
+from chatport.errors import ChatportError, JobBusy, JobTakenOver, UrlRefused, WahaDown, WahaError
 from chatport.ingest import import_jobs
 from chatport.ingest.lease_keeper import lease_kept
 from chatport.ingest.waha.import_step import WahaImport
@@ -71,9 +71,16 @@ class ImportRunner:
 
         def run() -> None:
             try:
-                importer = import_jobs.importer_for(
-                    self.services, job, only_chats=only_chats, on_progress=record
-                )
+                try:
+                    importer = import_jobs.importer_for(
+                        self.services, job, only_chats=only_chats, on_progress=record
+                    )
+                except ChatportError as error:  # e.g. its WAHA key unreadable (SecretKeyError)
+                    database = self.services.database
+                    with database.unit_of_work() as uow:  # not left `running` with nobody on it
+                        jobs.finish_job(uow.connection, job, "failed", str(error))
+                        uow.commit()
+                    return
                 run_job(importer)
             except Exception:  # noqa: BLE001 - run_job stored the failure on the job
                 pass

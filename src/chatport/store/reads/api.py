@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
+from chatport.store.secret_box import SecretBox
 from chatport.store.tables import channels, chats, contacts, events, messages, sessions
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -19,7 +20,9 @@ CHANNEL_COLUMNS = (
     channels.c.me_id,
     channels.c.status,
     channels.c.session_timeout_seconds,
-    channels.c.webhook_hmac_key,
+    and_(channels.c.webhook_hmac_key.is_not(None), channels.c.webhook_hmac_key != "").label(
+        "webhook_signed"
+    ),  # whether the channel has its own key, never the key
     channels.c.agent_url,
     channels.c.debounce_quiet_ms,
     channels.c.debounce_max_wait_ms,
@@ -210,12 +213,14 @@ def events_page(
     return list(connection.execute(query.order_by(events.c.id).limit(limit)))
 
 
-def set_webhook_key(connection: Connection, channel_id: int, key: str) -> None:
-    """Give a channel its own webhook HMAC key."""
+def set_webhook_key(
+    connection: Connection, channel_id: int, key: str, *, secrets: SecretBox
+) -> None:
+    """Give a channel its own webhook HMAC key (sealed by `secrets`)."""
     connection.execute(
         update(channels)
         .where(channels.c.id == channel_id)
-        .values(webhook_hmac_key=key, updated_at=datetime.now(UTC))
+        .values(webhook_hmac_key=secrets.seal(key), updated_at=datetime.now(UTC))
     )
 
 
