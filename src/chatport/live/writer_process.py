@@ -199,6 +199,7 @@ def main() -> None:
     writer = LiveWriter(
         database,
         receipts_kept=timedelta(hours=settings.webhook_receipt_hours),
+        dead_letters_kept=settings.dead_letters_per_channel,
         agent_everywhere=bool(settings.agent_url),
         on_written=lambda channel, result, seconds: send(("written", (result.created, seconds))),
         on_results=lambda outcomes: send(("results", outcomes)),
