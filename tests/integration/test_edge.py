@@ -21,6 +21,7 @@ from chatport.settings import Settings
 from chatport.sources.waha.webhooks import sign
 from chatport.store import tenants
 from chatport.store.tables import dead_letters, messages
+from tests.integration.test_baileys_import import history
 from tests.integration.test_webhooks_api import delivery, inbound
 from tests.servers import serve_app
 
@@ -145,6 +146,9 @@ def test_a_nul_anywhere_in_a_url_is_a_400_and_in_an_envelope_a_422(api):
     assert v1.get("/v1/events", params={"channel": "\x00"}).status_code == 400
     assert v1.get("/v1/contacts", params={"cursor": "1\x00"}).status_code == 400
     assert v1.post("/v1/channels/default/chats/a%00b/read").status_code == 400
+    for field in ("waha_session", "waha_api_key", "webhook_hmac_key"):
+        made = v1.post("/v1/channels", json={"name": f"n-{field}", field: "a\x00b"})
+        assert made.status_code == 422 and "NUL" in made.text, made.text
     baileys = httpx.post(f"{api.url}/webhooks/baileys/de%00fault", content=b"{}")
     assert baileys.status_code == 400
     console = api.console()
@@ -292,3 +296,25 @@ def test_a_long_envelope_id_or_a_giant_file_length_is_a_4xx_not_a_500(api):
     wrapped["payload"]["_data"] = {"n": 2**64}
     assert api.post(json.dumps(wrapped).encode()).status_code == 422
     assert len(api.letters()) == 4  # all but the image, stored without its (absurd) size
+
+
+def test_a_baileys_push_with_nuls_and_absurd_values_is_stored_or_refused_never_a_500(api):
+    base = history(2)
+    nasty = {
+        "lidPnMappings": [
+            {"lid": "1\x00@lid", "pn": "2\x00@s.whatsapp.net"},
+            {"lid": "1" * 300 + "@lid", "pn": "2" * 300 + "@s.whatsapp.net"},
+        ],
+        "chats": [{"id": "55\x00@c.us", "name": "n\x00"}],
+    }
+    first, second = base["messages"]
+    first["message"] = {
+        "imageMessage": {"fileLength": {"low": 5, "high": 2**62}, "mimetype": "m" * 999}
+    }
+    second["message"] = {"documentMessage": {"fileName": "f\x00", "mimetype": "a\x00"}}
+    body = json.dumps(base | nasty).encode()
+    pushed = httpx.post(
+        f"{api.url}/webhooks/baileys/default", content=body, headers=sign(body, KEY)
+    )
+    assert pushed.status_code == 200, pushed.text
+    assert pushed.json()["created"] == 2 and pushed.json()["lid_pairs"] == 0

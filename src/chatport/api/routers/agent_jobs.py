@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from chatport.agent.delivery import reply_to_job
 from chatport.api.auth import TenantDep
 from chatport.api.deps import DatabaseDep, SettingsDep
+from chatport.api.params import TextBody
 from chatport.api.responses import ERRORS
 from chatport.errors import WahaError
 from chatport.store.database import Database
@@ -36,7 +37,7 @@ class AgentJobOut(BaseModel):
     updated_at: datetime
 
 
-class ReplyIn(BaseModel):
+class ReplyIn(TextBody):
     reply: str | None = Field(
         max_length=65_536, description="The text to answer with (null: no answer)"
     )
