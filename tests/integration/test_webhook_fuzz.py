@@ -102,6 +102,9 @@ def payloads(draw) -> Any:
         )
     )
     base |= draw(st.dictionaries(st.sampled_from(FIELDS), values, max_size=3))
+    if draw(rarely):
+        media = {"url": values, "mimetype": values | st.just("m" * 300), "filename": values}
+        base |= {"hasMedia": True, "media": draw(st.fixed_dictionaries({}, optional=media))}
     if draw(st.booleans()):
         data = draw(
             st.fixed_dictionaries(
