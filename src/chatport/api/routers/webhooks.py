@@ -92,7 +92,8 @@ async def receive_waha_webhook(request: Request) -> Response:
     The signature is checked on the raw body before it is parsed whenever the key is known
     without it: a named channel's key (or the global one), or the global key (a delivery
     signed with it is authentic whatever its session). Only a delivery routed by its session
-    to a channel with a key of its own is parsed first, to find that channel."""
+    and not signed with the global key, while some channels have keys of their own, is parsed
+    first, to find its channel and so its key."""
     server = server_of(request)
     metrics = server.metrics
     directory = server.directory
