@@ -71,6 +71,18 @@ class Settings(BaseSettings):
         description="The largest request body `chatport serve` accepts (webhooks, API, console, "
         "Baileys uploads); a larger one is refused with 413 while it streams in",
     )
+    dead_letters_per_channel: int = Field(
+        default=10_000,
+        ge=1,
+        description="Dead letters `chatport serve` keeps per channel (those of no channel "
+        "count as one): past it, each new one drops the oldest. Each keeps at most the first "
+        "64 KiB of what was refused, with its length and SHA-256",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, `GET /metrics` needs `Authorization: Bearer <token>` (401 "
+        "without it); unset, the metrics are open",
+    )
     webhook_receipt_hours: float = Field(
         default=48,
         gt=0,

@@ -1,7 +1,7 @@
 """The web console in a real browser (headless Chromium, Playwright): sign in, start an
 import from the simulator and watch its progress bar reach 100 %, retry a failed chat once
-WAHA heals, open a chat and see its sessions; on a desktop and a phone screen. Screenshots
-go to test-artifacts/console/."""
+WAHA heals, open a chat and see its sessions; on a desktop and a phone screen; the content
+security policy blocks nothing the pages use. Screenshots go to test-artifacts/console/."""
 
 from __future__ import annotations
 
@@ -99,6 +99,15 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
 
             context = chromium.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()
+            refused = []  # what the content security policy blocked: nothing, we hope
+            page.on(
+                "console",
+                lambda message: (
+                    refused.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
             page.goto(f"{base}/")
             assert page.url.startswith(f"{base}/login")
             page.get_by_label("API key").fill("cp_wrong")
@@ -150,6 +159,10 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
         assert heads.count() == session_count > 1
         assert heads.first.inner_text().startswith("Session")
         accessible(page)
+        # console.js ran under the policy: it gave each time its local form (the UTC text
+        # moved to the title)
+        assert page.locator("time[datetime]").first.get_attribute("title")
+        assert refused == []
         page.screenshot(path=shots / "conversation.png", full_page=True)
         page.goto(f"{base}/agent-jobs")
         accessible(page)

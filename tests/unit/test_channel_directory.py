@@ -22,7 +22,7 @@ class CountingDirectory(ChannelDirectory):
         self.lookups = 0
         self.release = threading.Event()
 
-    def _lookup(self, session, me_id, name, tenant):
+    def _lookup(self, session, me_id, name, tenant, create):
         self.lookups += 1
         self.release.wait(5)
         return Target(channel=f"channel {self.lookups}", hmac_key=None)  # type: ignore[arg-type]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -16,7 +18,9 @@ from chatport import __version__
 from chatport.api import deps
 from chatport.api.body_limit import BodyLimit
 from chatport.api.console import mount_console
-from chatport.api.deps import DatabaseDep, MetricsDep
+from chatport.api.deps import DatabaseDep, MetricsDep, SettingsDep
+from chatport.api.edge import EdgeGuard
+from chatport.api.responses import ERRORS
 from chatport.api.routers import agent_jobs, baileys, channels, imports, webhooks
 from chatport.bootstrap import Services, build, serve_services
 from chatport.errors import JobBusy, SecretKeyError
@@ -47,6 +51,8 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
+    docs = tuple(path for path in (app.docs_url, app.redoc_url) if path)
+    app.add_middleware(EdgeGuard, docs_paths=docs)
     app.add_exception_handler(JobBusy, _job_busy)
     app.add_exception_handler(SecretKeyError, _secret_unreadable)
     app.router.routes.append(webhooks.ROUTE)
@@ -56,7 +62,12 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.include_router(baileys.router)
     mount_console(app)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness and database reachability",
+        responses=ERRORS,
+    )
     async def healthz(database: DatabaseDep) -> dict[str, str]:
         def ping() -> None:
             with database.engine.connect() as connection:
@@ -65,8 +76,27 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
         await run_in_threadpool(ping)
         return {"status": "ok", "database": database.backend}
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    async def prometheus_metrics(metrics: MetricsDep) -> Response:
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        responses={**ERRORS, 200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
+    async def prometheus_metrics(
+        metrics: MetricsDep,
+        settings: SettingsDep,
+        authorization: Annotated[
+            str | None,
+            Header(description="`Bearer <CHATPORT_METRICS_TOKEN>`, when that is set"),
+        ] = None,
+    ) -> Response:
+        """The process's Prometheus metrics; with `CHATPORT_METRICS_TOKEN` set, only for
+        `Authorization: Bearer <token>` (401 otherwise)."""
+        token = settings.metrics_token
+        if token and not _bearer_is(authorization, token):
+            raise HTTPException(
+                401, "missing or wrong metrics token", {"WWW-Authenticate": "Bearer"}
+            )
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict:
@@ -83,6 +113,14 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
 
     app.openapi = openapi
     return app
+
+
+def _bearer_is(authorization: str | None, token: str) -> bool:
+    """Whether `authorization` is `Bearer <token>` (compared in constant time)."""
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 async def _job_busy(request: Request, error: Exception) -> Response:

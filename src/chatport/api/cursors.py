@@ -1,13 +1,25 @@
-"""Opaque page cursors: a row's sort key, base64url-encoded JSON."""
+"""Opaque page cursors: a row's sort key, base64url-encoded JSON, or a row id in digits.
+
+Cursors come back from clients, so decoding is strict: a cursor is at most `MAX_LENGTH`
+characters, its id a positive 64-bit integer, its time an aware ISO 8601 instant that is a
+valid UTC datetime; anything else is a 400, never a query.
+"""
 
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+import binascii
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from fastapi import HTTPException
+
+MAX_LENGTH = 200
+"""The longest cursor accepted (those chatport makes are under 80 characters)."""
+MAX_ID = 2**63 - 1
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def encode(*key: Any) -> str:
@@ -17,15 +29,42 @@ def encode(*key: Any) -> str:
 
 
 def decode_time_and_id(cursor: str | None) -> tuple[datetime, int] | None:
-    """(timestamp, row id) from a cursor made by `encode`; 400 when it is not one."""
+    """(UTC timestamp, row id) from a cursor made by `encode`; 400 when it is not one."""
     if not cursor:
         return None
+    if len(cursor) > MAX_LENGTH or not cursor.isascii():
+        raise _invalid()
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, row_id = orjson.loads(text)
+        key = orjson.loads(text)
+    except (binascii.Error, ValueError):
+        raise _invalid() from None
+    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str)):
+        raise _invalid()
+    at, row_id = key
+    if type(row_id) is not int or not 0 < row_id <= MAX_ID or len(at) > 40:
+        raise _invalid()
+    try:
         moment = datetime.fromisoformat(at)
         if moment.tzinfo is None:
             raise ValueError("naive time")
-        return moment, int(row_id)
-    except Exception:  # noqa: BLE001 - any malformed cursor is the client's error
-        raise HTTPException(400, "invalid cursor") from None
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _invalid() from None
+    if not _EARLIEST <= moment <= _LATEST:
+        raise _invalid()
+    return moment, row_id
+
+
+def decode_id(cursor: str | None) -> int:
+    """The row id of a digits cursor (0 for none); 400 when it is not a positive 64-bit
+    integer written in ASCII digits."""
+    if not cursor:
+        return 0
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19 or int(cursor) > MAX_ID:
+        raise _invalid()
+    return int(cursor)
+
+
+def _invalid() -> HTTPException:
+    return HTTPException(400, "invalid cursor")

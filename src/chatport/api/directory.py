@@ -44,22 +44,47 @@ class ChannelDirectory:
         self.ttl = ttl
         self._cache: dict[tuple, tuple[float, Target | None]] = {}
         self._lookups: dict[tuple, asyncio.Future[Target | None]] = {}
+        self._keys: tuple[float, bool] | None = None
 
-    async def find(self, envelope: Envelope, name: str | None, tenant: str) -> Target | None:
-        """The target of a delivery, or None when no channel takes it."""
-        me_id = own_number(envelope.me.id) if envelope.me else None
-        key = ("name", tenant, name) if name else ("session", envelope.session, me_id)
+    async def find(
+        self, envelope: Envelope | None, name: str | None, tenant: str, *, create: bool = True
+    ) -> Target | None:
+        """The target of a delivery, or None when no channel takes it: the channel `name` of
+        `tenant` when a name is given (then `envelope` may be None: nothing of the body is
+        needed), else the one of the envelope's WAHA session. `create`: whether an unknown
+        session may create its channel (when the directory creates unknown ones at all)."""
+        if name:
+            session, me_id, create, key = "", None, False, ("name", tenant, name)
+        elif envelope is not None:
+            session = envelope.session
+            me_id = own_number(envelope.me.id) if envelope.me else None
+            create = create and self.create_unknown
+            key = ("session", session, me_id, create)
+        else:
+            raise ValueError("a delivery is found by its channel's name or its envelope")
         cached = self._cache.get(key)
         if cached is not None:
             if cached[0] <= time.monotonic() and key not in self._lookups:
-                self._look_up(key, envelope.session, me_id, name, tenant)  # answered meanwhile
+                self._look_up(key, session, me_id, name, tenant, create)  # answered meanwhile
             return cached[1]
         lookup = self._lookups.get(key)
         if lookup is None:
-            lookup = self._look_up(key, envelope.session, me_id, name, tenant)
+            lookup = self._look_up(key, session, me_id, name, tenant, create)
         return await asyncio.shield(lookup)
 
-    def _look_up(self, key: tuple, *args: str | None) -> asyncio.Future[Target | None]:
+    async def keys_exist(self) -> bool:
+        """Whether any channel has a webhook key of its own (remembered for `ttl` seconds)."""
+        known = self._keys
+        if known is None or known[0] <= time.monotonic():
+            found = await run_in_threadpool(self._any_keys)
+            known = self._keys = (time.monotonic() + self.ttl, found)
+        return known[1]
+
+    def _any_keys(self) -> bool:
+        with self.database.engine.connect() as connection:
+            return webhook_receipts.any_webhook_keys(connection)
+
+    def _look_up(self, key: tuple, *args: str | bool | None) -> asyncio.Future[Target | None]:
         """Start the lookup of `key` (its result goes into the cache when it succeeds)."""
         lookup = asyncio.ensure_future(run_in_threadpool(self._lookup, *args))
         self._lookups[key] = lookup
@@ -78,7 +103,7 @@ class ChannelDirectory:
         return lookup
 
     def _lookup(
-        self, session: str, me_id: str | None, name: str | None, tenant: str
+        self, session: str, me_id: str | None, name: str | None, tenant: str, create: bool
     ) -> Target | None:
         with self.database.unit_of_work() as uow:
             connection = uow.connection
@@ -93,7 +118,7 @@ class ChannelDirectory:
                 )
                 matching = [c for c, me in found if me_id and me == me_id]
                 candidates = matching or [c for c, me in found if not me or not me_id]
-                if len(candidates) != 1 and not (not candidates and self.create_unknown):
+                if len(candidates) != 1 and not (not candidates and create):
                     return None  # unknown, or ambiguous without `me.id` to tell them apart
                 if candidates:
                     channel = candidates[0]

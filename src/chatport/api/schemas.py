@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
+from chatport.api.params import TextBody
 from chatport.outbound import tenant_url_form
 
 T = TypeVar("T")
@@ -20,7 +21,7 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(TextBody):
     """A channel to create: one WhatsApp number behind one WAHA session."""
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")

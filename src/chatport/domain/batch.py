@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import msgspec
 
-from chatport.domain.model import ChatInfo, ContactRef, IncomingMessage, Invalid, Message
+from chatport.domain.model import ChatInfo, ContactRef, IncomingMessage, Invalid, Media, Message
 from chatport.domain.normalise import (
     InvalidValue,
     clean_text,
@@ -24,6 +24,8 @@ from chatport.domain.normalise import (
 )
 
 MAX_EXTERNAL_ID_LENGTH = 256
+MAX_MIME_LENGTH = 255
+"""The longest media type kept (RFC 6838 allows 127 + 1 + 127 characters)."""
 
 
 class PreparedBatch(msgspec.Struct, gc=False):
@@ -123,9 +125,23 @@ def _validate(item: IncomingMessage) -> Message:
         author,
         clean_text(item.text),
         str(item.content_type or "unknown"),
-        item.media,
+        _clean_media(item.media),
         item.raw,
     )
+
+
+def _clean_media(media: Media | None) -> Media | None:
+    """Media metadata every store takes: texts without NUL or lone surrogates, a media type
+    of at most `MAX_MIME_LENGTH` characters and a size within 64 bits (else none)."""
+    if media is None:
+        return None
+    url, filename, mime = clean_text(media.url), clean_text(media.filename), clean_text(media.mime)
+    if mime is not None and len(mime) > MAX_MIME_LENGTH:
+        mime = None
+    size = media.size if media.size is None or 0 <= media.size < 2**63 else None
+    if (url, mime, filename, size) == (media.url, media.mime, media.filename, media.size):
+        return media
+    return Media(url=url, mime=mime, filename=filename, size=size)
 
 
 @lru_cache(maxsize=65_536)

@@ -43,10 +43,14 @@ class ChatPreview:
     moved: bool
 
 
+PREVIEW_CHARS = 500
+"""The most of a message's text a chat's preview keeps."""
+
+
 def preview_text(message: Message) -> str:
     """The one-line text a chat list shows for a message."""
     if message.text:
-        return message.text[:500]
+        return message.text[:PREVIEW_CHARS]
     return f"[{message.content_type}]"
 
 

@@ -24,6 +24,9 @@ _EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _FIRST_SECOND = 86_400
 _FIRST_MILLISECOND = 100_000_000_000
+MAX_JID_LENGTH = 128
+"""The longest id of a chat or person (the stores' column size); WhatsApp's are far shorter."""
+_MAX_PHONE_LENGTH = 32
 
 
 class InvalidValue(ValueError):
@@ -40,20 +43,29 @@ def own_number(value: str | None) -> str | None:
 
 def normalise_jid(value: str | None) -> str:
     """Return the canonical JID of a chat or person, or raise InvalidValue."""
+    jid = _canonical_jid(value)
+    if len(jid) > MAX_JID_LENGTH:
+        raise InvalidValue(f"not a WhatsApp id (longer than {MAX_JID_LENGTH} characters)")
+    return jid
+
+
+def _canonical_jid(value: str | None) -> str:
     if value is None:
         raise InvalidValue("missing id")
     jid = value.strip()
     if not jid:
         raise InvalidValue("empty id")
+    if "\x00" in jid:
+        raise InvalidValue("not a WhatsApp id (a NUL character)")
     if "@" not in jid:
         digits = _PHONE_CHARS.sub("", jid)
         if not (digits.isascii() and digits.isdigit()):
-            raise InvalidValue(f"not a WhatsApp id: {value!r}")
+            raise InvalidValue(f"not a WhatsApp id: {value[:200]!r}")
         return f"{digits}@{USER_SERVER}"
     user, _, server = jid.rpartition("@")
     server = server.lower()
     if not user or server not in _KNOWN_SERVERS | _USER_SERVER_ALIASES:
-        raise InvalidValue(f"not a WhatsApp id: {value!r}")
+        raise InvalidValue(f"not a WhatsApp id: {value[:200]!r}")
     if server in _USER_SERVER_ALIASES:
         user = user.split(":", 1)[0]
         return f"{user}@{USER_SERVER}"
@@ -75,7 +87,8 @@ def is_lid(jid: str) -> bool:
 def phone_of(jid: str) -> str | None:
     """The phone digits of a user JID, or None for groups, LIDs and others."""
     if jid.endswith("@" + USER_SERVER):
-        return jid[: -len(USER_SERVER) - 1]
+        phone = jid[: -len(USER_SERVER) - 1]
+        return phone if len(phone) <= _MAX_PHONE_LENGTH else None
     return None
 
 
@@ -108,7 +121,10 @@ def normalise_timestamp(value: datetime | int | float | str | None) -> datetime:
                 moment = moment.replace(tzinfo=UTC)
     else:
         raise InvalidValue(f"bad timestamp: {value!r}")
-    moment = moment.astimezone(UTC).replace(microsecond=0)
+    try:
+        moment = moment.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise InvalidValue(f"timestamp out of range: {value!r}") from None
     if not _EARLIEST <= moment < _LATEST:
         raise InvalidValue(f"timestamp out of range: {value!r}")
     return moment

@@ -6,7 +6,9 @@ transaction, with the envelope receipts, dead letters and status changes of thos
 under load a transaction carries many webhooks (group commit), alone a webhook waits for
 nobody. A delivery's future completes once its transaction committed, so a 2xx answer means
 durable. A group that fails is written again one delivery at a time, so one bad delivery
-cannot fail its neighbours.
+cannot fail its neighbours; a delivery the database itself refuses as data (a value out of
+range, text it cannot store) is refused as invalid and kept as a dead letter, so WAHA does not
+retry it for ever. Other errors (the database is down) fail the delivery: WAHA retries it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from sqlalchemy.exc import DataError
 
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.changes import MessageChange
@@ -38,11 +42,16 @@ from chatport.sources.waha.webhooks import (
 )
 from chatport.store import webhook_receipts
 from chatport.store.database import Database
+from chatport.store.webhook_receipts import trim_dead_letters
 from chatport.store.write_path.changes import apply_change
 from chatport.store.write_path.events import insert_dead_letters
 from chatport.store.write_path.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
+
+_REFUSED_AS_DATA = (DataError, OverflowError, ValueError)
+"""Errors of one delivery's own data (a value out of range, text a store cannot take), not
+of the database (those fail the delivery, and WAHA retries it)."""
 
 _PRUNE_SLICE = 1_000
 _PRUNE_EVERY_SECONDS = 600.0
@@ -109,6 +118,7 @@ class LiveWriter:
         look_up_lids: bool = True,
         allow_private_urls: bool = False,
         receipts_kept: timedelta = timedelta(hours=48),
+        dead_letters_kept: int = 10_000,
         agent_everywhere: bool = False,
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
         on_results: Callable[[list[tuple[Any, Result | str]]], None] | None = None,
@@ -118,13 +128,15 @@ class LiveWriter:
         `CHATPORT_ALLOW_PRIVATE_URLS`, for the WAHA URLs tenants gave; `agent_everywhere`:
         follow every channel's bursts (a global agent URL), not only those of channels with an
         agent of their own; `receipts_kept`: how long envelope ids are remembered (older ones
-        are pruned a little after each group); `on_written(channel, result, seconds)` is told
-        of every committed group (metrics); `on_results([(tag, result or error text), …])` of
-        the outcomes of each round of groups, at once (the writer process answers with one
-        frame per round)."""
+        are pruned a little after each group); `dead_letters_kept`: the most dead letters a
+        channel keeps (each new one past it drops the oldest); `on_written(channel, result,
+        seconds)` is told of every committed group (metrics); `on_results([(tag, result or
+        error text), …])` of the outcomes of each round of groups, at once (the writer process
+        answers with one frame per round)."""
         self.database = database
         self.max_batch = max_batch
         self.receipts_kept = receipts_kept
+        self.dead_letters_kept = dead_letters_kept
         self.agent_everywhere = agent_everywhere
         self._next_prune = 0.0
         self._lids = StoredLids(database)
@@ -201,11 +213,37 @@ class LiveWriter:
                 for delivery in deliveries:
                     self._write_group([delivery])
                 return
-            logger.exception("webhook delivery %s not written", deliveries[0].envelope.id)
-            deliveries[0].future.set_exception(error)
+            delivery = deliveries[0]
+            if isinstance(error, _REFUSED_AS_DATA):
+                self._refuse(delivery, error)
+                return
+            logger.exception("webhook delivery %s not written", delivery.envelope.id)
+            delivery.future.set_exception(error)
             return
         for index, delivery in enumerate(deliveries):
             delivery.future.set_result(results[index])
+
+    def _refuse(self, delivery: _Delivery, error: Exception) -> None:
+        """A delivery the database refused as data: invalid, kept as a dead letter."""
+        envelope = delivery.envelope
+        reason = f"the database refused the {envelope.event} payload: {type(error).__name__}"
+        logger.warning("webhook delivery %s refused: %s", envelope.id, error)
+        refused = Invalid(reason, envelope.id, None, bytes(envelope.payload))
+        try:
+            with self.database.unit_of_work() as uow:
+                now = datetime.now(UTC)
+                channel = delivery.channel
+                connection, ops = uow.connection, uow.ops
+                insert_dead_letters(connection, ops, channel, Origin.LIVE, [refused], now)
+                trim_dead_letters(connection, channel.id, self.dead_letters_kept)
+                receipt = [(envelope.id, envelope.event)]  # WAHA's retries are duplicates
+                webhook_receipts.record_receipts(connection, ops, channel.id, receipt, now)
+                uow.commit()
+        except Exception as failed:  # noqa: BLE001 - not even its dead letter: WAHA retries
+            logger.exception("webhook delivery %s not written", envelope.id)
+            delivery.future.set_exception(failed)
+            return
+        delivery.future.set_result(Result(Outcome.INVALID, reason))
 
     def _write(self, deliveries: list[_Delivery]) -> dict[int, Result]:
         channel = deliveries[0].channel
@@ -218,6 +256,8 @@ class LiveWriter:
                 plan, batch = self._plan_in_transaction(uow, channel, deliveries, lids)
                 result = uow.write_batch(channel, batch, origin=Origin.LIVE)
                 missing = self._apply(uow, channel, plan)
+                if plan.refused or batch.invalid:
+                    trim_dead_letters(uow.connection, channel.id, self.dead_letters_kept)
                 uow.commit()
         self._on_written(channel, result, time.monotonic() - started)
         self._follow_lids(channel, batch)

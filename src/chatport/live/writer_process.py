@@ -204,6 +204,7 @@ def main() -> None:
         database,
         receipts_kept=timedelta(hours=settings.webhook_receipt_hours),
         allow_private_urls=settings.allow_private_urls,
+        dead_letters_kept=settings.dead_letters_per_channel,
         agent_everywhere=bool(settings.agent_url),
         on_written=lambda channel, result, seconds: send(("written", (result.created, seconds))),
         on_results=lambda outcomes: send(("results", outcomes)),

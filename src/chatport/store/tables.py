@@ -291,8 +291,14 @@ dead_letters = Table(
     Column("payload", Text),
     Column("received_at", UtcDateTime, nullable=False),
     Column("retried_at", UtcDateTime),
+    Column("payload_bytes", BigInteger),
+    Column("payload_sha256", String(64)),
     Index("ix_dead_letters_received_at", "received_at"),
+    Index("ix_dead_letters_channel_id_id", "channel_id", "id"),
 )
+"""What was refused, with the reason: at most the first 64 KiB of it (`payload`, NUL
+characters as U+FFFD), its length in bytes and its SHA-256 (hex). The edge keeps at most
+`CHATPORT_DEAD_LETTERS_PER_CHANNEL` per channel (those of no channel count as one)."""
 
 lid_mappings = Table(
     "lid_mappings",

@@ -12,7 +12,7 @@ from chatport.domain.model import Channel
 from chatport.store.backends.bulk import BulkOps, Match
 from chatport.store.channels import channel_by_id
 from chatport.store.tables import channels, dead_letters, webhook_receipts
-from chatport.store.write_path.events import DEAD_LETTER_COLUMNS
+from chatport.store.write_path.events import DEAD_LETTER_COLUMNS, dead_letter_row
 
 RECEIPT_COLUMNS = ("channel_id", "envelope_id", "event", "received_at")
 
@@ -28,6 +28,12 @@ def channels_of_session(
         .order_by(channels.c.id)
     ).all()
     return [(channel_by_id(connection, row.id, default_timeout), row.me_id) for row in rows]
+
+
+def any_webhook_keys(connection: Connection) -> bool:
+    """Whether any channel has a webhook HMAC key of its own."""
+    query = select(channels.c.id).where(channels.c.webhook_hmac_key.is_not(None)).limit(1)
+    return connection.execute(query).first() is not None
 
 
 def seen_envelopes(
@@ -87,15 +93,37 @@ def keep_request(
     body: bytes,
     channel: Channel | None = None,
     envelope_id: str | None = None,
+    source: str = "webhook",
 ) -> None:
-    """Keep a refused webhook request verbatim in `dead_letters` with the reason."""
-    row = (
+    """Keep a refused request in `dead_letters` with the reason (its first 64 KiB, its
+    length and hash: `dead_letter_row`)."""
+    row = dead_letter_row(
         channel.tenant_id if channel else None,
         channel.id if channel else None,
-        "webhook",
+        source,
         reason,
-        envelope_id[:256] if envelope_id else None,
-        body.decode("utf-8", "replace"),
+        envelope_id,
+        body,
         ops.encode_time(datetime.now(UTC)),
     )
     ops.insert_rows(connection, dead_letters, DEAD_LETTER_COLUMNS, [row])
+
+
+def trim_dead_letters(connection: Connection, channel_id: int | None, keep: int) -> int:
+    """Drop the channel's oldest dead letters beyond the newest `keep` (`channel_id` None:
+    those of no channel); how many went."""
+    if channel_id is None:
+        mine = dead_letters.c.channel_id.is_(None)
+    else:
+        mine = dead_letters.c.channel_id == channel_id
+    oldest_kept = (
+        select(dead_letters.c.id)
+        .where(mine)
+        .order_by(dead_letters.c.id.desc())
+        .offset(keep - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return connection.execute(
+        delete(dead_letters).where(mine, dead_letters.c.id < oldest_kept)
+    ).rowcount

@@ -2,7 +2,7 @@
 
 Every console page needs it (`ConsoleTenant`); without a valid key the browser is sent to
 `/login`. Forms that change something also refuse posts from other sites (the cookie is
-`SameSite=Lax`, and the `Origin` header, when sent, must be this server).
+`SameSite=Lax`, and the `Origin` header must be sent and name this server).
 """
 
 from __future__ import annotations
@@ -49,13 +49,20 @@ ConsoleTenant = Annotated[Tenant, Depends(console_tenant)]
 
 
 def same_origin(request: Request) -> None:
-    """403 for a form posted from another site (its `Origin` is neither this server's `Host`
-    nor, behind a reverse proxy, the `X-Forwarded-Host` it was asked for)."""
+    """403 for a form not posted from this site: its `Origin` must be this server's `Host`
+    (or, behind a reverse proxy, the `X-Forwarded-Host` it was asked for). Browsers send
+    `Origin` with every form post; one without it, or with `Origin: null` (a sandboxed frame,
+    a `data:` page, some redirects), is refused too."""
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")}
-        if urlsplit(origin).netloc not in hosts - {""}:
-            raise ConsoleError(403, "This form was posted from another site; it was refused.")
+    if not origin or origin == "null":
+        raise ConsoleError(403, "This form was posted without its origin; it was refused.")
+    hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")}
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        netloc = ""
+    if netloc not in hosts - {""}:
+        raise ConsoleError(403, "This form was posted from another site; it was refused.")
 
 
 SameOrigin = Depends(same_origin)

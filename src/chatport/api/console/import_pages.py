@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
 from chatport.api.deps import DatabaseDep, ImportRunnerDep
+from chatport.api.params import ChannelName
 from chatport.api.routers import imports
 from chatport.engines.inprocess.runner import ImportRunner
 from chatport.store.database import Database
@@ -47,7 +48,7 @@ async def import_page(
     runner: ImportRunnerDep,
     tenant: ConsoleTenant,
     job_id: UUID,
-    error: str | None = None,
+    error: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     job, channel = await _tenant_job(database, tenant, job_id)
     return render(
@@ -82,7 +83,7 @@ async def start_import(
     database: DatabaseDep,
     runner: ImportRunnerDep,
     tenant: ConsoleTenant,
-    channel: str,
+    channel: ChannelName,
     days: Annotated[str, Form(max_length=10)] = "",
     chat_id: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:

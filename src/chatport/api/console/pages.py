@@ -15,6 +15,7 @@ from chatport.api.console import views
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
 from chatport.api.deps import DatabaseDep
+from chatport.api.params import ChannelName, ChatId, Cursor
 from chatport.api.routers.channels import run_read
 from chatport.store.jobs import agent_jobs
 from chatport.store.jobs import import_jobs as jobs
@@ -72,10 +73,10 @@ async def chats_page(
     request: Request,
     database: DatabaseDep,
     tenant: ConsoleTenant,
-    channel: str,
+    channel: ChannelName,
     q: Annotated[str, Query(max_length=100)] = "",
     unread: bool = False,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> Response:
     before = _cursor(cursor)
     search = views.search_terms(q) if q.strip() else None
@@ -116,9 +117,9 @@ async def conversation_page(
     request: Request,
     database: DatabaseDep,
     tenant: ConsoleTenant,
-    channel: str,
-    chat_id: str,
-    cursor: str | None = None,
+    channel: ChannelName,
+    chat_id: ChatId,
+    cursor: Cursor = None,
 ) -> Response:
     before = _cursor(cursor)
 
@@ -128,7 +129,12 @@ async def conversation_page(
         if chat is None:
             raise ConsoleError(404, f"Channel {channel!r} has no chat {chat_id!r}.")
         newest_first = reads.messages_page(
-            connection, row.id, chat_id, limit=MESSAGES_PER_PAGE, before=before
+            connection,
+            row.id,
+            chat_id,
+            limit=MESSAGES_PER_PAGE,
+            before=before,
+            text_limit=views.TEXT_SHOWN + 1,  # one more: the page can say it is truncated
         )
         ids = {message.session_id for message in newest_first if message.session_id}
         return {
@@ -155,7 +161,7 @@ async def conversation_page(
 
 @router.post("/channels/{channel}/chats/{chat_id}/read", dependencies=[SameOrigin])
 async def mark_chat_read(
-    database: DatabaseDep, tenant: ConsoleTenant, channel: str, chat_id: str
+    database: DatabaseDep, tenant: ConsoleTenant, channel: ChannelName, chat_id: ChatId
 ) -> Response:
     def mark() -> None:
         with database.unit_of_work() as uow:
@@ -170,7 +176,10 @@ async def mark_chat_read(
 
 @router.get("/agent-jobs", response_class=HTMLResponse)
 async def agent_jobs_page(
-    request: Request, database: DatabaseDep, tenant: ConsoleTenant, status: str | None = None
+    request: Request,
+    database: DatabaseDep,
+    tenant: ConsoleTenant,
+    status: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     if status is not None and status not in AGENT_JOB_STATUSES:
         status = None
@@ -182,7 +191,7 @@ async def agent_jobs_page(
         for channel_id in {job.channel_id for job in found}:
             ids = {i for job in found if job.channel_id == channel_id for i in job.message_ids}
             for external_id, row in console.messages_by_external_id(
-                connection, channel_id, ids
+                connection, channel_id, ids, views.TEXT_SHOWN + 1
             ).items():
                 bubbles[channel_id, external_id] = row
         return {"jobs": found, "channel_names": names, "bubbles": bubbles}

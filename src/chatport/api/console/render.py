@@ -24,7 +24,10 @@ templates.env.filters.update(
     number=lambda value: f"{value or 0:,}",
     person=views.person,
     web_link=views.web_link,
+    shown_text=views.shown_text,
 )
+templates.env.tests["truncated"] = views.truncated
+templates.env.globals["TEXT_SHOWN"] = views.TEXT_SHOWN
 
 
 class ConsoleError(Exception):

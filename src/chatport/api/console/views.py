@@ -21,6 +21,20 @@ _MEDIA = {
 }
 
 
+TEXT_SHOWN = 65_536
+"""The most of a message's text a page shows (a longer one ends with a "truncated" note)."""
+
+
+def shown_text(text: str | None) -> str:
+    """The part of `text` a page shows: its first `TEXT_SHOWN` characters."""
+    return (text or "")[:TEXT_SHOWN]
+
+
+def truncated(text: str | None) -> bool:
+    """Whether a page shows only part of `text`."""
+    return text is not None and len(text) > TEXT_SHOWN
+
+
 @dataclass
 class SessionGroup:
     """Consecutive messages of one conversation session, as a conversation shows them."""

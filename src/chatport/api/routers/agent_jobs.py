@@ -14,12 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from chatport.agent.delivery import reply_to_job
 from chatport.api.auth import TenantDep
 from chatport.api.deps import DatabaseDep, SettingsDep
+from chatport.api.params import TextBody
+from chatport.api.responses import ERRORS
 from chatport.errors import WahaError
 from chatport.store.database import Database
 from chatport.store.jobs import agent_jobs
 from chatport.store.tenants import Tenant
 
-router = APIRouter(tags=["agent jobs"])
+router = APIRouter(tags=["agent jobs"], responses=ERRORS)
 
 
 class AgentJobOut(BaseModel):
@@ -35,7 +37,7 @@ class AgentJobOut(BaseModel):
     updated_at: datetime
 
 
-class ReplyIn(BaseModel):
+class ReplyIn(TextBody):
     reply: str | None = Field(
         max_length=65_536, description="The text to answer with (null: no answer)"
     )
@@ -57,7 +59,9 @@ def _tenant_job(database: Database, tenant: Tenant, job_id: UUID) -> Any:
 async def list_agent_jobs(
     database: DatabaseDep,
     tenant: TenantDep,
-    status: Annotated[str | None, Query(description="Only jobs in this status")] = None,
+    status: Annotated[
+        str | None, Query(max_length=32, description="Only jobs in this status")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AgentJobOut]:
     """The tenant's agent jobs, newest first."""
@@ -75,7 +79,11 @@ async def get_agent_job(database: DatabaseDep, tenant: TenantDep, job_id: UUID) 
     return _out(await run_in_threadpool(_tenant_job, database, tenant, job_id))
 
 
-@router.post("/api/agent-jobs/{job_id}/reply", response_model=AgentJobOut)
+@router.post(
+    "/api/agent-jobs/{job_id}/reply",
+    response_model=AgentJobOut,
+    responses={502: {"description": "WAHA would not send the reply (post it again)"}},
+)
 async def reply_to_agent_job(
     database: DatabaseDep, settings: SettingsDep, tenant: TenantDep, job_id: UUID, body: ReplyIn
 ) -> AgentJobOut:

@@ -17,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from chatport.api import cursors
 from chatport.api.auth import TenantDep
 from chatport.api.deps import DatabaseDep, SettingsDep
+from chatport.api.params import ChannelName, ChatId, Cursor
+from chatport.api.responses import ERRORS
 from chatport.api.schemas import (
     ChannelIn,
     ChannelOut,
@@ -35,9 +37,8 @@ from chatport.store.database import Database
 from chatport.store.reads import api as reads
 from chatport.store.tenants import Tenant
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERRORS)
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
 
 async def run_read(database: Database, work) -> Any:
@@ -143,7 +144,7 @@ async def create_tenant_channel(
 
 
 @router.get("/channels/{channel}", tags=["channels"], response_model=ChannelOut)
-async def get_channel(database: DatabaseDep, tenant: TenantDep, channel: str) -> ChannelOut:
+async def get_channel(database: DatabaseDep, tenant: TenantDep, channel: ChannelName) -> ChannelOut:
     """One channel."""
     return _channel_out(await run_read(database, lambda c: _channel(c, tenant, channel)))
 
@@ -152,7 +153,7 @@ async def get_channel(database: DatabaseDep, tenant: TenantDep, channel: str) ->
 async def list_chats(
     database: DatabaseDep,
     tenant: TenantDep,
-    channel: str,
+    channel: ChannelName,
     limit: Limit = 50,
     cursor: Cursor = None,
     unread: Annotated[bool, Query(description="Only chats with unread messages")] = False,
@@ -178,8 +179,8 @@ async def list_chats(
 async def list_messages(
     database: DatabaseDep,
     tenant: TenantDep,
-    channel: str,
-    chat_id: str,
+    channel: ChannelName,
+    chat_id: ChatId,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[MessageOut]:
@@ -202,7 +203,7 @@ async def list_messages(
     response_model=list[SessionOut],
 )
 async def list_sessions(
-    database: DatabaseDep, tenant: TenantDep, channel: str, chat_id: str
+    database: DatabaseDep, tenant: TenantDep, channel: ChannelName, chat_id: ChatId
 ) -> list[SessionOut]:
     """A chat's conversation sessions, oldest first."""
 
@@ -216,7 +217,7 @@ async def list_sessions(
 
 @router.post("/channels/{channel}/chats/{chat_id}/read", tags=["chats"], response_model=ReadOut)
 async def read_chat(
-    database: DatabaseDep, tenant: TenantDep, channel: str, chat_id: str
+    database: DatabaseDep, tenant: TenantDep, channel: ChannelName, chat_id: ChatId
 ) -> ReadOut:
     """Mark a chat read: its unread count goes to 0."""
 
@@ -236,7 +237,7 @@ async def list_contacts(
     database: DatabaseDep, tenant: TenantDep, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[ContactOut]:
     """The tenant's contacts (one per person, across channels)."""
-    after = _after(cursor)
+    after = cursors.decode_id(cursor)
     rows = await run_read(
         database, lambda c: reads.contacts_page(c, tenant.id, limit=limit, after=after)
     )
@@ -250,11 +251,13 @@ async def list_events(
     tenant: TenantDep,
     limit: Limit = 100,
     cursor: Cursor = None,
-    channel: Annotated[str | None, Query(description="Only this channel's events")] = None,
+    channel: Annotated[
+        str | None, Query(max_length=100, description="Only this channel's events")
+    ] = None,
 ) -> Page[EventOut]:
     """The tenant's outbox events in order, for integrators: keep the last `next_cursor` and
     poll with it (an empty page keeps the cursor)."""
-    after = _after(cursor)
+    after = cursors.decode_id(cursor)
 
     def page(connection: Connection) -> list[Any]:
         channel_id = _channel(connection, tenant, channel).id if channel else None
@@ -265,11 +268,3 @@ async def list_events(
     rows = await run_read(database, page)
     items = [EventOut.model_validate(row, from_attributes=True) for row in rows]
     return Page(items=items, next_cursor=str(rows[-1].id) if rows else cursor)
-
-
-def _after(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19:
-        raise HTTPException(400, "invalid cursor")
-    return int(cursor)

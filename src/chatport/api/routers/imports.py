@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.api.auth import TenantDep
 from chatport.api.deps import DatabaseDep, ImportRunnerDep
+from chatport.api.params import ChannelName
+from chatport.api.responses import ERRORS
 from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.engines.inprocess.runner import ImportRunner
 from chatport.errors import JobBusy, NotFoundError
@@ -28,7 +30,7 @@ from chatport.store.jobs import import_jobs as jobs
 from chatport.store.reads import api as reads
 from chatport.store.tenants import Tenant
 
-router = APIRouter(prefix="/v1", tags=["imports"])
+router = APIRouter(prefix="/v1", tags=["imports"], responses=ERRORS)
 _FAILED_SHOWN = 100
 
 
@@ -118,7 +120,7 @@ async def start_import(
     database: DatabaseDep,
     runner: ImportRunnerDep,
     tenant: TenantDep,
-    channel: str,
+    channel: ChannelName,
     body: ImportIn,
 ) -> ImportOut:
     """Start importing the channel's history from its WAHA (the channel needs `waha_url`)."""

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from chatport.domain.model import ContentType, IncomingMessage, Media
+from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.sources.base import HistoryPart
 from chatport.sources.waha.messages import (
     CONTENT_TYPES,
@@ -78,10 +79,19 @@ def lid_pairs(payload: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _pair(pairs: dict[str, str], lid: Any, phone: Any) -> None:
+    """Add the pair when both are WhatsApp ids (no NUL, not too long: see normalise_jid)."""
     if isinstance(lid, str) and lid.endswith("@lid") and isinstance(phone, str):
         phone = user_jid(phone) or phone
-        if phone.endswith("@c.us"):
+        if phone.endswith("@c.us") and _valid_jid(lid) and _valid_jid(phone):
             pairs[lid] = phone
+
+
+def _valid_jid(jid: str) -> bool:
+    try:
+        normalise_jid(jid)
+    except InvalidValue:
+        return False
+    return True
 
 
 def _message(item: Mapping[str, Any], lids: dict[str, str], names: dict) -> IncomingMessage | None:

@@ -230,7 +230,12 @@ def _content_type(message: WahaPayload, content: dict[str, msgspec.Raw]) -> str:
 
 def long_number(value: Any) -> int | None:
     """A protobuf number as Baileys serialises it (a number, a numeric string, or a Long
-    `{low, high}`): timestamps, file lengths."""
+    `{low, high}`): timestamps, file lengths; None when it is none, or outside 0..2^63-1."""
+    number = _long_number(value)
+    return number if number is not None and 0 <= number < 2**63 else None
+
+
+def _long_number(value: Any) -> int | None:
     if isinstance(value, Mapping):
         low, high = value.get("low"), value.get("high")
         if isinstance(low, int) and isinstance(high, int):
@@ -238,8 +243,10 @@ def long_number(value: Any) -> int | None:
         return None
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) < 2**63 else None
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
+        return int(value.strip()) if len(value.strip()) < 20 else None
     return None

@@ -2,7 +2,14 @@
 parsing. Pure.
 
 Signatures: `X-Webhook-Hmac` is the lower-case hex HMAC-SHA512 of the raw body (v1), or of
-`"{X-Webhook-Timestamp}.{body}"` when `X-Webhook-Hmac-Version: 2`; both are accepted.
+`"{X-Webhook-Timestamp}.{body}"` when `X-Webhook-Hmac-Version: 2`; both are accepted. Check
+them on the raw bytes before parsing (`signature_valid`).
+
+Parsing is the edge of the live path: `parse_envelope` refuses (400/422 with the reason)
+what is not a WAHA envelope with fields of sane sizes, and a payload that breaks the rules
+of `sources/edge_json.py` (depth, NUL characters, UTF-8, 64-bit integers); `message_of` and
+`change_of` refuse values no message or change can have (an ack outside -1..4, ids too long,
+a chat that is not a WhatsApp id). What passes can be stored on both back ends.
 """
 
 from __future__ import annotations
@@ -11,12 +18,15 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
+from chatport.domain.batch import MAX_EXTERNAL_ID_LENGTH
 from chatport.domain.changes import MessageChange
 from chatport.domain.model import IncomingMessage
+from chatport.domain.normalise import InvalidValue, normalise_jid
+from chatport.sources import edge_json
 from chatport.sources.waha.messages import (
     UnreadableMessage,
     decode_message,
@@ -51,22 +61,32 @@ class WebhookRejected(Exception):
         self.reason = reason
 
 
+ACKS = range(-1, 5)
+"""WAHA's ack values: -1 error, 0 pending, 1 server, 2 device, 3 read, 4 played."""
+
+_Id = Annotated[str, msgspec.Meta(max_length=128)]
+_Name = Annotated[str, msgspec.Meta(max_length=1000)]
+_Moment = (
+    Annotated[int, msgspec.Meta(ge=0, le=2**53)] | Annotated[float, msgspec.Meta(ge=0, le=2**53)]
+)
+
+
 class Me(msgspec.Struct, frozen=True):
-    id: str | None = None
-    lid: str | None = None
-    pushName: str | None = None  # noqa: N815 - WAHA's field name
+    id: _Id | None = None
+    lid: _Id | None = None
+    pushName: _Name | None = None  # noqa: N815 - WAHA's field name
 
 
 class Envelope(msgspec.Struct, frozen=True):
     """One webhook delivery. `payload` stays raw JSON: a message keeps its bytes verbatim."""
 
-    id: str
-    event: str
-    session: str
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    event: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    session: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     payload: msgspec.Raw
-    timestamp: int | float | None = None
+    timestamp: _Moment | None = None
     me: Me | None = None
-    engine: str | None = None
+    engine: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
@@ -127,14 +147,27 @@ def chat_key(envelope: Envelope) -> str:
 
 
 def parse_envelope(body: bytes) -> Envelope:
-    """The envelope of a delivery; WebhookRejected (400 malformed JSON, 422 missing or
-    mistyped fields) with the reason."""
+    """The envelope of a delivery, its payload checked (`sources/edge_json.py`);
+    WebhookRejected (400 malformed or too deeply nested JSON, 422 missing, mistyped or
+    out-of-range fields, NUL characters) with the reason."""
     try:
-        return _decode_envelope(body)
+        envelope = _decode_envelope(body)
+    except RecursionError:
+        reason = f"JSON nested deeper than {edge_json.MAX_DEPTH} levels"
+        raise WebhookRejected(400, reason) from None
     except msgspec.ValidationError as error:
         raise WebhookRejected(422, f"not a WAHA webhook envelope: {error}") from None
     except msgspec.DecodeError as error:
         raise WebhookRejected(400, f"malformed JSON: {error}") from None
+    me = envelope.me
+    named = (envelope.id, envelope.event, envelope.session, me.id or "" if me else "")
+    if any("\x00" in text for text in named):
+        raise WebhookRejected(422, "not a WAHA webhook envelope: a NUL character in a field")
+    try:
+        edge_json.decode(envelope.payload, "payload")
+    except edge_json.UnsafeJson as unsafe:
+        raise WebhookRejected(unsafe.status, unsafe.reason) from None
+    return envelope
 
 
 @dataclass(frozen=True)
@@ -178,22 +211,33 @@ def change_of(envelope: Envelope, lids: Mapping[str, str]) -> MessageChange:
     if envelope.event == "message.ack":
         ack = payload.get("ack")
         message_id = payload.get("id")
-        if not isinstance(message_id, str) or not isinstance(ack, int):
+        if not isinstance(message_id, str) or type(ack) is not int:
             raise WebhookRejected(422, "message.ack payload without a message id and an ack")
-        return MessageChange("ack", None, message_id=message_id, ack=ack)
+        if ack not in ACKS:
+            raise WebhookRejected(422, f"message.ack payload: ack {ack} is not one of -1..4")
+        return MessageChange("ack", None, message_id=_id(message_id, "id"), ack=ack)
     if envelope.event == "message.revoked":
         before = payload.get("before") if isinstance(payload.get("before"), dict) else None
         after = payload.get("after") if isinstance(payload.get("after"), dict) else {}
         wa_id = payload.get("revokedMessageId")
         message_id = before.get("id") if before else None
-        if not message_id and not isinstance(wa_id, str):
+        if not isinstance(message_id, str):
+            message_id = None
+        if not isinstance(wa_id, str):
+            wa_id = None
+        if not message_id and not wa_id:
             raise WebhookRejected(422, "message.revoked payload without the revoked message's id")
         return MessageChange(
-            "revoked", _chat_of(after, lids), message_id, wa_id, at=after.get("timestamp")
+            "revoked",
+            _chat_of(after, lids),
+            _id(message_id, "before.id"),
+            _id(wa_id, "revokedMessageId"),
+            at=after.get("timestamp"),
         )
     wa_id = payload.get("editedMessageId")
     if not isinstance(wa_id, str) or not wa_id:
         raise WebhookRejected(422, "message.edited payload without editedMessageId")
+    wa_id = _id(wa_id, "editedMessageId")
     body = payload.get("body")
     return MessageChange(
         "edited",
@@ -204,6 +248,13 @@ def change_of(envelope: Envelope, lids: Mapping[str, str]) -> MessageChange:
     )
 
 
+def _id(value: str | None, field: str) -> str | None:
+    """A message id of a change payload, refused (422) when no stored message can have it."""
+    if value is not None and len(value) > MAX_EXTERNAL_ID_LENGTH:
+        raise WebhookRejected(422, f"{field} longer than {MAX_EXTERNAL_ID_LENGTH} characters")
+    return value
+
+
 def _chat_of(message: Mapping[str, Any], lids: Mapping[str, str]) -> str | None:
     chat = message.get("to") if message.get("fromMe") else message.get("from")
     if not isinstance(chat, str) or not chat:
@@ -211,7 +262,11 @@ def _chat_of(message: Mapping[str, Any], lids: Mapping[str, str]) -> str | None:
     data = message.get("_data")
     key = data.get("key") if isinstance(data, dict) else None
     twin = key.get("remoteJidAlt") if isinstance(key, dict) else None
-    return resolve(chat, twin if isinstance(twin, str) else None, lids)
+    resolved = resolve(chat, twin if isinstance(twin, str) else None, lids)
+    try:
+        return normalise_jid(resolved)
+    except InvalidValue as invalid:
+        raise WebhookRejected(422, f"the changed message's chat: {invalid}") from None
 
 
 def _payload(envelope: Envelope) -> dict[str, Any]:

@@ -114,8 +114,10 @@ def messages_page(
     *,
     limit: int,
     before: tuple[datetime, int] | None = None,
+    text_limit: int | None = None,
 ) -> list[Any]:
-    """A chat's messages, newest first, with their authors' WhatsApp ids."""
+    """A chat's messages, newest first, with their authors' WhatsApp ids; with `text_limit`,
+    only that many characters of each text are read."""
     query = (
         select(
             messages.c.id,
@@ -126,7 +128,7 @@ def messages_page(
             messages.c.from_me,
             contacts.c.wa_id.label("author"),
             messages.c.content_type,
-            messages.c.text,
+            text_column(text_limit),
             messages.c.media_url,
             messages.c.media_mime,
             messages.c.media_filename,
@@ -243,3 +245,10 @@ def set_agent(
             updated_at=datetime.now(UTC),
         )
     )
+
+
+def text_column(limit: int | None) -> Any:
+    """`messages.text`, or its first `limit` characters (as `text`) when a limit is given."""
+    if limit is None:
+        return messages.c.text
+    return func.substr(messages.c.text, 1, limit).label("text")

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from chatport.store.reads.api import SESSION_COLUMNS
+from chatport.store.reads.api import SESSION_COLUMNS, text_column
 from chatport.store.tables import chats, messages, sessions
 
 
@@ -49,15 +49,19 @@ def sessions_by_id(connection: Connection, channel_id: int, ids: Collection[Any]
 
 
 def messages_by_external_id(
-    connection: Connection, channel_id: int, external_ids: Collection[str]
+    connection: Connection,
+    channel_id: int,
+    external_ids: Collection[str],
+    text_limit: int | None = None,
 ) -> dict[str, Any]:
-    """The channel's messages among `external_ids` (their time, text and kind), by id."""
+    """The channel's messages among `external_ids` (their time, text and kind), by id; with
+    `text_limit`, only that many characters of each text are read."""
     if not external_ids:
         return {}
     query = select(
         messages.c.external_id,
         messages.c.sent_at,
         messages.c.content_type,
-        messages.c.text,
+        text_column(text_limit),
     ).where(messages.c.channel_id == channel_id, messages.c.external_id.in_(list(external_ids)))
     return {row.external_id: row for row in connection.execute(query)}

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, case, or_, select, update
 
 from chatport.domain.changes import MessageChange
+from chatport.domain.chats import PREVIEW_CHARS
 from chatport.domain.normalise import InvalidValue, normalise_jid, normalise_timestamp
 from chatport.store.tables import chats, messages
 
@@ -43,7 +44,7 @@ def apply_change(connection: Connection, channel_id: int, change: MessageChange)
                 chats.c.chat_id == row.chat_id,
                 chats.c.last_message_id == row.external_id,
             )
-            .values(last_message_text=change.text)
+            .values(last_message_text=change.text[:PREVIEW_CHARS])
         )
     return True
 

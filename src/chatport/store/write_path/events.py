@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -29,8 +30,46 @@ DEAD_LETTER_COLUMNS = (
     "reason",
     "external_id",
     "payload",
+    "payload_bytes",
+    "payload_sha256",
     "received_at",
 )
+DEAD_LETTER_PAYLOAD_BYTES = 64 * 1024
+"""The most of a refused payload a dead letter keeps (its length and hash are kept whole)."""
+DEAD_LETTER_REASON_CHARS = 2_000
+
+
+def dead_letter_row(
+    tenant_id: int | None,
+    channel_id: int | None,
+    source: str,
+    reason: str,
+    external_id: str | None,
+    payload: bytes | None,
+    stamp: object,
+) -> tuple:
+    """A `dead_letters` row (`DEAD_LETTER_COLUMNS`) that every store takes: the payload's
+    first `DEAD_LETTER_PAYLOAD_BYTES` as text (invalid UTF-8 and NUL as U+FFFD), its length
+    and SHA-256; the reason and id shortened, without NUL."""
+    text = size = digest = None
+    if payload is not None:
+        text = _storable(payload[:DEAD_LETTER_PAYLOAD_BYTES].decode("utf-8", "replace"))
+        size, digest = len(payload), hashlib.sha256(payload).hexdigest()
+    return (
+        tenant_id,
+        channel_id,
+        source,
+        _storable(reason[:DEAD_LETTER_REASON_CHARS]),
+        _storable(external_id[:256]) if external_id is not None else None,
+        text,
+        size,
+        digest,
+        stamp,
+    )
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def insert_events(
@@ -61,16 +100,17 @@ def insert_dead_letters(
     invalid: Sequence[Invalid],
     now: datetime,
 ) -> None:
-    """Keep every refused message with its reason, so nothing given to chatport is lost."""
+    """Keep every refused message with its reason (`dead_letter_row`: its first 64 KiB, its
+    length and hash)."""
     stamp = ops.encode_time(now)
     rows = [
-        (
+        dead_letter_row(
             channel.tenant_id,
             channel.id,
             str(origin),
             item.reason,
             item.external_id,
-            jsoncodec.dumps(item.raw).decode() if item.raw is not None else None,
+            jsoncodec.dumps(item.raw) if item.raw is not None else None,
             stamp,
         )
         for item in invalid
