@@ -7,7 +7,8 @@ test) and swaps the command that starts fetch processes for one that applies it 
 
 from __future__ import annotations
 
-import time
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from chatport.store.jobs import import_jobs as jobs
 from chatport.store.write_path.unit_of_work import UnitOfWork
 
 SetAttr = Callable[[Any, str, Any], None]
+
+released = threading.Event()
+"""Set by the test to end the waits of `slow_checkpoints_after_first` in its process."""
 
 
 def plant(monkeypatch: pytest.MonkeyPatch, fault: str, *args: Any) -> None:
@@ -56,16 +60,23 @@ def deadlock_after_second_checkpoint(set_attr: SetAttr, marker: str) -> None:
     set_attr(jobs, "checkpoint", deadlocked_once)
 
 
-def slow_checkpoints_after_first(set_attr: SetAttr, seconds: float) -> None:
-    """Every checkpoint but the first (of each process) takes `seconds` more, inside its
-    chunk's transaction."""
+def slow_checkpoints_after_first(set_attr: SetAttr, begun: str, seconds: float = 120) -> None:
+    """Every checkpoint but the first (of each process) creates the file `begun`, then holds
+    its chunk's transaction open until `released` (of the process) is set, `seconds` at most.
+    A checkpoint is the last step of its chunk's transaction, and a process writes its chunks
+    one after another: once `begun` exists, a chunk has committed and another is under way.
+    In the test's process (SQLite's writer thread) the test sets `released`; a fetch process
+    (PostgreSQL) is killed before its wait ends."""
     real_checkpoint, calls = jobs.checkpoint, []
+    released = threading.Event()
+    set_attr(sys.modules[__name__], "released", released)
 
     def slow_checkpoint(*args: Any) -> jobs.Checkpoint:
         state = real_checkpoint(*args)
         calls.append(state)
         if len(calls) > 1:
-            time.sleep(seconds)
+            Path(begun).touch()
+            released.wait(seconds)
         return state
 
     set_attr(jobs, "checkpoint", slow_checkpoint)

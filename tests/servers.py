@@ -15,6 +15,7 @@ import uvicorn
 
 from chatport.api.app import create_app
 from chatport.services import Services
+from tests.waiting import PATIENCE
 
 
 def free_port() -> int:
@@ -38,7 +39,7 @@ def serve_asgi(app) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + PATIENCE
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the API did not start")
@@ -63,7 +64,7 @@ def chatport_serve(
     server = subprocess.Popen(argv, env=environment, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while True:
             try:
                 httpx.get(f"{base}/healthz")

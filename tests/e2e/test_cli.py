@@ -8,11 +8,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import PATIENCE, eventually
 
 CHATPORT = shutil.which("chatport", path=str(Path(sys.executable).parent)) or "chatport"
 
@@ -82,15 +83,16 @@ def test_simulate_waha_serves_over_http() -> None:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/default/chats/overview", headers={"X-Api-Key": "k"}
         )
-        for _ in range(100):
+
+        def overview() -> list | None:
+            assert server.poll() is None, "the simulator ended"
             try:
-                with urllib.request.urlopen(request, timeout=2) as response:
-                    assert len(json.loads(response.read())) == 5
-                    break
+                with urllib.request.urlopen(request, timeout=PATIENCE) as response:
+                    return json.loads(response.read())
             except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the simulator did not answer")
+                return None
+
+        assert len(eventually(overview, "the simulator answered", every=0.1)) == 5
     finally:
         server.terminate()
         server.wait(10)

@@ -18,6 +18,7 @@ from chatport.store.tables import sessions
 from tests.e2e.browser import artifacts_dir, chromium  # noqa: F401 - the fixture
 from tests.e2e.test_cli import CHATPORT, run
 from tests.servers import chatport_serve, free_port
+from tests.waiting import PATIENCE
 
 WORLD = World(chats=60, messages=6_000, seed=11)
 BROKEN = WORLD.chats[4].id
@@ -94,7 +95,9 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
     with chatport_serve(CHATPORT, database_url, private_ok) as (base, _):
         with simulator(port, "--latency-ms", "60", "--failing-chat", BROKEN) as waha:
             channel = {"name": "shop", "waha_url": waha, "waha_session": "default"}
-            made = httpx.post(f"{base}/v1/channels", json=channel, headers={"X-Api-Key": key})
+            made = httpx.post(
+                f"{base}/v1/channels", json=channel, headers={"X-Api-Key": key}, timeout=PATIENCE
+            )
             assert made.status_code == 201, made.text
 
             context = chromium.new_context(viewport={"width": 1280, "height": 900})

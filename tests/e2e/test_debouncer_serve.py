@@ -18,11 +18,12 @@ from tests.integration.conftest import WEBHOOK_KEY
 from tests.integration.test_lids import inbound_from
 from tests.integration.test_webhooks_api import delivery, post
 from tests.servers import free_port
+from tests.waiting import PATIENCE, eventually
 
 AGENT = {"agent_url": "http://127.0.0.1:9/agent"}  # nobody answers: jobs stay to be seen
 
 
-def job_messages(database_url: str, expected: int, seconds: float = 20) -> list[list[str]]:
+def job_messages(database_url: str, expected: int, seconds: float = PATIENCE) -> list[list[str]]:
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     deadline = time.monotonic() + seconds
     while True:
@@ -47,14 +48,17 @@ def start_server(database_url: str, port: int, quiet_ms: int = 2000) -> subproce
     }
     command = [CHATPORT, "serve", "--db", database_url, "--port", str(port)]
     server = subprocess.Popen(command, env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while True:
+
+    def healthy() -> bool:
+        assert server.poll() is None, "the server ended"
         try:
             httpx.get(f"http://127.0.0.1:{port}/healthz")
-            return server
+            return True
         except httpx.TransportError:
-            assert server.poll() is None and time.monotonic() < deadline, "no server"
-            time.sleep(0.1)
+            return False
+
+    eventually(healthy, "chatport serve answered", every=0.1)
+    return server
 
 
 def test_a_server_killed_mid_window_makes_the_job_once_after_a_restart(database_url) -> None:

@@ -8,12 +8,16 @@ import orjson
 from chatport.sources.waha.webhooks import sign
 from tests.e2e.test_cli import CHATPORT
 from tests.servers import chatport_serve
+from tests.waiting import PATIENCE
 
 
 def test_serve_takes_signed_webhooks_and_reports_them(database_url: str) -> None:
     env = {"CHATPORT_WEBHOOK_HMAC_KEY": "my-secret-key", "CHATPORT_SECRET_KEY": ""}
-    with chatport_serve(CHATPORT, database_url, env) as (base, server):
-        health = httpx.get(f"{base}/healthz")
+    with (
+        chatport_serve(CHATPORT, database_url, env) as (base, server),
+        httpx.Client(timeout=PATIENCE) as http,
+    ):
+        health = http.get(f"{base}/healthz")
         assert health.json()["status"] == "ok"
         body = orjson.dumps(
             {
@@ -32,15 +36,15 @@ def test_serve_takes_signed_webhooks_and_reports_them(database_url: str) -> None
             }
         )
         headers = sign(body, "my-secret-key") | {"content-type": "application/json"}
-        posted = httpx.post(f"{base}/webhooks/waha", content=body, headers=headers)
+        posted = http.post(f"{base}/webhooks/waha", content=body, headers=headers)
         assert posted.status_code == 200 and posted.json() == {"outcome": "stored"}
-        unsigned = httpx.post(f"{base}/webhooks/waha", content=body)
+        unsigned = http.post(f"{base}/webhooks/waha", content=body)
         assert unsigned.status_code == 401
-        metrics = httpx.get(f"{base}/metrics").text
+        metrics = http.get(f"{base}/metrics").text
         assert 'chatport_webhooks_received_total{event="message"} 1.0' in metrics
         assert 'chatport_webhooks_rejected_total{reason="signature"} 1.0' in metrics
         assert 'chatport_messages_written_total{origin="live"} 1.0' in metrics
-        spec = httpx.get(f"{base}/openapi.json").json()
+        spec = http.get(f"{base}/openapi.json").json()
         assert {"/webhooks/waha", "/healthz", "/metrics"} <= set(spec["paths"])
     log = server.stderr.read()
     # uvicorn shuts down gracefully (the live writer drains), then re-raises the signal

@@ -115,7 +115,10 @@ def test_a_worker_killed_mid_import_is_replaced_and_nothing_is_lost_or_doubled(
     temporal: str, postgresql_url: str, blank_postgresql_url: str
 ) -> None:
     in_process = _migrated(blank_postgresql_url)
-    env = temporal_env(temporal, temporal_chats_per_activity=3, temporal_heartbeat_seconds=3)
+    # The heartbeat timeout is how Temporal notices the killed worker: short, so the test is
+    # quick, yet well above the activity's 5 s idle beat (a slow chunk, say under coverage on
+    # a loaded machine, reads no page for a while; 3 s timed such activities out).
+    env = temporal_env(temporal, temporal_chats_per_activity=3, temporal_heartbeat_seconds=15)
     config = SimulatorConfig(WORLD, faults=Faults(latency_ms=10))
     with simulator_in_thread(config) as url:
         command = [CHATPORT, "import", "waha", "--url", url, "--db", postgresql_url]

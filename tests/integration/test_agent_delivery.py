@@ -38,6 +38,7 @@ from tests.integration.test_bursts import CHAT, RULES, at, live
 from tests.integration.test_lids import inbound_from
 from tests.integration.test_webhooks_api import delivery, post
 from tests.servers import serve_app, serve_asgi
+from tests.waiting import PATIENCE, eventually, goes_idle
 
 AGENT_KEY = "agent-secret"
 
@@ -208,15 +209,15 @@ def test_a_late_reply_by_the_api_and_an_in_process_agent(database_url) -> None:
         deliverer.close()
     job = job_row(database)
     assert job.status == "waiting"
-    with serve_app(services) as api:
+    with serve_app(services) as api, httpx.Client(timeout=PATIENCE) as http:
         path = f"{api}/api/agent-jobs/{job.id}/reply"
-        stranger = httpx.post(path, json={"reply": "x"}, headers={"X-Api-Key": other})
+        stranger = http.post(path, json={"reply": "x"}, headers={"X-Api-Key": other})
         assert stranger.status_code == 404
-        answer = httpx.post(path, json={"reply": "Later!"}, headers={"X-Api-Key": key})
+        answer = http.post(path, json={"reply": "Later!"}, headers={"X-Api-Key": key})
         assert answer.status_code == 200 and answer.json()["status"] == "replied"
-        again = httpx.post(path, json={"reply": "Twice"}, headers={"X-Api-Key": key})
+        again = http.post(path, json={"reply": "Twice"}, headers={"X-Api-Key": key})
         assert again.status_code == 409
-        listed = httpx.get(f"{api}/v1/agent-jobs?status=replied", headers={"X-Api-Key": key})
+        listed = http.get(f"{api}/v1/agent-jobs?status=replied", headers={"X-Api-Key": key})
         assert [j["reply"] for j in listed.json()] == ["Later!"]
     channel_id = database.channel().id
     with database.unit_of_work() as uow:
@@ -301,21 +302,20 @@ def test_a_reply_is_sent_through_waha_and_its_echo_is_the_same_message(database_
 
 
 def test_a_sleeping_deliverer_is_woken_by_a_new_job(database_url) -> None:
-    """Idle for up to 30 s, yet a new job is delivered at once (NOTIFY on PostgreSQL,
-    polling every 0.2 s on SQLite)."""
+    """Idle for up to two minutes, yet a new job is delivered long before (NOTIFY on
+    PostgreSQL, polling every 0.2 s on SQLite)."""
     services = build(settings_for(database_url))
     database = services.database
-    deliverer = AgentDeliverer(database, with_agent(services, ECHO_AGENT), idle_seconds=30)
+    deliverer = AgentDeliverer(database, with_agent(services, ECHO_AGENT), idle_seconds=120)
+    idle = goes_idle(deliverer)
     deliverer.start()
     try:
-        time.sleep(0.3)  # asleep, with no job
+        assert idle.wait(PATIENCE)  # asleep, with no job
         burst_with_job(services, None)
-        deadline = time.monotonic() + 3
-        while job_row(database).status != "replied" and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(lambda: job_row(database).status == "replied", "the job was delivered")
         assert job_row(database).reply == "you said: Hi / I want / to order"
     finally:
         started = time.monotonic()
         deliverer.close()
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < PATIENCE  # closing does not wait out the sleep
     services.close()

@@ -23,6 +23,7 @@ from tests.integration.conftest import WEBHOOK_KEY
 from tests.integration.test_lids import inbound_from
 from tests.integration.test_webhooks_api import delivery, post
 from tests.servers import serve_app
+from tests.waiting import PATIENCE, eventually, goes_idle
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RULES = BurstRules(quiet=timedelta(seconds=3), max_wait=timedelta(seconds=20))
@@ -129,19 +130,20 @@ def test_webhook_bubbles_become_one_job_in_real_time(database_url: str) -> None:
         database_url=database_url,
         webhook_hmac_key=WEBHOOK_KEY,
         agent_url="http://127.0.0.1:9/agent",
-        debounce_quiet_ms=400,
-        debounce_max_wait_ms=5_000,
+        debounce_quiet_ms=1_500,  # the three posts come well within it, even on a busy machine
+        debounce_max_wait_ms=10_000,
     )
     services = build(settings)
     with serve_app(services) as url:
         for n in range(3):
             body = delivery("message", inbound_from(CHAT, n), f"rt{n}")
             assert post(url, body).status_code == 200
-        deadline = time.monotonic() + 10
-        while not jobs(services.database) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # the debouncer's round reports after its commit
-        metrics = httpx.get(f"{url}/metrics").text
+
+        def reported() -> str | None:  # the debouncer's round reports after its commit
+            text = httpx.get(f"{url}/metrics", timeout=PATIENCE).text
+            return text if "chatport_debounce_seconds_count 1.0" in text else None
+
+        metrics = eventually(reported, "the burst closed into a job")
     assert "chatport_debounce_seconds_count 1.0" in metrics
     assert "chatport_bursts_open 0.0" in metrics and "chatport_agent_jobs{status=" in metrics
     found = jobs(services.database)
@@ -165,34 +167,33 @@ def test_a_channel_created_with_an_agent_debounces_with_its_own_windows(database
             f"{url}/v1/channels",
             headers={"X-Api-Key": key},
             json={"name": "shop", "agent_url": "http://127.0.0.1:9/a", "debounce_quiet_ms": 300},
+            timeout=PATIENCE,
         )
         assert created.status_code == 201, created.text
         assert created.json()["has_agent"] and created.json()["debounce_quiet_ms"] == 300
         body = delivery("message", inbound_from(CHAT, 1), "own1")
         assert post(url, body, channel="shop", tenant="acme").status_code == 200
-        deadline = time.monotonic() + 10
-        while not jobs(database) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: jobs(database), "the burst closed into a job")
     services.close()
     assert [ids for _, ids, _ in jobs(database)] == [[f"false_{CHAT}_L0001"]]
 
 
 def test_a_sleeping_debouncer_is_woken_by_a_new_burst_and_closes_it_on_time(database) -> None:
-    """Idle for up to 30 s, yet the job comes right after the quiet window: on PostgreSQL a
-    NOTIFY from the write wakes it, on SQLite it polls (every 0.2 s)."""
+    """Idle for up to two minutes, yet the job comes right after the quiet window: on
+    PostgreSQL a NOTIFY from the write wakes it, on SQLite it polls (every 0.2 s)."""
     rules = BurstRules(quiet=timedelta(milliseconds=500), max_wait=timedelta(seconds=20))
-    debouncer = Debouncer(database, rules, idle_seconds=30).start()
+    debouncer = Debouncer(database, rules, idle_seconds=120)
+    idle = goes_idle(debouncer)
+    debouncer.start()
     try:
-        time.sleep(0.3)  # asleep, with no burst open
+        assert idle.wait(PATIENCE)  # asleep, with no burst open
         now = datetime.now(UTC)
         bubble = incoming("wake", sent_at=now, chat=CHAT)
         database.write_batch(with_agent(database), [bubble], origin=Origin.LIVE, now=now)
-        deadline = time.monotonic() + 5
-        while not jobs(database) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        waited = (datetime.now(UTC) - now).total_seconds()
-        assert jobs(database) and 0.5 <= waited < 2.5
+        # long before the idle sleep would have ended, never before the quiet window did
+        eventually(lambda: jobs(database), "the sleeping debouncer closed the burst")
+        assert (datetime.now(UTC) - now).total_seconds() >= 0.5
     finally:
         started = time.monotonic()
         debouncer.close()
-        assert time.monotonic() - started < 2  # closing does not wait out the idle sleep
+        assert time.monotonic() - started < PATIENCE  # closing does not wait out the sleep

@@ -5,7 +5,6 @@ same pages in Chromium: tests/e2e/test_console_browser.py.)"""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from tests.builders import incoming
 from tests.integration.test_agent_delivery import ECHO_AGENT, burst_with_job, with_agent
 from tests.integration.test_bursts import CHAT as AGENT_CHAT
 from tests.servers import serve_app
+from tests.waiting import PATIENCE, eventually
 
 CHAT = "5511988887777@c.us"
 
@@ -82,7 +82,7 @@ def console(database_url: str) -> Iterator[Console]:
         uow.commit()
     history(services)
     with serve_app(services) as url:
-        globex = httpx.Client(base_url=url, headers={"X-Api-Key": keys["globex"]})
+        globex = httpx.Client(base_url=url, headers={"X-Api-Key": keys["globex"]}, timeout=PATIENCE)
         assert globex.post("/v1/channels", json={"name": "default"}).status_code == 201
         yield Console(url, keys, services)
     services.close()
@@ -182,7 +182,7 @@ def test_an_import_is_started_followed_and_retried_from_the_console(database_url
     faults = Faults(failing_chats={BROKEN})
     config = SimulatorConfig(world=WORLD, faults=faults)
     with simulator_in_thread(config) as waha, serve_app(services) as url:
-        api = httpx.Client(base_url=url, headers={"X-Api-Key": key})
+        api = httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=PATIENCE)
         channel = {"name": "shop", "waha_url": waha, "waha_session": "default"}
         assert api.post("/v1/channels", json=channel).status_code == 201
         console = Console(url, {"acme": key, "b": other}, services)
@@ -206,10 +206,12 @@ def test_an_import_is_started_followed_and_retried_from_the_console(database_url
         faults.failing_chats.clear()
         assert acme.post(job_path + "/retry").headers["location"] == job_path
         assert stream(acme, job_path + "/events")[-1][1]["status"] == "completed"
-        deadline = time.monotonic() + 30
-        while "completed" not in (page := acme.get(job_path).text):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+
+        def completed() -> str | None:
+            text = acme.get(job_path).text
+            return text if "completed" in text else None
+
+        page = eventually(completed, "the job page shows the job completed", every=0.1)
         assert "Retry failed chats" not in page
         again = acme.post(job_path + "/retry")
         assert again.status_code == 303 and "error=" in again.headers["location"]

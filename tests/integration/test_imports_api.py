@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +15,7 @@ from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
 from chatport.store import tenants
 from tests.servers import serve_app
+from tests.waiting import eventually
 
 WORLD = World(chats=40, messages=3_000, seed=5)
 DISPLAYABLE = sum(1 for c in WORLD.chats for r in WORLD.messages(c) if not r.hidden)
@@ -76,10 +76,11 @@ def test_an_import_runs_in_the_background_streams_progress_and_retries_failed_ch
     assert final["status"] == "failed_chats" and list(final["failed_chats"]) == [BROKEN]
     assert final["counters"]["chats_failed"] == 1 and final["running_here"] is False
     assert acme.post(f"/v1/imports/{job['id']}/resume").status_code == 202  # not completed
-    deadline = time.monotonic() + 60
-    while acme.get(f"/v1/imports/{job['id']}").json()["running_here"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    eventually(
+        lambda: not acme.get(f"/v1/imports/{job['id']}").json()["running_here"],
+        "the resumed job (nothing left to fetch but the failed chat) ended",
+        every=0.1,
+    )
 
     faults.failing_chats.clear()  # the chat heals: retry fetches only it
     assert acme.post(f"/v1/imports/{job['id']}/retry").status_code == 202
@@ -114,11 +115,12 @@ def test_one_chat_is_imported_on_request(setup):
     started = acme.post("/v1/channels/shop/imports", json={"chat_id": chat.id.split("@")[0]})
     assert started.status_code == 202, started.text
     job = started.json()
-    for _ in range(600):
-        job = acme.get(f"/v1/imports/{job['id']}").json()
-        if job["status"] != "running":
-            break
-        time.sleep(0.05)
+
+    def ended() -> dict | None:
+        got = acme.get(f"/v1/imports/{job['id']}").json()
+        return got if got["status"] != "running" else None
+
+    job = eventually(ended, "the one chat's import ended")
     assert job["status"] == "completed", job
     expected = sum(1 for r in WORLD.messages(chat) if not r.hidden)
     assert job["counters"]["created"] == expected and job["counters"]["chats_done"] == 1

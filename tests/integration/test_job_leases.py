@@ -22,6 +22,7 @@ from chatport.store.jobs import leases
 from chatport.store.tables import import_jobs
 from tests.integration.test_waha_import import new_job
 from tests.servers import serve_app
+from tests.waiting import PATIENCE
 
 
 def load(database, job_id) -> jobs.ImportJob:
@@ -138,7 +139,9 @@ def test_the_api_refuses_to_resume_a_job_another_process_runs(database_url) -> N
         )
         uow.commit()
     with serve_app(services) as url:
-        answer = httpx.post(f"{url}/v1/imports/{job.id}/resume", headers={"X-Api-Key": key})
+        answer = httpx.post(
+            f"{url}/v1/imports/{job.id}/resume", headers={"X-Api-Key": key}, timeout=PATIENCE
+        )
     services.close()
     assert answer.status_code == 409 and "running in another process" in answer.text
 

@@ -3,7 +3,6 @@ into phone contacts once the mapping is known (both back ends, real HTTP)."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -21,6 +20,7 @@ from chatport.store.tables import chats, contacts, events, lid_mappings, message
 from chatport.store.write_path.lids import channel_lids, remember_lids
 from tests.integration.test_waha_import import new_job
 from tests.integration.test_webhooks_api import count, delivery, post
+from tests.waiting import eventually
 
 WORLD = World(chats=40, messages=2_000, seed=9)
 LID, PHONE = "1111222233334444@lid", "5511977776666@c.us"
@@ -174,9 +174,7 @@ def test_an_unknown_lid_is_looked_up_in_waha_and_its_chat_joins_the_phone_chat(
             )
             uow.commit()
         assert post(url, delivery("message", inbound_from(lid, 1), "e1")).status_code == 200
-        deadline = time.monotonic() + 20
-        while chats_of(database, messages) != {phone} and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: chats_of(database, messages) == {phone}, "the LID was looked up")
     assert chats_of(database, messages) == chats_of(database, chats) == {phone}
     with database.engine.connect() as connection:
         people = connection.execute(select(contacts.c.wa_id, contacts.c.lid)).all()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
-import pytest
 from sqlalchemy import text
 
 from chatport.bootstrap import build_database
 from chatport.domain.model import Origin
 from chatport.settings import Settings
 from tests.builders import incoming
+from tests.waiting import eventually
 
 
 def test_a_growing_messages_table_is_analysed_soon_after_the_write(postgresql_url: str) -> None:
@@ -19,14 +17,12 @@ def test_a_growing_messages_table_is_analysed_soon_after_the_write(postgresql_ur
         channel = database.channel()
         batch = [incoming(f"m{n}", n / 10, chat=f"55119{n % 50:06d}@c.us") for n in range(12_000)]
         database.write_batch(channel, batch, origin=Origin.IMPORT)
-        deadline = time.monotonic() + 30
         query = text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'messages'")
-        while True:
+
+        def analysed() -> bool:
             with database.engine.connect() as connection:
-                if connection.execute(query).scalar() is not None:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail("messages was not analysed")
-            time.sleep(0.1)
+                return connection.execute(query).scalar() is not None
+
+        eventually(analysed, "messages was analysed", every=0.1)
     finally:
         database.dispose()

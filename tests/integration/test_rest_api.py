@@ -13,6 +13,7 @@ from chatport.settings import Settings
 from chatport.sources.waha.webhooks import sign
 from chatport.store import tenants
 from tests.servers import serve_app
+from tests.waiting import PATIENCE
 
 
 @pytest.fixture
@@ -31,7 +32,8 @@ def api(database_url: str) -> Iterator[tuple[str, dict[str, str], object]]:
 
 
 def client(url: str, key: str | None) -> httpx.Client:
-    return httpx.Client(base_url=url, headers={"X-Api-Key": key} if key else {})
+    headers = {"X-Api-Key": key} if key else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=PATIENCE)
 
 
 def deliver(url: str, tenant: str, n: int, chat: str = "5511999990001@c.us", minute: int = 0):
@@ -56,6 +58,7 @@ def deliver(url: str, tenant: str, n: int, chat: str = "5511999990001@c.us", min
         content=body,
         headers=headers,
         params={"channel": "shop", "tenant": tenant},
+        timeout=PATIENCE,
     )
     assert response.status_code == 200, response.text
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from chatport.domain.progress import ImportProgress
 from chatport.engines.inprocess.runner import run_job
 from chatport.ingest.waha.import_step import WahaImport
 from chatport.simulator.runner import simulator_in_thread
@@ -23,6 +26,7 @@ from chatport.sources.waha.client import WahaSettings
 from chatport.store.database import Database
 from chatport.store.jobs import import_jobs as jobs
 from chatport.store.tables import messages
+from tests import import_faults
 from tests.import_faults import plant
 
 WORLD = World(chats=60, messages=4_000, seed=9)
@@ -122,46 +126,74 @@ def test_a_chunk_retried_after_a_deadlock_is_counted_once(
     assert (tmp_path / "deadlocked").exists()
 
 
+class StopOnceBegun:
+    """The import engine's `time`: the real clock until the file `begun` exists, then past any
+    deadline (calling `then()` once): a timeout that comes at an event, not at an hour."""
+
+    def __init__(self, begun: Path, then: Callable[[], None]) -> None:
+        self.begun, self.then, self.fired = begun, then, False
+
+    def monotonic(self) -> float:
+        if not self.fired and self.begun.exists():
+            self.fired = True
+            self.then()
+        return math.inf if self.fired else time.monotonic()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 def test_a_stop_during_a_write_keeps_the_job_in_memory_true_to_the_database(
-    database: Database, monkeypatch
+    database: Database, monkeypatch, tmp_path: Path
 ) -> None:
-    # The stop (3 s in) arrives while a chunk's transaction is under way: SQLite's writer
-    # thread finishes it; PostgreSQL's fetch processes are killed and the server rolls it back.
-    plant(monkeypatch, "slow_checkpoints_after_first", 4.0)
+    # The import's time is up once a chunk has committed and the next one's transaction is
+    # under way (held open in its checkpoint): SQLite's writer thread finishes it (released
+    # as the stop comes); PostgreSQL's fetch processes are killed and the server rolls it back.
+    begun = tmp_path / "a chunk is being written"
+    plant(monkeypatch, "slow_checkpoints_after_first", str(begun))
+    clock = StopOnceBegun(begun, then=import_faults.released.set)
+    monkeypatch.setattr("chatport.engines.inprocess.runner.time", clock)
+    monkeypatch.setattr("chatport.ingest.waha.import_step.time", clock)
     job = new_job(database)
     with simulator_in_thread(SimulatorConfig(WORLD)) as url:
         waha = WahaSettings(url=url, page_size=64)
         importer = WahaImport(database, database.channel(), job, waha, chunk_size=700)
-        assert run_job(importer, timeout_minutes=3 / 60) == "interrupted"
+        assert run_job(importer, timeout_minutes=30) == "interrupted"
+    assert clock.fired
     with database.engine.connect() as connection:
         reloaded = jobs.load_job(connection, job.id)
     assert 0 < stored(database) == job.counters["created"] == reloaded.counters["created"]
     assert job.chats_done == reloaded.chats_done
+    assert stored(database) < DISPLAYABLE
 
 
 def test_a_fetch_process_that_dies_stops_the_job_with_the_reason(database: Database) -> None:
-    def kill_a_fetcher() -> None:
+    killed: list[int] = []
+
+    def kill_a_fetcher(progress: ImportProgress) -> None:
+        """On the first page read: a fetch process is at work; kill one."""
+        if killed:
+            return
         me = os.getpid()
-        for _ in range(100):
-            children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
-            fetchers = [
-                int(pid)
-                for pid in children
-                if b"fetch_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
-            ]
-            if fetchers:
-                time.sleep(0.3)
-                os.kill(fetchers[0], signal.SIGKILL)
+        for pid in Path(f"/proc/{me}/task/{me}/children").read_text().split():
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            if b"fetch_process" in command:
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
                 return
-            time.sleep(0.05)
 
     job = new_job(database)
     with simulator_in_thread(SimulatorConfig(WORLD, faults=Faults(latency_ms=20))) as url:
         waha = WahaSettings(url=url, page_size=16)
-        importer = WahaImport(database, database.channel(), job, waha, chunk_size=50)
-        threading.Thread(target=kill_a_fetcher, daemon=True).start()
+        importer = WahaImport(
+            database, database.channel(), job, waha, chunk_size=50, on_fetched=kill_a_fetcher
+        )
         with pytest.raises(RuntimeError, match="fetch process stopped without a word"):
-            run_job(importer, timeout_minutes=1)
+            run_job(importer, timeout_minutes=10)
+    assert killed
     with database.engine.connect() as connection:
         assert jobs.load_job(connection, job.id).status == "failed"
 

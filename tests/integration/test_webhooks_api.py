@@ -25,6 +25,7 @@ from chatport.store.tables import (
 from chatport.store.webhook_receipts import record_receipts
 from tests.integration.conftest import WEBHOOK_KEY as KEY  # noqa: E402
 from tests.servers import serve_app
+from tests.waiting import PATIENCE
 
 
 def delivery(event: str, payload: dict, envelope_id: str, session: str = "default") -> bytes:
@@ -58,7 +59,9 @@ def inbound(n: int, sender: int = 1, minute: int = 0) -> dict:
 def post(url: str, body: bytes, key: str | None = KEY, **params) -> httpx.Response:
     signed = sign(body, key) if key else {}
     headers = {"content-type": "application/json", **signed}
-    return httpx.post(f"{url}/webhooks/waha", content=body, headers=headers, params=params)
+    return httpx.post(
+        f"{url}/webhooks/waha", content=body, headers=headers, params=params, timeout=PATIENCE
+    )
 
 
 def count(services, table, *where) -> int:
@@ -89,12 +92,15 @@ def test_v2_signatures_are_accepted_and_wrong_ones_refused_without_a_trace(webho
     url, services = webhook_api
     body = delivery("message", inbound(1), "evt_1")
     v2 = sign(body, KEY, "1741249702485") | {"content-type": "application/json"}
-    assert httpx.post(f"{url}/webhooks/waha", content=body, headers=v2).status_code == 200
+    answer = httpx.post(f"{url}/webhooks/waha", content=body, headers=v2, timeout=PATIENCE)
+    assert answer.status_code == 200
     body = delivery("message", inbound(2), "evt_2")
     assert post(url, body, key="wrong").status_code == 401
     assert post(url, body, key=None).status_code == 401
     tampered = sign(body, KEY) | {"content-type": "application/json"}
-    response = httpx.post(f"{url}/webhooks/waha", content=body + b" ", headers=tampered)
+    response = httpx.post(
+        f"{url}/webhooks/waha", content=body + b" ", headers=tampered, timeout=PATIENCE
+    )
     assert response.status_code == 401 and "signature" in response.json()["detail"]
     assert count(services, messages) == 1 and count(services, dead_letters) == 0
 
