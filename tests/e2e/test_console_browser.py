@@ -18,7 +18,7 @@ from chatport.store.tables import sessions
 from tests.e2e.browser import artifacts_dir, chromium  # noqa: F401 - the fixture
 from tests.e2e.test_cli import CHATPORT, run
 from tests.servers import chatport_serve, free_port
-from tests.waiting import PATIENCE
+from tests.waiting import PATIENCE, eventually
 
 WORLD = World(chats=60, messages=6_000, seed=11)
 BROKEN = WORLD.chats[4].id
@@ -127,7 +127,11 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
             page.get_by_role("button", name="Start import").click()
             page.wait_for_url(f"{base}/imports/*")
             job_url = page.url
-            page.wait_for_function("document.querySelector('#bar').value > 0")
+            # polled from here: wait_for_function evaluates a string, which the CSP forbids
+            eventually(
+                lambda: page.evaluate("document.querySelector('#bar').value") > 0,
+                "the progress bar moved",
+            )
             accessible(page)
             page.screenshot(path=shots / "import-running.png", full_page=True)
             seen = watch_progress(page)
