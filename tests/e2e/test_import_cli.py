@@ -1,10 +1,13 @@
-"""`chatport import waha` as a user runs it: time windows, and a WAHA that goes down."""
+"""`chatport import waha|export|baileys` as a user runs them: time windows, a WAHA that goes
+down, export and Baileys files, and files chatport cannot read (one line, exit 2)."""
 
 from __future__ import annotations
 
 import socket
 import time
+import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 from sqlalchemy import select
@@ -149,3 +152,47 @@ def test_one_chat_by_phone_imports_its_lid_chat_and_an_unknown_chat_is_refused(
     assert unknown.returncode == 2
     assert unknown.stderr.strip().count("\n") == 0 and "holds no message" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def refused(result, reason: str) -> None:
+    """A one-line error naming `reason`, exit status 2, no traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert reason in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_corrupt_zip_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "WhatsApp Chat with Ana.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=0) as archive:
+        archive.writestr("WhatsApp Chat with Ana.txt", "12/24/23, 18:01 - Ana: hello\n" * 50)
+        archive.writestr("IMG-20231224-WA0001.jpg", b"\xff\xd8" * 100)
+    data = bytearray(path.read_bytes())
+    data[data.rindex(b"hello")] ^= 0x20  # in the deflated data: it inflates, its CRC fails
+    path.write_bytes(bytes(data))
+    result = run("import", "export", str(path), "--db", f"sqlite:///{tmp_path / 'a.db'}")
+    refused(result, "WhatsApp Chat with Ana.txt: corrupt zip: Bad CRC-32")
+
+
+def test_a_binary_file_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "chat.txt"  # a database renamed: valid UTF-8, but NULs
+    path.write_bytes(b"SQLite format 3\0" + bytes(4_096) + b"\n" * 3)
+    result = run("import", "export", str(path), "--db", f"sqlite:///{tmp_path / 'a.db'}")
+    refused(result, "chat.txt: line 1: a NUL byte: a binary file")
+
+
+def test_a_message_over_1_mib_is_a_one_line_error_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "chat.txt"
+    with path.open("w", encoding="utf-8") as text:
+        text.write("12/24/23, 18:01 - Ana: hi\n12/24/23, 18:02 - Ana: ok\n")
+        text.write("12/24/23, 18:03 - Bo: a long one\n" + ("é" * 999 + "\n") * 1_100)
+        text.write("12/24/23, 18:04 - Ana: done\n")
+    database = f"sqlite:///{tmp_path / 'a.db'}"
+    result = run("import", "export", str(path), "--db", database, "--month-first")
+    refused(result, "line 3: a message of more than 1,048,576 characters")
+
+
+def test_a_baileys_file_that_is_not_utf8_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(orjson.dumps(history(2)) + b"\n" + orjson.dumps(history(1)) + b"\xff\n")
+    result = run("import", "baileys", str(path), "--db", f"sqlite:///{tmp_path / 'a.db'}")
+    refused(result, "line 2: not UTF-8 text")

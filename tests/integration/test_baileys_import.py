@@ -1,14 +1,19 @@
-"""Baileys history sync through the write path (both back ends): from a file's text and over
-real HTTP (`POST /webhooks/baileys/{channel}`): exact, idempotent, chunked, LIDs joined."""
+"""Baileys history sync through the write path (both back ends): from a file read as a stream,
+from a file's text and over real HTTP (`POST /webhooks/baileys/{channel}`): exact,
+idempotent, chunked, LIDs joined; bad files refused with the line, nothing written."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from chatport.errors import BaileysFormatError
-from chatport.ingest.baileys import CHUNK, import_text
+from chatport.ingest import baileys
+from chatport.ingest.baileys import CHUNK, import_file, import_text
 from chatport.sources.waha.webhooks import sign
 from chatport.store.tables import chats, contacts, dead_letters, messages
 from tests.integration.conftest import WEBHOOK_KEY
@@ -85,3 +90,60 @@ def test_the_sidecar_route_stores_signed_pushes(webhook_api) -> None:
         missing = client.post(f"{url}/webhooks/baileys/nope", content=body, headers=signed)
         assert missing.status_code == 404
     assert count(database) == 40 and count(database, dead_letters) == 1
+
+
+def test_a_file_is_read_as_json_lines_or_one_document(database, tmp_path: Path) -> None:
+    lines = tmp_path / "history.jsonl"
+    lines.write_bytes(
+        b"\xef\xbb\xbf"
+        + orjson.dumps(history(3))
+        + b"\n\n"
+        + orjson.dumps(history(2, start=3)).replace(b"m3", b"m3 \xe2\x80\xa8 (U+2028)")
+        + b"\r\n"
+    )
+    report = import_file(database, database.channel(), lines)
+    assert (report.parts, report.messages, report.result.created) == (2, 5, 5)
+    document = tmp_path / "history.json"
+    document.write_bytes(orjson.dumps(history(4, start=5), option=orjson.OPT_INDENT_2))
+    report = import_file(database, database.channel(), document)
+    assert (report.parts, report.result.created) == (1, 4)
+    with database.engine.connect() as connection:
+        texts = set(connection.execute(select(messages.c.text)).scalars())
+    assert "m3 \u2028 (U+2028)" in texts and count(database) == 9
+
+
+GOOD = orjson.dumps(history(3))
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (GOOD + b'\n{"messages": ["\xff"]}\n', "line 2: not UTF-8 text"),
+        (GOOD + b'\n\n{"messages": [}\n', "line 3: not JSON"),
+        (GOOD + b"\n[1, 2]\n", "line 2: not a messaging-history.set payload"),
+        (b'{\n  "messages": [\n    "\xc3"\n  ]\n}\n', "line 3: not UTF-8 text"),
+        (b'{\n  "messages": [\n', "line 1: not JSON"),
+        (b"{broken", "line 1: not JSON"),
+        (b"\n \n", "line 1: not JSON (the file is empty)"),
+        (b"\0" * 100, "line 1: not JSON"),
+    ],
+)
+def test_bad_files_write_nothing_and_name_the_line(database, tmp_path, data, reason) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(data)
+    with pytest.raises(BaileysFormatError) as refused:
+        import_file(database, database.channel(), path)
+    assert str(refused.value).startswith(reason)
+    assert count(database) == 0
+
+
+def test_payloads_over_the_bound_are_refused(database, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(baileys, "MAX_PAYLOAD_BYTES", 1_000)
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(orjson.dumps(history(1)) + b"\n" + orjson.dumps(history(40)) + b"\n")
+    with pytest.raises(BaileysFormatError, match="^line 2: a payload of more than"):
+        import_file(database, database.channel(), path)
+    path.write_bytes(orjson.dumps(history(40), option=orjson.OPT_INDENT_2))
+    with pytest.raises(BaileysFormatError, match="too large to be one JSON document"):
+        import_file(database, database.channel(), path)
+    assert count(database) == 0

@@ -1,9 +1,11 @@
 """Export chat files through the write path (both back ends): exact counts, idempotent
 re-imports and overlapping exports, time zones, authors as contacts, zips with missing
-attachments, and unreadable files that write nothing."""
+attachments, writes in chunks, and unreadable files (a corrupt zip among them) that write
+nothing."""
 
 from __future__ import annotations
 
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,9 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from chatport.errors import ExportFormatError
+from chatport.ingest import export
 from chatport.ingest.export import import_export
 from chatport.store.database import Database
-from chatport.store.tables import contacts, messages
+from chatport.store.tables import contacts, messages, sessions
 from tests.unit.test_export_parser import PUSTUR
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -122,3 +125,50 @@ def test_an_export_attached_to_a_known_chat_keeps_one_contact(database, tmp_path
     with database.engine.connect() as connection:
         people = connection.execute(select(contacts.c.wa_id, contacts.c.name)).all()
     assert [tuple(row) for row in people] == [("5511900000009@c.us", "Ana")]
+
+
+def test_chunked_writes_store_what_one_transaction_stored(database, tmp_path, monkeypatch) -> None:
+    path = PUSTUR / "example-2019_chat.txt"
+    whole = run(database, path, chat_name="Whole")
+    monkeypatch.setattr(export, "CHUNK", 7)
+    chunked = run(database, path, chat_name="Chunked")
+    assert whole.result.created == chunked.result.created == chunked.messages == 100
+    assert whole.result.sessions_created == chunked.result.sessions_created
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            select(sessions.c.chat_id, sessions.c.message_count).order_by(sessions.c.started_at)
+        ).all()
+    shapes = [[n for chat, n in rows if chat == report.chat_id] for report in (whole, chunked)]
+    assert shapes[0] == shapes[1] and sum(shapes[0]) == 100
+    again = run(database, path, chat_name="Chunked")
+    assert (again.result.created, again.result.duplicates) == (0, 100)
+
+
+def test_a_bad_line_at_the_end_writes_no_chunk(database, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(export, "CHUNK", 2)
+    path = tmp_path / "chat.txt"
+    good = "".join(f"12/24/23, 18:{minute:02d} - Ana: hi {minute}\n" for minute in range(20))
+    path.write_bytes(good.encode() + b"12/24/23, 18:59 - Ana: \xff\n")
+    with pytest.raises(ExportFormatError, match="line 21: not UTF-8"):
+        run(database, path, is_day_first=False)
+    path.write_text(good + "12/24/23, 18:59 - Ana: " + "x" * (1 << 20), encoding="utf-8")
+    with pytest.raises(ExportFormatError, match="line 21: a message of more than 1,048,576"):
+        run(database, path, is_day_first=False)
+    assert count(database) == 0
+
+
+def test_a_corrupt_zip_is_refused_and_writes_nothing(database, tmp_path: Path) -> None:
+    text = "12/24/23, 18:01 - Ana: hi\n12/24/23, 18:02 - Bo: hello\n"
+    path = tmp_path / "WhatsApp Chat with Ana.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("WhatsApp Chat with Ana.txt", text)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"hello")
+    data[at] ^= 0x20  # "Hello": still a chat, but not the bytes the CRC was made of
+    path.write_bytes(bytes(data))
+    with pytest.raises(ExportFormatError, match="Ana.txt: corrupt zip: Bad CRC-32"):
+        run(database, path, is_day_first=False)
+    path.write_bytes(bytes(data[: len(data) // 2]))  # cut short: no directory at its end
+    with pytest.raises(ExportFormatError, match="corrupt zip"):
+        run(database, path, is_day_first=False)
+    assert count(database) == 0

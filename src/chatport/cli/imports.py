@@ -27,7 +27,7 @@ from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.engines.inprocess.runner import run_job
 from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
-from chatport.ingest.baileys import import_text
+from chatport.ingest.baileys import import_file
 from chatport.ingest.export import import_export, local_zone
 from chatport.runtime.heap import for_bulk_work
 from chatport.sources.waha.client import WahaSettings
@@ -239,9 +239,11 @@ def import_export_file(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Import a WhatsApp "Export chat" file: Android or iOS, any date layout, .txt or .zip."""
+    """Import a WhatsApp "Export chat" file: Android or iOS, any date layout, .txt or .zip
+    (read as a stream: checked whole, then written in chunks)."""
     chat = chat_option(chat) if chat is not None else None
     services = build(settings_with(db))
+    for_bulk_work()
     try:
         target = _channel_named(services, channel)
         report = import_export(
@@ -269,9 +271,10 @@ def import_baileys_file(
     if not file.is_file():
         raise typer.BadParameter(f"no such file: {file}")
     services = build(settings_with(db))
+    for_bulk_work()
     try:
         target = _channel_named(services, channel)
-        report = import_text(services.database, target, file.read_text(encoding="utf-8"))
+        report = import_file(services.database, target, file)
     finally:
         services.close()
     baileys_summary(report)

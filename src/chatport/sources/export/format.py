@@ -5,13 +5,13 @@ Pure functions, no I/O. A header opens a message: Android `date, time - Author: 
 4-digit years), 12 or 24 hours (`PM`, `p.m.`, `p. m.`, with a space, NBSP or U+202F before),
 optional seconds, and stray U+200E / BOM marks before it. A file keeps one format: the
 format most header-like lines share is the file's, and a line in another format is body text
-of the message before it. Day-first or month-first is read from the whole file.
+of the message before it. Day-first or month-first is read from the whole file (the parser
+gathers what `day_first` needs as it reads).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,28 +89,25 @@ def header_of(text: str, line: int) -> Header | None:
     )
 
 
-def file_signature(headers: list[Header]) -> tuple:
-    """The format most headers share (ties: the first seen)."""
-    counts = Counter(header.signature for header in headers)
-    return counts.most_common(1)[0][0]
-
-
-def day_first(headers: list[Header], given: bool | None) -> bool:
-    """Whether the file's dates are day-first, from every header's fields (year-first dates
-    are year-month-day); `given` (--day-first / --month-first) decides when they cannot."""
-    if not headers or headers[0].year_first:
+def day_first(
+    year_first: bool, day_line: int | None, month_line: int | None, given: bool | None
+) -> bool:
+    """Whether the file's dates are day-first, from what its headers showed: whether they are
+    year-first (then year-month-day), and the first line whose first field, and the first whose
+    second field, is above 12 (None: no such line); `given` (--day-first / --month-first)
+    decides when they cannot."""
+    if year_first:
         return False
-    day_seen = any(header.fields[0] > 12 for header in headers)
-    month_seen = any(header.fields[1] > 12 for header in headers)
+    day_seen, month_seen = day_line is not None, month_line is not None
     if day_seen and month_seen:
         raise ExportFormatError(
             "dates contradict each other: some have a first field above 12, others a second "
-            f"(e.g. line {_first(headers, 0)} and line {_first(headers, 1)})"
+            f"(e.g. line {day_line} and line {month_line})"
         )
     if day_seen or month_seen:
         if given is not None and given != day_seen:
             order = "day-first" if day_seen else "month-first"
-            raise ExportFormatError(f"the dates are {order} (line {_first(headers, 1 - day_seen)})")
+            raise ExportFormatError(f"the dates are {order} (line {day_line or month_line})")
         return day_seen
     if given is None:
         raise ExportFormatError(
@@ -118,10 +115,6 @@ def day_first(headers: list[Header], given: bool | None) -> bool:
             "give --day-first or --month-first"
         )
     return given
-
-
-def _first(headers: list[Header], index: int) -> int:
-    return next(header.line for header in headers if header.fields[index] > 12)
 
 
 def moment(header: Header, is_day_first: bool) -> datetime:

@@ -7,16 +7,17 @@ a person's chat with one other author, the author is that person); else a 1:1 ch
 one other author's id, and a chat with more authors a group (`export-<hash>@g.us`).
 Message ids are `export-` and a hash of chat, UTC time, author and the ordinal among that
 author's messages of that second, so importing the same file again, or a later export that
-overlaps it, adds only what is new.
+overlaps it, adds only what is new. (Those ordinals are remembered for the seconds within two
+days of the newest message seen, and for all of them in an export of up to 100,000 messages;
+an export out of time order by more than that could number a message differently.)
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from chatport.domain.model import ContactRef, IncomingMessage, Media
@@ -24,76 +25,98 @@ from chatport.domain.normalise import EXPORT_SERVER
 from chatport.sources.export.parser import ExportMessage
 
 _MIN_PHONE_DIGITS = 7
+_PEOPLE_KEPT = 10_000
+_ORDINALS_KEPT = 100_000
+_ORDINALS_HORIZON = timedelta(days=2)
 
 
-@dataclass
-class Converted:
-    """The messages to write, and what the conversion noticed."""
+class Converter:
+    """Maps an export's messages, one at a time, for the write path (see the module).
+    `authors`: the file's authors (up to three are enough: `Plan.authors`); `attachments`:
+    the files beside the text (a .zip; name -> bytes), to match media against. Counts the
+    attachments found and lists those missing as it goes."""
 
-    chat_id: str
-    messages: list[IncomingMessage]
-    attachments_found: int = 0
-    attachments_missing: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        *,
+        authors: Iterable[str],
+        chat_name: str,
+        zone: ZoneInfo,
+        me: str | None = None,
+        chat_id: str | None = None,
+        attachments: Mapping[str, int] | None = None,
+    ) -> None:
+        others = sorted({author for author in authors if author != me})
+        self.people: dict[str, ContactRef] = {}
+        if chat_id is None:
+            if len(others) == 1:
+                chat_id = contact_of(others[0], chat_name).wa_id
+            else:
+                chat_id = f"export-{_hash(chat_name)[:20]}@g.us"
+        elif len(others) == 1 and chat_id.endswith("@c.us"):  # a known person's chat: it is them
+            self.people[others[0]] = ContactRef(wa_id=chat_id, name=others[0])
+        self.chat_id, self.chat_name, self.zone, self.me = chat_id, chat_name, zone, me
+        self.attachments = attachments
+        self.attachments_found = 0
+        self.attachments_missing: list[str] = []
+        self.ordinals: Counter[tuple[datetime, str | None]] = Counter()
+        self.ordinals_kept = _ORDINALS_KEPT
+        self.newest: datetime | None = None
 
-
-def to_incoming(
-    parsed: list[ExportMessage],
-    *,
-    chat_name: str,
-    zone: ZoneInfo,
-    me: str | None = None,
-    chat_id: str | None = None,
-    attachments: Mapping[str, int] | None = None,
-) -> Converted:
-    """The write path's messages for an export's parsed messages (see the module).
-    `attachments`: the files beside the text (a .zip; name -> bytes), to match media
-    against."""
-    others = sorted({m.author for m in parsed if m.author is not None and m.author != me})
-    people = {author: contact_of(author, chat_name) for author in others}
-    if chat_id is None:
-        if len(others) == 1:
-            chat_id = people[others[0]].wa_id
-        else:
-            chat_id = f"export-{_hash(chat_name)[:20]}@g.us"
-    elif len(others) == 1 and chat_id.endswith("@c.us"):  # a known person's chat: it is them
-        people[others[0]] = ContactRef(wa_id=chat_id, name=others[0])
-    converted = Converted(chat_id, [])
-    ordinals: Counter[tuple[datetime, str | None]] = Counter()
-    for message in parsed:
-        sent_at = message.local_time.replace(tzinfo=zone).astimezone(UTC)
-        ordinal = ordinals[(sent_at, message.author)]
-        ordinals[(sent_at, message.author)] += 1
-        key = f"{chat_id}|{sent_at.isoformat()}|{message.author or ''}|{ordinal}"
-        from_me = me is not None and message.author == me
+    def convert(self, message: ExportMessage) -> IncomingMessage:
+        """The write path's message for one of the export's messages."""
+        sent_at = message.local_time.replace(tzinfo=self.zone).astimezone(UTC)
+        ordinal = self._ordinal(sent_at, message.author)
+        key = f"{self.chat_id}|{sent_at.isoformat()}|{message.author or ''}|{ordinal}"
+        from_me = self.me is not None and message.author == self.me
         raw = {"source": "whatsapp-export", "line": message.line, "author": message.author}
         if message.edited:
             raw["edited"] = True
         media = None
         if message.filename is not None or message.content_type == "media":
-            size = (attachments or {}).get(message.filename or "")
+            size = (self.attachments or {}).get(message.filename or "")
             media = Media(mime=message.mime, filename=message.filename, size=size)
-        if message.filename is not None and attachments is not None:
-            present = message.filename in attachments
+        if message.filename is not None and self.attachments is not None:
+            present = message.filename in self.attachments
             raw["attachment"] = "present" if present else "missing"
             if present:
-                converted.attachments_found += 1
+                self.attachments_found += 1
             else:
-                converted.attachments_missing.append(message.filename)
-        converted.messages.append(
-            IncomingMessage(
-                external_id=f"export-{_hash(key)[:32]}",
-                chat_id=chat_id,
-                sent_at=sent_at,
-                from_me=from_me,
-                author=None if from_me or message.author is None else people[message.author],
-                text=message.text,
-                content_type=message.content_type,
-                media=media,
-                chat_name=chat_name,
-                raw=raw,
-            )
+                self.attachments_missing.append(message.filename)
+        author = None
+        if not from_me and message.author is not None:
+            author = self.people.get(message.author)
+            if author is None:
+                author = contact_of(message.author, self.chat_name)
+                if len(self.people) < _PEOPLE_KEPT:
+                    self.people[message.author] = author
+        return IncomingMessage(
+            external_id=f"export-{_hash(key)[:32]}",
+            chat_id=self.chat_id,
+            sent_at=sent_at,
+            from_me=from_me,
+            author=author,
+            text=message.text,
+            content_type=message.content_type,
+            media=media,
+            chat_name=self.chat_name,
+            raw=raw,
         )
-    return converted
+
+    def _ordinal(self, sent_at: datetime, author: str | None) -> int:
+        """The message's place among its author's messages of that second, so far. Seconds
+        more than `_ORDINALS_HORIZON` older than the newest seen are forgotten once more than
+        `_ORDINALS_KEPT` are remembered (exports run in time order, give or take a clock
+        change), so memory stays bounded."""
+        if self.newest is None or sent_at > self.newest:
+            self.newest = sent_at
+        if len(self.ordinals) > self.ordinals_kept:
+            horizon = self.newest - _ORDINALS_HORIZON
+            self.ordinals = Counter({k: n for k, n in self.ordinals.items() if k[0] >= horizon})
+            self.ordinals_kept = max(_ORDINALS_KEPT, 2 * len(self.ordinals))
+        ordinal = self.ordinals[(sent_at, author)]
+        self.ordinals[(sent_at, author)] = ordinal + 1
+        return ordinal
 
 
 def contact_of(author: str, chat_name: str) -> ContactRef:
