@@ -32,12 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sqlalchemy import func, select  # noqa: E402
-from write_batch import fresh_database  # noqa: E402
-
-from chatport.bootstrap import build_database  # noqa: E402
-from chatport.settings import Settings  # noqa: E402
-from chatport.store.tables import messages  # noqa: E402
+from write_batch import fresh_database, stored  # noqa: E402
 
 AUTHORS = ["Ana Souza", "+55 11 98765-4321", "Bo", "Chloé Martin"]
 WORDS = ["ok", "yes", "maybe", "lunch", "🤓", "👍🏽", "olá", "ça va?", "merci", "danke", "the"]
@@ -117,15 +112,6 @@ def timed_import(path: Path, database_url: str) -> tuple[float, float]:
             log.seek(0)
             raise SystemExit(f"import failed:\n{log.read().decode(errors='replace')}")
     return elapsed, usage.ru_maxrss / 1024
-
-
-def stored(database_url: str) -> int:
-    database = build_database(Settings(database_url=database_url))
-    try:
-        with database.engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(messages)).scalar_one()
-    finally:
-        database.dispose()
 
 
 def main() -> int:

@@ -26,12 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from import_waha import displayable, simulator  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-from write_batch import fresh_database  # noqa: E402
+from write_batch import fresh_database, stored  # noqa: E402
 
-from chatport.bootstrap import build_database  # noqa: E402
-from chatport.settings import Settings  # noqa: E402
-from chatport.store.tables import messages  # noqa: E402
 from tests.e2e.temporal_helpers import temporal_dev_server  # noqa: E402
 
 
@@ -43,15 +39,6 @@ def timed_import(url: str, database_url: str, env: dict[str, str], *options: str
     if done.returncode != 0:
         raise SystemExit(f"import failed:\n{done.stdout}\n{done.stderr}")
     return elapsed
-
-
-def stored(database_url: str) -> int:
-    database = build_database(Settings(database_url=database_url))
-    try:
-        with database.engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(messages)).scalar_one()
-    finally:
-        database.dispose()
 
 
 def main() -> int:

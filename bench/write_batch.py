@@ -38,6 +38,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from chatport.bootstrap import build_database
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import IncomingMessage, Origin
@@ -82,6 +84,16 @@ def fresh_database(backend: str, postgres_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def stored(database_url: str) -> int:
+    """How many messages the database at `database_url` holds."""
+    database = build_database(Settings(database_url=database_url))
+    try:
+        with database.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(messages)).scalar_one()
+    finally:
+        database.dispose()
 
 
 def _migrate(url: str) -> None:

@@ -3,8 +3,6 @@ and a channel created after a refused delivery is found by the next one at once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 
 from chatport.engines.inprocess.runner import run_job
@@ -13,8 +11,8 @@ from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import ME, World
 from chatport.sources.waha.client import WahaSettings
-from chatport.store.jobs import import_jobs as jobs
 from chatport.store.tables import channels, messages
+from tests.integration.test_waha_import import new_job
 from tests.integration.test_webhooks_api import count, delivery, inbound, post
 
 WORLD = World(chats=5, messages=60, seed=3)
@@ -23,16 +21,8 @@ WORLD = World(chats=5, messages=60, seed=3)
 def _import_into(database, name: str, url: str) -> None:
     with database.unit_of_work() as uow:
         channel = uow.create_channel(name, waha_session="default")
-        job = jobs.create_job(
-            uow.connection,
-            tenant_id=channel.tenant_id,
-            channel_id=channel.id,
-            source="waha",
-            params={},
-            since=None,
-            until=datetime.now(UTC),
-        )
         uow.commit()
+    job = new_job(database, channel)
     importer = WahaImport(database, channel, job, WahaSettings(url=url))
     assert run_job(importer) == "completed"
 

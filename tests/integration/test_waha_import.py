@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from chatport.domain.model import Channel
 from chatport.domain.progress import ImportProgress
 from chatport.engines.inprocess.runner import run_job
 from chatport.ingest.waha.import_step import WahaImport
@@ -33,8 +34,9 @@ WORLD = World(chats=60, messages=4_000, seed=9)
 DISPLAYABLE = sum(1 for c in WORLD.chats for r in WORLD.messages(c) if not r.hidden)
 
 
-def new_job(database: Database) -> jobs.ImportJob:
-    channel = database.channel()
+def new_job(database: Database, channel: Channel | None = None) -> jobs.ImportJob:
+    """A new import job of `channel` (default: the default channel)."""
+    channel = channel or database.channel()
     with database.unit_of_work() as uow:
         job = jobs.create_job(
             uow.connection,
