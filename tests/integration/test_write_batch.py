@@ -13,6 +13,7 @@ from chatport.domain.model import ContactRef, Origin
 from chatport.domain.sessions import partition, session_id_for
 from chatport.store.database import Database
 from chatport.store.tables import chats, contacts, dead_letters, events, messages, sessions
+from chatport.store.write_path.batch import DuplicateElsewhere
 from chatport.store.write_path.lids import channel_lids
 from tests.builders import BASE, at, incoming
 
@@ -308,3 +309,21 @@ def test_known_lid_pairs_are_not_stored_again_and_new_ones_are(database: Databas
     database.write_batch(channel, batch, origin=Origin.IMPORT, known_lids=known)
     with database.engine.connect() as connection:
         assert channel_lids(connection, channel.id) == {new_lid: "5511922220002@c.us"}
+
+
+def test_one_attempt_refuses_an_id_stored_elsewhere_for_the_exact_pass(database: Database) -> None:
+    """A unit of work outside `Database.transactions()`: the insert meets an id the skipped
+    duplicate check missed (PostgreSQL's COPY raises; SQLite's insert skips it and the count
+    shows it): DuplicateElsewhere, for the caller's loop to try again with every id checked."""
+    channel = database.channel()
+    batch = [incoming(f"x{i}", minutes=i, chat=GROUP) for i in range(150)]  # COPY-sized
+    database.write_batch(channel, [batch[75]], origin=Origin.LIVE)
+    with database.unit_of_work() as uow, pytest.raises(DuplicateElsewhere):
+        uow.write_batch(channel, batch, origin=Origin.IMPORT, new_chats=True)
+
+
+def test_a_unit_of_work_is_used_in_a_with_block(database: Database) -> None:
+    uow = database.unit_of_work()
+    with pytest.raises(RuntimeError, match="with"):
+        uow.connection  # noqa: B018
+    assert uow.__exit__(None, None, None) is False  # never entered: nothing to close
