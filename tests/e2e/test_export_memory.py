@@ -13,8 +13,9 @@ from pathlib import Path
 
 from tests.e2e.test_cli import CHATPORT
 
-PEAK_MB = 250
-"""The bound: the command's own start-up (Python, SQLAlchemy, the CLI) takes about 80 MB."""
+PEAK_MB = 300
+"""The bound (the issue's target for 1 GiB): the command's own start-up (Python, SQLAlchemy, the
+CLI) takes about 80 MB; the old code took 520 MB and 5.2 GB here."""
 
 
 def import_export(path: Path, tmp_path: Path) -> tuple[int, str, float]:
@@ -23,10 +24,20 @@ def import_export(path: Path, tmp_path: Path) -> tuple[int, str, float]:
     command += ["--db", f"sqlite:///{tmp_path / 'memory.db'}"]
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr)
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=_unmeasured())
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     return process.returncode, err.read_text() + out.read_text(), usage.ru_maxrss / 1024
+
+
+def _unmeasured() -> dict[str, str]:
+    """This environment without coverage's: a measured child keeps its trace data in memory,
+    which is not the import's."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("COVERAGE", "COV_CORE"))
+    }
 
 
 def test_a_zip_of_one_giant_message_is_refused_in_bounded_memory(tmp_path: Path) -> None:
