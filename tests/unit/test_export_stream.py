@@ -12,13 +12,8 @@ import pytest
 
 from chatport.errors import ExportFormatError
 from chatport.ingest.export import text_lines
-from chatport.sources.export.parser import (
-    LOOKAHEAD_LINES,
-    MAX_MESSAGE_CHARS,
-    Survey,
-    messages_of,
-    parse_export,
-)
+from chatport.sources.export.parser import messages_of, parse_export
+from chatport.sources.export.survey import LOOKAHEAD_LINES, MAX_MESSAGE_CHARS, Survey
 from tests.unit.test_export_parser import CHATISTICS, PUSTUR
 
 

@@ -28,7 +28,8 @@ from chatport.errors import ConfigurationError, ExportFormatError
 from chatport.ingest.history import write_history
 from chatport.sources.base import HistoryPart
 from chatport.sources.export.messages import Converter
-from chatport.sources.export.parser import MAX_MESSAGE_CHARS, Plan, Survey, messages_of
+from chatport.sources.export.parser import messages_of
+from chatport.sources.export.survey import MAX_MESSAGE_CHARS, Plan, Survey
 from chatport.store.database import Database
 
 CHUNK = 5_000
