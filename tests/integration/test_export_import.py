@@ -111,8 +111,8 @@ def test_an_unreadable_file_writes_nothing_and_names_the_line(database, tmp_path
     with pytest.raises(ExportFormatError, match="line 3: not UTF-8"):
         run(database, path, is_day_first=False)
     bad_date = tmp_path / "bad.txt"
-    bad_date.write_text("12/24/23, 18:01 - Ana: hi\n02/30/23, 18:02 - Ana: no\n", "utf-8")
-    with pytest.raises(ExportFormatError, match="line 2: not a date"):
+    bad_date.write_text("02/30/23, 18:01 - Ana: no\n12/24/23, 18:02 - Ana: hi\n", "utf-8")
+    with pytest.raises(ExportFormatError, match="line 1: not a date"):  # no message before it
         run(database, bad_date, is_day_first=False)
     assert count(database) == 0
 

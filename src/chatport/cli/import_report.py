@@ -116,6 +116,12 @@ def export_summary(report: ExportReport) -> None:
     console.print(table)
     for name in report.attachments_missing[:_FAILED_SHOWN]:
         console.print(f"[yellow]missing attachment[/] {name}")
+    kept = report.kept_as_text
+    if kept:
+        lines = "1 line looked like a header and was"
+        if kept > 1:
+            lines = f"{kept:,} lines looked like headers and were"
+        console.print(f"[yellow]{lines} kept as text[/] of the message before them")
 
 
 def baileys_summary(report: HistoryReport) -> None:

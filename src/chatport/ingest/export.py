@@ -96,6 +96,9 @@ class ExportReport:
     result: BatchResult
     attachments_found: int = 0
     attachments_missing: list[str] = field(default_factory=list)
+    kept_as_text: int = 0
+    """Lines that looked like message headers but were kept as text of the message before
+    them (another format, or no date and time)."""
 
 
 def import_export(
@@ -130,6 +133,7 @@ def import_export(
         result,
         converter.attachments_found,
         converter.attachments_missing,
+        plan.kept_as_text,
     )
 
 

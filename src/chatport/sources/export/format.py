@@ -3,10 +3,12 @@
 Pure functions, no I/O. A header opens a message: Android `date, time - Author: text` or iOS
 `[date, time] Author: text`, with any of WhatsApp's date layouts (DMY, MDY, YMD; `/ . -`; 2- or
 4-digit years), 12 or 24 hours (`PM`, `p.m.`, `p. m.`, with a space, NBSP or U+202F before),
-optional seconds, and stray U+200E / BOM marks before it. A file keeps one format: the
-format most header-like lines share is the file's, and a line in another format is body text
-of the message before it. Day-first or month-first is read from the whole file (the parser
-gathers what `day_first` needs as it reads).
+optional seconds. Dirt is forgiven: invisible marks (BOM, LRM, RLM, other direction marks,
+zero-width spaces) anywhere in a header are ignored and a no-break space there is a space; an
+hour of 13-23 with AM/PM is read as the 24-hour clock. A file keeps one format: the format
+most header-like lines share is the file's, and a line in another format, or one that is no
+date and time, is body text of the message before it. Day-first or month-first is read from
+the whole file (the parser gathers what `day_first` needs as it reads).
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from datetime import datetime
 from chatport.errors import ExportFormatError
 
 _MARKS = "\u200e\u200f\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_INVISIBLE = _MARKS + "\u200b\u200c\u200d\u2060\u061c"
+_SPACES = "\u00a0\u202f\u2007"
+_DIRT = re.compile(f"[{_INVISIBLE}{_SPACES}]")
+_HEADER_SPAN = 64
+"""How far into a line its header can reach, marks included (a clean one takes at most 35)."""
 
 
 def _stamp(name: str) -> str:
@@ -62,10 +69,16 @@ class Header:
 
 
 def header_of(text: str, line: int) -> Header | None:
-    """The header a line starts with, or None."""
+    """The header a line starts with (invisible marks in it ignored), or None."""
     match = _HEADER.match(text)
-    if match is None:
+    if match is not None:
+        return _header(match, line, match.group("rest"))
+    if _DIRT.search(text, 0, _HEADER_SPAN) is None:
         return None
+    return _cleaned_header(text, line)
+
+
+def _header(match: re.Match, line: int, rest: str) -> Header:
     stamp = match.group("ios") or match.group("android")
     numbers = [int(n) for n in _NUMBERS.findall(stamp)]
     widths = [len(n) for n in _NUMBERS.findall(stamp)[:3]]
@@ -85,8 +98,27 @@ def header_of(text: str, line: int) -> Header | None:
         second=second,
         meridiem=meridiem,
         layout="ios" if match.group("ios") else "android",
-        rest=match.group("rest"),
+        rest=rest,
     )
+
+
+def _cleaned_header(text: str, line: int) -> Header | None:
+    """The header of a line whose start holds invisible marks or odd spaces, read without the
+    marks and with plain spaces; its `rest` is the line's own text after the header."""
+    kept: list[str] = []
+    where: list[int] = []  # the index in `text` of each character kept
+    for index, char in enumerate(text[:_HEADER_SPAN]):
+        if char in _INVISIBLE:
+            continue
+        kept.append(" " if char in _SPACES else char)
+        where.append(index)
+    end = min(len(text), _HEADER_SPAN)
+    match = _HEADER.match("".join(kept) + text[end:])
+    if match is None:
+        return None
+    start = match.start("rest")
+    at = where[start] if start < len(where) else end + start - len(where)
+    return _header(match, line, text[at:])
 
 
 def day_first(
@@ -94,15 +126,17 @@ def day_first(
 ) -> bool:
     """Whether the file's dates are day-first, from what its headers showed: whether they are
     year-first (then year-month-day), and the first line whose first field, and the first whose
-    second field, is above 12 (None: no such line); `given` (--day-first / --month-first)
-    decides when they cannot."""
+    second field, is above 12 and that is a date in that order (None: no such line); `given`
+    (--day-first / --month-first) decides when they cannot tell, or contradict each other."""
     if year_first:
         return False
     day_seen, month_seen = day_line is not None, month_line is not None
     if day_seen and month_seen:
+        if given is not None:
+            return given
         raise ExportFormatError(
             "dates contradict each other: some have a first field above 12, others a second "
-            f"(e.g. line {day_line} and line {month_line})"
+            f"(e.g. line {day_line} and line {month_line}): give --day-first or --month-first"
         )
     if day_seen or month_seen:
         if given is not None and given != day_seen:
@@ -118,7 +152,8 @@ def day_first(
 
 
 def moment(header: Header, is_day_first: bool) -> datetime:
-    """The header's local date and time (naive); ExportFormatError when it is no date."""
+    """The header's local date and time (naive); ExportFormatError when it is no date and
+    time (`reading_errors` says in which orders it is one)."""
     a, b, c = header.fields
     if header.year_first:
         year, month, day = a, b, c
@@ -129,14 +164,26 @@ def moment(header: Header, is_day_first: bool) -> datetime:
     if header.year_digits == 2:
         year += 2000
     hour = header.hour
-    if header.meridiem is not None:
-        if not 1 <= hour <= 12 and hour != 0:
-            raise ExportFormatError(f"line {header.line}: hour {hour} with AM/PM")
+    if header.meridiem is not None and hour <= 12:  # 13-23: a 24-hour clock with a marker
         hour = hour % 12 + (12 if header.meridiem == "pm" else 0)
     try:
         return datetime(year, month, day, hour, header.minute, header.second)
     except ValueError as error:
         raise ExportFormatError(f"line {header.line}: not a date and time ({error})") from None
+
+
+def reading_errors(header: Header) -> dict[bool, str | None]:
+    """For each date order the header could be in (day-first True, month-first False; only
+    False when it is year-first), why it is no date and time in that order (None: it is)."""
+    errors: dict[bool, str | None] = {}
+    for order in (False,) if header.year_first else (True, False):
+        try:
+            moment(header, order)
+        except ExportFormatError as error:
+            errors[order] = str(error)
+        else:
+            errors[order] = None
+    return errors
 
 
 def author_and_text(rest: str) -> tuple[str | None, str]:

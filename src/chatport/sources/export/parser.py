@@ -128,25 +128,35 @@ def messages_of(lines: Iterable[str], plan: Plan) -> Iterator[ExportMessage]:
     current: Header | None = None
     body: list[str] = []
     size = 0
+    when: datetime | None = None
     for number, line in enumerate(lines, 1):
         header = header_of(line, number)
         if header is not None and header.signature == plan.signature:
-            if current is not None:
-                yield _message(current, body, plan.day_first)
-            current, body, size = header, [], len(line) + 1
-            continue
+            opens = _moment_or_none(header, plan.day_first)
+            if opens is not None:
+                if current is not None and when is not None:
+                    yield _message(current, body, when)
+                current, when, body, size = header, opens, [], len(line) + 1
+                continue
         if current is not None:
             body.append(line)
             size += len(line) + 1
             if size > MAX_MESSAGE_CHARS:  # the file changed since it was surveyed
                 raise ExportFormatError(too_long(current.line))
-    if current is not None:
-        yield _message(current, body, plan.day_first)
+    if current is not None and when is not None:
+        yield _message(current, body, when)
 
 
-def _message(header: Header, continuation: list[str], order: bool) -> ExportMessage:
+def _moment_or_none(header: Header, is_day_first: bool) -> datetime | None:
+    """The header's time, or None when it is no date and time (then it is text)."""
+    try:
+        return moment(header, is_day_first)
+    except ExportFormatError:
+        return None
+
+
+def _message(header: Header, continuation: list[str], when: datetime) -> ExportMessage:
     author, body = author_and_text("\n".join([header.rest, *continuation]).rstrip("\r\n"))
-    when = moment(header, order)
     if author is None:
         return ExportMessage(header.line, when, None, body, ContentType.SYSTEM)
     edited = _EDITED.search(body) if ">" in body[-2:] else None

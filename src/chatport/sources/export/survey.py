@@ -12,7 +12,7 @@ from chatport.sources.export.format import (
     author_and_text,
     day_first,
     header_of,
-    moment,
+    reading_errors,
     strip_marks,
 )
 
@@ -30,26 +30,29 @@ the first message header" from "not an export" (also at most MAX_MESSAGE_CHARS c
 class Plan:
     """What the first reading of an export found, for the second to parse it by: the header
     format of the file, its date order, up to three of its authors (enough to tell a 1:1 chat
-    from a group, with or without `--me`), and how many messages it holds."""
+    from a group, with or without `--me`), how many messages it holds, and how many lines
+    looked like headers but are kept as text (another format, or no date and time)."""
 
     signature: tuple
     day_first: bool
     authors: tuple[str, ...]
     messages: int
+    kept_as_text: int = 0
 
 
 @dataclass
 class _Track:
     """What the survey learns of the messages one header format (signature) would make."""
 
-    first: int
     year_first: bool
+    start: int
     headers: int = 0
     day_line: int | None = None
     month_line: int | None = None
-    bad: dict[bool, str] = field(default_factory=dict)
+    read: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
+    first_read: dict[bool, int] = field(default_factory=dict)
+    first_bad: dict[bool, tuple[int, str]] = field(default_factory=dict)
     authors: list[str] = field(default_factory=list)
-    start: int = 0
     size: int = 0
     too_long: int | None = None
     pending: str | None = None
@@ -58,9 +61,11 @@ class _Track:
 
 class Survey:
     """The first reading of an export, line by line, keeping no text: for each header format
-    seen, how many headers, the authors, the date order its dates allow, the first date that is
-    none, the first message over MAX_MESSAGE_CHARS; then `plan` picks the file's format (the
-    one most header-like lines share) and raises what `parse_export` would. Raises early when
+    seen, how many headers, the authors, the date order its dates allow, how many headers read
+    as a date and time in each order, the first message over MAX_MESSAGE_CHARS; then `plan`
+    picks the file's format (the one most header-like lines share) and its date order, and
+    raises what `parse_export` would. A header that is no date and time in the file's order is
+    text of the message before it (counted in `Plan.kept_as_text`). Raises early when
     the file cannot be an export whatever comes next: text that is no header at its start, or a
     message too long under every format seen."""
 
@@ -70,12 +75,15 @@ class Survey:
         self.stray_chars = 0  # of the lines after a first line that is no header
         self.tracks: dict[tuple, _Track] = {}
         self.too_long = 0  # tracks with a message over MAX_MESSAGE_CHARS
+        self.header_like = 0  # lines that look like headers, of any format
 
     def add(self, line: str) -> None:
         """Read the next line (without its line end)."""
         self.lines += 1
         number = self.lines
         header = header_of(line, number)
+        errors = reading_errors(header) if header is not None else {}
+        opens = header if header is not None and not all(errors.values()) else None
         if self.first_text is None:
             if header is not None or strip_marks(line).strip():
                 self.first_text = number
@@ -83,7 +91,7 @@ class Survey:
             self._stray(line, header)
         size = len(line) + 1
         for signature, track in self.tracks.items():
-            if header is not None and signature == header.signature:
+            if opens is not None and signature == opens.signature:
                 continue
             track.size += size
             if track.size > MAX_MESSAGE_CHARS and track.too_long is None:
@@ -91,7 +99,8 @@ class Survey:
             if track.pending is not None and not track.more and line.strip("\r"):
                 track.more = True
         if header is not None:
-            self._header(header, size)
+            self.header_like += 1
+            self._header(header, errors, size)
         if size > MAX_MESSAGE_CHARS and not self.tracks:
             raise ExportFormatError(
                 f"line {number}: a line of more than {MAX_MESSAGE_CHARS:,} characters before "
@@ -117,26 +126,27 @@ class Survey:
                 f"its first {LOOKAHEAD_LINES:,} lines or {MAX_MESSAGE_CHARS:,} characters)"
             )
 
-    def _header(self, header: Header, size: int) -> None:
+    def _header(self, header: Header, errors: dict[bool, str | None], size: int) -> None:
         track = self.tracks.get(header.signature)
         if track is None:
-            track = self.tracks[header.signature] = _Track(header.line, header.year_first)
-        else:
-            self._close(track)
+            track = self.tracks[header.signature] = _Track(header.year_first, header.line)
         track.headers += 1
+        for order, error in errors.items():
+            if error is None:
+                track.read[order] += 1
+                track.first_read.setdefault(order, header.line)
+            else:
+                track.first_bad.setdefault(order, (header.line, error))
+        if all(errors.values()):  # no date and time in any order: text of the message before
+            return
+        self._close(track)
         track.start, track.size = header.line, size
         if size > MAX_MESSAGE_CHARS and track.too_long is None:
             self._over(track, header.line)
-        if track.day_line is None and header.fields[0] > 12:
+        if track.day_line is None and header.fields[0] > 12 and errors.get(True, "") is None:
             track.day_line = header.line
-        if track.month_line is None and header.fields[1] > 12:
+        if track.month_line is None and header.fields[1] > 12 and errors.get(False) is None:
             track.month_line = header.line
-        for order in (False,) if header.year_first else (True, False):
-            if order not in track.bad:
-                try:
-                    moment(header, order)
-                except ExportFormatError as error:
-                    track.bad[order] = str(error)
         if header.rest.endswith("\r"):  # its author depends on the lines that follow
             track.pending, track.more = header.rest, False
         else:
@@ -156,14 +166,26 @@ class Survey:
         track = max(self.tracks.values(), key=lambda track: track.headers)
         signature = next(key for key, value in self.tracks.items() if value is track)
         self._close(track)
-        if self.first_text is not None and self.first_text < track.first:
-            raise ExportFormatError(f"line {self.first_text}: text before the first message header")
+        earliest = min(track.first_read.values(), default=None)
+        if earliest is not None and self.first_text is not None and self.first_text < earliest:
+            self._before(track, self.first_text)
         if track.too_long is not None:
             raise ExportFormatError(too_long(track.too_long))
         order = day_first(track.year_first, track.day_line, track.month_line, is_day_first)
-        if order in track.bad:
-            raise ExportFormatError(track.bad[order])
-        return Plan(signature, order, tuple(track.authors), track.headers)
+        first = track.first_read.get(order)
+        if first is None:  # no header of the format is a date and time in its order
+            raise ExportFormatError(track.first_bad[order][1])
+        if self.first_text is not None and self.first_text < first:
+            self._before(track, self.first_text)
+        messages = track.read[order]
+        return Plan(signature, order, tuple(track.authors), messages, self.header_like - messages)
+
+    def _before(self, track: _Track, line: int) -> None:
+        """Raise for text at `line`, before the file's first message header."""
+        for bad_line, error in track.first_bad.values():
+            if bad_line == line:  # a header that is no date and time has no message before it
+                raise ExportFormatError(error)
+        raise ExportFormatError(f"line {line}: text before the first message header")
 
 
 def _author(track: _Track, first_line: str) -> None:
