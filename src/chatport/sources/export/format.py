@@ -23,6 +23,8 @@ _MARKS = "\u200e\u200f\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 _INVISIBLE = _MARKS + "\u200b\u200c\u200d\u2060\u061c"
 _SPACES = "\u00a0\u202f\u2007"
 _DIRT = re.compile(f"[{_INVISIBLE}{_SPACES}]")
+_LEAD = re.compile(rf"[{_INVISIBLE}{_SPACES}]*[\[\d]")
+_CLEAN = str.maketrans({**dict.fromkeys(_INVISIBLE, None), **dict.fromkeys(_SPACES, " ")})
 _HEADER_SPAN = 64
 """How far into a line its header can reach, marks included (a clean one takes at most 35)."""
 
@@ -73,7 +75,7 @@ def header_of(text: str, line: int) -> Header | None:
     match = _HEADER.match(text)
     if match is not None:
         return _header(match, line, match.group("rest"))
-    if _DIRT.search(text, 0, _HEADER_SPAN) is None:
+    if _LEAD.match(text) is None or _DIRT.search(text, 0, _HEADER_SPAN) is None:
         return None
     return _cleaned_header(text, line)
 
@@ -105,19 +107,14 @@ def _header(match: re.Match, line: int, rest: str) -> Header:
 def _cleaned_header(text: str, line: int) -> Header | None:
     """The header of a line whose start holds invisible marks or odd spaces, read without the
     marks and with plain spaces; its `rest` is the line's own text after the header."""
-    kept: list[str] = []
-    where: list[int] = []  # the index in `text` of each character kept
-    for index, char in enumerate(text[:_HEADER_SPAN]):
-        if char in _INVISIBLE:
-            continue
-        kept.append(" " if char in _SPACES else char)
-        where.append(index)
-    end = min(len(text), _HEADER_SPAN)
-    match = _HEADER.match("".join(kept) + text[end:])
+    window = text[:_HEADER_SPAN]
+    cleaned = window.translate(_CLEAN)
+    match = _HEADER.match(cleaned + text[_HEADER_SPAN:])
     if match is None:
         return None
     start = match.start("rest")
-    at = where[start] if start < len(where) else end + start - len(where)
+    kept = [index for index, char in enumerate(window) if char not in _INVISIBLE]
+    at = kept[start] if start < len(kept) else len(window) + start - len(kept)
     return _header(match, line, text[at:])
 
 
