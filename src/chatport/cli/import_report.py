@@ -101,12 +101,15 @@ def jobs_table(rows: list[jobs.ImportJob]) -> None:
     console.print(table)
 
 
-def export_summary(report: ExportReport) -> None:
-    """The summary of an export file's import."""
+def export_summary(report: ExportReport, *, machine_zone: bool = False) -> None:
+    """The summary of an export file's import (`machine_zone`: its times were read in this
+    machine's zone, no `--tz` given)."""
     table = Table(title=f"export of {report.chat_name!r}")
     table.add_column("")
     table.add_column("", justify="right")
     table.add_row("chat", report.chat_id)
+    zone = "this machine's" if report.zone == "local" else report.zone
+    table.add_row("time zone", f"{zone} (no --tz given)" if machine_zone else zone)
     table.add_row("messages in the file", f"{report.messages:,}")
     result = report.result
     for name in ("created", "duplicates", "invalid", "sessions_created", "contacts_created"):

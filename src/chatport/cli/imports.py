@@ -226,7 +226,11 @@ def import_export_file(
         str | None, typer.Option(help="Store it as this chat id (e.g. 5511999999999@c.us)")
     ] = None,
     tz: Annotated[
-        str | None, typer.Option(help="Time zone of the export's times [default: this machine's]")
+        str | None,
+        typer.Option(
+            help="Time zone of the export's times, e.g. America/Sao_Paulo [default: this "
+            "machine's: TZ, else the system's setting]"
+        ),
     ] = None,
     me: Annotated[str | None, typer.Option(help="Your name in the export (from_me)")] = None,
     day_first: Annotated[
@@ -258,7 +262,7 @@ def import_export_file(
         )
     finally:
         services.close()
-    export_summary(report)
+    export_summary(report, machine_zone=tz is None)
 
 
 @import_app.command("baileys")

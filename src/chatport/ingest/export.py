@@ -13,6 +13,7 @@ import codecs
 import io
 import os
 import re
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tzlocal
 
 from chatport.domain.model import BatchResult, Channel, Origin
 from chatport.errors import ConfigurationError, ExportFormatError
@@ -99,6 +102,8 @@ class ExportReport:
     kept_as_text: int = 0
     """Lines that looked like message headers but were kept as text of the message before
     them (another format, or no date and time)."""
+    zone: str = "UTC"
+    """The zone the export's times were read in."""
 
 
 def import_export(
@@ -134,6 +139,7 @@ def import_export(
         converter.attachments_found,
         converter.attachments_missing,
         plan.kept_as_text,
+        str(zone),
     )
 
 
@@ -223,21 +229,37 @@ def _decoded(decode: Callable[[bytes], str], data: bytes, where: str, number: in
         raise ExportFormatError(f"{where}: line {number}: not UTF-8 text") from None
 
 
+LOCALTIME_FILES = ("/etc/localtime", "/usr/local/etc/localtime")
+"""Where a POSIX machine without a named zone keeps its zone's rules (tzlocal reads them)."""
+
+
 def local_zone(name: str | None = None) -> ZoneInfo:
-    """The zone `name`, else this machine's (TZ, then /etc/localtime), else UTC."""
-    name = name or os.environ.get("TZ") or _system_zone()
+    """The zone `name` (`--tz`), else this machine's as tzlocal reads it (TZ; the system's
+    setting on Linux, macOS and Windows; a copied /etc/localtime). ConfigurationError when
+    the zone is unknown, or the machine names none (then `--tz` must)."""
+    if name:
+        try:
+            return ZoneInfo(name.lstrip(":"))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigurationError(f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
     try:
-        return ZoneInfo(name.lstrip(":"))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigurationError(f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
-
-
-def _system_zone() -> str:
-    try:
-        target = os.readlink("/etc/localtime")
-    except OSError:
-        return "UTC"
-    return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "UTC"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            zone = tzlocal.reload_localzone()  # not the cached one: TZ may have changed
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "unknown"
+        raise ConfigurationError(
+            f"cannot tell this machine's time zone ({reason}): give --tz, e.g. --tz Europe/Berlin"
+        ) from None
+    named = tzlocal.get_localzone_name() is not None or os.name == "nt"
+    if not named and not any(os.path.exists(path) for path in LOCALTIME_FILES):
+        raise ConfigurationError(
+            "this machine names no time zone (no TZ, no /etc/localtime): give --tz, "
+            "e.g. --tz America/Sao_Paulo"
+        )
+    for warning in caught:  # tzlocal's, e.g. a zone whose offset is not the clock's
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return zone
 
 
 def _looks_like_zip(path: Path) -> bool:
