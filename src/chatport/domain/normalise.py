@@ -4,6 +4,7 @@ JIDs:
     `5511999990000@s.whatsapp.net`, `5511999990000:12@s.whatsapp.net` (device suffix),
     `+55 11 99999-0000` and `5511999990000` all become `5511999990000@c.us`;
     groups (`@g.us`), LIDs (`@lid`), newsletters and broadcasts keep their form.
+    A Brazilian mobile has two spellings, with and without its 9th digit (`phone_variants`).
 Timestamps:
     epoch seconds, milliseconds or microseconds (int, float or digit string), ISO 8601
     strings and datetimes become an aware UTC datetime truncated to the second.
@@ -90,6 +91,20 @@ def phone_of(jid: str) -> str | None:
         phone = jid[: -len(USER_SERVER) - 1]
         return phone if len(phone) <= _MAX_PHONE_LENGTH else None
     return None
+
+
+_BRAZIL_MOBILE = re.compile(r"^55([1-9]{2})(9?)([6-9]\d{7})$")
+
+
+def phone_variants(phone: str) -> tuple[str, ...]:
+    """The other spellings of one phone number that WhatsApp ids and people use: a Brazilian
+    mobile with and without its 9th digit (`55 DD 9XXXXXXXX` / `55 DD XXXXXXXX`, X first 6-9:
+    the ids of numbers older than the 9 lack it, people write it). Digits in, digits out."""
+    match = _BRAZIL_MOBILE.match(phone)
+    if match is None:
+        return ()
+    area, nine, number = match.groups()
+    return (f"55{area}{number}",) if nine else (f"55{area}9{number}",)
 
 
 def normalise_timestamp(value: datetime | int | float | str | None) -> datetime:

@@ -34,6 +34,7 @@ from chatport.sources.export.messages import Converter
 from chatport.sources.export.parser import messages_of
 from chatport.sources.export.survey import MAX_MESSAGE_CHARS, Plan, Survey
 from chatport.store.database import Database
+from chatport.store.write_path.spellings import stored_chat
 
 CHUNK = 5_000
 """Messages written in one transaction."""
@@ -116,10 +117,20 @@ def import_export(
     chat_id: str | None = None,
     me: str | None = None,
     is_day_first: bool | None = None,
+    region: str | None = None,
 ) -> ExportReport:
-    """Import one export file into `channel` (history: quiet, origin `export`)."""
+    """Import one export file into `channel` (history: quiet, origin `export`); `region`:
+    the two-letter region of authors' phone numbers written without a country code (without
+    one, such an author is refused: its country is not guessed)."""
     export = open_export(path)
     plan = survey(export, is_day_first)
+    national = [(author, line) for author, line in plan.national if author != me]
+    if national and region is None:
+        author, line = national[0]
+        raise ExportFormatError(
+            f"line {line}: the author {author!r} is a phone number without its country code: "
+            "give --region (e.g. --region BR) or set CHATPORT_DEFAULT_REGION"
+        )
     name = chat_name or export.chat_name
     converter = Converter(
         authors=plan.authors,
@@ -128,11 +139,14 @@ def import_export(
         me=me,
         chat_id=chat_id,
         attachments=export.attachments,
+        region=region,
     )
     parts = _parts(export, plan, converter)
     result = write_history(database, channel, parts, origin=Origin.EXPORT, chunk=None).result
+    with database.engine.connect() as connection:  # the write path may have respelled it
+        chat_id = stored_chat(connection, channel, converter.chat_id)
     return ExportReport(
-        converter.chat_id,
+        chat_id,
         name,
         plan.messages,
         result,

@@ -1,8 +1,9 @@
 """An export's parsed messages -> IncomingMessage for the write path (pure).
 
 Exports carry no ids and no timezone. Local times become UTC in the zone given. An author
-whose name is a phone number is that number's `@c.us` contact; any other name is a contact
-of this chat only (`<hash>@export`, named). The chat is `--chat` when given (and when that is
+whose name is a phone number is that number's `@c.us` contact (read by `phones.phone_digits`,
+in the region given when it has no country code); any other name is a contact of this chat
+only (`<hash>@export`, named). The chat is `--chat` when given (and when that is
 a person's chat with one other author, the author is that person); else a 1:1 chat is its
 one other author's id, and a chat with more authors a group (`export-<hash>@g.us`).
 Message ids are `export-` and a hash of chat, UTC time, author and the ordinal among that
@@ -22,9 +23,9 @@ from zoneinfo import ZoneInfo
 
 from chatport.domain.model import ContactRef, IncomingMessage, Media
 from chatport.domain.normalise import EXPORT_SERVER
+from chatport.phones import phone_digits
 from chatport.sources.export.parser import ExportMessage
 
-_MIN_PHONE_DIGITS = 7
 _PEOPLE_KEPT = 10_000
 _ORDINALS_KEPT = 100_000
 _ORDINALS_HORIZON = timedelta(days=2)
@@ -33,8 +34,9 @@ _ORDINALS_HORIZON = timedelta(days=2)
 class Converter:
     """Maps an export's messages, one at a time, for the write path (see the module).
     `authors`: the file's authors (up to three are enough: `Plan.authors`); `attachments`:
-    the files beside the text (a .zip; name -> bytes), to match media against. Counts the
-    attachments found and lists those missing as it goes."""
+    the files beside the text (a .zip; name -> bytes), to match media against; `region`: the
+    two-letter region of phone numbers written without a country code. Counts the attachments
+    found and lists those missing as it goes."""
 
     def __init__(
         self,
@@ -45,12 +47,14 @@ class Converter:
         me: str | None = None,
         chat_id: str | None = None,
         attachments: Mapping[str, int] | None = None,
+        region: str | None = None,
     ) -> None:
         others = sorted({author for author in authors if author != me})
         self.people: dict[str, ContactRef] = {}
+        self.region = region
         if chat_id is None:
             if len(others) == 1:
-                chat_id = contact_of(others[0], chat_name).wa_id
+                chat_id = contact_of(others[0], chat_name, region).wa_id
             else:
                 chat_id = f"export-{_hash(chat_name)[:20]}@g.us"
         elif len(others) == 1 and chat_id.endswith("@c.us"):  # a known person's chat: it is them
@@ -87,7 +91,7 @@ class Converter:
         if not from_me and message.author is not None:
             author = self.people.get(message.author)
             if author is None:
-                author = contact_of(message.author, self.chat_name)
+                author = contact_of(message.author, self.chat_name, self.region)
                 if len(self.people) < _PEOPLE_KEPT:
                     self.people[message.author] = author
         return IncomingMessage(
@@ -119,12 +123,11 @@ class Converter:
         return ordinal
 
 
-def contact_of(author: str, chat_name: str) -> ContactRef:
-    """The contact of an export's author: by phone number when the name is one, else a
-    person known by name in this chat."""
-    digits = "".join(ch for ch in author if ch.isascii() and ch.isdigit())
-    rest = "".join(ch for ch in author if not (ch.isascii() and ch.isdigit()))
-    if len(digits) >= _MIN_PHONE_DIGITS and not rest.strip(" +-()\u00a0\u202f"):
+def contact_of(author: str, chat_name: str, region: str | None = None) -> ContactRef:
+    """The contact of an export's author: by phone number when the name is one (read in
+    `region` when it has no country code), else a person known by name in this chat."""
+    digits = phone_digits(author, region)
+    if digits is not None:
         return ContactRef(wa_id=f"{digits}@c.us", phone=digits)
     return ContactRef(wa_id=f"{_hash(chat_name + '|' + author)[:20]}@{EXPORT_SERVER}", name=author)
 

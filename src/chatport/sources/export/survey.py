@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chatport.errors import ExportFormatError
+from chatport.phones import is_national
 from chatport.sources.export.format import (
     Header,
     author_and_text,
@@ -30,14 +31,17 @@ the first message header" from "not an export" (also at most MAX_MESSAGE_CHARS c
 class Plan:
     """What the first reading of an export found, for the second to parse it by: the header
     format of the file, its date order, up to three of its authors (enough to tell a 1:1 chat
-    from a group, with or without `--me`), how many messages it holds, and how many lines
-    looked like headers but are kept as text (another format, or no date and time)."""
+    from a group, with or without `--me`), how many messages it holds, how many lines
+    looked like headers but are kept as text (another format, or no date and time), and up to
+    two authors named by a phone number without its country code, with the line of each
+    one's first message (their country depends on a region)."""
 
     signature: tuple
     day_first: bool
     authors: tuple[str, ...]
     messages: int
     kept_as_text: int = 0
+    national: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -53,6 +57,7 @@ class _Track:
     first_read: dict[bool, int] = field(default_factory=dict)
     first_bad: dict[bool, tuple[int, str]] = field(default_factory=dict)
     authors: list[str] = field(default_factory=list)
+    national: dict[str, int] = field(default_factory=dict)
     size: int = 0
     too_long: int | None = None
     pending: str | None = None
@@ -178,7 +183,14 @@ class Survey:
         if self.first_text is not None and self.first_text < first:
             self._before(track, self.first_text)
         messages = track.read[order]
-        return Plan(signature, order, tuple(track.authors), messages, self.header_like - messages)
+        return Plan(
+            signature,
+            order,
+            tuple(track.authors),
+            messages,
+            self.header_like - messages,
+            tuple(track.national.items()),
+        )
 
     def _before(self, track: _Track, line: int) -> None:
         """Raise for text at `line`, before the file's first message header."""
@@ -190,8 +202,12 @@ class Survey:
 
 def _author(track: _Track, first_line: str) -> None:
     author, _ = author_and_text(first_line)
-    if author is not None and len(track.authors) < 3 and author not in track.authors:
+    if author is None:
+        return
+    if len(track.authors) < 3 and author not in track.authors:
         track.authors.append(author)
+    if len(track.national) < 2 and author not in track.national and is_national(author):
+        track.national[author] = track.start
 
 
 def too_long(line: int) -> str:
