@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatport.domain.bursts import BurstRules
@@ -30,6 +30,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Silence (minutes) that ends a conversation session, for channels and "
         "tenants without their own",
+    )
+    default_region: str | None = Field(
+        default=None,
+        description="Two-letter region (e.g. BR, DE, US) of phone numbers written without a "
+        "country code: export authors (`chatport import export --region` overrides it) and "
+        "console searches. Unset, an export with such an author is refused and a search "
+        "matches the digits as typed",
     )
     auto_migrate_sqlite: bool = Field(
         default=True,
@@ -189,6 +196,13 @@ class Settings(BaseSettings):
     temporal_retry_maximum_seconds: float = Field(
         default=60, gt=0, description="Longest retry delay of an activity"
     )
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        from chatport.phones import region_code  # phonenumbers only when a region is set
+
+        return None if value is None else region_code(value)
 
     @property
     def burst_rules(self) -> BurstRules:

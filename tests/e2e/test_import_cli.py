@@ -3,6 +3,7 @@ down, export and Baileys files, and files chatport cannot read (one line, exit 2
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 import zipfile
@@ -196,3 +197,28 @@ def test_a_baileys_file_that_is_not_utf8_is_a_one_line_error(tmp_path: Path) -> 
     path.write_bytes(orjson.dumps(history(2)) + b"\n" + orjson.dumps(history(1)) + b"\xff\n")
     result = run("import", "baileys", str(path), "--db", f"sqlite:///{tmp_path / 'a.db'}")
     refused(result, "line 2: not UTF-8 text")
+
+
+def test_export_authors_by_number_need_a_region_and_dirt_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "WhatsApp Chat with Ana.txt"
+    path.write_text(
+        "[24.12.23, 21:30:00] (011) 98765-4321: olá\n"
+        "[24.12.23, 21:31:00] Me: oi\n"
+        "[\ufeff24.12.23, 21:32:00] (011) 98765-4321: a BOM in the header\n"
+        "[24.12.23, 25:00:00] Me: no hour 25: text of the message before\n"
+        "[31.12.23, 21:33:00] Me: tchau\n",
+        encoding="utf-8",
+    )
+    database = f"sqlite:///{tmp_path / 'a.db'}"
+    args = ("import", "export", str(path), "--db", database, "--me", "Me")
+    refused(run(*args), "line 1: the author '(011) 98765-4321' is a phone number without")
+    done = run(*args, "--region", "br", "--tz", "America/Sao_Paulo")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5511987654321@c.us" in done.stdout and "America/Sao_Paulo" in done.stdout
+    assert re.search(r"messages in the file\W+4\W", done.stdout), done.stdout
+    assert "1 line looked like a header and was kept as text" in done.stdout
+    by_setting = run(*args, env={"CHATPORT_DEFAULT_REGION": "BR", "TZ": "Asia/Tokyo"})
+    assert by_setting.returncode == 0, by_setting.stdout + by_setting.stderr
+    assert "Asia/Tokyo (no --tz given)" in by_setting.stdout
+    bad_region = run(*args, "--region", "Brazil")
+    assert bad_region.returncode == 2 and "not a region code: 'Brazil'" in bad_region.stderr

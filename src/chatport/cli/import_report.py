@@ -121,10 +121,13 @@ def export_summary(report: ExportReport, *, machine_zone: bool = False) -> None:
         console.print(f"[yellow]missing attachment[/] {name}")
     kept = report.kept_as_text
     if kept:
-        lines = "1 line looked like a header and was"
+        told = "1 line looked like a header and was kept as text[/] (of the message before it)"
         if kept > 1:
-            lines = f"{kept:,} lines looked like headers and were"
-        console.print(f"[yellow]{lines} kept as text[/] of the message before them")
+            told = (
+                f"{kept:,} lines looked like headers and were kept as text[/] "
+                "(of the message before each)"
+            )
+        console.print(f"[yellow]{told}")
 
 
 def baileys_summary(report: HistoryReport) -> None:

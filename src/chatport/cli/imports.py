@@ -29,6 +29,7 @@ from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
 from chatport.ingest.baileys import import_file
 from chatport.ingest.export import import_export, local_zone
+from chatport.phones import phone_digits, region_code
 from chatport.runtime.heap import for_bulk_work
 from chatport.sources.waha.client import WahaSettings
 from chatport.store import channels
@@ -164,6 +165,21 @@ def chat_option(value: str) -> str:
         raise typer.BadParameter(f"--chat: {invalid}") from None
 
 
+def region_option(value: str) -> str:
+    """A `--region` value as a region code (`br` -> `BR`)."""
+    try:
+        return region_code(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--region") from None
+
+
+def export_chat_option(value: str, region: str | None) -> str:
+    """An export's `--chat`: a chat id, or a phone number as people write it (read in
+    `region` when it has no country code)."""
+    digits = phone_digits(value, region) if "@" not in value else None
+    return f"{digits}@c.us" if digits else chat_option(value)
+
+
 def _exit_unless_completed(outcome: str) -> None:
     if outcome != "completed":
         raise typer.Exit(1)
@@ -233,6 +249,14 @@ def import_export_file(
         ),
     ] = None,
     me: Annotated[str | None, typer.Option(help="Your name in the export (from_me)")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="Region of phone numbers written without a country code, e.g. BR "
+            "[default: $CHATPORT_DEFAULT_REGION]",
+            show_default=False,
+        ),
+    ] = None,
     day_first: Annotated[
         bool | None,
         typer.Option(
@@ -245,8 +269,10 @@ def import_export_file(
 ) -> None:
     """Import a WhatsApp "Export chat" file: Android or iOS, any date layout, .txt or .zip
     (read as a stream: checked whole, then written in chunks)."""
-    chat = chat_option(chat) if chat is not None else None
-    services = build(settings_with(db))
+    settings = settings_with(db)
+    region = region_option(region) if region else settings.default_region
+    chat = export_chat_option(chat, region) if chat is not None else None
+    services = build(settings)
     for_bulk_work()
     try:
         target = _channel_named(services, channel)
@@ -259,6 +285,7 @@ def import_export_file(
             chat_id=chat,
             me=me,
             is_day_first=day_first,
+            region=region,
         )
     finally:
         services.close()
