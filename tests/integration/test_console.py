@@ -73,7 +73,7 @@ def history(services: Services) -> None:
 
 @pytest.fixture
 def console(database_url: str) -> Iterator[Console]:
-    services = build(Settings(database_url=database_url))
+    services = build(Settings(database_url=database_url, default_region="BR"))
     keys = {}
     with services.database.unit_of_work() as uow:
         for name in ("default", "globex"):
@@ -117,7 +117,8 @@ def test_channels_chats_and_search(console):
     assert '<a href="/channels/default">default</a>' in channels
     chats_page = acme.get("/channels/default").text
     assert "Maria Souza" in chats_page and "+5511988887777" not in chats_page
-    for query in ("maria", "+55 (11) 98888-7777", "88887777"):
+    numbers = ("+55 (11) 98888-7777", "(011) 98888-7777", "11 98888 7777", "+55 11 8888-7777")
+    for query in ("maria", *numbers, "88887777"):
         found = acme.get("/channels/default", params={"q": query}).text
         assert CHAT in found, query
     assert CHAT not in acme.get("/channels/default", params={"q": "nobody"}).text

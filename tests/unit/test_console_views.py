@@ -52,8 +52,17 @@ def test_sizes_people_and_search_terms():
     assert views.person("5511999990001@c.us") == "+5511999990001"
     assert views.person("5511999990001@c.us", "Maria") == "Maria"
     assert views.person("1203630@g.us") == "1203630@g.us" and views.person(None) == ""
-    assert views.search_terms(" +55 (11) 9999-0001 ") == ("+55 (11) 9999-0001", "551199990001")
-    assert views.search_terms("Maria ²") == ("Maria ²", "")
+    assert views.search_terms(" +55 (11) 9999-0001 ") == (
+        "+55 (11) 9999-0001", ("551199990001", "5511999990001")  # and with the 9th digit
+    )  # fmt: skip
+    assert views.search_terms("Maria ²") == ("Maria ²", ())
+    assert views.search_terms("(011) 98765-4321", "BR") == (
+        "(011) 98765-4321", ("011987654321", "5511987654321", "551187654321")
+    )  # fmt: skip
+    assert views.search_terms("(011) 98765-4321") == (
+        "(011) 98765-4321", ("011987654321", "11987654321")  # no region: without the 0
+    )  # fmt: skip
+    assert views.search_terms("98765") == ("98765", ("98765",))
     assert views.media_label("image") == "Photo" and views.media_label("text") is None
     assert views.web_link("https://waha/files/a.jpg") == "https://waha/files/a.jpg"
     assert views.web_link("JavaScript:alert(1)") is None and views.web_link("file:///x") is None

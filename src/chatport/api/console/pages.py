@@ -14,7 +14,7 @@ from chatport.api import cursors
 from chatport.api.console import views
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
-from chatport.api.deps import DatabaseDep
+from chatport.api.deps import DatabaseDep, SettingsDep
 from chatport.api.params import ChannelName, ChatId, Cursor
 from chatport.api.routers.channels import run_read
 from chatport.store.jobs import agent_jobs
@@ -73,13 +73,14 @@ async def chats_page(
     request: Request,
     database: DatabaseDep,
     tenant: ConsoleTenant,
+    settings: SettingsDep,
     channel: ChannelName,
     q: Annotated[str, Query(max_length=100)] = "",
     unread: bool = False,
     cursor: Cursor = None,
 ) -> Response:
     before = _cursor(cursor)
-    search = views.search_terms(q) if q.strip() else None
+    search = views.search_terms(q, settings.default_region) if q.strip() else None
 
     def read(connection: Connection) -> dict[str, Any]:
         row = channel_of(connection, tenant, channel)

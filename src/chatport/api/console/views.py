@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from chatport.domain.normalise import phone_variants
+from chatport.phones import phone_digits
+
 _MEDIA = {
     "image": "Photo",
     "video": "Video",
@@ -116,9 +119,18 @@ def size(count: int | None) -> str:
     return ""
 
 
-def search_terms(query: str) -> tuple[str, str]:
-    """(text, digits) of a chat search: a name matches the text, a number its digits (so
-    `+55 (11) 9999` finds `5511 9999…@c.us`)."""
+def search_terms(query: str, region: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """(text, numbers) of a chat search: a name matches the text, a chat id any of the
+    numbers: the query's digits (so `+55 (11) 9999` finds `5511 9999…@c.us`), and when the
+    query is a phone number (read in `region` when it has no country code) its international
+    digits and their other spelling (a Brazilian mobile with or without its 9th digit);
+    without a region, digits typed after a leading 0 (a trunk prefix) too."""
     text = query.strip()
     digits = "".join(char for char in text if char.isascii() and char.isdigit())
-    return text, digits
+    numbers = [digits] if digits else []
+    phone = phone_digits(text, region)
+    if phone is not None:
+        numbers += [phone, *phone_variants(phone)]
+    elif digits.startswith("0") and digits.strip("0"):
+        numbers.append(digits.lstrip("0"))
+    return text, tuple(dict.fromkeys(numbers))

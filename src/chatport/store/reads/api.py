@@ -62,10 +62,10 @@ def chats_page(
     limit: int,
     unread_only: bool = False,
     before: tuple[datetime, int] | None = None,
-    search: tuple[str, str] | None = None,
+    search: tuple[str, tuple[str, ...]] | None = None,
 ) -> list[Any]:
-    """A channel's chats, latest activity first; with `search` (text, digits), only those
-    whose name contains the text (any case) or whose id contains the digits or the text."""
+    """A channel's chats, latest activity first; with `search` (text, numbers), only those
+    whose name contains the text (any case) or whose id contains the text or a number."""
     activity = func.coalesce(chats.c.last_message_at, _EPOCH)
     query = select(
         chats.c.id,
@@ -81,13 +81,12 @@ def chats_page(
     if unread_only:
         query = query.where(chats.c.unread_count > 0)
     if search is not None:
-        text, digits = search
+        text, numbers = search
         matches = [
             func.lower(chats.c.name).contains(text.lower(), autoescape=True),
             chats.c.chat_id.contains(text, autoescape=True),
         ]
-        if digits:
-            matches.append(chats.c.chat_id.contains(digits, autoescape=True))
+        matches += [chats.c.chat_id.contains(number, autoescape=True) for number in numbers]
         query = query.where(or_(*matches))
     if before is not None:
         at, row_id = before
