@@ -111,3 +111,22 @@ def test_a_group_author_meets_the_stored_spelling(database, tmp_path: Path) -> N
     assert report.chat_id.endswith("@g.us")
     people, _ = stored_ids(database)
     assert "551187654321@c.us" in people and "5511987654321@c.us" not in people
+
+
+def test_whatsapps_id_arriving_after_an_export_takes_its_person_over(
+    database, tmp_path: Path
+) -> None:
+    """Identity does not depend on order: the export first, WhatsApp's id without the 9 later."""
+    path = export_file(tmp_path, "+55 11 98765-4321", "Me", "+55 11 98765-4321")
+    assert run(database, path, me="Me").chat_id == "5511987654321@c.us"
+    whatsapp_knows(database, "551187654321@c.us")
+    assert stored_ids(database) == ({"551187654321@c.us"}, {"551187654321@c.us"})
+    with database.engine.connect() as connection:
+        names = connection.execute(select(contacts.c.name, contacts.c.phone)).all()
+        counted = connection.execute(select(func.sum(sessions.c.message_count))).scalar()
+        in_chat = connection.execute(select(func.count()).select_from(messages)).scalar()
+    assert [tuple(row) for row in names] == [("Ana", "551187654321")]
+    assert counted == in_chat == 4
+    again = run(database, path, me="Me")
+    assert again.chat_id == "551187654321@c.us"
+    assert (again.result.created, again.result.duplicates) == (0, 3)

@@ -36,7 +36,7 @@ from chatport.store.write_path.conversations import (
 )
 from chatport.store.write_path.events import insert_dead_letters, insert_events
 from chatport.store.write_path.lids import lid_lock_names, remember_lids, resolve_lids
-from chatport.store.write_path.spellings import stored_spellings
+from chatport.store.write_path.spellings import adopt_whatsapp_ids, stored_spellings
 
 
 class DuplicateElsewhere(RuntimeError):
@@ -115,6 +115,8 @@ def write_batch(
     plans: dict[str, ChatSessionPlan] = {}
     if batch.messages and origin is Origin.EXPORT:  # numbers as people wrote them
         batch = stored_spellings(connection, channel, batch)
+    elif batch.messages and origin is not Origin.AGENT:  # WhatsApp's own ids
+        adopt_whatsapp_ids(connection, ops, channel, batch, write.now)
     if batch.messages:
         lids = batch.unknown_lids() | batch.lid_pairs().keys()
         if lids:  # before any row lock, as `remember_lids` takes them (no deadlock)

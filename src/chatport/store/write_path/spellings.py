@@ -1,17 +1,27 @@
-"""People named by a phone number as someone wrote it (an export's authors and chat) meet the
-contact the tenant already has under another spelling of that number: a Brazilian mobile
-with or without its 9th digit (WhatsApp's ids of numbers older than the 9 lack it, people
-write it). Read inside the writing transaction, so the stored rows decide, not a cache."""
+"""One person, two spellings of their number: a Brazilian mobile with or without its 9th digit
+(WhatsApp's ids of numbers older than the 9 lack it, people write it). Read and settled inside
+the writing transaction, so the stored rows decide, whatever the order of the writes:
+
+- people named by a number as someone wrote it (an export's authors and chat) meet the contact
+  and chat the tenant already has under the other spelling (`stored_spellings`);
+- WhatsApp's own id arriving later (an import, a webhook) takes over the contact and chat that
+  only exports wrote under the other spelling (`adopt_whatsapp_ids`). Two spellings that
+  WhatsApp itself gave stay two people: numbers are recycled.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, exists, or_, select, update
 
 from chatport.domain.batch import PreparedBatch
-from chatport.domain.model import Channel
+from chatport.domain.model import Channel, Origin
 from chatport.domain.normalise import phone_of, phone_variants
 from chatport.domain.spellings import USER_SUFFIX, other_spellings, respelled
-from chatport.store.tables import chats, contacts
+from chatport.store.backends.bulk import BulkOps
+from chatport.store.tables import chats, contacts, messages
+from chatport.store.write_path.lid_chats import join_lid_chats
 
 
 def stored_spellings(
@@ -57,3 +67,46 @@ def stored_chat(connection: Connection, channel: Channel, chat_id: str) -> str:
     )
     found = set(connection.execute(query).scalars())
     return next((name for name in names if name in found), chat_id)
+
+
+def adopt_whatsapp_ids(
+    connection: Connection, ops: BulkOps, channel: Channel, batch: PreparedBatch, now: datetime
+) -> int:
+    """Give each phone id of `batch` (WhatsApp's) that the tenant has no contact for, but has
+    under another spelling that only exports wrote, that contact (renamed) and the channel's
+    chat (renamed, or joined to the batch's: messages and sessions follow, `join_lid_chats`);
+    return how many. One query when the batch names such numbers, none otherwise."""
+    spellings = other_spellings(batch)
+    if not spellings:
+        return 0
+    names = sorted(set(spellings).union(*spellings.values()))
+    query = select(contacts.c.wa_id, contacts.c.id).where(
+        contacts.c.tenant_id == channel.tenant_id, contacts.c.wa_id.in_(names)
+    )
+    stored = dict(connection.execute(query).all())
+    adopted = 0
+    for jid, others in spellings.items():
+        other = next((name for name in others if name in stored), None)
+        if jid in stored or other is None or not _only_exports(connection, channel, other, stored):
+            continue
+        connection.execute(
+            update(contacts)
+            .where(contacts.c.id == stored[other])
+            .values(wa_id=jid, phone=phone_of(jid), updated_at=now)
+        )
+        join_lid_chats(connection, ops, channel, {other: jid}, now)
+        adopted += 1
+    return adopted
+
+
+def _only_exports(
+    connection: Connection, channel: Channel, wa_id: str, contact_ids: dict[str, int]
+) -> bool:
+    """Whether every message by `wa_id`'s contact, and in the channel's chat `wa_id`, came
+    from an export file (then `wa_id` is a spelling people wrote, not WhatsApp's id)."""
+    written = or_(
+        messages.c.contact_id == contact_ids[wa_id],
+        and_(messages.c.channel_id == channel.id, messages.c.chat_id == wa_id),
+    )
+    other = exists().where(written, messages.c.origin != str(Origin.EXPORT))
+    return not connection.execute(select(other)).scalar()
