@@ -17,7 +17,8 @@ import phonenumbers
 MIN_DIGITS = 7
 """Fewer digits than this is no phone number (a name such as `Agent 007`)."""
 
-_SHAPE = re.compile(r"^\+?[\d\s().\-\u00a0\u202f]+$")
+_SHAPE = re.compile(r"^\+?[\d\s().\-\u00a0\u202f\u2010-\u2015\u2212]+$")
+"""Digits with spaces (no-break ones too), brackets, dots and dashes (iOS writes U+2011)."""
 
 
 def looks_like_phone(text: str) -> bool:

@@ -26,6 +26,7 @@ from chatport.phones import is_national, phone_digits, region_code
         ("030 1234567", "DE", "49301234567"),
         ("+39 06 1234 5678", None, "390612345678"),  # Italy keeps its leading zero
         ("(415) 555-2671", "US", "14155552671"),
+        ("+55\u00a011\u00a098765\u20114321", None, "5511987654321"),  # as iOS writes it
     ],
 )
 def test_numbers_parse_to_whatsapps_digits(written: str, region: str | None, digits: str) -> None:
