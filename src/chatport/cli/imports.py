@@ -6,30 +6,24 @@ import asyncio
 import contextlib
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from chatport.bootstrap import Services, build
+from chatport.cli.import_files import chat_option, import_baileys_file, import_export_file
 from chatport.cli.import_report import (
-    baileys_summary,
     console,
-    export_summary,
     jobs_table,
     progress_bar,
     summary,
 )
 from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, run_temporal
-from chatport.domain.model import Channel, Engine
-from chatport.domain.normalise import InvalidValue, normalise_jid
+from chatport.domain.model import Engine
 from chatport.engines.inprocess.runner import run_job
 from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
-from chatport.ingest.baileys import import_file
-from chatport.ingest.export import import_export, local_zone
-from chatport.phones import phone_digits, region_code
 from chatport.runtime.heap import for_bulk_work
 from chatport.sources.waha.client import WahaSettings
 from chatport.store import channels
@@ -157,29 +151,6 @@ def create_waha_job(
     return import_jobs.create_job(services.database, target, since, until, params, owner)
 
 
-def chat_option(value: str) -> str:
-    """A `--chat` value as a canonical chat id (a bare phone number works too)."""
-    try:
-        return normalise_jid(value)
-    except InvalidValue as invalid:
-        raise typer.BadParameter(f"--chat: {invalid}") from None
-
-
-def region_option(value: str) -> str:
-    """A `--region` value as a region code (`br` -> `BR`)."""
-    try:
-        return region_code(value)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--region") from None
-
-
-def export_chat_option(value: str, region: str | None) -> str:
-    """An export's `--chat`: a chat id, or a phone number as people write it (read in
-    `region` when it has no country code)."""
-    digits = phone_digits(value, region) if "@" not in value else None
-    return f"{digits}@c.us" if digits else chat_option(value)
-
-
 def _exit_unless_completed(outcome: str) -> None:
     if outcome != "completed":
         raise typer.Exit(1)
@@ -231,94 +202,8 @@ def _restart(
         services.close()
 
 
-@import_app.command("export")
-def import_export_file(
-    file: Annotated[Path, typer.Argument(help="The export: a .txt, or the .zip with media")],
-    channel: Annotated[str, typer.Option(help="chatport channel to import into")] = "default",
-    chat_name: Annotated[
-        str | None, typer.Option(help="The chat's name [default: from the file name]")
-    ] = None,
-    chat: Annotated[
-        str | None, typer.Option(help="Store it as this chat id (e.g. 5511999999999@c.us)")
-    ] = None,
-    tz: Annotated[
-        str | None,
-        typer.Option(
-            help="Time zone of the export's times, e.g. America/Sao_Paulo [default: this "
-            "machine's: TZ, else the system's setting]"
-        ),
-    ] = None,
-    me: Annotated[str | None, typer.Option(help="Your name in the export (from_me)")] = None,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            help="Region of phone numbers written without a country code, e.g. BR "
-            "[default: $CHATPORT_DEFAULT_REGION]",
-            show_default=False,
-        ),
-    ] = None,
-    day_first: Annotated[
-        bool | None,
-        typer.Option(
-            "--day-first/--month-first",
-            help="Date order, when the dates cannot tell",
-            show_default=False,
-        ),
-    ] = None,
-    db: DbOption = None,
-) -> None:
-    """Import a WhatsApp "Export chat" file: Android or iOS, any date layout, .txt or .zip
-    (read as a stream: checked whole, then written in chunks)."""
-    settings = settings_with(db)
-    region = region_option(region) if region else settings.default_region
-    chat = export_chat_option(chat, region) if chat is not None else None
-    services = build(settings)
-    for_bulk_work()
-    try:
-        target = _channel_named(services, channel)
-        report = import_export(
-            services.database,
-            target,
-            file,
-            zone=local_zone(tz),
-            chat_name=chat_name,
-            chat_id=chat,
-            me=me,
-            is_day_first=day_first,
-            region=region,
-        )
-    finally:
-        services.close()
-    export_summary(report, machine_zone=tz is None)
-
-
-@import_app.command("baileys")
-def import_baileys_file(
-    file: Annotated[Path, typer.Argument(help="A messaging-history.set payload, or JSON lines")],
-    channel: Annotated[str, typer.Option(help="chatport channel to import into")] = "default",
-    db: DbOption = None,
-) -> None:
-    """Import Baileys history sync payloads (`messaging-history.set`) from a file."""
-    if not file.is_file():
-        raise typer.BadParameter(f"no such file: {file}")
-    services = build(settings_with(db))
-    for_bulk_work()
-    try:
-        target = _channel_named(services, channel)
-        report = import_file(services.database, target, file)
-    finally:
-        services.close()
-    baileys_summary(report)
-
-
-def _channel_named(services: Services, name: str) -> Channel:
-    with services.database.unit_of_work() as uow:
-        try:
-            target = uow.channel(name)
-        except NotFoundError:
-            target = uow.create_channel(name, waha_session=name)
-        uow.commit()
-    return target
+import_app.command("export")(import_export_file)
+import_app.command("baileys")(import_baileys_file)
 
 
 @import_app.command("status")
