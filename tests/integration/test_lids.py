@@ -251,3 +251,28 @@ def test_pairs_stored_while_lid_messages_are_written_end_merged_in_any_order(dat
     phones = {phone for _, phone in people}
     assert wa_ids == phones and chat_ids == phones
     assert all(chat == author for chat, author in linked) and len(linked) == 2 * len(people)
+
+
+def test_a_contact_written_after_its_pair_was_learned_gets_its_lid(webhook_api) -> None:
+    url, services = webhook_api
+    database = services.database
+    channel = database.channel()
+    with database.unit_of_work() as uow:
+        remember_lids(uow.connection, database.ops, channel, {LID: PHONE})
+        uow.commit()
+    assert post(url, delivery("message", inbound_from(PHONE, 1), "e1")).status_code == 200
+    with database.engine.connect() as connection:
+        people = connection.execute(select(contacts.c.wa_id, contacts.c.lid)).all()
+    assert [tuple(p) for p in people] == [(PHONE, LID)]  # as if written before: one end state
+
+
+def test_a_lid_message_delivered_again_after_the_merge_leaves_no_lid_chat(webhook_api) -> None:
+    url, services = webhook_api
+    database = services.database
+    channel = database.channel()
+    assert post(url, delivery("message", inbound_from(LID, 1), "e1")).status_code == 200
+    with database.unit_of_work() as uow:  # learned elsewhere: the live path's cache is stale
+        remember_lids(uow.connection, database.ops, channel, {LID: PHONE})
+        uow.commit()
+    assert post(url, delivery("message", inbound_from(LID, 1), "e2")).status_code == 200
+    assert chats_of(database, chats) == chats_of(database, messages) == {PHONE}

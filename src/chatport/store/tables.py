@@ -307,6 +307,7 @@ lid_mappings = Table(
     Column("lid", String(128), primary_key=True),
     Column("wa_id", String(128), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_lid_mappings_channel_id_wa_id", "channel_id", "wa_id"),
 )
 """A channel's `@lid` -> phone JID (`…@c.us`) mapping, from WAHA's `/lids` (read by every
 import) and from payloads that carry both: the live path resolves LIDs with it."""

@@ -35,7 +35,12 @@ from chatport.store.write_path.conversations import (
     write_sessions,
 )
 from chatport.store.write_path.events import insert_dead_letters, insert_events
-from chatport.store.write_path.lids import lid_lock_names, remember_lids, resolve_lids
+from chatport.store.write_path.lids import (
+    fill_contact_lids,
+    lid_lock_names,
+    remember_lids,
+    resolve_lids,
+)
 from chatport.store.write_path.spellings import adopt_whatsapp_ids, stored_spellings
 
 
@@ -136,13 +141,14 @@ def write_batch(
             if exact_duplicates or not ops.is_unique_violation(error):
                 raise
             raise DuplicateElsewhere(str(error)) from error
+    if batch.messages:  # duplicates too: their chats may have just been created under a LID
         pairs = batch.lid_pairs()
         if known_lids:
             pairs = {lid: phone for lid, phone in pairs.items() if known_lids.get(lid) != phone}
         remember_lids(connection, ops, channel, pairs)
         resolve_lids(connection, ops, channel, batch.unknown_lids() - pairs.keys())
-        if origin is Origin.LIVE and channel.has_agent:
-            follow_bursts(connection, ops, channel, new, write.now)
+    if new and origin is Origin.LIVE and channel.has_agent:
+        follow_bursts(connection, ops, channel, new, write.now)
     events = batch_events(channel.id, origin, new, plans, result)
     insert_events(connection, ops, channel, events, write.now)
     insert_dead_letters(connection, ops, channel, origin, batch.invalid, write.now)
@@ -162,6 +168,10 @@ def _write_new(
     contact_ids, result.contacts_created = upsert_contacts(
         connection, ops, channel.tenant_id, batch.contacts, now
     )
+    if result.contacts_created:
+        fill_contact_lids(
+            connection, channel, (r.wa_id for r in batch.contacts.values() if not r.lid)
+        )
     by_chat: dict[str, list[Message]] = defaultdict(list)
     for message in new:
         by_chat[message.chat_id].append(message)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, exists, select, update
 
 from chatport.domain.model import Channel
 from chatport.domain.normalise import phone_of
@@ -50,8 +50,31 @@ def remember_lids(
     rows = [(channel.id, lid, phone, stamp) for lid, phone in sorted(pairs.items())]
     created = insert_new(connection, ops, lid_mappings, _COLUMNS, rows, ("channel_id", "lid"))
     merge_lid_contacts(connection, channel.tenant_id, pairs)
+    fill_contact_lids(connection, channel, pairs.values())
     join_lid_chats(connection, ops, channel, pairs, now)
     return created
+
+
+def fill_contact_lids(connection: Connection, channel: Channel, wa_ids: Iterable[str]) -> None:
+    """Give the tenant's contacts among `wa_ids` that have no LID the one the channel's stored
+    mapping pairs with their phone JID, so a contact's LID does not depend on whether it was
+    written before or after its pair was learned."""
+    phones = sorted({wa_id for wa_id in wa_ids if wa_id.endswith("@c.us")})
+    if not phones:
+        return
+    paired = select(lid_mappings.c.lid).where(
+        lid_mappings.c.channel_id == channel.id, lid_mappings.c.wa_id == contacts.c.wa_id
+    )
+    connection.execute(
+        update(contacts)
+        .where(
+            contacts.c.tenant_id == channel.tenant_id,
+            contacts.c.lid.is_(None),
+            contacts.c.wa_id.in_(phones),
+            exists(paired),
+        )
+        .values(lid=paired.order_by(lid_mappings.c.lid).limit(1).scalar_subquery())
+    )
 
 
 def resolve_lids(
