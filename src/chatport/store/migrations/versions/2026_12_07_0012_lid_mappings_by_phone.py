@@ -1,6 +1,6 @@
 """lid mappings by phone
 
-Revision ID: 0015
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-07
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0015"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
