@@ -1,8 +1,9 @@
 """Validate a batch of incoming messages before it touches a store. Pure.
 
-`prepare_batch` normalises ids, timestamps and text, drops in-batch duplicates (the first
-occurrence wins), and collects what the batch says about chats and contacts. Every message
-that cannot be stored comes back as an `Invalid` with a reason; nothing raises.
+`prepare_batch` normalises ids, timestamps and text, keys each message (`domain.keys`), drops
+in-batch duplicates (the first occurrence of a key wins), and collects what the batch says
+about chats and contacts. Every message that cannot be stored comes back as an `Invalid` with
+a reason; nothing raises.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import lru_cache
 
 import msgspec
 
+from chatport.domain.keys import message_key
 from chatport.domain.model import ChatInfo, ContactRef, IncomingMessage, Invalid, Media, Message
 from chatport.domain.normalise import (
     InvalidValue,
@@ -81,10 +83,10 @@ def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
                 Invalid(str(error), _short(item.external_id), _short(item.chat_id), item.raw)
             )
             continue
-        if message.external_id in seen:
+        if message.key in seen:
             batch.duplicates += 1
             continue
-        seen.add(message.external_id)
+        seen.add(message.key)
         batch.messages.append(message)
         if item.chat_name:
             chat_names[message.chat_id] = item.chat_name
@@ -111,8 +113,17 @@ def _validate(item: IncomingMessage) -> Message:
         raise InvalidValue("missing chat id")
     chat_id = _cached_jid(item.chat_id)
     sent_at = normalise_timestamp(item.sent_at)
+    wa_id = item.wa_id
+    if wa_id is not None and (
+        not isinstance(wa_id, str)
+        or not wa_id
+        or "\x00" in wa_id
+        or len(wa_id) > MAX_EXTERNAL_ID_LENGTH
+    ):
+        wa_id = None
+    from_me = bool(item.from_me)
     author = None
-    if not item.from_me:
+    if not from_me:
         if item.author is not None:
             author = normalise_contact(item.author)
         elif not is_group(chat_id):
@@ -121,12 +132,23 @@ def _validate(item: IncomingMessage) -> Message:
         external_id,
         chat_id,
         sent_at,
-        bool(item.from_me),
+        from_me,
         author,
         clean_text(item.text),
         str(item.content_type or "unknown"),
         _clean_media(item.media),
         item.raw,
+        message_key(from_me, chat_id, external_id, wa_id),
+    )
+
+
+def _usable_id(wa_id: object) -> bool:
+    """A WhatsApp id a key can hold (else the key reads it from the message's id)."""
+    return (
+        isinstance(wa_id, str)
+        and bool(wa_id)
+        and "\x00" not in wa_id
+        and len(wa_id) <= MAX_EXTERNAL_ID_LENGTH
     )
 
 
