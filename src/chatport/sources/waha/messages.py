@@ -18,7 +18,9 @@ from typing import Any
 
 import msgspec
 
+from chatport.domain.keys import message_key
 from chatport.domain.model import ContactRef, ContentType, IncomingMessage, Media
+from chatport.domain.normalise import InvalidValue, normalise_jid
 
 # WAHA's field names are camelCase; the structs below name them as WAHA does.
 # ruff: noqa: N815
@@ -179,15 +181,23 @@ def to_incoming(
 def stored_key(
     message: WahaPayload | None, chat_id: str, lids: Mapping[str, str]
 ) -> tuple[str, str | None, Any] | None:
-    """What `to_incoming` would make of the message's chat, id and time, computed without
-    mapping it (a re-import looks these up and maps only the messages it lacks); None
-    when it was unreadable."""
+    """What `to_incoming` and the validation would make of the message's chat, key
+    (`domain.keys`) and time, computed without mapping it (a re-import looks these up and
+    maps only the messages it lacks); None when it was unreadable or its chat is no JID."""
     if message is None:
         return None
     key = (message.data or _NO_DATA).key or _NO_KEY
-    return resolve(chat_id, key.remoteJidAlt, lids) or chat_id, message.id, message.timestamp
+    chat = resolve(chat_id, key.remoteJidAlt, lids) or chat_id
+    try:
+        chat = _jid(chat)
+    except InvalidValue:
+        return None
+    if not isinstance(message.id, str):
+        return chat, None, message.timestamp
+    return chat, message_key(message.fromMe, chat, message.id), message.timestamp
 
 
+_jid = lru_cache(maxsize=4_096)(normalise_jid)
 _NO_DATA = _NowebData()
 _NO_KEY = _Key()
 _NO_MEDIA = _MediaInfo()

@@ -14,8 +14,9 @@ from sqlalchemy import Connection, case, or_, select, update
 
 from chatport.domain.changes import MessageChange
 from chatport.domain.chats import PREVIEW_CHARS
+from chatport.domain.keys import message_key, waha_id_parts
 from chatport.domain.normalise import InvalidValue, normalise_jid, normalise_timestamp
-from chatport.store.tables import chats, messages
+from chatport.store.tables import chats, lid_mappings, messages
 
 
 def apply_change(connection: Connection, channel_id: int, change: MessageChange) -> bool:
@@ -50,6 +51,8 @@ def apply_change(connection: Connection, channel_id: int, change: MessageChange)
 
 
 def _find(connection: Connection, channel_id: int, change: MessageChange) -> Any:
+    """The message by its source's id, else by its key (whatever alias the change names its
+    chat by: the key's chat is the phone chat when the LID's pair is stored)."""
     columns = (
         messages.c.id,
         messages.c.external_id,
@@ -58,27 +61,46 @@ def _find(connection: Connection, channel_id: int, change: MessageChange) -> Any
         messages.c.edits,
         messages.c.revoked_at,
     )
-    query = select(*columns).where(messages.c.channel_id == channel_id)
+    query = select(*columns).where(messages.c.channel_id == channel_id).order_by(messages.c.id)
     if change.message_id:
         found = connection.execute(query.where(messages.c.external_id == change.message_id))
         row = found.first()
-        if row is not None or not change.wa_id:
+        if row is not None:
             return row
-    if not change.chat_id or not change.wa_id:
+    keys = _keys(connection, channel_id, change)
+    if not keys:
         return None
-    chat = normalise_jid(change.chat_id)
-    # `{fromMe}_{chat}_{waId}[_{participant}]`: the chat's messages with that WhatsApp id
-    candidates = [f"{side}_{chat}_{change.wa_id}" for side in ("true", "false")]
-    pattern = f"%\\_{change.wa_id}\\_%"
-    return connection.execute(
-        query.where(
-            messages.c.chat_id == chat,
-            or_(
-                messages.c.external_id.in_(candidates),
-                messages.c.external_id.like(pattern, escape="\\"),
-            ),
-        ).limit(1)
-    ).first()
+    return connection.execute(query.where(messages.c.message_key.in_(keys)).limit(1)).first()
+
+
+def _keys(connection: Connection, channel_id: int, change: MessageChange) -> list[str]:
+    """The keys the changed message may have: from its WAHA id, and from its chat and plain
+    WhatsApp id (either side: the change does not say)."""
+    keys = []
+    parts = waha_id_parts(change.message_id) if change.message_id else None
+    if parts is not None:
+        from_me, chat, wa_id = parts
+        keys.append(message_key(from_me, _canonical(connection, channel_id, chat), "", wa_id))
+    if change.chat_id and change.wa_id:
+        chat = _canonical(connection, channel_id, change.chat_id)
+        keys += [message_key(side, chat, "", change.wa_id) for side in (False, True)]
+    return keys
+
+
+def _canonical(connection: Connection, channel_id: int, chat: str) -> str:
+    """The chat as keys name it: normalised, a LID's phone chat when its pair is stored."""
+    try:
+        chat = normalise_jid(chat)
+    except InvalidValue:
+        return chat
+    if not chat.endswith("@lid"):
+        return chat
+    phone = connection.execute(
+        select(lid_mappings.c.wa_id).where(
+            lid_mappings.c.channel_id == channel_id, lid_mappings.c.lid == chat
+        )
+    ).scalar()
+    return phone or chat
 
 
 def _time(value: Any) -> datetime:
