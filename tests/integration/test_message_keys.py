@@ -221,3 +221,57 @@ def test_a_webhook_and_a_sidecar_push_converge_over_http(webhook_api) -> None:
     with services.database.engine.connect() as connection:
         ids = connection.execute(select(func.count(messages.c.external_id.distinct()))).scalar()
     assert ids == 3
+
+
+@pytest.mark.parametrize("mapping", [True, False])
+@pytest.mark.parametrize("first", ["baileys", "waha"])
+def test_a_waha_import_and_a_baileys_history_of_lid_chats_converge(
+    database, first, mapping
+) -> None:
+    """The import path (fetch processes, the re-import filter, chunks): WAHA lists its `@lid`
+    chats with their phone twins; Baileys' history of those chats names them by LID, with
+    the pairs (`lidPnMappings`) or without (then WAHA's `/lids`, stored by its import, tell
+    them). One row per message, the second source's counted as duplicates."""
+    from chatport.simulator.runner import simulator_in_thread
+    from chatport.simulator.server import SimulatorConfig
+    from chatport.simulator.world import World
+    from chatport.store.jobs import import_jobs as jobs
+    from tests.integration.test_waha_import import new_job
+    from tests.integration.test_waha_import import run as run_import
+
+    world = World(chats=12, messages=900, seed=4)
+    lid_chats = [chat for chat in world.chats if chat.phone_twin]
+    assert lid_chats
+    items = []
+    for chat in lid_chats:
+        for record in world.messages(chat):
+            if not record.hidden:
+                data = record.message["_data"]
+                key = {k: v for k, v in data["key"].items() if k != "remoteJidAlt"}
+                items.append(
+                    {"key": key, "message": data["message"], "messageTimestamp": record.timestamp}
+                )
+    pairs = [{"lid": c.id, "pn": c.phone_twin} for c in lid_chats] if mapping else []
+    history = orjson.dumps({"messages": items, "lidPnMappings": pairs}).decode()
+    visible = sum(1 for c in world.chats for r in world.messages(c) if not r.hidden)
+    with simulator_in_thread(SimulatorConfig(world=world)) as url:
+        results = {}
+        for source in (first, "waha" if first == "baileys" else "baileys"):
+            if source == "baileys":
+                results[source] = import_text(database, database.channel(), history).result
+            else:
+                job = new_job(database)
+                assert run_import(database, url, job) == "completed"
+    with database.engine.connect() as connection:
+        stored = connection.execute(select(func.count()).select_from(messages)).scalar()
+        chat_ids = set(connection.execute(select(chats.c.chat_id)).scalars())
+    assert stored == visible
+    assert not any(chat.endswith("@lid") for chat in chat_ids)
+    if first == "waha":
+        assert (results["baileys"].created, results["baileys"].duplicates) == (0, len(items))
+    else:
+        with database.engine.connect() as connection:
+            counters = jobs.load_job(connection, job.id).counters
+        assert (counters["created"], counters["duplicates"]) == (visible - len(items), len(items))
+    channel = database.channel()
+    assert sessions_follow_the_rule(database.engine, channel.id, channel.session_timeout)
