@@ -22,22 +22,25 @@ MAX_KEY_LENGTH = 400
 def whatsapp_id(external_id: str) -> str | None:
     """The WhatsApp message id inside a WAHA-form id `{fromMe}_{chat}_{id}[_{participant}]`
     (the participant a JID), or None when `external_id` is not of that form."""
-    parts = waha_id_parts(external_id)
+    parts = _parts(external_id.split("_"))
     return parts[2] if parts is not None else None
 
 
 def waha_id_parts(external_id: str) -> tuple[bool, str, str] | None:
     """(fromMe, chat, WhatsApp id) of a WAHA-form id (see `whatsapp_id`), else None."""
-    side, sep, rest = external_id.partition("_")
-    if not sep or (side != "false" and side != "true"):
+    return _parts(external_id.split("_"))
+
+
+def _parts(parts: list[str]) -> tuple[bool, str, str] | None:
+    if len(parts) < 3 or (parts[0] != "false" and parts[0] != "true") or "@" not in parts[1]:
         return None
-    chat, sep, tail = rest.partition("_")
-    if not sep or not tail or "@" not in chat:
-        return None
-    head, sep, participant = tail.rpartition("_")
-    if sep and head and "@" in participant:
-        return side == "true", chat, head
-    return side == "true", chat, tail
+    if len(parts) == 3:
+        wa_id = parts[2]
+    elif "@" in parts[-1]:  # a participant
+        wa_id = "_".join(parts[2:-1])
+    else:
+        wa_id = "_".join(parts[2:])
+    return (parts[0] == "true", parts[1], wa_id) if wa_id else None
 
 
 def message_key(from_me: bool, chat_id: str, external_id: str, wa_id: str | None = None) -> str:
@@ -45,18 +48,19 @@ def message_key(from_me: bool, chat_id: str, external_id: str, wa_id: str | None
     `wa_id` when the source has it apart, else the one `external_id` holds in WAHA's form;
     `external_id` itself when it holds none."""
     if wa_id is None:
+        parts = external_id.split("_")
         # Most ids are already their key (`{side}_{chat_id}_{id}`): the same string, no copy.
-        prefix = f"true_{chat_id}_" if from_me else f"false_{chat_id}_"
-        start = len(prefix)
         if (
-            external_id.startswith(prefix)
-            and external_id.find("_", start) < 0
-            and len(external_id) > start
+            len(parts) == 3
+            and parts[1] == chat_id
+            and parts[0] == ("true" if from_me else "false")
+            and parts[2]
         ):
             return external_id
-        wa_id = whatsapp_id(external_id)
-        if wa_id is None:
+        found = _parts(parts)
+        if found is None:
             return external_id
+        wa_id = found[2]
     return f"true_{chat_id}_{wa_id}" if from_me else f"false_{chat_id}_{wa_id}"
 
 
