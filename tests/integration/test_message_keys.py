@@ -182,6 +182,21 @@ def test_a_change_names_the_message_by_any_alias(database) -> None:
     assert stored == [(f"false_{PHONE}_{wa(1)}", 4, "m1, fixed")]
 
 
+def test_an_ack_of_the_channels_own_message_in_a_lid_chat_finds_it(database) -> None:
+    """A reply to a LID chat whose payload names the phone (`remoteJidAlt`) is stored in the
+    phone chat; the pair is learned from it, so WAHA's acks (`true_{LID}_…`) find it."""
+    reply = waha(1, twin=True, fromMe=True, to=LID)
+    reply["id"] = f"true_{LID}_{wa(1)}"
+    write_waha(database, [reply])
+    channel = database.channel()
+    with database.unit_of_work() as uow:
+        ack = MessageChange("ack", None, message_id=reply["id"], ack=3)
+        assert apply_change(uow.connection, channel.id, ack)
+        uow.commit()
+    stored = rows(database, messages.c.message_key, messages.c.ack)
+    assert stored == [(f"true_{PHONE}_{wa(1)}", 3)]
+
+
 def test_a_group_message_is_one_row_whatever_alias_names_its_author(database) -> None:
     """WAHA's group ids carry the participant (`…_{participant}`), here a LID; Baileys' the
     phone: one key, the participant being an alias like any other."""

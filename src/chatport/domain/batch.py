@@ -75,6 +75,7 @@ def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
     batch = PreparedBatch()
     seen: set[str] = set()
     chat_names: dict[str, str] = {}
+    chat_lids: dict[str, str] = {}
     for item in incoming:
         try:
             message = _validate(item)
@@ -90,12 +91,14 @@ def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
         batch.messages.append(message)
         if item.chat_name:
             chat_names[message.chat_id] = item.chat_name
+        if item.chat_lid:
+            _note_lid(chat_lids, message.chat_id, item.chat_lid)
         author = message.author
         if author is not None:
             known = batch.contacts.get(author.wa_id)
             if known is not author:
                 batch.contacts[author.wa_id] = _merge_contact(known, author)
-    _collect_chats(batch, chat_names)
+    _collect_chats(batch, chat_names, chat_lids)
     return batch
 
 
@@ -171,10 +174,22 @@ def _chat_counterpart(chat_id: str) -> ContactRef:
     return normalise_contact(ContactRef(wa_id=chat_id))
 
 
-def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:
-    """One ChatInfo per chat; a 1:1 chat's counterpart is its inbound author, else its JID,
-    and its name the counterpart's (WhatsApp's pushName, an export's or Baileys' name), else
-    the source's name of the chat."""
+def _note_lid(chat_lids: dict[str, str], chat_id: str, lid: str) -> None:
+    """Remember that the phone chat `chat_id` was named `lid` (a LID) by its source."""
+    try:
+        lid = _cached_jid(lid)
+    except InvalidValue:
+        return
+    if is_lid(lid) and chat_id.endswith("@c.us"):
+        chat_lids[chat_id] = lid
+
+
+def _collect_chats(
+    batch: PreparedBatch, chat_names: dict[str, str], chat_lids: dict[str, str]
+) -> None:
+    """One ChatInfo per chat; a 1:1 chat's counterpart is its inbound author, else its JID
+    (with the LID its source named it by), and its name the counterpart's (WhatsApp's
+    pushName, an export's or Baileys' name), else the source's name of the chat."""
     counterparts: dict[str, ContactRef] = {}
     for message in batch.messages:
         chat_id = message.chat_id
@@ -189,6 +204,11 @@ def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:
             counterpart = counterparts.get(chat_id) or ContactRef(
                 wa_id=chat_id, phone=phone_of(chat_id), lid=chat_id if is_lid(chat_id) else None
             )
+            lid = chat_lids.get(chat_id)
+            if lid and not counterpart.lid:
+                named = msgspec.structs.replace(counterpart, lid=lid)
+                counterpart = _merge_contact(batch.contacts.get(counterpart.wa_id), named)
+                batch.contacts[counterpart.wa_id] = counterpart
             counterpart = batch.contacts.setdefault(counterpart.wa_id, counterpart)
         name = (counterpart.name if counterpart is not None else None) or chat_names.get(chat_id)
         batch.chats[chat_id] = ChatInfo(

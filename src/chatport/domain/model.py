@@ -115,7 +115,9 @@ class IncomingMessage(msgspec.Struct, gc=False):
     `raw` given as bytes must be valid UTF-8 JSON (sources pass the text they decoded).
     `problem`: why the source could not read it (it is then stored as invalid, with `raw`).
     `wa_id`: WhatsApp's own id of the message, when the source has it apart; else it is read
-    from a WAHA-form `external_id` (`domain.keys`).
+    from a WAHA-form `external_id` (`domain.keys`). `chat_lid`: the `@lid` the source named the
+    chat by, when it knew the phone chat it gives as `chat_id` (the pair is then stored, also
+    for a batch of the channel's own messages, which name no other person).
     """
 
     external_id: str | None
@@ -130,6 +132,7 @@ class IncomingMessage(msgspec.Struct, gc=False):
     raw: RawPayload | None = None
     problem: str | None = None
     wa_id: str | None = None
+    chat_lid: str | None = None
 
 
 class Message(msgspec.Struct, gc=False):

@@ -173,7 +173,6 @@ messages = Table(
     Column("edited_at", UtcDateTime),
     Column("edits", Json),
     UniqueConstraint("channel_id", "message_key", name="uq_messages_channel_id_message_key"),
-    Index("ix_messages_channel_id_external_id", "channel_id", "external_id"),
     Index("ix_messages_chat_sent_at", "channel_id", "chat_id", "sent_at"),
     Index("ix_messages_session_id", "session_id"),
     Index("ix_messages_contact_id", "contact_id"),
@@ -181,7 +180,9 @@ messages = Table(
 """`message_key` is a message's identity in its channel whatever alias a source named its
 chat by (`domain.keys`: `{fromMe}_{chat}_{WhatsApp id}`, the chat the phone chat once known);
 `external_id` is the source's own id, verbatim (WAHA's, Baileys' in WAHA's form, an export's
-`export-…`), by which webhooks, agent jobs and the API name a message."""
+`export-…`), by which webhooks, agent jobs and the API name a message. It has no index (one
+less to maintain on every insert): a message named by it is found by the keys it names
+(`store.write_path.message_keys.keys_of_ids`)."""
 
 import_jobs = Table(
     "import_jobs",

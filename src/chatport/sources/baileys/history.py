@@ -134,6 +134,7 @@ def _message(item: Mapping[str, Any], lids: dict[str, str], names: dict) -> Inco
         chat_name=names.get(remote),
         raw=raw,
         wa_id=message_id,
+        chat_lid=remote if chat_id != remote and remote.endswith("@lid") else None,
     )
 
 

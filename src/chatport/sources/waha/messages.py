@@ -164,9 +164,10 @@ def to_incoming(
     media = None
     if message.hasMedia or message.media:
         media = _media(message.media or _NO_MEDIA, content)
+    chat = resolve(chat_id, key.remoteJidAlt, lids) or chat_id
     return IncomingMessage(
         external_id=message.id,
-        chat_id=resolve(chat_id, key.remoteJidAlt, lids) or chat_id,
+        chat_id=chat,
         sent_at=message.timestamp,
         from_me=from_me,
         author=author,
@@ -175,6 +176,7 @@ def to_incoming(
         media=media,
         chat_name=chat_name,
         raw=raw,
+        chat_lid=chat_id if chat != chat_id and chat_id.endswith("@lid") else None,
     )
 
 

@@ -14,9 +14,10 @@ from sqlalchemy import Connection, case, or_, select, update
 
 from chatport.domain.changes import MessageChange
 from chatport.domain.chats import PREVIEW_CHARS
-from chatport.domain.keys import message_key, waha_id_parts
+from chatport.domain.keys import message_key
 from chatport.domain.normalise import InvalidValue, normalise_jid, normalise_timestamp
 from chatport.store.tables import chats, lid_mappings, messages
+from chatport.store.write_path.message_keys import keys_of_ids
 
 
 def apply_change(connection: Connection, channel_id: int, change: MessageChange) -> bool:
@@ -51,40 +52,30 @@ def apply_change(connection: Connection, channel_id: int, change: MessageChange)
 
 
 def _find(connection: Connection, channel_id: int, change: MessageChange) -> Any:
-    """The message by its source's id, else by its key (whatever alias the change names its
-    chat by: the key's chat is the phone chat when the LID's pair is stored)."""
-    columns = (
-        messages.c.id,
-        messages.c.external_id,
-        messages.c.chat_id,
-        messages.c.text,
-        messages.c.edits,
-        messages.c.revoked_at,
+    """The message by its key, whatever alias the change names its chat by: from its WAHA
+    id, else from its chat and plain WhatsApp id (either side: the change does not say)."""
+    keys = list(
+        keys_of_ids(connection, channel_id, [change.message_id] if change.message_id else [])
     )
-    query = select(*columns).where(messages.c.channel_id == channel_id).order_by(messages.c.id)
-    if change.message_id:
-        found = connection.execute(query.where(messages.c.external_id == change.message_id))
-        row = found.first()
-        if row is not None:
-            return row
-    keys = _keys(connection, channel_id, change)
-    if not keys:
-        return None
-    return connection.execute(query.where(messages.c.message_key.in_(keys)).limit(1)).first()
-
-
-def _keys(connection: Connection, channel_id: int, change: MessageChange) -> list[str]:
-    """The keys the changed message may have: from its WAHA id, and from its chat and plain
-    WhatsApp id (either side: the change does not say)."""
-    keys = []
-    parts = waha_id_parts(change.message_id) if change.message_id else None
-    if parts is not None:
-        from_me, chat, wa_id = parts
-        keys.append(message_key(from_me, _canonical(connection, channel_id, chat), "", wa_id))
     if change.chat_id and change.wa_id:
         chat = _canonical(connection, channel_id, change.chat_id)
         keys += [message_key(side, chat, "", change.wa_id) for side in (False, True)]
-    return keys
+    if not keys:
+        return None
+    query = (
+        select(
+            messages.c.id,
+            messages.c.external_id,
+            messages.c.chat_id,
+            messages.c.text,
+            messages.c.edits,
+            messages.c.revoked_at,
+        )
+        .where(messages.c.channel_id == channel_id, messages.c.message_key.in_(keys))
+        .order_by(messages.c.id)
+        .limit(1)
+    )
+    return connection.execute(query).first()
 
 
 def _canonical(connection: Connection, channel_id: int, chat: str) -> str:

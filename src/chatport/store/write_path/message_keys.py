@@ -19,10 +19,11 @@ from datetime import datetime
 import msgspec
 from sqlalchemy import Connection, Select, bindparam, select
 
-from chatport.domain.keys import rekey
+from chatport.domain.keys import message_key, rekey, waha_id_parts
 from chatport.domain.model import Message
+from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.store.backends.bulk import BulkOps, Match
-from chatport.store.tables import messages
+from chatport.store.tables import lid_mappings, messages
 
 PROBE_EACH_ID = 256
 """Up to this many messages the duplicate check probes each key instead of reading the keys
@@ -164,3 +165,34 @@ def _keys_in_span(match: Match) -> Select:
         match(messages.c.chat_id),
         messages.c.sent_at.between(bindparam("low"), bindparam("high")),
     )
+
+
+def keys_of_ids(
+    connection: Connection, channel_id: int, external_ids: Collection[str]
+) -> dict[str, str]:
+    """The keys the messages a source named by `external_ids` are stored under, each to the
+    id it was named by: the id itself (most ids are their key), and the key a WAHA-form id
+    names (without a group's participant; its chat the phone chat when the LID's pair is
+    stored: one query for all). Messages are found by key (`message_key IN …`), whatever
+    alias the id names their chat by: `external_id` is not indexed."""
+    keys: dict[str, str] = {}
+    named: list[tuple[str, bool, str, str]] = []
+    for external_id in external_ids:
+        keys.setdefault(external_id, external_id)
+        parts = waha_id_parts(external_id)
+        if parts is not None:
+            try:
+                named.append((external_id, parts[0], normalise_jid(parts[1]), parts[2]))
+            except InvalidValue:
+                continue
+    lids = sorted({chat for _, _, chat, _ in named if chat.endswith("@lid")})
+    phones = {}
+    if lids:
+        query = select(lid_mappings.c.lid, lid_mappings.c.wa_id).where(
+            lid_mappings.c.channel_id == channel_id, lid_mappings.c.lid.in_(lids)
+        )
+        phones = {lid: phone for lid, phone in connection.execute(query)}
+    for external_id, from_me, chat, wa_id in named:
+        key = message_key(from_me, phones.get(chat, chat), external_id, wa_id)
+        keys.setdefault(key, external_id)
+    return keys

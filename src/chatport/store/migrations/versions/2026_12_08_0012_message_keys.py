@@ -5,13 +5,14 @@ Revises: 0011
 Create Date: 2026-12-08
 
 A message's identity becomes `message_key`, `{fromMe}_{chat}_{WhatsApp id}` (`domain.keys`):
-unique per channel instead of the source's id (`external_id`, kept verbatim and indexed, not
-unique). Existing rows are keyed from their own columns (the chat they are stored in, the
-WhatsApp id read from a WAHA-form `external_id`, else the id itself), in slices of
-`SLICE` rows. Rows that turn out to be the same message (one seen through WAHA as `…@lid_…`
-and through Baileys as `…@c.us_…` once both were in the phone chat) become one: the oldest row
-stays (with the highest ack and the first revoke of the two), the others go, and their
-sessions' spans and counts are read again from the messages left (a session left empty goes).
+unique per channel instead of the source's id (`external_id`, kept verbatim, no longer
+indexed: a message named by it is found by the keys it names). Existing rows are keyed from
+their own columns (the chat they are stored in, the WhatsApp id read from a WAHA-form
+`external_id`, else the id itself), in slices of `SLICE` rows. Rows that turn out to be the
+same message (one seen through WAHA as `…@lid_…` and through Baileys as `…@c.us_…` once both
+were in the phone chat) become one: the oldest row stays (with the highest ack and the first
+revoke of the two), the others go, and their sessions' spans and counts are read again from
+the messages left (a session left empty goes).
 """
 
 from __future__ import annotations
@@ -69,12 +70,10 @@ def upgrade() -> None:
         batch.create_unique_constraint(
             "uq_messages_channel_id_message_key", ["channel_id", "message_key"]
         )
-        batch.create_index("ix_messages_channel_id_external_id", ["channel_id", "external_id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("messages") as batch:
-        batch.drop_index("ix_messages_channel_id_external_id")
         batch.drop_constraint("uq_messages_channel_id_message_key", type_="unique")
         batch.create_unique_constraint(
             "uq_messages_channel_id_external_id", ["channel_id", "external_id"]
