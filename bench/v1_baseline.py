@@ -26,7 +26,7 @@ def write_v1(database: Database, incoming: list[IncomingMessage], timeout: timed
         with connection, connection.begin():
             if connection.execute(
                 select(messages.c.id).where(
-                    messages.c.channel_id == channel.id, messages.c.external_id == m.external_id
+                    messages.c.channel_id == channel.id, messages.c.message_key == m.key
                 )
             ).first():
                 continue
@@ -104,6 +104,7 @@ def write_v1(database: Database, incoming: list[IncomingMessage], timeout: timed
                     tenant_id=channel.tenant_id,
                     channel_id=channel.id,
                     external_id=m.external_id,
+                    message_key=m.key,
                     chat_id=m.chat_id,
                     contact_id=contact_id,
                     session_id=session_id,

@@ -156,29 +156,32 @@ def raw_rows(url: str, work: list[PreparedBatch]) -> list[list[tuple]]:
             for session in partition(chat_messages, channel.session_timeout):
                 sid = ops.encode_uuid(session_id_for(channel.key, session[0].external_id))
                 session_of.update((m.external_id, sid) for m in session)
-        out.append(
-            [
-                (
-                    channel.tenant_id,
-                    channel.id,
-                    m.external_id,
-                    m.chat_id,
-                    1 if m.author else None,
-                    session_of[m.external_id],
-                    ops.encode_time(m.sent_at),
-                    m.from_me,
-                    m.content_type,
-                    m.text,
-                    None,
-                    None,
-                    None,
-                    "import",
-                    ops.encode_json(jsoncodec.dumps(m.raw)),
-                    created_at,
-                )
-                for m in batch.messages
-            ]
-        )
+        values = {
+            "tenant_id": channel.tenant_id,
+            "channel_id": channel.id,
+            "media_url": None,
+            "media_mime": None,
+            "media_filename": None,
+            "media_size": None,
+            "origin": "import",
+            "created_at": created_at,
+        }
+        chunk = []
+        for m in batch.messages:
+            values.update(
+                external_id=m.external_id,
+                message_key=getattr(m, "key", m.external_id),
+                chat_id=m.chat_id,
+                contact_id=1 if m.author else None,
+                session_id=session_of[m.external_id],
+                sent_at=ops.encode_time(m.sent_at),
+                from_me=m.from_me,
+                content_type=m.content_type,
+                text=m.text,
+                raw=ops.encode_json(jsoncodec.dumps(m.raw)),
+            )
+            chunk.append(tuple(values[column] for column in MESSAGE_COLUMNS))
+        out.append(chunk)
     database.dispose()
     return out
 

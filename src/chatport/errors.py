@@ -8,6 +8,7 @@ ChatportError
 │   ├── MissingExtra        an optional extra (`chatport[postgres]`, …) is not installed
 │   └── UrlRefused          a tenant's URL: not http(s), or its host is on a private network
 │   └── SecretKeyError      CHATPORT_SECRET_KEY is malformed, or opens no stored secret
+│   └── ChannelConflict     a channel's WAHA session (server and name) is another channel's
 ├── SchemaError             the database is not migrated to this version's schema
 ├── NotFoundError           a named tenant, channel or job does not exist
 ├── JobBusy                 another process runs the import job
@@ -49,6 +50,12 @@ class UrlRefused(ConfigurationError):
 class SecretKeyError(ConfigurationError):
     """`CHATPORT_SECRET_KEY` is not a list of Fernet keys, or no key of it (or no key at all)
     decrypts a stored channel secret (the API answers 503 for that channel)."""
+
+
+class ChannelConflict(ConfigurationError):
+    """A channel would be configured for a WAHA session (server URL and session name) that
+    another channel already has: the session's webhooks could not tell them apart (the API
+    answers 409)."""
 
 
 class SchemaError(ChatportError):

@@ -222,3 +222,24 @@ def test_export_authors_by_number_need_a_region_and_dirt_is_counted(tmp_path: Pa
     assert "Asia/Tokyo (no --tz given)" in by_setting.stdout
     bad_region = run(*args, "--region", "Brazil")
     assert bad_region.returncode == 2 and "not a region code: 'Brazil'" in bad_region.stderr
+
+
+def test_a_second_channel_for_one_waha_session_is_one_line_and_exit_2(database_url: str) -> None:
+    """`sales` takes this WAHA server's session `default` (as `chatport import waha --channel
+    sales` left it): importing it into another channel is refused before WAHA is called."""
+    from chatport.bootstrap import build
+    from chatport.cli.imports import create_waha_job
+
+    url = "http://127.0.0.1:9"  # never called
+    services = build(Settings(database_url=database_url))
+    try:
+        now = datetime.now(UTC)
+        create_waha_job(services, url, "default", None, "sales", None, now, {})
+    finally:
+        services.close()
+    result = run("import", "waha", "--url", f"{url}/", "--channel", "support", "--db", database_url)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: channel 'sales' already takes WAHA session 'default' at {url}/: its webhooks"
+        " could not tell the two apart (use that channel, or another session)"
+    ]

@@ -23,7 +23,7 @@ from chatport.api.edge import EdgeGuard
 from chatport.api.responses import ERRORS
 from chatport.api.routers import agent_jobs, baileys, channels, imports, webhooks
 from chatport.bootstrap import Services, build, serve_services
-from chatport.errors import JobBusy, SecretKeyError
+from chatport.errors import ChannelConflict, JobBusy, SecretKeyError
 from chatport.store.reads import api as reads
 
 
@@ -55,6 +55,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.add_middleware(EdgeGuard, docs_paths=docs)
     app.add_exception_handler(JobBusy, _job_busy)
     app.add_exception_handler(SecretKeyError, _secret_unreadable)
+    app.add_exception_handler(ChannelConflict, _channel_conflict)
     app.router.routes.append(webhooks.ROUTE)
     app.include_router(channels.router)
     app.include_router(imports.router)
@@ -125,6 +126,11 @@ def _bearer_is(authorization: str | None, token: str) -> bool:
 
 async def _job_busy(request: Request, error: Exception) -> Response:
     """An import job another run holds: 409, whichever route met it."""
+    return JSONResponse({"detail": str(error)}, status_code=409)
+
+
+async def _channel_conflict(request: Request, error: Exception) -> Response:
+    """A channel configured for another channel's WAHA session: 409 with the reason."""
     return JSONResponse({"detail": str(error)}, status_code=409)
 
 

@@ -113,11 +113,9 @@ class ChannelDirectory:
                 except NotFoundError:
                     return None
             else:
-                found = webhook_receipts.channels_of_session(
-                    connection, session, self.database.default_timeout
+                candidates = webhook_receipts.channels_of_session(
+                    connection, session, me_id, self.database.default_timeout
                 )
-                matching = [c for c, me in found if me_id and me == me_id]
-                candidates = matching or [c for c, me in found if not me or not me_id]
                 if len(candidates) != 1 and not (not candidates and create):
                     return None  # unknown, or ambiguous without `me.id` to tell them apart
                 if candidates:

@@ -1,8 +1,9 @@
 """Validate a batch of incoming messages before it touches a store. Pure.
 
-`prepare_batch` normalises ids, timestamps and text, drops in-batch duplicates (the first
-occurrence wins), and collects what the batch says about chats and contacts. Every message
-that cannot be stored comes back as an `Invalid` with a reason; nothing raises.
+`prepare_batch` normalises ids, timestamps and text, keys each message (`domain.keys`), drops
+in-batch duplicates (the first occurrence of a key wins), and collects what the batch says
+about chats and contacts. Every message that cannot be stored comes back as an `Invalid` with
+a reason; nothing raises.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import lru_cache
 
 import msgspec
 
+from chatport.domain.keys import message_key
 from chatport.domain.model import ChatInfo, ContactRef, IncomingMessage, Invalid, Media, Message
 from chatport.domain.normalise import (
     InvalidValue,
@@ -73,6 +75,7 @@ def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
     batch = PreparedBatch()
     seen: set[str] = set()
     chat_names: dict[str, str] = {}
+    chat_lids: dict[str, str] = {}
     for item in incoming:
         try:
             message = _validate(item)
@@ -81,19 +84,21 @@ def prepare_batch(incoming: Iterable[IncomingMessage]) -> PreparedBatch:
                 Invalid(str(error), _short(item.external_id), _short(item.chat_id), item.raw)
             )
             continue
-        if message.external_id in seen:
+        if message.key in seen:
             batch.duplicates += 1
             continue
-        seen.add(message.external_id)
+        seen.add(message.key)
         batch.messages.append(message)
         if item.chat_name:
             chat_names[message.chat_id] = item.chat_name
+        if item.chat_lid:
+            _note_lid(chat_lids, message.chat_id, item.chat_lid)
         author = message.author
         if author is not None:
             known = batch.contacts.get(author.wa_id)
             if known is not author:
                 batch.contacts[author.wa_id] = _merge_contact(known, author)
-    _collect_chats(batch, chat_names)
+    _collect_chats(batch, chat_names, chat_lids)
     return batch
 
 
@@ -111,8 +116,17 @@ def _validate(item: IncomingMessage) -> Message:
         raise InvalidValue("missing chat id")
     chat_id = _cached_jid(item.chat_id)
     sent_at = normalise_timestamp(item.sent_at)
+    wa_id = item.wa_id
+    if wa_id is not None and (
+        not isinstance(wa_id, str)
+        or not wa_id
+        or "\x00" in wa_id
+        or len(wa_id) > MAX_EXTERNAL_ID_LENGTH
+    ):
+        wa_id = None
+    from_me = bool(item.from_me)
     author = None
-    if not item.from_me:
+    if not from_me:
         if item.author is not None:
             author = normalise_contact(item.author)
         elif not is_group(chat_id):
@@ -121,12 +135,23 @@ def _validate(item: IncomingMessage) -> Message:
         external_id,
         chat_id,
         sent_at,
-        bool(item.from_me),
+        from_me,
         author,
         clean_text(item.text),
         str(item.content_type or "unknown"),
         _clean_media(item.media),
         item.raw,
+        message_key(from_me, chat_id, external_id, wa_id),
+    )
+
+
+def _usable_id(wa_id: object) -> bool:
+    """A WhatsApp id a key can hold (else the key reads it from the message's id)."""
+    return (
+        isinstance(wa_id, str)
+        and bool(wa_id)
+        and "\x00" not in wa_id
+        and len(wa_id) <= MAX_EXTERNAL_ID_LENGTH
     )
 
 
@@ -149,10 +174,22 @@ def _chat_counterpart(chat_id: str) -> ContactRef:
     return normalise_contact(ContactRef(wa_id=chat_id))
 
 
-def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:
-    """One ChatInfo per chat; a 1:1 chat's counterpart is its inbound author, else its JID,
-    and its name the counterpart's (WhatsApp's pushName, an export's or Baileys' name), else
-    the source's name of the chat."""
+def _note_lid(chat_lids: dict[str, str], chat_id: str, lid: str) -> None:
+    """Remember that the phone chat `chat_id` was named `lid` (a LID) by its source."""
+    try:
+        lid = _cached_jid(lid)
+    except InvalidValue:
+        return
+    if is_lid(lid) and chat_id.endswith("@c.us"):
+        chat_lids[chat_id] = lid
+
+
+def _collect_chats(
+    batch: PreparedBatch, chat_names: dict[str, str], chat_lids: dict[str, str]
+) -> None:
+    """One ChatInfo per chat; a 1:1 chat's counterpart is its inbound author, else its JID
+    (with the LID its source named it by), and its name the counterpart's (WhatsApp's
+    pushName, an export's or Baileys' name), else the source's name of the chat."""
     counterparts: dict[str, ContactRef] = {}
     for message in batch.messages:
         chat_id = message.chat_id
@@ -167,6 +204,11 @@ def _collect_chats(batch: PreparedBatch, chat_names: dict[str, str]) -> None:
             counterpart = counterparts.get(chat_id) or ContactRef(
                 wa_id=chat_id, phone=phone_of(chat_id), lid=chat_id if is_lid(chat_id) else None
             )
+            lid = chat_lids.get(chat_id)
+            if lid and not counterpart.lid:
+                named = msgspec.structs.replace(counterpart, lid=lid)
+                counterpart = _merge_contact(batch.contacts.get(counterpart.wa_id), named)
+                batch.contacts[counterpart.wa_id] = counterpart
             counterpart = batch.contacts.setdefault(counterpart.wa_id, counterpart)
         name = (counterpart.name if counterpart is not None else None) or chat_names.get(chat_id)
         batch.chats[chat_id] = ChatInfo(

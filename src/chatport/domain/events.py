@@ -8,7 +8,8 @@
 - `session.merged`: one per session absorbed by a merge, from any batch: whoever kept the
   absorbed session's id learns where its messages went.
 - `chat.merged`: a chat first stored under a contact's LID joined that contact's phone chat
-  (its messages and sessions now carry the phone chat id).
+  (its messages and sessions now carry the phone chat id; `duplicates` messages were stored
+  under both, and are one row each now).
 """
 
 from __future__ import annotations
@@ -77,10 +78,14 @@ def batch_events(
     return events
 
 
-def chat_joined_events(absorbed_chat: str, chat_id: str, plan: ChatSessionPlan) -> list[Event]:
-    """The events of a chat stored under a LID joining its phone chat: `chat.merged`, then a
-    `session.merged` per session absorbed on the way."""
-    joined = Event("chat.merged", "chat", chat_id, {"chat_id": chat_id, "absorbed": absorbed_chat})
+def chat_joined_events(
+    absorbed_chat: str, chat_id: str, plan: ChatSessionPlan, duplicates: int = 0
+) -> list[Event]:
+    """The events of a chat stored under a LID joining its phone chat: `chat.merged` (with
+    the number of messages both chats held, now one row each), then a `session.merged` per
+    session absorbed on the way."""
+    payload = {"chat_id": chat_id, "absorbed": absorbed_chat, "duplicates": duplicates}
+    joined = Event("chat.merged", "chat", chat_id, payload)
     return [joined, *_session_merges(chat_id, plan)]
 
 

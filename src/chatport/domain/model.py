@@ -114,6 +114,10 @@ class IncomingMessage(msgspec.Struct, gc=False):
     `chat_id` and the author ids may use any JID form (`@s.whatsapp.net`, bare digits, ...).
     `raw` given as bytes must be valid UTF-8 JSON (sources pass the text they decoded).
     `problem`: why the source could not read it (it is then stored as invalid, with `raw`).
+    `wa_id`: WhatsApp's own id of the message, when the source has it apart; else it is read
+    from a WAHA-form `external_id` (`domain.keys`). `chat_lid`: the `@lid` the source named the
+    chat by, when it knew the phone chat it gives as `chat_id` (the pair is then stored, also
+    for a batch of the channel's own messages, which name no other person).
     """
 
     external_id: str | None
@@ -127,6 +131,8 @@ class IncomingMessage(msgspec.Struct, gc=False):
     chat_name: str | None = None
     raw: RawPayload | None = None
     problem: str | None = None
+    wa_id: str | None = None
+    chat_lid: str | None = None
 
 
 class Message(msgspec.Struct, gc=False):
@@ -145,6 +151,9 @@ class Message(msgspec.Struct, gc=False):
     content_type: str
     media: Media | None
     raw: RawPayload | None
+    key: str = ""
+    """Its identity in the channel (`domain.keys`), under `chat_id`; the write path moves it
+    to the phone chat when `chat_id` is a LID whose phone it knows."""
 
     @property
     def sort_key(self) -> tuple[datetime, str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from chatport.domain.model import Channel, Message
 from chatport.domain.sessions import partition
-from chatport.errors import NotFoundError
+from chatport.errors import ChannelConflict, NotFoundError
 from chatport.store.secret_box import SecretBox
 from chatport.store.tables import STABLE_TABLES, channels, messages, metadata, tenants
 
@@ -98,7 +98,18 @@ def remember_waha(
 ) -> None:
     """Store where the channel's WAHA is, so resumes and retries can reach it again (the API
     key sealed by `secrets`); `trusted`: the operator gave the URL (the CLI), not a tenant
-    (the API)."""
+    (the API). ChannelConflict when another channel has that WAHA session (`waha_owner`)."""
+    owner = waha_owner(connection, url, session, but=channel.id)
+    if owner is not None:
+        who = (
+            f"channel {owner.name!r}"
+            if owner.tenant_id == channel.tenant_id
+            else ("a channel of another tenant")
+        )
+        raise ChannelConflict(
+            f"{who} already takes WAHA session {session!r} at {url}: its webhooks could not"
+            f" tell the two apart (use that channel, or another session)"
+        )
     connection.execute(
         update(channels)
         .where(channels.c.id == channel.id)
@@ -110,6 +121,24 @@ def remember_waha(
             updated_at=datetime.now(UTC),
         )
     )
+
+
+def waha_owner(connection: Connection, url: str, session: str, *, but: int) -> Any:
+    """The channel other than `but` configured for WAHA session `session` at `url` (the same
+    server: URLs compared without case and trailing slashes), or None. One WAHA session, one
+    channel: several WAHA servers may each have a session of one name (WAHA Core's only
+    session is `default`), told apart by their numbers; one server's session is one number."""
+    rows = connection.execute(
+        select(channels.c.id, channels.c.tenant_id, channels.c.name, channels.c.waha_url)
+        .where(channels.c.waha_session == session, channels.c.id != but)
+        .order_by(channels.c.id)
+    ).all()
+    server = _server(url)
+    return next((row for row in rows if row.waha_url and _server(row.waha_url) == server), None)
+
+
+def _server(url: str) -> str:
+    return url.strip().rstrip("/").lower()
 
 
 class WahaAddress(NamedTuple):

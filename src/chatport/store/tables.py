@@ -28,6 +28,7 @@ from sqlalchemy import (
     text,
 )
 
+from chatport.domain.keys import MAX_KEY_LENGTH
 from chatport.store.column_types import Id, Json, UtcDateTime
 
 metadata = MetaData(
@@ -152,6 +153,7 @@ messages = Table(
     Column("tenant_id", Id, nullable=False),
     Column("channel_id", Id, nullable=False),
     Column("external_id", String(256), nullable=False),
+    Column("message_key", String(MAX_KEY_LENGTH), nullable=False),
     Column("chat_id", String(128), nullable=False),
     Column("contact_id", Id),
     Column("session_id", Uuid, nullable=False),
@@ -170,11 +172,17 @@ messages = Table(
     Column("revoked_at", UtcDateTime),
     Column("edited_at", UtcDateTime),
     Column("edits", Json),
-    UniqueConstraint("channel_id", "external_id", name="uq_messages_channel_id_external_id"),
+    UniqueConstraint("channel_id", "message_key", name="uq_messages_channel_id_message_key"),
     Index("ix_messages_chat_sent_at", "channel_id", "chat_id", "sent_at"),
     Index("ix_messages_session_id", "session_id"),
     Index("ix_messages_contact_id", "contact_id"),
 )
+"""`message_key` is a message's identity in its channel whatever alias a source named its
+chat by (`domain.keys`: `{fromMe}_{chat}_{WhatsApp id}`, the chat the phone chat once known);
+`external_id` is the source's own id, verbatim (WAHA's, Baileys' in WAHA's form, an export's
+`export-…`), by which webhooks, agent jobs and the API name a message. It has no index (one
+less to maintain on every insert): a message named by it is found by the keys it names
+(`store.write_path.message_keys.keys_of_ids`)."""
 
 import_jobs = Table(
     "import_jobs",

@@ -18,16 +18,25 @@ RECEIPT_COLUMNS = ("channel_id", "envelope_id", "event", "received_at")
 
 
 def channels_of_session(
-    connection: Connection, session: str, default_timeout: timedelta
-) -> list[tuple[Channel, str | None]]:
-    """Every channel that answers to WAHA session `session`, with its `me_id` (the WhatsApp
-    id of its number, once known)."""
+    connection: Connection, session: str, me_id: str | None, default_timeout: timedelta
+) -> list[Channel]:
+    """The channels a delivery of WAHA session `session` from the number `me_id` (None: the
+    delivery names none) may be for: those of that number; else those whose number is not
+    known yet (all of them when the delivery names none); and of several, the one configured
+    for a WAHA server (a URL: `chatport import waha`, `POST /v1/channels`) before those that
+    are not (a fresh database's `default` channel, a channel created by a delivery). One
+    channel: the delivery is its; several: ambiguous (`?channel=` names it)."""
     rows = connection.execute(
-        select(channels.c.id, channels.c.me_id)
+        select(channels.c.id, channels.c.me_id, channels.c.waha_url)
         .where(channels.c.waha_session == session)
         .order_by(channels.c.id)
     ).all()
-    return [(channel_by_id(connection, row.id, default_timeout), row.me_id) for row in rows]
+    matching = [row for row in rows if me_id and row.me_id == me_id]
+    candidates = matching or [row for row in rows if not row.me_id or not me_id]
+    configured = [row for row in candidates if row.waha_url]
+    if len(candidates) > 1 and len(configured) == 1:
+        candidates = configured
+    return [channel_by_id(connection, row.id, default_timeout) for row in candidates]
 
 
 def any_webhook_keys(connection: Connection) -> bool:

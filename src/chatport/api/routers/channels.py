@@ -94,8 +94,9 @@ async def list_channels(database: DatabaseDep, tenant: TenantDep) -> list[Channe
 async def create_tenant_channel(
     database: DatabaseDep, settings: SettingsDep, tenant: TenantDep, channel: ChannelIn
 ) -> ChannelOut:
-    """Create a channel (409 when the tenant has one of that name; 422 for a URL whose host is
-    not public, unless the operator allows private networks)."""
+    """Create a channel (409 when the tenant has one of that name, or another channel has its
+    WAHA session: the same `waha_url` and `waha_session`; 422 for a URL whose host is not
+    public, unless the operator allows private networks)."""
     urls = {"waha_url": channel.waha_url, "agent_url": channel.agent_url}
     try:
         await run_in_threadpool(check_tenant_urls, urls, allow_private=settings.allow_private_urls)

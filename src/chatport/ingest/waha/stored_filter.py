@@ -2,7 +2,7 @@
 
 Each chunk's messages of chats the store held when the job started are looked up (read
 only, the write path's own duplicate check by chats and time span,
-`store.write_path.batch.stored_in_span`) before they are mapped and validated, and counted as
+`store.write_path.message_keys.stored_in_span`) before they are mapped and validated, and counted as
 duplicates instead of being mapped, validated and written: a re-import, or the part of a
 resumed job already written, costs the write path next to nothing. The write path still
 checks every message it gets, so a message stored meanwhile is still skipped exactly once.
@@ -18,13 +18,14 @@ from typing import Any, TypeVar
 
 from chatport.domain.normalise import InvalidValue, normalise_timestamp
 from chatport.store.database import Database, open_database
-from chatport.store.write_path.batch import stored_in_span
+from chatport.store.write_path.message_keys import stored_in_span
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 StoredKey = tuple[str, Any, Any]
-"""A message's chat (as stored), id and time (as sent: `normalise_timestamp` reads it)."""
+"""A message's chat (as stored), key (`domain.keys`) and time (as sent: `normalise_timestamp`
+reads it)."""
 
 
 class StoredFilter:
@@ -66,11 +67,11 @@ class StoredFilter:
         self, items: list[T], key: Callable[[T], StoredKey | None]
     ) -> tuple[list[T], int]:
         """`items` without those already stored, and how many those were (duplicates).
-        `key(item)`: its chat, id and time, None to keep it whatever the store holds. Looked
+        `key(item)`: its chat, key and time, None to keep it whatever the store holds. Looked
         up by the chats the store held and the items' time span
-        (`store.write_path.batch.stored_in_span`); an item without an id or with a time that
+        (`store.write_path.message_keys.stored_in_span`); an item without an id or with a time that
         is not one is kept, for the write path to store as invalid."""
-        candidates: list[tuple[int, str]] = []  # (index in items, id) of a stored chat
+        candidates: list[tuple[int, str]] = []  # (index in items, key) of a stored chat
         chats: set[str] = set()
         times: list[datetime] = []
         known = self.known_chats
@@ -78,13 +79,13 @@ class StoredFilter:
             found = key(item)
             if found is None:
                 continue
-            chat, external_id, sent_at = found
-            if chat in known and isinstance(external_id, str):
+            chat, message_key, sent_at = found
+            if chat in known and isinstance(message_key, str):
                 try:
                     times.append(normalise_timestamp(sent_at))
                 except InvalidValue:
                     continue
-                candidates.append((index, external_id))
+                candidates.append((index, message_key))
                 chats.add(chat)
         if not candidates:
             return items, 0
@@ -98,7 +99,7 @@ class StoredFilter:
             log.warning("fetcher: duplicates left to the write path's check from now (%s)", error)
             self.known_chats = frozenset()
             return items, 0
-        dropped = {index for index, external_id in candidates if external_id in stored}
+        dropped = {index for index, message_key in candidates if message_key in stored}
         if not dropped:
             return items, 0
         return [item for index, item in enumerate(items) if index not in dropped], len(dropped)

@@ -5,8 +5,9 @@ Messages are unwrapped from their ephemeral, view-once, document-with-caption an
 wrappers; timestamps come as a number, a string or a protobuf Long (`{low, high}`). LIDs are
 resolved by `lidPnMappings`, the contacts' `lid` / `phoneNumber`, and each key's
 `remoteJidAlt` / `participantAlt`, so one person is one contact. Ids follow WAHA's form
-(`{fromMe}_{chat}_{id}[_{participant}]`), so a message seen through WAHA and through Baileys
-is one row. Reactions, protocol messages (revokes, key shares) and stubs without content are
+(`{fromMe}_{chat}_{id}[_{participant}]`) and each message gives its WhatsApp id, so a message
+seen through WAHA and through Baileys is one row (`domain.keys`), whatever alias each named
+its chat by. Reactions, protocol messages (revokes, key shares) and stubs without content are
 not messages and are skipped.
 """
 
@@ -132,6 +133,8 @@ def _message(item: Mapping[str, Any], lids: dict[str, str], names: dict) -> Inco
         media=media,
         chat_name=names.get(remote),
         raw=raw,
+        wa_id=message_id,
+        chat_lid=remote if chat_id != remote and remote.endswith("@lid") else None,
     )
 
 

@@ -18,7 +18,9 @@ from typing import Any
 
 import msgspec
 
+from chatport.domain.keys import message_key
 from chatport.domain.model import ContactRef, ContentType, IncomingMessage, Media
+from chatport.domain.normalise import InvalidValue, normalise_jid
 
 # WAHA's field names are camelCase; the structs below name them as WAHA does.
 # ruff: noqa: N815
@@ -162,9 +164,10 @@ def to_incoming(
     media = None
     if message.hasMedia or message.media:
         media = _media(message.media or _NO_MEDIA, content)
+    chat = resolve(chat_id, key.remoteJidAlt, lids) or chat_id
     return IncomingMessage(
         external_id=message.id,
-        chat_id=resolve(chat_id, key.remoteJidAlt, lids) or chat_id,
+        chat_id=chat,
         sent_at=message.timestamp,
         from_me=from_me,
         author=author,
@@ -173,21 +176,30 @@ def to_incoming(
         media=media,
         chat_name=chat_name,
         raw=raw,
+        chat_lid=chat_id if chat != chat_id and chat_id.endswith("@lid") else None,
     )
 
 
 def stored_key(
     message: WahaPayload | None, chat_id: str, lids: Mapping[str, str]
 ) -> tuple[str, str | None, Any] | None:
-    """What `to_incoming` would make of the message's chat, id and time, computed without
-    mapping it (a re-import looks these up and maps only the messages it lacks); None
-    when it was unreadable."""
+    """What `to_incoming` and the validation would make of the message's chat, key
+    (`domain.keys`) and time, computed without mapping it (a re-import looks these up and
+    maps only the messages it lacks); None when it was unreadable or its chat is no JID."""
     if message is None:
         return None
     key = (message.data or _NO_DATA).key or _NO_KEY
-    return resolve(chat_id, key.remoteJidAlt, lids) or chat_id, message.id, message.timestamp
+    chat = resolve(chat_id, key.remoteJidAlt, lids) or chat_id
+    try:
+        chat = _jid(chat)
+    except InvalidValue:
+        return None
+    if not isinstance(message.id, str):
+        return chat, None, message.timestamp
+    return chat, message_key(message.fromMe, chat, message.id), message.timestamp
 
 
+_jid = lru_cache(maxsize=4_096)(normalise_jid)
 _NO_DATA = _NowebData()
 _NO_KEY = _Key()
 _NO_MEDIA = _MediaInfo()

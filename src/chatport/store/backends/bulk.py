@@ -18,6 +18,7 @@ MESSAGE_COLUMNS = (
     "tenant_id",
     "channel_id",
     "external_id",
+    "message_key",
     "chat_id",
     "contact_id",
     "session_id",
@@ -34,7 +35,7 @@ MESSAGE_COLUMNS = (
     "created_at",
 )
 """The order of the values in a message row handed to `BulkOps.insert_messages`."""
-MESSAGE_KEY = ("channel_id", "external_id")
+MESSAGE_KEY = ("channel_id", "message_key")
 
 
 Match = Callable[[Any], ColumnElement[bool]]
@@ -115,7 +116,7 @@ class BulkOps(Protocol):
 
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         """Bulk insert message rows (MESSAGE_COLUMNS order) as they are generated, skipping
-        existing (channel_id, external_id); return how many were inserted."""
+        existing (channel_id, message_key); return how many were inserted."""
 
     def insert_skipping_taken(
         self,

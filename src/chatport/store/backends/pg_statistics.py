@@ -29,7 +29,9 @@ class PlannerStatistics:
     """
 
     TABLES = {
-        "messages": "(channel_id, external_id, chat_id, sent_at, session_id, contact_id)",
+        "messages": (
+            "(channel_id, message_key, external_id, chat_id, sent_at, session_id, contact_id)"
+        ),
         "sessions": "(channel_id, chat_id, last_activity_at, started_at)",
         "chats": "(channel_id, chat_id, last_message_at)",
         "contacts": "(tenant_id, wa_id, phone, lid)",

@@ -21,6 +21,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Connection, desc, func, or_, select, update
 
 from chatport.store.tables import agent_jobs, channels, contacts, messages
+from chatport.store.write_path.message_keys import keys_of_ids
 
 PENDING, DELIVERING, WAITING, REPLIED, FAILED = (
     "pending",
@@ -144,12 +145,13 @@ def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str
         messages.c.media_mime,
         messages.c.media_filename,
     )
+    keys = keys_of_ids(connection, job.channel_id, list(job.message_ids))
     burst = {
-        row.external_id: _message(row)
+        keys[row.message_key]: _message(row)
         for row in connection.execute(
-            select(*columns).where(
+            select(*columns, messages.c.message_key).where(
                 messages.c.channel_id == job.channel_id,
-                messages.c.external_id.in_(list(job.message_ids)),
+                messages.c.message_key.in_(list(keys)),
             )
         )
     }

@@ -25,6 +25,7 @@ from chatport.store.jobs.agent_jobs import PENDING
 from chatport.store.jobs.wakeups import AGENT_JOBS, BURSTS, notify
 from chatport.store.tables import agent_jobs, bursts, channels, messages
 from chatport.store.write_path.events import insert_events
+from chatport.store.write_path.message_keys import keys_of_ids
 
 
 def follow_bursts(
@@ -172,11 +173,12 @@ def close_bursts(
 def _job_of(connection: Connection, ops: BulkOps, burst, now: datetime) -> UUID:
     """The pending agent job of a closed burst (its last message gives session and
     contact), with an `agent_job.created` event."""
+    keys = keys_of_ids(connection, burst.channel_id, burst.message_ids[-1:])
     last = connection.execute(
-        select(messages.c.session_id, messages.c.contact_id).where(
-            messages.c.channel_id == burst.channel_id,
-            messages.c.external_id == burst.message_ids[-1],
-        )
+        select(messages.c.session_id, messages.c.contact_id)
+        .where(messages.c.channel_id == burst.channel_id, messages.c.message_key.in_(list(keys)))
+        .order_by(messages.c.id)
+        .limit(1)
     ).first()
     job_id = uuid.uuid4()
     connection.execute(

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select
 
 from chatport.store.reads.api import SESSION_COLUMNS, text_column
 from chatport.store.tables import chats, messages, sessions
+from chatport.store.write_path.message_keys import keys_of_ids
 
 
 def channel_summaries(connection: Connection, tenant_id: int) -> dict[int, Any]:
@@ -54,14 +55,16 @@ def messages_by_external_id(
     external_ids: Collection[str],
     text_limit: int | None = None,
 ) -> dict[str, Any]:
-    """The channel's messages among `external_ids` (their time, text and kind), by id; with
-    `text_limit`, only that many characters of each text are read."""
+    """The channel's messages named by `external_ids` (their time, text and kind), by those
+    ids (found by key: `keys_of_ids`); with `text_limit`, only that many characters of each
+    text are read."""
     if not external_ids:
         return {}
+    keys = keys_of_ids(connection, channel_id, external_ids)
     query = select(
-        messages.c.external_id,
+        messages.c.message_key,
         messages.c.sent_at,
         messages.c.content_type,
         text_column(text_limit),
-    ).where(messages.c.channel_id == channel_id, messages.c.external_id.in_(list(external_ids)))
-    return {row.external_id: row for row in connection.execute(query)}
+    ).where(messages.c.channel_id == channel_id, messages.c.message_key.in_(list(keys)))
+    return {keys[row.message_key]: row for row in connection.execute(query)}

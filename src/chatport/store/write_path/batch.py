@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Required, TypedDict
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Connection
 
 from chatport.domain.batch import PreparedBatch
 from chatport.domain.events import batch_events
 from chatport.domain.model import BatchResult, Channel, Message, Origin, SessionSpan
 from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_chat_sessions
 from chatport.store import jsoncodec
-from chatport.store.backends.bulk import BulkOps, Match
+from chatport.store.backends.bulk import BulkOps
 from chatport.store.jobs.bursts import follow_bursts
-from chatport.store.tables import messages
 from chatport.store.write_path.conversations import (
     LockedChat,
     lock_chats,
@@ -40,7 +39,9 @@ from chatport.store.write_path.lids import (
     lid_lock_names,
     remember_lids,
     resolve_lids,
+    stored_pairs,
 )
+from chatport.store.write_path.message_keys import canonical_keys, new_messages
 from chatport.store.write_path.spellings import adopt_whatsapp_ids, stored_spellings
 
 
@@ -123,16 +124,23 @@ def write_batch(
     elif batch.messages and origin is not Origin.AGENT:  # WhatsApp's own ids
         adopt_whatsapp_ids(connection, ops, channel, batch, write.now)
     if batch.messages:
-        lids = batch.unknown_lids() | batch.lid_pairs().keys()
+        pairs = batch.lid_pairs()
+        lids = batch.unknown_lids() | pairs.keys()
         if lids:  # before any row lock, as `remember_lids` takes them (no deadlock)
             ops.lock_names(connection, lid_lock_names(channel, sorted(lids)))
         chats, result.chats_created = lock_chats(connection, ops, channel, batch.chats, write.now)
-        stored = (
-            set()
-            if new_chats and not exact_duplicates
-            else stored_ids(connection, ops, channel.id, batch.messages, exact_duplicates)
+        if known_lids:
+            pairs = {lid: phone for lid, phone in pairs.items() if known_lids.get(lid) != phone}
+        known = stored_pairs(connection, ops, channel, batch.unknown_lids() - pairs.keys())
+        keyed = canonical_keys(batch.messages, batch.chats.keys(), {**known, **pairs}, pairs)
+        new = new_messages(
+            connection,
+            ops,
+            channel.id,
+            keyed,
+            exact=exact_duplicates,
+            new_chats=new_chats,
         )
-        new = [m for m in batch.messages if m.external_id not in stored]
         result.duplicates += len(batch.messages) - len(new)
     if new:
         try:
@@ -141,12 +149,9 @@ def write_batch(
             if exact_duplicates or not ops.is_unique_violation(error):
                 raise
             raise DuplicateElsewhere(str(error)) from error
-    if batch.messages:  # duplicates too: their chats may have just been created under a LID
-        pairs = batch.lid_pairs()
-        if known_lids:
-            pairs = {lid: phone for lid, phone in pairs.items() if known_lids.get(lid) != phone}
+    if batch.messages:  # also when all were duplicates: a LID chat the batch named joins
         remember_lids(connection, ops, channel, pairs)
-        resolve_lids(connection, ops, channel, batch.unknown_lids() - pairs.keys())
+        resolve_lids(connection, ops, channel, known)
     if new and origin is Origin.LIVE and channel.has_agent:
         follow_bursts(connection, ops, channel, new, write.now)
     events = batch_events(channel.id, origin, new, plans, result)
@@ -190,61 +195,6 @@ def _write_new(
     return plans
 
 
-PROBE_EACH_ID = 256
-"""Up to this many messages the duplicate check probes each id instead of reading the ids
-stored in the batch's chats and time span: a live group's span can cover weeks of stored
-messages (one late delivery is enough), which the range read would all fetch."""
-
-
-def stored_ids(
-    connection: Connection,
-    ops: BulkOps,
-    channel_id: int,
-    batch: list[Message],
-    exact: bool = False,
-) -> set[str]:
-    """The ids of `batch` the channel already stores: by id when `exact` or the batch is
-    small, else by the batch's chats and time span (one index range per chat instead of one
-    probe per message, for import chunks of thousands; an id stored in another chat or at
-    another time is missed, and caught by the insert)."""
-    ids = [m.external_id for m in batch]
-    if exact or len(batch) <= PROBE_EACH_ID:
-        rows = ops.lookup(connection, _ids_stored, ids, channel_id=channel_id)
-        return set(rows.scalars())
-    low, high = min(m.sent_at for m in batch), max(m.sent_at for m in batch)
-    chats = {m.chat_id for m in batch}
-    return stored_in_span(connection, ops, channel_id, chats, low, high).intersection(ids)
-
-
-def stored_in_span(
-    connection: Connection,
-    ops: BulkOps,
-    channel_id: int,
-    chats: set[str],
-    low: datetime,
-    high: datetime,
-) -> set[str]:
-    """The ids the channel stores in `chats` sent in [low, high] (an index range a chat)."""
-    rows = ops.lookup(
-        connection, _ids_in_span, sorted(chats), channel_id=channel_id, low=low, high=high
-    )
-    return set(rows.scalars())
-
-
-def _ids_stored(match: Match) -> Select:
-    return select(messages.c.external_id).where(
-        messages.c.channel_id == bindparam("channel_id"), match(messages.c.external_id)
-    )
-
-
-def _ids_in_span(match: Match) -> Select:
-    return select(messages.c.external_id).where(
-        messages.c.channel_id == bindparam("channel_id"),
-        match(messages.c.chat_id),
-        messages.c.sent_at.between(bindparam("low"), bindparam("high")),
-    )
-
-
 def _neighbour_sessions(
     write: _Write, by_chat: dict[str, list[Message]]
 ) -> dict[str, list[SessionSpan]]:
@@ -282,6 +232,7 @@ def _message_rows(
                 tenant_id,
                 channel_id,
                 m.external_id,
+                m.key,
                 chat_id,
                 contact_ids.get(author.wa_id) if author is not None else None,
                 sessions[assignments[m.external_id].int],

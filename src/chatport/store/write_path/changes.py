@@ -14,8 +14,10 @@ from sqlalchemy import Connection, case, or_, select, update
 
 from chatport.domain.changes import MessageChange
 from chatport.domain.chats import PREVIEW_CHARS
+from chatport.domain.keys import message_key
 from chatport.domain.normalise import InvalidValue, normalise_jid, normalise_timestamp
-from chatport.store.tables import chats, messages
+from chatport.store.tables import chats, lid_mappings, messages
+from chatport.store.write_path.message_keys import keys_of_ids
 
 
 def apply_change(connection: Connection, channel_id: int, change: MessageChange) -> bool:
@@ -50,35 +52,46 @@ def apply_change(connection: Connection, channel_id: int, change: MessageChange)
 
 
 def _find(connection: Connection, channel_id: int, change: MessageChange) -> Any:
-    columns = (
-        messages.c.id,
-        messages.c.external_id,
-        messages.c.chat_id,
-        messages.c.text,
-        messages.c.edits,
-        messages.c.revoked_at,
+    """The message by its key, whatever alias the change names its chat by: from its WAHA
+    id, else from its chat and plain WhatsApp id (either side: the change does not say)."""
+    keys = list(
+        keys_of_ids(connection, channel_id, [change.message_id] if change.message_id else [])
     )
-    query = select(*columns).where(messages.c.channel_id == channel_id)
-    if change.message_id:
-        found = connection.execute(query.where(messages.c.external_id == change.message_id))
-        row = found.first()
-        if row is not None or not change.wa_id:
-            return row
-    if not change.chat_id or not change.wa_id:
+    if change.chat_id and change.wa_id:
+        chat = _canonical(connection, channel_id, change.chat_id)
+        keys += [message_key(side, chat, "", change.wa_id) for side in (False, True)]
+    if not keys:
         return None
-    chat = normalise_jid(change.chat_id)
-    # `{fromMe}_{chat}_{waId}[_{participant}]`: the chat's messages with that WhatsApp id
-    candidates = [f"{side}_{chat}_{change.wa_id}" for side in ("true", "false")]
-    pattern = f"%\\_{change.wa_id}\\_%"
-    return connection.execute(
-        query.where(
-            messages.c.chat_id == chat,
-            or_(
-                messages.c.external_id.in_(candidates),
-                messages.c.external_id.like(pattern, escape="\\"),
-            ),
-        ).limit(1)
-    ).first()
+    query = (
+        select(
+            messages.c.id,
+            messages.c.external_id,
+            messages.c.chat_id,
+            messages.c.text,
+            messages.c.edits,
+            messages.c.revoked_at,
+        )
+        .where(messages.c.channel_id == channel_id, messages.c.message_key.in_(keys))
+        .order_by(messages.c.id)
+        .limit(1)
+    )
+    return connection.execute(query).first()
+
+
+def _canonical(connection: Connection, channel_id: int, chat: str) -> str:
+    """The chat as keys name it: normalised, a LID's phone chat when its pair is stored."""
+    try:
+        chat = normalise_jid(chat)
+    except InvalidValue:
+        return chat
+    if not chat.endswith("@lid"):
+        return chat
+    phone = connection.execute(
+        select(lid_mappings.c.wa_id).where(
+            lid_mappings.c.channel_id == channel_id, lid_mappings.c.lid == chat
+        )
+    ).scalar()
+    return phone or chat
 
 
 def _time(value: Any) -> datetime:

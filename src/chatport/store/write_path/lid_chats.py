@@ -1,11 +1,13 @@
 """A 1:1 chat first stored under the contact's LID (`…@lid`) joins the contact's phone chat
 once the LID -> phone pair is known: one person, one chat.
 
-Without a phone chat yet, the LID chat is renamed (its row, messages and sessions take the
-phone chat id). With one, the LID chat's messages and sessions move into it, sessions closer
-than the channel's timeout join (the session rule over all the messages, as if they had
-always been one chat), the previews combine (the later last message, unread counts added) and
-the LID chat's row goes. Both chats are locked first, in one statement.
+First its messages take their keys in the phone chat, a message stored under both becoming
+one row (`store.write_path.lid_messages`). Without a phone chat yet, the LID chat is renamed
+(its row, messages and sessions take the phone chat id). With one, the LID chat's messages
+and sessions move into it, sessions closer than the channel's timeout join (the session rule
+over all the messages, as if they had always been one chat), the previews combine (the later
+last message, unread counts added) and the LID chat's row goes. Both chats are locked first,
+in one statement.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from chatport.store.backends.bulk import BulkOps
 from chatport.store.tables import chats, messages, sessions
 from chatport.store.write_path.conversations import write_sessions
 from chatport.store.write_path.events import insert_events
+from chatport.store.write_path.lid_messages import rekey_chat
 
 _PREVIEW = ("last_message_at", "last_message_id", "last_message_text", "last_sender")
 
@@ -60,6 +63,7 @@ def _join(
         )
     }
     lid_row, phone_row = both[lid], both.get(phone)
+    merged = rekey_chat(connection, ops, channel, lid, phone).merged
     lid_spans = _spans(connection, channel, lid)
     near = _near(connection, channel, phone, lid_spans) if phone_row is not None else []
     for table in (messages, sessions):
@@ -70,9 +74,8 @@ def _join(
         )
     if phone_row is None:
         connection.execute(update(chats).where(chats.c.id == lid_row.id).values(chat_id=phone))
-        insert_events(
-            connection, ops, channel, chat_joined_events(lid, phone, ChatSessionPlan()), now
-        )
+        events = chat_joined_events(lid, phone, ChatSessionPlan(), len(merged))
+        insert_events(connection, ops, channel, events, now)
         return
     plan = join_sessions(lid_spans + near, channel.session_timeout)
     write_sessions(connection, ops, channel, {phone: plan}, now, channel.session_timeout)
@@ -80,19 +83,22 @@ def _join(
         (lid_row, phone_row),
         key=lambda row: (row.last_message_at is not None, row.last_message_at, row is phone_row),
     )
+    preview = {column: getattr(later, column) for column in _PREVIEW}
+    last_id = preview["last_message_id"]
+    preview["last_message_id"] = merged.get(last_id, last_id)
     connection.execute(delete(chats).where(chats.c.id == lid_row.id))
     connection.execute(
         update(chats)
         .where(chats.c.id == phone_row.id)
         .values(
-            **{column: getattr(later, column) for column in _PREVIEW},
+            **preview,
             name=phone_row.name or lid_row.name,
             contact_id=phone_row.contact_id or lid_row.contact_id,
             unread_count=phone_row.unread_count + lid_row.unread_count,
             updated_at=now,
         )
     )
-    insert_events(connection, ops, channel, chat_joined_events(lid, phone, plan), now)
+    insert_events(connection, ops, channel, chat_joined_events(lid, phone, plan, len(merged)), now)
 
 
 def _spans(connection: Connection, channel: Channel, chat_id: str) -> list[SessionSpan]:

@@ -77,22 +77,28 @@ def fill_contact_lids(connection: Connection, channel: Channel, wa_ids: Iterable
     )
 
 
-def resolve_lids(
+def stored_pairs(
     connection: Connection, ops: BulkOps, channel: Channel, lids: Iterable[str]
-) -> int:
-    """Merge what the caller's transaction wrote under `lids` (LIDs it met without a phone)
-    into the phone contact and chat of those whose pair is stored; return how many. Under the
-    same per-LID locks as `remember_lids`, so whichever of the two commits second sees the
-    other's rows: a pair stored by an import while a webhook writes under its LID ends merged,
-    whatever the order."""
+) -> dict[str, str]:
+    """The stored pairs of `lids` (LIDs the caller's transaction meets without a phone),
+    read under the same per-LID locks as `remember_lids` takes: whichever of two writers
+    commits second sees the other's rows (see `resolve_lids`)."""
     wanted = sorted({lid for lid in lids if lid.endswith("@lid")})
     if not wanted:
-        return 0
+        return {}
     ops.lock_names(connection, lid_lock_names(channel, wanted))
     query = select(lid_mappings.c.lid, lid_mappings.c.wa_id).where(
         lid_mappings.c.channel_id == channel.id, lid_mappings.c.lid.in_(wanted)
     )
-    known = {lid: wa_id for lid, wa_id in connection.execute(query)}
+    return {lid: wa_id for lid, wa_id in connection.execute(query)}
+
+
+def resolve_lids(
+    connection: Connection, ops: BulkOps, channel: Channel, known: Mapping[str, str]
+) -> int:
+    """Merge what the caller's transaction wrote under LIDs whose pairs are stored (`known`,
+    read by `stored_pairs`) into the phone contact and chat; return how many. A pair stored
+    by an import while a webhook writes under its LID ends merged, whatever the order."""
     if known:
         merge_lid_contacts(connection, channel.tenant_id, known)
         join_lid_chats(connection, ops, channel, known, datetime.now(UTC))
