@@ -136,10 +136,16 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
         writers = settings.live_writers if database.ops.name == "postgresql" else 1
         live = LiveWriterProcess(settings, on_written=metrics.written, writers=writers)
         stack.callback(live.close)
-        debouncer = Debouncer(database, settings.burst_rules, on_jobs=metrics.debounced).start()
+        deliverer = AgentDeliverer(database, settings, observer=metrics.watch_delivery())
+        stack.callback(deliverer.close)  # closed after the debouncer: its last jobs wake it
+
+        def debounced(jobs: list) -> None:
+            metrics.debounced(jobs)
+            deliverer.wake()
+
+        debouncer = Debouncer(database, settings.burst_rules, on_jobs=debounced).start()
         stack.callback(debouncer.close)
-        deliverer = AgentDeliverer(database, settings).start()
-        stack.callback(deliverer.close)
+        deliverer.start()
         server = ServerServices(
             services=services,
             metrics=metrics,

@@ -121,6 +121,27 @@ class Settings(BaseSettings):
     agent_timeout_seconds: float = Field(
         default=30, gt=0, description="How long an agent may take to answer a job"
     )
+    agent_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Agent jobs each `chatport serve` delivers at once (asking the agent, "
+        "sending the reply), all channels together",
+    )
+    agent_channel_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=1024,
+        description="Agent jobs of one channel each `chatport serve` delivers at once: a "
+        "channel whose agent hangs or whose WAHA is down holds no more slots than this",
+    )
+    waha_send_timeout_seconds: float = Field(
+        default=15,
+        gt=0,
+        le=300,
+        description="How long WAHA may take to answer one `sendText` (a reply or a CRM "
+        "message); a send that times out is tried again later, never at once",
+    )
     debounce_quiet_ms: int = Field(
         default=3_000,
         gt=0,

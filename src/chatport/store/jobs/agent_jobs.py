@@ -14,6 +14,7 @@ and `renew_lease` say False) and must not send the reply either.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -38,12 +39,14 @@ def _due(now: datetime) -> Any:
     )
 
 
-def next_due(connection: Connection) -> datetime | None:
-    """When the next job is due for delivery (None: no job waits)."""
+def next_due(connection: Connection, skip_channels: Collection[int] = ()) -> datetime | None:
+    """When the next job is due for delivery (None: no job waits), leaving out the channels
+    in `skip_channels` (those whose deliveries are at their bound)."""
     waiting = or_(agent_jobs.c.status == PENDING, agent_jobs.c.status == DELIVERING)
-    return connection.execute(
-        select(func.min(agent_jobs.c.next_attempt_at)).where(waiting)
-    ).scalar()
+    query = select(func.min(agent_jobs.c.next_attempt_at)).where(waiting)
+    if skip_channels:
+        query = query.where(agent_jobs.c.channel_id.not_in(list(skip_channels)))
+    return connection.execute(query).scalar()
 
 
 def agent_of(connection: Connection, channel_id: int) -> str | None:
@@ -54,22 +57,40 @@ def agent_of(connection: Connection, channel_id: int) -> str | None:
 
 
 def claim_jobs(
-    connection: Connection, now: datetime, lease: timedelta, limit: int = 20
+    connection: Connection,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 20,
+    *,
+    room: Mapping[int, int] | None = None,
+    per_channel: int | None = None,
 ) -> list[Any]:
-    """Claim the jobs due for delivery (pending and due, or delivering past their lease),
-    skipping those another deliverer holds; call in a write transaction and commit. The jobs
-    as claimed: `delivering`, their `attempts` counting this one, a new `lease_token`."""
-    due = (
-        connection.execute(
-            select(agent_jobs.c.id)
-            .where(_due(now))
-            .order_by(agent_jobs.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
-    )
+    """Claim up to `limit` jobs due for delivery (pending and due, or delivering past their
+    lease), oldest due first, skipping those another deliverer holds; call in a write
+    transaction and commit. With `per_channel`, at most that many of one channel, less what
+    `room` says the caller already delivers of it (channels at their bound are not read).
+    The jobs as claimed: `delivering`, their `attempts` counting this one, a new
+    `lease_token`."""
+    busy = room or {}
+    query = select(agent_jobs.c.id, agent_jobs.c.channel_id).where(_due(now))
+    if per_channel is not None:
+        full = [channel for channel, count in busy.items() if count >= per_channel]
+        if full:
+            query = query.where(agent_jobs.c.channel_id.not_in(full))
+    rows = connection.execute(
+        query.order_by(agent_jobs.c.next_attempt_at)
+        .limit(limit if per_channel is None else limit * 4)
+        .with_for_update(skip_locked=True)
+    ).all()
+    due: list[UUID] = []
+    taken: dict[int, int] = dict(busy)
+    for job_id, channel_id in rows:
+        if len(due) == limit:
+            break
+        if per_channel is not None and taken.get(channel_id, 0) >= per_channel:
+            continue
+        taken[channel_id] = taken.get(channel_id, 0) + 1
+        due.append(job_id)
     if not due:
         return []
     connection.execute(
@@ -92,6 +113,29 @@ def claim_jobs(
 
 def _held(job_id: UUID, token: UUID | None) -> Any:
     return (agent_jobs.c.id == job_id) & agent_jobs.c.lease_token.is_not_distinct_from(token)
+
+
+def release_jobs(
+    connection: Connection, held: Collection[tuple[UUID, UUID | None]], now: datetime
+) -> int:
+    """Give back jobs claimed with the lease tokens given whose delivery was stopped midway
+    (the server is stopping): pending again, due now, the attempt not counted. Those another
+    process took over, or whose outcome is written, are left alone. How many were released."""
+    released = 0
+    for job_id, token in held:
+        result = connection.execute(
+            update(agent_jobs)
+            .where(_held(job_id, token), agent_jobs.c.status == DELIVERING)
+            .values(
+                status=PENDING,
+                attempts=agent_jobs.c.attempts - 1,
+                next_attempt_at=now,
+                lease_token=None,
+                updated_at=now,
+            )
+        )
+        released += result.rowcount
+    return released
 
 
 def renew_lease(connection: Connection, job_id: UUID, token: UUID | None, until: datetime) -> bool:
