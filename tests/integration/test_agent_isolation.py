@@ -30,7 +30,7 @@ from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
 from chatport.store.channels import remember_waha
 from chatport.store.reads import api as reads
-from chatport.store.tables import agent_jobs
+from chatport.store.tables import agent_jobs, outbound_messages
 from tests.builders import incoming
 from tests.integration.test_agent_delivery import ECHO_AGENT
 from tests.integration.test_bursts import RULES
@@ -97,6 +97,14 @@ def statuses(services, channel: Channel) -> list[tuple]:
         return [tuple(row) for row in connection.execute(query)]
 
 
+def send_states(services, channel: Channel) -> list[tuple]:
+    with services.database.engine.connect() as connection:
+        query = select(outbound_messages.c.state, outbound_messages.c.error).where(
+            outbound_messages.c.channel_id == channel.id
+        )
+        return [(state, error or "") for state, error in connection.execute(query)]
+
+
 def test_a_hanging_agent_and_a_silent_waha_delay_only_their_own_channels(database_url) -> None:
     settings = Settings(
         database_url=database_url,
@@ -129,8 +137,15 @@ def test_a_hanging_agent_and_a_silent_waha_delay_only_their_own_channels(databas
             assert not hanging.release.is_set() and hanging.entered <= 3  # its bound
             assert len(config.sent) == 4
             eventually(
-                lambda: all(s == "pending" and a >= 1 for s, a, _ in statuses(services, down)),
-                "every reply of the channel whose WAHA is silent failed its attempt",
+                lambda: all(s == "replied" for s, *_ in statuses(services, down)),
+                "the replies of the channel whose WAHA is silent are history already",
+            )
+            eventually(
+                lambda: all(
+                    state == "pending" and "Timeout" in error
+                    for state, error in send_states(services, down)
+                ),
+                "every send through the silent WAHA failed its attempt",
             )
             eventually(lambda: hanging.entered == 3, "the hanging agent holds three jobs")
             started = time.monotonic()

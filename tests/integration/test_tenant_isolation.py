@@ -104,6 +104,9 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
             (f"/v1{mine}/sessions", {}),
         ],
         ("POST", "/v1/channels/{channel}/chats/{chat_id}/read"): [(f"/v1{mine}/read", {})],
+        ("POST", "/v1/channels/{channel}/chats/{chat_id}/messages/{message_id}/retry"): [
+            (f"/v1{mine}/messages/bubble0/retry", {})
+        ],
         ("GET", "/v1/events"): [("/v1/events", {"params": {"channel": "owners-only"}})],
         ("POST", "/v1/channels/{channel}/imports"): [
             ("/v1/channels/owners-only/imports", {"json": {}})
@@ -119,6 +122,9 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
         ("GET", "/channels/{channel}"): [("/channels/owners-only", {})],
         ("GET", "/channels/{channel}/chats/{chat_id}"): [(mine, {})],
         ("POST", "/channels/{channel}/chats/{chat_id}/read"): [(f"{mine}/read", {})],
+        ("POST", "/channels/{channel}/chats/{chat_id}/messages/{message_id}/retry"): [
+            (f"{mine}/messages/bubble0/retry", {})
+        ],
         ("POST", "/channels/{channel}/imports"): [("/channels/owners-only/imports", {})],
         ("GET", "/imports/{job_id}"): [(f"/imports/{job}", {})],
         ("GET", "/imports/{job_id}/events"): [(f"/imports/{job}/events", {})],

@@ -1,9 +1,11 @@
 """One delivery attempt of an agent job, and how its outcome is recorded.
 
-An attempt asks the agent (`asking.py`), then sends and stores its reply (`replies.py`). A
-failed attempt puts the job back to pending with exponential backoff and jitter, scheduled in
-the database; after `max_attempts` the job is `failed`, with the error. Outcomes are written
-only while the job carries the lease token it was claimed with.
+An attempt asks the agent (`asking.py`), stores its reply at once, then sends it through the
+channel's WAHA (`replies.py`; a send is an `outbound_messages` row, also claimed on its own by
+the deliverer when it is due again). A failed attempt puts the job (or the send) back to
+pending with exponential backoff and jitter, scheduled in the database; after `max_attempts`
+it is `failed`, with the error. Outcomes are written only while the job (or the send) carries
+the lease token it was claimed with.
 """
 
 from __future__ import annotations
@@ -14,20 +16,33 @@ import random
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 import orjson
 
 from chatport.agent import replies
 from chatport.agent.asking import LATER, AgentRejected, OutboundSessions, ask_agent
 from chatport.agent.signing import job_headers
-from chatport.errors import SecretKeyError, WahaError
+from chatport.errors import SecretKeyError, WahaError, WahaUnavailable
 from chatport.outbound import OPERATOR, tenant_trust
 from chatport.settings import Settings
+from chatport.store.channels import WahaAddress, waha_of
 from chatport.store.database import Database
-from chatport.store.jobs import agent_jobs
+from chatport.store.jobs import agent_jobs, outbound
 
 logger = logging.getLogger(__name__)
+
+
+class Send(NamedTuple):
+    """An outbound message claimed for sending (as an `outbound_messages` row has it)."""
+
+    message_id: int
+    channel_id: int
+    chat_id: str
+    text: str
+    attempts: int
+    lease_token: UUID | None
 
 
 class Attempts:
@@ -68,7 +83,7 @@ class Attempts:
             agent, trust = own, tenant_trust(self.settings.allow_private_urls)
         else:
             agent, trust = self.settings.agent_url, OPERATOR
-        if job.reply is not None:  # the agent answered; sending it failed last time
+        if job.reply is not None:  # the agent answered before this version stored it at once
             answer = job.reply
         elif not agent:
             raise AgentRejected("no agent: set the channel's agent_url or CHATPORT_AGENT_URL")
@@ -90,38 +105,70 @@ class Attempts:
             )
 
     async def _reply(self, job: Any, text: str | None) -> str:
-        """Send `text` through the channel's WAHA (once), then store it (see `replies.py`)."""
-        sent_id = None
-        try:
-            waha = None
-            if text is not None:
-                waha = await self._in_db(replies.waha_to_send, self.database, self.settings, job)
-            if waha is not None and text is not None:
-                held = await self._in_db(
-                    replies.renew, self.database, job, job.lease_token, self.lease
-                )
-                if not held:
-                    return "taken_over"
-                sent_id = await replies.send_text(
-                    self._waha, waha, job.chat_id, text, self.settings.allow_private_urls
-                )
-        except (WahaError, SecretKeyError) as error:  # SecretKeyError: its WAHA key unreadable
-            error_text = f"sending the reply through WAHA: {error}"
-            await self._in_db(self.failed, job, error_text, text)
-            return "send_failed"
-        stored = await self._in_db(
-            lambda: replies.store_reply(self.database, job, text, sent_id, token=job.lease_token)
+        """Store `text` at once (history), then send it through the channel's WAHA when it
+        has one (see `replies.py`)."""
+        send = text is not None and await self._in_db(
+            replies.sends_via_waha, self.database, self.settings, job.channel_id
         )
-        if not stored:
+        stored = await self._in_db(
+            lambda: replies.store_reply(
+                self.database, job, text, token=job.lease_token, send=send, lease=self.lease
+            )
+        )
+        if stored is None:
             return "taken_over"
-        return "no_reply" if text is None else "sent" if sent_id else "stored"
+        if stored.message_id is None:
+            return "no_reply"
+        if stored.send_token is None:
+            return "stored"
+        return await self.send(
+            Send(stored.message_id, job.channel_id, job.chat_id, text or "", 1, stored.send_token)
+        )
+
+    async def send(self, send: Any) -> str:
+        """Send a claimed outbound message once (`outbound_messages`): `sent`, `send_failed`
+        (pending again with backoff, or `failed` after the last attempt) or `taken_over`."""
+        now = datetime.now(UTC)
+        try:
+            waha = await self._in_db(self._waha_of, send.channel_id)
+            if waha.url is None:
+                raise WahaUnavailable("the channel has no WAHA to send through")
+            sent_id = await replies.send_text(
+                self._waha, waha, send.chat_id, send.text, self.settings.allow_private_urls
+            )
+        except (WahaError, SecretKeyError) as error:  # SecretKeyError: its WAHA key unreadable
+            retry_at = None
+            if send.attempts < self.max_attempts:
+                retry_at = datetime.now(UTC) + self._backoff(send.attempts)
+            error_text = f"sending through WAHA: {error}"
+            held = await self._in_db(
+                self._settle_send, outbound.mark_failed, send, error_text, now, retry_at
+            )
+            return "send_failed" if held else "taken_over"
+        held = await self._in_db(self._settle_send, outbound.mark_sent, send, sent_id, now)
+        return "sent" if held else "taken_over"
+
+    def _waha_of(self, channel_id: int) -> WahaAddress:
+        with self.database.engine.connect() as connection:
+            return waha_of(connection, channel_id, secrets=self.database.secrets)
+
+    def _settle_send(self, mark: Callable[..., bool], send: Any, *args: Any) -> bool:
+        with self.database.unit_of_work() as uow:
+            held = mark(uow.connection, send.message_id, send.lease_token, *args)
+            uow.commit()
+        if not held:
+            logger.info("outbound message %s was settled elsewhere meanwhile", send.message_id)
+        return held
+
+    def _backoff(self, attempts: int) -> timedelta:
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
+        return delay * random.uniform(0.5, 1.0)
 
     def failed(self, job: Any, error: str, reply: str | None = None) -> None:
         if job.attempts >= self.max_attempts:  # `attempts` counts this one
             self._store_outcome(job, agent_jobs.FAILED, error=error, reply=reply)
             return
-        delay = min(self.max_delay, self.base_delay * 2 ** (job.attempts - 1))
-        retry_at = datetime.now(UTC) + delay * random.uniform(0.5, 1.0)
+        retry_at = datetime.now(UTC) + self._backoff(job.attempts)
         self._store_outcome(job, agent_jobs.PENDING, error=error, retry_at=retry_at, reply=reply)
 
     def _store_outcome(self, job: Any, status: str, **outcome: Any) -> None:

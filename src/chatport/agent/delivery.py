@@ -43,14 +43,16 @@ from typing import Any, Self
 from chatport.agent import replies
 from chatport.agent.asking import AGENT_FAILURES, OutboundSessions
 from chatport.agent.attempt import Attempts
+from chatport.agent.queue import DeliveryQueue
 from chatport.settings import Settings
 from chatport.store.database import Database
-from chatport.store.jobs import agent_jobs
 from chatport.store.jobs.wakeups import AGENT_JOBS, Listener
 
 logger = logging.getLogger(__name__)
 
 reply_to_job = replies.reply_to_job  # the API's late replies
+JOB, SEND = "job", "send"
+"""What a delivery is about: an agent job, or an outbound message whose send is due again."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class AgentDeliverer:
         self._db = ThreadPoolExecutor(max_workers=4, thread_name_prefix="agent-db")
         self._agents = OutboundSessions(settings.agent_timeout_seconds)
         self._waha = OutboundSessions(settings.waha_send_timeout_seconds)
+        self._queue = DeliveryQueue(database, self.lease, self.per_channel)
         self._attempts = Attempts(
             database,
             settings,
@@ -110,7 +113,7 @@ class AgentDeliverer:
             waha=self._waha,
             executor=self._db,
         )
-        self._flights: dict[asyncio.Task, Any] = {}  # delivery task -> its job
+        self._flights: dict[asyncio.Task, tuple[str, Any]] = {}  # task -> (JOB/SEND, row)
         self._busy: Counter[int] = Counter()  # deliveries under way by channel
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -226,41 +229,33 @@ class AgentDeliverer:
         if await self._claim(now):
             return 0.0  # more may be due
         full = [channel for channel, count in self._busy.items() if count >= self.per_channel]
-        due = await self._in_db(self._next_due, full)
+        due = await self._in_db(self._queue.next_due, full)
         if due is None:
             return self.idle_seconds
         if due <= now:  # held by another process, or of a channel at its bound
             return self.poll_seconds
         return (due - now).total_seconds() + 0.001
 
-    def _next_due(self, full: list[int]) -> datetime | None:
-        with self.database.engine.connect() as connection:  # an idle round takes no lock
-            return agent_jobs.next_due(connection, full)
-
     async def _claim(self, now: datetime) -> int:
         room = self.concurrency - len(self._flights)
         if room <= 0:
             return 0
-        busy = dict(self._busy)
-        jobs = await self._in_db(self._claim_in_db, now, room, busy)
+        jobs, sends = await self._in_db(self._queue.claim, now, room, dict(self._busy))
         for job in jobs:
             waited = (now - job.created_at).total_seconds() if job.attempts == 1 else 0.0
             self.observer.claimed(max(0.0, waited))
-            task = asyncio.create_task(self._deliver_task(job), name=f"agent-job-{job.id}")
-            self._flights[task] = job
-            self._busy[job.channel_id] += 1
-        return len(jobs)
+            self._fly(JOB, job, f"agent-job-{job.id}")
+        for send in sends:
+            self._fly(SEND, send, f"outbound-{send.message_id}")
+        return len(jobs) + len(sends)
 
-    def _claim_in_db(self, now: datetime, room: int, busy: dict[int, int]) -> list[Any]:
-        with self.database.unit_of_work() as uow:
-            claimed = agent_jobs.claim_jobs(
-                uow.connection, now, self.lease, room, room=busy, per_channel=self.per_channel
-            )
-            uow.commit()
-        return claimed
+    def _fly(self, kind: str, row: Any, name: str) -> None:
+        task = asyncio.create_task(self._deliver_task(kind, row), name=name)
+        self._flights[task] = (kind, row)
+        self._busy[row.channel_id] += 1
 
     async def _stop_flights(self) -> None:
-        """Let deliveries under way end within the grace, cancel the rest, release their jobs."""
+        """Let deliveries under way end within the grace, cancel the rest, release them."""
         if not self._flights:
             return
         _, pending = await asyncio.wait(list(self._flights), timeout=self.grace_seconds)
@@ -268,31 +263,34 @@ class AgentDeliverer:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        self._db.shutdown(wait=True)  # writes under way end before the jobs are released
+        self._db.shutdown(wait=True)  # writes under way end before anything is released
         if stopped:
-            held = [(job.id, job.lease_token) for job in stopped]
-            with self.database.unit_of_work() as uow:
-                released = agent_jobs.release_jobs(uow.connection, held, datetime.now(UTC))
-                uow.commit()
-            logger.info("agent delivery: %d job(s) released on the way out", released)
+            jobs = [row for kind, row in stopped if kind == JOB]
+            released = self._queue.release(jobs, [row for kind, row in stopped if kind == SEND])
+            logger.info("agent delivery: %d delivery(ies) released on the way out", released)
 
     async def _in_db(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, function, *args)
 
     # -- one delivery ---------------------------------------------------------------------
 
-    async def _deliver_task(self, job: Any) -> None:
+    async def _deliver_task(self, kind: str, job: Any) -> None:
         started = time.monotonic()
         outcome = "failed"
         try:
-            outcome = await self._attempts.deliver(job)
+            if kind == SEND:
+                outcome = await self._attempts.send(job)
+            else:
+                outcome = await self._attempts.deliver(job)
         except asyncio.CancelledError:
             outcome = "released"
             raise
-        except AGENT_FAILURES as error:
-            await self._in_db(self._attempts.failed, job, _described(error))
         except BaseException as error:  # noqa: BLE001 - an in-process agent may raise anything
-            logger.exception("agent job %s: delivering it failed", job.id)
+            if kind == SEND:  # a bug: the send is claimed again when its lease ends
+                logger.exception("outbound message %s: sending it failed", job.message_id)
+                return
+            if not isinstance(error, AGENT_FAILURES):  # a failed attempt, or a bug (traceback)
+                logger.exception("agent job %s: delivering it failed", job.id)
             try:
                 await self._in_db(self._attempts.failed, job, _described(error))
             except Exception:  # noqa: BLE001 - the job is claimed again when its lease ends

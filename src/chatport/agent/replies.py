@@ -1,25 +1,27 @@
-"""An agent's reply: sent through the channel's WAHA, stored in the chat history.
+"""An agent's reply: history at once, then sent through the channel's WAHA.
 
-The reply is sent through the channel's WAHA (`POST /api/sendText`) when the channel has one
-(`CHATPORT_AGENT_SEND_VIA_WAHA`), once, never retried here (the job's scheduled retry does
-that), with a timeout shorter than the job's lease; then stored as an outbound message (origin
-`agent`, from_me) in the job's chat through the one write path. Its id is the one WAHA gave the
-sent message, so WAHA's echo of it by webhook is the same message, not a second one (and not a
-human takeover); without WAHA it is `chatport-agent-<job id>`.
+When the agent answers, its reply is stored at once as an outbound message of the job's chat
+(origin `agent`, from_me, id `chatport-agent-<job id>`) through the one write path, the job
+marked replied, and, when the channel has a WAHA (and `CHATPORT_AGENT_SEND_VIA_WAHA`), an
+`outbound_messages` row in the same transaction (`store/jobs/outbound.py`): a WAHA outage never
+hides what the agent said. Sending is that row's business: once per attempt, with a timeout
+shorter than its lease, never retried at once; WAHA's id then becomes the message's id, so
+WAHA's echo of it is the same row (not a second one, not a human taking over).
 
-A job's lease token is checked before its reply is sent (the lease renewed) and when it is
-stored: a deliverer whose lease ran out, and whose job another claimed, neither sends nor
-stores a second reply. The channel's WAHA is reached as `outbound.py` says unless the operator
-gave its URL (`channels.waha_url_trusted`).
+The job's lease token is checked when the reply is stored: a deliverer whose lease ran out,
+and whose job another claimed, stores (and so sends) nothing. The channel's WAHA is reached as
+`outbound.py` says unless the operator gave its URL (`channels.waha_url_trusted`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
+
+from sqlalchemy import select
 
 from chatport.agent.asking import OutboundSessions
 from chatport.domain.model import IncomingMessage, Origin
@@ -27,9 +29,10 @@ from chatport.errors import UrlRefused, WahaUnavailable
 from chatport.outbound import OPERATOR, tenant_trust
 from chatport.settings import Settings
 from chatport.sources.waha.client import WahaClient, WahaSettings
-from chatport.store.channels import WahaAddress, channel_by_id, waha_of
+from chatport.store.channels import WahaAddress, channel_by_id
 from chatport.store.database import Database
-from chatport.store.jobs import agent_jobs
+from chatport.store.jobs import agent_jobs, outbound
+from chatport.store.tables import channels
 
 logger = logging.getLogger(__name__)
 
@@ -72,101 +75,72 @@ async def send_text(
     return sent
 
 
-def waha_to_send(database: Database, settings: Settings, job: Any) -> WahaAddress | None:
-    """The WAHA a reply to `job` is sent through (None: stored only)."""
+def sends_via_waha(database: Database, settings: Settings, channel_id: int) -> bool:
+    """Whether replies in the channel are sent through its WAHA (it has a URL, and
+    `CHATPORT_AGENT_SEND_VIA_WAHA`)."""
     if not settings.agent_send_via_waha:
-        return None
+        return False
     with database.engine.connect() as connection:
-        waha = waha_of(connection, job.channel_id, secrets=database.secrets)
-    return waha if waha.url else None
+        url = connection.execute(
+            select(channels.c.waha_url).where(channels.c.id == channel_id)
+        ).scalar()
+    return bool(url)
 
 
-def renew(database: Database, job: Any, token: UUID | None, lease: timedelta) -> bool:
-    """Renew the lease `token` holds on the job before its reply is sent; False (logged)
-    when another process took the job over."""
-    with database.unit_of_work() as uow:
-        held = agent_jobs.renew_lease(uow.connection, job.id, token, datetime.now(UTC) + lease)
-        uow.commit()
-    if not held:
-        logger.warning(
-            "agent job %s was taken over by another process: its reply is not sent", job.id
-        )
-    return held
+@dataclass(frozen=True)
+class Stored:
+    """A reply stored: its message's row id (None: no reply) and, when the caller claimed its
+    send at once, the lease token of that send."""
+
+    message_id: int | None = None
+    send_token: UUID | None = None
 
 
-def reply_to_job(
-    database: Database, settings: Settings, job: Any, text: str | None, *, lease: timedelta = LEASE
-) -> bool:
+def reply_to_job(database: Database, settings: Settings, job: Any, text: str | None) -> bool:
     """The agent's late reply to `job`, which it accepted with 202
     (`POST /api/agent-jobs/{id}/reply`): the job is taken first (`agent_jobs.take_job`, a new
-    lease token: of two replies posted at once, one is sent), then `text` is sent and stored
-    (`deliver_reply`). False when the job has another token than it was read with, or its
-    outcome (nothing sent or stored); raises WahaError when sending failed (nothing stored)."""
+    lease token: of two replies posted at once, one is stored), then `text` is stored, its
+    send pending (the deliverer sends it: wake it). False when the job has another token than
+    it was read with, or its outcome (nothing stored)."""
     with database.unit_of_work() as uow:
         token = agent_jobs.take_job(
-            uow.connection, job.id, job.lease_token, datetime.now(UTC), lease
+            uow.connection, job.id, job.lease_token, datetime.now(UTC), LEASE
         )
         uow.commit()
     if token is None:
         logger.warning("agent job %s: taken by another process meanwhile; reply dropped", job.id)
         return False
-    return deliver_reply(database, settings, job, token, text, lease=lease)
-
-
-def deliver_reply(
-    database: Database,
-    settings: Settings,
-    job: Any,
-    token: UUID | None,
-    text: str | None,
-    *,
-    lease: timedelta = LEASE,
-) -> bool:
-    """As the holder of the job's lease `token`: send `text` (see the module), then store it
-    (`store_reply`). False when the job carries another token (nothing sent or stored); raises
-    WahaError when sending failed (nothing stored)."""
-    sent_id = None
-    waha = waha_to_send(database, settings, job) if text is not None else None
-    if waha is not None and text is not None:
-        if not renew(database, job, token, lease):
-            return False
-
-        async def send() -> str:
-            sessions = OutboundSessions(settings.waha_send_timeout_seconds)
-            try:
-                return await send_text(
-                    sessions, waha, job.chat_id, text, settings.allow_private_urls
-                )
-            finally:
-                await sessions.close()
-
-        sent_id = asyncio.run(send())
-    return store_reply(database, job, text, sent_id, token=token)
+    send = text is not None and sends_via_waha(database, settings, job.channel_id)
+    return store_reply(database, job, text, token=token, send=send) is not None
 
 
 def store_reply(
     database: Database,
     job: Any,
     text: str | None,
-    message_id: str | None = None,
     *,
     token: UUID | None,
-) -> bool:
+    send: bool,
+    lease: timedelta | None = None,
+) -> Stored | None:
     """Store the agent's reply to `job` as an outbound message of its chat (none when `text`
-    is None; its id `message_id` when WAHA sent it, else `chatport-agent-<job id>`) and mark
-    the job replied, in one transaction, when the job still carries the lease `token`; False
-    when it does not (another process took it over: nothing stored)."""
+    is None) and mark the job replied, in one transaction, when the job still carries the
+    lease `token`; with `send`, the message is to be sent through WAHA: pending, or claimed by
+    the caller at once for `lease`. None when the job carries another token (another process
+    took it over: nothing stored)."""
     now = datetime.now(UTC)
-    settled = False
+    stored: Stored | None = None
     if text is None:
         with database.unit_of_work() as uow:
-            settled = agent_jobs.settle_job(uow.connection, job.id, token, agent_jobs.REPLIED, now)
+            if agent_jobs.settle_job(uow.connection, job.id, token, agent_jobs.REPLIED, now):
+                stored = Stored()
             uow.commit()
     else:
         with database.engine.connect() as connection:
             channel = channel_by_id(connection, job.channel_id, database.default_timeout)
+        external_id = f"chatport-agent-{job.id}"
         reply = IncomingMessage(
-            external_id=message_id or f"chatport-agent-{job.id}",
+            external_id=external_id,
             chat_id=job.chat_id,
             sent_at=now,
             from_me=True,
@@ -175,14 +149,30 @@ def store_reply(
         )
         for uow in database.transactions():
             with uow:
-                settled = agent_jobs.settle_job(
+                stored = None
+                if agent_jobs.settle_job(
                     uow.connection, job.id, token, agent_jobs.REPLIED, now, reply=text
-                )
-                if settled:  # else rolled back: another process holds the job
-                    uow.write_batch(channel, [reply], origin=Origin.AGENT)
+                ):  # else rolled back: another process holds the job
+                    uow.write_batch(channel, [reply], origin=Origin.AGENT, now=now)
+                    row_id = outbound.message_row_id(uow.connection, channel.id, external_id)
+                    send_token = None
+                    if send:
+                        send_token = outbound.add_outbound(
+                            uow.connection,
+                            message_id=row_id,
+                            tenant_id=channel.tenant_id,
+                            channel_id=channel.id,
+                            chat_id=job.chat_id,
+                            origin=str(Origin.AGENT),
+                            text=text,
+                            now=now,
+                            agent_job_id=job.id,
+                            lease=lease,
+                        )
+                    stored = Stored(row_id, send_token)
                     uow.commit()
-    if not settled:
+    if stored is None:
         logger.warning(
             "agent job %s was taken over by another process: its reply is not stored", job.id
         )
-    return settled
+    return stored

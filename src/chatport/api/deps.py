@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
+from chatport.agent.delivery import AgentDeliverer
 from chatport.api.directory import ChannelDirectory
 from chatport.api.keys import KeyCache
 from chatport.api.metrics import Metrics
@@ -64,6 +65,10 @@ def _live(request: Request) -> LiveWriterProcess:
     return server_of(request).live
 
 
+def _deliverer(request: Request) -> AgentDeliverer:
+    return server_of(request).deliverer
+
+
 ServerDep = Annotated[ServerServices, Depends(server_of)]
 ServicesDep = Annotated[Services, Depends(_services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -73,3 +78,4 @@ KeysDep = Annotated[KeyCache, Depends(_keys)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 DirectoryDep = Annotated[ChannelDirectory, Depends(_directory)]
 LiveDep = Annotated[LiveWriterProcess, Depends(_live)]
+DelivererDep = Annotated[AgentDeliverer, Depends(_deliverer)]

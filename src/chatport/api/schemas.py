@@ -90,6 +90,15 @@ class MessageOut(BaseModel):
     revoked_at: datetime | None
     edited_at: datetime | None
     edits: list[dict[str, Any]] | None
+    send_state: str | None = Field(
+        default=None,
+        description="For a message chatport sends (an agent's reply, a human's from the CRM): "
+        "`pending`, `sent` (its id is WAHA's) or `failed` (after the last attempt; retry it); "
+        "null for others",
+    )
+    send_error: str | None = Field(
+        default=None, description="Why the last attempt to send it failed"
+    )
 
 
 class SessionOut(BaseModel):

@@ -42,6 +42,9 @@ class Origin(StrEnum):
     LIVE = "live"
     EXPORT = "export"
     AGENT = "agent"
+    HUMAN = "human"
+    """Written by a person in the CRM (`POST /v1/.../messages`, the console) and sent by
+    chatport."""
 
     @property
     def is_history(self) -> bool:

@@ -6,10 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, text, update
+from sqlalchemy import Connection, and_, case, func, or_, select, text, update
 
 from chatport.store.secret_box import SecretBox
-from chatport.store.tables import channels, chats, contacts, events, messages, sessions
+from chatport.store.tables import (
+    channels,
+    chats,
+    contacts,
+    events,
+    messages,
+    outbound_messages,
+    sessions,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHANNEL_COLUMNS = (
@@ -107,6 +115,12 @@ def chat_exists(connection: Connection, channel_id: int, chat_id: str) -> bool:
     return connection.execute(query).first() is not None
 
 
+_SEND_STATE = case(
+    (outbound_messages.c.state == "sending", "pending"), else_=outbound_messages.c.state
+).label("send_state")
+"""The send state shown: a send under way is still pending."""
+
+
 def messages_page(
     connection: Connection,
     channel_id: int,
@@ -116,8 +130,9 @@ def messages_page(
     before: tuple[datetime, int] | None = None,
     text_limit: int | None = None,
 ) -> list[Any]:
-    """A chat's messages, newest first, with their authors' WhatsApp ids; with `text_limit`,
-    only that many characters of each text are read."""
+    """A chat's messages, newest first, with their authors' WhatsApp ids and, for those
+    chatport sends, their send state (`pending`, `sent`, `failed`) and error; with
+    `text_limit`, only that many characters of each text are read."""
     query = (
         select(
             messages.c.id,
@@ -138,8 +153,11 @@ def messages_page(
             messages.c.revoked_at,
             messages.c.edited_at,
             messages.c.edits,
+            _SEND_STATE,
+            outbound_messages.c.error.label("send_error"),
         )
         .outerjoin(contacts, contacts.c.id == messages.c.contact_id)
+        .outerjoin(outbound_messages, outbound_messages.c.message_id == messages.c.id)
         .where(messages.c.channel_id == channel_id, messages.c.chat_id == chat_id)
     )
     if before is not None:

@@ -25,6 +25,7 @@ from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_cha
 from chatport.store import jsoncodec
 from chatport.store.backends.bulk import BulkOps, Match
 from chatport.store.jobs.bursts import follow_bursts
+from chatport.store.jobs.outbound import adopt_echoes
 from chatport.store.tables import messages
 from chatport.store.write_path.conversations import (
     LockedChat,
@@ -123,6 +124,9 @@ def write_batch(
             else stored_ids(connection, ops, channel.id, batch.messages, exact_duplicates)
         )
         new = [m for m in batch.messages if m.external_id not in stored]
+        if origin is Origin.LIVE and any(m.from_me for m in new):  # WAHA's echo of our sends
+            echoes = adopt_echoes(connection, channel.id, [m for m in new if m.from_me], write.now)
+            new = [m for m in new if m.external_id not in echoes]
         result.duplicates += len(batch.messages) - len(new)
     if new:
         try:
