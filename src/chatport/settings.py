@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import timedelta
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatport.domain.bursts import BurstRules
@@ -108,10 +110,18 @@ class Settings(BaseSettings):
         "loopback, private or link-local networks (self-hosting, WAHA or the agent beside "
         "chatport); without it such URLs are refused, when given and when connecting",
     )
+    agent_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks secret (`whsec_<base64>`) that signs jobs posted to "
+        "agents (`webhook-id`, `webhook-timestamp`, `webhook-signature`): agents verify them "
+        "with any Standard Webhooks library",
+    )
     agent_hmac_key: str | None = Field(
         default=None,
-        description="Key of the HMAC-SHA256 signature (`X-Chatport-Signature: sha256=<hex>`) "
-        "on jobs posted to agents; unsigned without it",
+        description="Deprecated (removed in the next release): key of the HMAC-SHA256 "
+        "signature `X-Chatport-Signature: sha256=<hex>` on jobs posted to agents. Without "
+        "CHATPORT_AGENT_WEBHOOK_SECRET it also signs the Standard Webhooks headers (secret "
+        "`whsec_` + base64 of the key)",
     )
     agent_send_via_waha: bool = Field(
         default=True,
@@ -210,6 +220,21 @@ class Settings(BaseSettings):
     temporal_retry_maximum_seconds: float = Field(
         default=60, gt=0, description="Longest retry delay of an activity"
     )
+
+    @field_validator("agent_webhook_secret")
+    @classmethod
+    def _standard_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        """A Standard Webhooks secret: `whsec_` and base64 of at least 16 bytes."""
+        if secret is None:
+            return None
+        text = secret.get_secret_value().removeprefix("whsec_")
+        try:
+            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not whsec_<base64>") from None
+        if len(key) < 16:
+            raise ValueError("shorter than 16 bytes: make one with `openssl rand -base64 32`")
+        return secret
 
     @property
     def burst_rules(self) -> BurstRules:

@@ -6,6 +6,7 @@ The channels' agents here are on loopback: the settings allow private URLs
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import time
@@ -14,7 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import select
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,16 +51,25 @@ class Agent:
     """A test agent: answers with `answers` in turn (a status, or a reply text), records
     what it was sent and whether the signature was right."""
 
-    def __init__(self, *answers: int | str) -> None:
+    def __init__(self, *answers: int | str, secret: str | bytes | None = None) -> None:
         self.answers = list(answers)
         self.received: list[dict] = []
         self.signed: list[bool] = []
+        self.verified: list[bool] = []  # the Standard Webhooks headers, checked by its library
+        self.headers: list[dict] = []
+        self.webhook = Webhook(secret if secret is not None else AGENT_KEY.encode())
         self.app = Starlette(routes=[Route("/agent", self.handle, methods=["POST"])])
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
         expected = hmac.new(AGENT_KEY.encode(), body, hashlib.sha256).hexdigest()
         self.signed.append(request.headers.get("x-chatport-signature") == f"sha256={expected}")
+        self.headers.append(dict(request.headers))
+        try:
+            self.webhook.verify(body, dict(request.headers))
+            self.verified.append(True)
+        except WebhookVerificationError:
+            self.verified.append(False)
         self.received.append(orjson.loads(body))
         answer = self.answers.pop(0) if self.answers else "ok"
         if isinstance(answer, int):
@@ -115,7 +128,8 @@ def test_a_job_is_posted_signed_and_the_reply_lands_in_the_chat(database_url) ->
         assert deliverer.run_once() == 1
         deliverer.close()
     sent = agent.received[0]
-    assert agent.signed == [True] and sent["chat_id"] == CHAT
+    assert agent.signed == [True] and agent.verified == [True] and sent["chat_id"] == CHAT
+    assert agent.headers[0]["webhook-id"] == sent["job_id"]
     assert [m["text"] for m in sent["messages"]] == ["Hi", "I want", "to order"]
     assert [m["id"] for m in sent["context"]] == ["bubble0", "bubble1", "bubble2"]
     job = job_row(database)
@@ -129,6 +143,30 @@ def test_a_job_is_posted_signed_and_the_reply_lands_in_the_chat(database_url) ->
         preview = connection.execute(select(chats.c.last_message_text)).scalar()
     assert (stored.origin, stored.from_me, stored.session_id) == ("agent", True, job.session_id)
     assert preview == "What would you like to order?"
+    services.close()
+
+
+def test_jobs_are_signed_the_standard_webhooks_way(database_url) -> None:
+    """With `CHATPORT_AGENT_WEBHOOK_SECRET`, an agent verifies jobs with the Standard Webhooks
+    library (a tampered body or a wrong secret does not verify); no deprecated header then."""
+    secret = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+    settings = Settings(
+        database_url=database_url, agent_webhook_secret=secret, allow_private_urls=True
+    )
+    services = build(settings)
+    agent = Agent(202, secret=secret)
+    with serve_asgi(agent.app) as url:
+        burst_with_job(services, f"{url}/agent")
+        deliverer = AgentDeliverer(services.database, settings)
+        assert deliverer.run_once() == 1
+        deliverer.close()
+    [headers] = agent.headers
+    assert agent.verified == [True] and "x-chatport-signature" not in headers
+    body = orjson.dumps(agent.received[0])
+    with pytest.raises(WebhookVerificationError):  # another body
+        Webhook(secret).verify(body + b" ", headers)
+    with pytest.raises(WebhookVerificationError):  # another secret
+        Webhook(base64.b64encode(b"x" * 32).decode()).verify(body, headers)
     services.close()
 
 

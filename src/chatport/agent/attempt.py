@@ -23,7 +23,7 @@ import orjson
 
 from chatport.agent import replies
 from chatport.agent.asking import LATER, AgentRejected, OutboundSessions, ask_agent
-from chatport.agent.signing import job_headers
+from chatport.agent.signing import job_headers, signer
 from chatport.errors import SecretKeyError, WahaError, WahaUnavailable
 from chatport.outbound import OPERATOR, tenant_trust
 from chatport.settings import Settings
@@ -71,6 +71,7 @@ class Attempts:
         self._agents = agents
         self._waha = waha
         self._executor = executor
+        self._signer = signer(settings)
 
     async def _in_db(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
@@ -89,7 +90,7 @@ class Attempts:
             raise AgentRejected("no agent: set the channel's agent_url or CHATPORT_AGENT_URL")
         else:
             body = orjson.dumps(payload)
-            headers = job_headers(self.settings, payload["job_id"], body)
+            headers = job_headers(self.settings, payload["job_id"], body, self._signer)
             answer = await ask_agent(
                 agent, trust, payload, sessions=self._agents, headers=headers, body=body
             )
