@@ -168,6 +168,19 @@ class Settings(BaseSettings):
         description="A message sent from the phone during an open burst closes it without a "
         "job (a human took over)",
     )
+    agent_groups: bool = Field(
+        default=False,
+        description="Agent jobs in group chats too (channels may set their own, `agent_groups`): "
+        "then bursts are per (chat, participant) and a job names its participant; off, groups "
+        "never wake the agent",
+    )
+    handoff_minutes: float = Field(
+        default=30,
+        gt=0,
+        le=60 * 24 * 30,
+        description="A human's reply in a chat (from the phone, or from the CRM) pauses the bot "
+        "there this long (channels may set their own, `handoff_minutes`)",
+    )
     webhook_create_channels: bool = Field(
         default=False,
         description="A webhook from an unknown WAHA session creates a channel (default tenant, "

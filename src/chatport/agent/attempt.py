@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
+from sqlalchemy import select
 
 from chatport.agent import replies
 from chatport.agent.asking import LATER, AgentRejected, OutboundSessions, ask_agent
@@ -30,6 +31,8 @@ from chatport.settings import Settings
 from chatport.store.channels import WahaAddress, waha_of
 from chatport.store.database import Database
 from chatport.store.jobs import agent_jobs, outbound
+from chatport.store.jobs.bot import BotState, bot_state
+from chatport.store.tables import channels
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +82,17 @@ class Attempts:
     async def deliver(self, job: Any) -> str:
         """Deliver `job` once; the outcome (see `DeliveryObserver`). Raises what the agent
         raised (the caller records the failure, `failed`)."""
-        payload, own = await self._in_db(self._payload, job)
+        payload, own, bot = await self._in_db(self._payload, job)
+        if not bot.answers and job.reply is None:  # a human answered meanwhile, or bot off
+            why = f"paused until {bot.paused_until.isoformat()}" if bot.paused_until else "off"
+            error = f"the chat's bot is {why}"
+            await self._in_db(lambda: self._store_outcome(job, agent_jobs.SKIPPED, error=error))
+            return "skipped"
+        human = payload["human"]
+        handoff = timedelta(minutes=await self._in_db(self._handoff_minutes, job.channel_id))
+        human["recent"] = bool(
+            bot.last_human_at and datetime.now(UTC) - bot.last_human_at < handoff
+        )
         if own:  # the tenant's
             agent, trust = own, tenant_trust(self.settings.allow_private_urls)
         else:
@@ -99,11 +112,21 @@ class Attempts:
             return "waiting"
         return await self._reply(job, answer)
 
-    def _payload(self, job: Any) -> tuple[dict[str, Any], str | None]:
+    def _payload(self, job: Any) -> tuple[dict[str, Any], str | None, BotState]:
+        now = datetime.now(UTC)
         with self.database.engine.connect() as connection:
-            return agent_jobs.job_payload(connection, job), agent_jobs.agent_of(
-                connection, job.channel_id
+            return (
+                agent_jobs.job_payload(connection, job),
+                agent_jobs.agent_of(connection, job.channel_id),
+                bot_state(connection, job.channel_id, job.chat_id, now),
             )
+
+    def _handoff_minutes(self, channel_id: int) -> float:
+        with self.database.engine.connect() as connection:
+            own = connection.execute(
+                select(channels.c.handoff_minutes).where(channels.c.id == channel_id)
+            ).scalar()
+        return own or self.settings.handoff_minutes
 
     async def _reply(self, job: Any, text: str | None) -> str:
         """Store `text` at once (history), then send it through the channel's WAHA when it

@@ -39,6 +39,18 @@ class ChannelIn(TextBody):
     )
     debounce_quiet_ms: int | None = Field(default=None, gt=0, le=3_600_000)
     debounce_max_wait_ms: int | None = Field(default=None, gt=0, le=86_400_000)
+    agent_groups: bool | None = Field(
+        default=None,
+        description="Agent jobs in group chats, per (chat, participant) (null: "
+        "CHATPORT_AGENT_GROUPS)",
+    )
+    handoff_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=60 * 24 * 30,
+        description="How long a human's reply pauses the bot in a chat (null: "
+        "CHATPORT_HANDOFF_MINUTES)",
+    )
 
     @field_validator("waha_url", "agent_url")
     @classmethod
@@ -59,6 +71,8 @@ class ChannelOut(BaseModel):
     has_agent: bool = Field(description="Whether the channel names its own agent")
     debounce_quiet_ms: int | None
     debounce_max_wait_ms: int | None
+    agent_groups: bool | None = None
+    handoff_minutes: int | None = None
     created_at: datetime
 
 

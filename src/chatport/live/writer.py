@@ -120,24 +120,29 @@ class LiveWriter:
         receipts_kept: timedelta = timedelta(hours=48),
         dead_letters_kept: int = 10_000,
         agent_everywhere: bool = False,
+        agent_groups: bool = False,
+        handoff_minutes: float = 30,
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
         on_results: Callable[[list[tuple[Any, Result | str]]], None] | None = None,
     ) -> None:
-        """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known
-        phone (`lid_lookups.py`); `allow_private_urls`: the operator's
-        `CHATPORT_ALLOW_PRIVATE_URLS`, for the WAHA URLs tenants gave; `agent_everywhere`:
-        follow every channel's bursts (a global agent URL), not only those of channels with an
-        agent of their own; `receipts_kept`: how long envelope ids are remembered (older ones
-        are pruned a little after each group); `dead_letters_kept`: the most dead letters a
-        channel keeps (each new one past it drops the oldest); `on_written(channel, result,
-        seconds)` is told of every committed group (metrics); `on_results([(tag, result or
-        error text), …])` of the outcomes of each round of groups, at once (the writer process
-        answers with one frame per round)."""
+        """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known phone
+        (`lid_lookups.py`); `allow_private_urls`: the operator's `CHATPORT_ALLOW_PRIVATE_URLS`, for
+        the WAHA URLs tenants gave; `agent_everywhere`: follow every channel's bursts (a global
+        agent URL), not only those of channels with an agent of their own; `agent_groups`,
+        `handoff_minutes`: `CHATPORT_AGENT_GROUPS` and `CHATPORT_HANDOFF_MINUTES`, for channels
+        without their own; `receipts_kept`: how long envelope ids are remembered (older ones are
+        pruned a little after each group); `dead_letters_kept`: the most dead letters a channel
+        keeps (each new one past it drops the oldest); `on_written(channel, result, seconds)` is
+        told of every committed group (metrics); `on_results([(tag, result or error text), …])` of
+        the outcomes of each round of groups, at once (the writer process answers with one frame per
+        round)."""
         self.database = database
         self.max_batch = max_batch
         self.receipts_kept = receipts_kept
         self.dead_letters_kept = dead_letters_kept
         self.agent_everywhere = agent_everywhere
+        self.agent_groups = agent_groups
+        self.handoff_minutes = handoff_minutes
         self._next_prune = 0.0
         self._lids = StoredLids(database)
         self._lookups = (
@@ -249,6 +254,14 @@ class LiveWriter:
         channel = deliveries[0].channel
         if self.agent_everywhere and not channel.has_agent:
             channel = replace(channel, has_agent=True)
+        if channel.agent_groups is None or channel.handoff_minutes is None:
+            channel = replace(
+                channel,
+                agent_groups=(
+                    self.agent_groups if channel.agent_groups is None else channel.agent_groups
+                ),
+                handoff_minutes=channel.handoff_minutes or self.handoff_minutes,
+            )
         lids = self._lids(channel)
         started = time.monotonic()
         for uow in self.database.transactions():

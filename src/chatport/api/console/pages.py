@@ -26,7 +26,7 @@ from chatport.store.tenants import Tenant
 router = APIRouter(include_in_schema=False)
 CHATS_PER_PAGE = 50
 MESSAGES_PER_PAGE = 200
-AGENT_JOB_STATUSES = ("pending", "delivering", "waiting", "replied", "failed")
+AGENT_JOB_STATUSES = ("pending", "delivering", "waiting", "replied", "failed", "skipped")
 
 
 def channel_of(connection: Connection, tenant: Tenant, name: str) -> Any:

@@ -79,6 +79,8 @@ def _channel_out(row: Any) -> ChannelOut:
         has_agent=bool(row.agent_url),
         debounce_quiet_ms=row.debounce_quiet_ms,
         debounce_max_wait_ms=row.debounce_max_wait_ms,
+        agent_groups=row.agent_groups,
+        handoff_minutes=row.handoff_minutes,
         created_at=row.created_at,
     )
 
@@ -133,6 +135,10 @@ async def create_tenant_channel(
                     channel.agent_url,
                     channel.debounce_quiet_ms,
                     channel.debounce_max_wait_ms,
+                )
+            if channel.agent_groups is not None or channel.handoff_minutes is not None:
+                reads.set_bot_policy(
+                    uow.connection, created.id, channel.agent_groups, channel.handoff_minutes
                 )
             uow.commit()
             return _channel(uow.connection, tenant, channel.name)

@@ -3,8 +3,9 @@
 A job is `pending` until a deliverer claims it (`delivering`, leased: a deliverer that dies
 leaves it to be claimed again once the lease ends). Then it is `replied` (the agent's reply is
 stored as a message), `waiting` (the agent answered 202 and will POST the reply later),
-`pending` again with a later `next_attempt_at` (a failed attempt), or `failed` after the last
-attempt, with the error.
+`pending` again with a later `next_attempt_at` (a failed attempt), `failed` after the last
+attempt, with the error, or `skipped` (the chat's bot was off, or paused by a human's reply,
+when it came to be delivered).
 
 Each claim gives the job a new `lease_token`; the claimer writes anything about the job (its
 outcome, its reply, a renewed lease) only where the job still carries that token, so a
@@ -21,16 +22,17 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import Connection, desc, func, or_, select, update
 
-from chatport.store.tables import agent_jobs, channels, contacts, messages
+from chatport.store.tables import agent_jobs, channels, chats, contacts, messages
 
-PENDING, DELIVERING, WAITING, REPLIED, FAILED = (
+PENDING, DELIVERING, WAITING, REPLIED, FAILED, SKIPPED = (
     "pending",
     "delivering",
     "waiting",
     "replied",
     "failed",
+    "skipped",
 )
-STATUSES = (PENDING, DELIVERING, WAITING, REPLIED, FAILED)
+STATUSES = (PENDING, DELIVERING, WAITING, REPLIED, FAILED, SKIPPED)
 
 
 def _due(now: datetime) -> Any:
@@ -164,8 +166,9 @@ def take_job(
 
 
 def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str, Any]:
-    """What the agent is sent about a claimed job: the job, its chat and contact, the burst's
-    messages, and the last `context` messages of the session (oldest first)."""
+    """What the agent is sent about a claimed job: the job, its chat and contact (and, in a
+    group, the participant whose burst it is), the burst's messages, the last `context`
+    messages of the session (oldest first), and when a human last wrote in the chat."""
     channel = connection.execute(
         select(channels.c.name, channels.c.agent_url).where(channels.c.id == job.channel_id)
     ).one()
@@ -206,11 +209,26 @@ def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str
             .limit(context)
         )
         recent = [_message(row) for row in reversed(rows.all())]
+    participant = None
+    if job.participant:
+        name = connection.execute(
+            select(contacts.c.name).where(
+                contacts.c.tenant_id == job.tenant_id, contacts.c.wa_id == job.participant
+            )
+        ).scalar()
+        participant = {"wa_id": job.participant, "name": name}
+    last_human = connection.execute(
+        select(chats.c.last_human_at).where(
+            chats.c.channel_id == job.channel_id, chats.c.chat_id == job.chat_id
+        )
+    ).scalar()
     return {
         "job_id": str(job.id),
         "channel": channel.name,
         "chat_id": job.chat_id,
         "contact": contact,
+        "participant": participant,
+        "human": {"last_at": last_human.isoformat() if last_human else None},
         "session_id": str(job.session_id) if job.session_id else None,
         "messages": [burst[i] for i in job.message_ids if i in burst],
         "context": recent,

@@ -34,6 +34,8 @@ CHANNEL_COLUMNS = (
     channels.c.agent_url,
     channels.c.debounce_quiet_ms,
     channels.c.debounce_max_wait_ms,
+    channels.c.agent_groups,
+    channels.c.handoff_minutes,
     channels.c.created_at,
 )
 
@@ -260,6 +262,24 @@ def set_agent(
             agent_url=url,
             debounce_quiet_ms=quiet_ms,
             debounce_max_wait_ms=max_wait_ms,
+            updated_at=datetime.now(UTC),
+        )
+    )
+
+
+def set_bot_policy(
+    connection: Connection,
+    channel_id: int,
+    agent_groups: bool | None,
+    handoff_minutes: float | None,
+) -> None:
+    """A channel's own group policy and handoff window (None: the settings')."""
+    connection.execute(
+        update(channels)
+        .where(channels.c.id == channel_id)
+        .values(
+            agent_groups=agent_groups,
+            handoff_minutes=handoff_minutes,
             updated_at=datetime.now(UTC),
         )
     )
