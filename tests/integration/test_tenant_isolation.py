@@ -104,6 +104,10 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
             (f"/v1{mine}/sessions", {}),
         ],
         ("POST", "/v1/channels/{channel}/chats/{chat_id}/read"): [(f"/v1{mine}/read", {})],
+        ("GET", "/v1/channels/{channel}/chats/{chat_id}/bot"): [(f"/v1{mine}/bot", {})],
+        ("PUT", "/v1/channels/{channel}/chats/{chat_id}/bot"): [
+            (f"/v1{mine}/bot", {"json": {"mode": "off"}})
+        ],
         ("POST", "/v1/channels/{channel}/chats/{chat_id}/messages/{message_id}/retry"): [
             (f"/v1{mine}/messages/bubble0/retry", {})
         ],
@@ -122,6 +126,9 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
         ("GET", "/channels/{channel}"): [("/channels/owners-only", {})],
         ("GET", "/channels/{channel}/chats/{chat_id}"): [(mine, {})],
         ("POST", "/channels/{channel}/chats/{chat_id}/read"): [(f"{mine}/read", {})],
+        ("POST", "/channels/{channel}/chats/{chat_id}/bot"): [
+            (f"{mine}/bot", {"data": {"mode": "off"}})
+        ],
         ("POST", "/channels/{channel}/chats/{chat_id}/messages/{message_id}/retry"): [
             (f"{mine}/messages/bubble0/retry", {})
         ],

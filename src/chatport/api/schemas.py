@@ -84,6 +84,8 @@ class ChatOut(BaseModel):
     last_message_text: str | None
     last_sender: str | None
     unread_count: int
+    bot: str = Field(default="on", description="The chat's bot: `on`, `off` or `paused`")
+    bot_paused_until: datetime | None = None
 
 
 class MessageOut(BaseModel):

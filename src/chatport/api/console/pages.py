@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from chatport.api.params import ChannelName, ChatId, Cursor
 from chatport.api.routers.channels import run_read
 from chatport.store.jobs import agent_jobs
 from chatport.store.jobs import import_jobs as jobs
+from chatport.store.jobs.bot import state_of
 from chatport.store.reads import api as reads
 from chatport.store.reads import console
 from chatport.store.tenants import Tenant
@@ -140,6 +142,7 @@ async def conversation_page(
         return {
             "channel": row,
             "chat": chat,
+            "bot": state_of(chat, datetime.now(UTC)),
             "messages": newest_first,
             "sessions": console.sessions_by_id(connection, row.id, ids),
         }

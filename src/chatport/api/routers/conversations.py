@@ -1,13 +1,13 @@
-"""A chat's conversation over the API, beyond reading it (`channels.py`): sending a failed
-message again."""
+"""A chat's conversation over the API, beyond reading it (`channels.py`): its bot switch,
+and sending a failed message again."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from chatport.api.auth import TenantDep
@@ -15,7 +15,7 @@ from chatport.api.deps import DatabaseDep, DelivererDep
 from chatport.api.params import ChannelName, ChatId
 from chatport.api.responses import ERRORS
 from chatport.store.database import Database
-from chatport.store.jobs import outbound
+from chatport.store.jobs import bot, outbound
 from chatport.store.reads import api as reads
 from chatport.store.tenants import Tenant
 
@@ -61,3 +61,69 @@ async def retry_message(
     await run_in_threadpool(retry, database, tenant, channel, chat_id, message_id)
     deliverer.wake()
     return SendOut(id=message_id, send_state=outbound.PENDING)
+
+
+class BotOut(BaseModel):
+    mode: str = Field(description="`on`, `off` or `paused` (until `paused_until`)")
+    paused_until: datetime | None = Field(description="When a paused bot answers again")
+    last_human_at: datetime | None = Field(
+        description="When a human last wrote in the chat as the channel (phone or CRM)"
+    )
+
+
+class BotIn(BaseModel):
+    mode: Literal["on", "off", "paused"] = Field(
+        description="`on`; `off` (no agent job until switched on); `paused` until `until`"
+    )
+    until: datetime | None = Field(
+        default=None, description="With `paused`: when the bot answers again (in the future)"
+    )
+
+    @model_validator(mode="after")
+    def _until_with_paused(self) -> BotIn:
+        if self.mode == "paused":
+            if self.until is None or self.until.tzinfo is None:
+                raise ValueError("`paused` needs `until`, a time with its zone")
+            if self.until <= datetime.now(UTC):
+                raise ValueError("`until` is past")
+        elif self.until is not None:
+            raise ValueError("`until` goes with `paused` only")
+        return self
+
+
+def _bot_out(state: bot.BotState) -> BotOut:
+    return BotOut(
+        mode=state.mode, paused_until=state.paused_until, last_human_at=state.last_human_at
+    )
+
+
+def chat_bot(
+    database: Database, tenant: Tenant, channel: str, chat_id: str, change: BotIn | None = None
+) -> bot.BotState:
+    """The chat's bot, after `change` when given (404: no such channel or chat)."""
+    with database.unit_of_work() as uow:
+        row = reads.tenant_channel(uow.connection, tenant.id, channel)
+        if row is None or not reads.chat_exists(uow.connection, row.id, chat_id):
+            raise HTTPException(404, f"no chat {chat_id!r} in channel {channel!r}")
+        if change is not None:
+            bot.set_bot(uow.connection, row.id, chat_id, change.mode, change.until)
+        state = bot.bot_state(uow.connection, row.id, chat_id, datetime.now(UTC))
+        uow.commit()
+    return state
+
+
+@router.get("/channels/{channel}/chats/{chat_id}/bot", response_model=BotOut)
+async def get_bot(
+    database: DatabaseDep, tenant: TenantDep, channel: ChannelName, chat_id: ChatId
+) -> BotOut:
+    """The chat's bot: on, off, or paused until a time (a human answered: the handoff)."""
+    return _bot_out(await run_in_threadpool(chat_bot, database, tenant, channel, chat_id))
+
+
+@router.put("/channels/{channel}/chats/{chat_id}/bot", response_model=BotOut)
+async def set_bot(
+    database: DatabaseDep, tenant: TenantDep, channel: ChannelName, chat_id: ChatId, body: BotIn
+) -> BotOut:
+    """Switch the chat's bot `on`, `off`, or `paused` until `until`."""
+    state = await run_in_threadpool(chat_bot, database, tenant, channel, chat_id, body)
+    return _bot_out(state)

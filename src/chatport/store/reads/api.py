@@ -86,6 +86,9 @@ def chats_page(
         chats.c.last_message_text,
         chats.c.last_sender,
         chats.c.unread_count,
+        chats.c.bot,
+        chats.c.bot_paused_until,
+        chats.c.last_human_at,
         activity.label("activity"),
     ).where(chats.c.channel_id == channel_id)
     if unread_only:
