@@ -31,6 +31,7 @@ from chatport.domain.changes import MessageChange
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
 from chatport.domain.normalise import own_number
 from chatport.live.lid_lookups import LidLookups, StoredLids
+from chatport.sources.waha.presence import typing_of
 from chatport.sources.waha.webhooks import (
     MESSAGE_EVENTS,
     STATE_EVENTS,
@@ -42,6 +43,7 @@ from chatport.sources.waha.webhooks import (
 )
 from chatport.store import webhook_receipts
 from chatport.store.database import Database
+from chatport.store.jobs.bursts import typing_in_bursts
 from chatport.store.webhook_receipts import trim_dead_letters
 from chatport.store.write_path.changes import apply_change
 from chatport.store.write_path.events import insert_dead_letters
@@ -105,6 +107,7 @@ class _Plan:
     refused: list[Invalid] = field(default_factory=list)
     status: str | None = None
     me_id: str | None = None
+    typing: list[tuple[str, str]] = field(default_factory=list)  # (chat, participant)
 
 
 class LiveWriter:
@@ -312,6 +315,8 @@ class LiveWriter:
         insert_dead_letters(connection, ops, channel, Origin.LIVE, plan.refused, now)
         if plan.status is not None:
             webhook_receipts.set_status(connection, channel.id, plan.status, plan.me_id)
+        if plan.typing and channel.has_agent:  # the contact is still writing: wait for it
+            typing_in_bursts(connection, channel.id, plan.typing, now)
         return missing
 
     def _follow_lids(self, channel: Channel, batch: PreparedBatch) -> None:
@@ -340,6 +345,10 @@ class LiveWriter:
                     plan.incoming.append(message)
                 elif envelope.event in STATE_EVENTS:
                     plan.changes[index] = change_of(envelope, lids)
+                elif envelope.event == "presence.update":
+                    plan.typing.extend(typing_of(envelope, lids))
+                    if not plan.typing:
+                        plan.results[index] = Result(Outcome.IGNORED)
                 elif envelope.event == "session.status":
                     plan.status = session_status_of(envelope).status
                     plan.me_id = own_number(envelope.me.id) if envelope.me else plan.me_id

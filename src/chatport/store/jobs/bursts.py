@@ -93,6 +93,31 @@ def follow_bursts(
         notify(connection, BURSTS)  # debouncers recompute when the next burst is due
 
 
+def typing_in_bursts(
+    connection: Connection, channel_id: int, typing: Sequence[tuple[str, str]], now: datetime
+) -> int:
+    """Contacts are typing (`(chat, participant)` pairs, from WAHA's `presence.update`): the
+    quiet window of their open bursts restarts at `now` (the max wait still caps a burst, as
+    it counts from its first bubble). How many bursts were touched."""
+    touched = 0
+    for chat_id, participant in sorted(set(typing)):
+        result = connection.execute(
+            update(bursts)
+            .where(
+                bursts.c.channel_id == channel_id,
+                bursts.c.chat_id == chat_id,
+                bursts.c.participant.in_(("", participant)),
+                bursts.c.status == BurstStatus.OPEN.value,
+                bursts.c.last_at < now,
+            )
+            .values(last_at=now)
+        )
+        touched += result.rowcount
+    if touched:
+        notify(connection, BURSTS)
+    return touched
+
+
 def _after_reply(chat_messages: list[Message], replied_at: datetime) -> bool:
     """Whether the batch's inbound messages of the chat all came after the phone's reply
     (then they start a fresh burst that the reply did not answer)."""
