@@ -168,6 +168,14 @@ class Settings(BaseSettings):
         description="A message sent from the phone during an open burst closes it without a "
         "job (a human took over)",
     )
+    send_rate_per_minute: float = Field(
+        default=20,
+        gt=0,
+        le=6000,
+        description="Messages chatport sends through one channel's WAHA per minute at most "
+        "(agent replies and CRM messages together), to keep the number clear of WhatsApp's "
+        "spam rules; past it, sends wait their turn",
+    )
     agent_groups: bool = Field(
         default=False,
         description="Agent jobs in group chats too (channels may set their own, `agent_groups`): "

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
+from aiolimiter import AsyncLimiter
 from sqlalchemy import select
 
 from chatport.agent import replies
@@ -75,6 +76,7 @@ class Attempts:
         self._waha = waha
         self._executor = executor
         self._signer = signer(settings)
+        self._limiters: dict[int, AsyncLimiter] = {}  # sends per channel (WhatsApp's spam rules)
 
     async def _in_db(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
@@ -153,6 +155,15 @@ class Attempts:
         """Send a claimed outbound message once (`outbound_messages`): `sent`, `send_failed`
         (pending again with backoff, or `failed` after the last attempt) or `taken_over`."""
         now = datetime.now(UTC)
+        limiter = self._limiters.get(send.channel_id)
+        if limiter is None:
+            limiter = AsyncLimiter(self.settings.send_rate_per_minute, 60)
+            self._limiters[send.channel_id] = limiter
+        if not limiter.has_capacity():  # the channel's send rate: its turn comes later
+            later = now + timedelta(seconds=60 / self.settings.send_rate_per_minute)
+            held = await self._in_db(self._settle_send, outbound.postpone, send, later, now)
+            return "postponed" if held else "taken_over"
+        await limiter.acquire()
         try:
             waha = await self._in_db(self._waha_of, send.channel_id)
             if waha.url is None:

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Request
 
 from chatport.agent.delivery import AgentDeliverer
 from chatport.api.directory import ChannelDirectory
+from chatport.api.feed import ChatFeed
 from chatport.api.keys import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import ServerServices
@@ -69,6 +70,10 @@ def _deliverer(request: Request) -> AgentDeliverer:
     return server_of(request).deliverer
 
 
+def _feed(request: Request) -> ChatFeed:
+    return server_of(request).feed
+
+
 ServerDep = Annotated[ServerServices, Depends(server_of)]
 ServicesDep = Annotated[Services, Depends(_services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -79,3 +84,4 @@ MetricsDep = Annotated[Metrics, Depends(_metrics)]
 DirectoryDep = Annotated[ChannelDirectory, Depends(_directory)]
 LiveDep = Annotated[LiveWriterProcess, Depends(_live)]
 DelivererDep = Annotated[AgentDeliverer, Depends(_deliverer)]
+FeedDep = Annotated[ChatFeed, Depends(_feed)]

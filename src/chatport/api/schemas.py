@@ -95,6 +95,7 @@ class MessageOut(BaseModel):
     sent_at: datetime
     from_me: bool
     author: str | None = Field(description="WhatsApp id of an inbound message's author")
+    author_name: str | None = Field(default=None, description="The author's name, when known")
     content_type: str
     text: str | None
     media_url: str | None

@@ -103,9 +103,11 @@ async def chats_page(
     rows = page["chats"]
     last = rows[-1] if len(rows) == CHATS_PER_PAGE else None
     next_cursor = cursors.encode(last.activity, last.id) if last else None
+    now = datetime.now(UTC)
     return render(
         request,
         "chats.html",
+        bot_of=lambda chat: state_of(chat, now),
         q=q,
         unread=unread,
         next_cursor=next_cursor,

@@ -1,19 +1,21 @@
-"""A chat's conversation over the API, beyond reading it (`channels.py`): its bot switch,
-and sending a failed message again."""
+"""A chat's conversation over the API, beyond reading it (`channels.py`): a human's message
+from the CRM, its bot switch, and sending a failed message again."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from chatport.agent.humans import NoWahaToSend, write_as_human
 from chatport.api.auth import TenantDep
-from chatport.api.deps import DatabaseDep, DelivererDep
-from chatport.api.params import ChannelName, ChatId
+from chatport.api.deps import DatabaseDep, DelivererDep, SettingsDep
+from chatport.api.params import ChannelName, ChatId, TextBody
 from chatport.api.responses import ERRORS
+from chatport.settings import Settings
 from chatport.store.database import Database
 from chatport.store.jobs import bot, outbound
 from chatport.store.reads import api as reads
@@ -25,9 +27,58 @@ MessageId = Annotated[
 ]
 
 
+class MessageIn(TextBody):
+    text: str = Field(min_length=1, max_length=4096, description="What to send")
+
+
 class SendOut(BaseModel):
     id: str = Field(description="The message's id")
     send_state: str = Field(description="`pending`, `sent` or `failed`")
+
+
+def write(
+    database: Database, settings: Settings, tenant: Tenant, channel: str, chat_id: str, text: str
+) -> str:
+    """Store a human's message to be sent (404: no such channel or chat; 409: the channel has
+    no WAHA); its id."""
+    with database.engine.connect() as connection:
+        row = reads.tenant_channel(connection, tenant.id, channel)
+        if row is None or not reads.chat_exists(connection, row.id, chat_id):
+            raise HTTPException(404, f"no chat {chat_id!r} in channel {channel!r}")
+    try:
+        written = write_as_human(
+            database,
+            row.id,
+            chat_id,
+            text,
+            author=tenant.name,
+            handoff=timedelta(minutes=settings.handoff_minutes),
+            has_waha=bool(row.waha_url),
+        )
+    except NoWahaToSend as refused:
+        raise HTTPException(409, str(refused)) from None
+    return written.id
+
+
+@router.post(
+    "/channels/{channel}/chats/{chat_id}/messages", status_code=202, response_model=SendOut
+)
+async def send_message(
+    database: DatabaseDep,
+    settings: SettingsDep,
+    deliverer: DelivererDep,
+    tenant: TenantDep,
+    channel: ChannelName,
+    chat_id: ChatId,
+    body: MessageIn,
+) -> SendOut:
+    """A human's message from the CRM: stored in the chat at once (origin `human`), sent
+    through the channel's WAHA by the server within the channel's send rate (its `send_state`
+    says how that goes), and the chat's bot paused for the handoff window. 409 when the channel
+    has no WAHA."""
+    sent = await run_in_threadpool(write, database, settings, tenant, channel, chat_id, body.text)
+    deliverer.wake()
+    return SendOut(id=sent, send_state=outbound.PENDING)
 
 
 def retry(database: Database, tenant: Tenant, channel: str, chat_id: str, message: str) -> None:

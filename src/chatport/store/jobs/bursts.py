@@ -93,6 +93,20 @@ def follow_bursts(
         notify(connection, BURSTS)  # debouncers recompute when the next burst is due
 
 
+def take_over(connection: Connection, channel_id: int, chat_id: str, now: datetime) -> None:
+    """A human answered in the chat from the CRM: its open bursts close without a job."""
+    connection.execute(
+        update(bursts)
+        .where(
+            bursts.c.channel_id == channel_id,
+            bursts.c.chat_id == chat_id,
+            bursts.c.status == BurstStatus.OPEN.value,
+        )
+        .values(taken_over_at=now)
+    )
+    notify(connection, BURSTS)
+
+
 def typing_in_bursts(
     connection: Connection, channel_id: int, typing: Sequence[tuple[str, str]], now: datetime
 ) -> int:

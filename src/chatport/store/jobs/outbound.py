@@ -223,6 +223,25 @@ def mark_failed(
     return done.rowcount == 1
 
 
+def postpone(
+    connection: Connection, message_id: int, token: UUID, until: datetime, now: datetime
+) -> bool:
+    """Not sent now (the channel is at its send rate): pending until `until`, the attempt not
+    counted; False when the row carries another token."""
+    done = connection.execute(
+        update(outbound_messages)
+        .where(_held(message_id, token), outbound_messages.c.state == SENDING)
+        .values(
+            state=PENDING,
+            attempts=outbound_messages.c.attempts - 1,
+            next_attempt_at=until,
+            lease_token=None,
+            updated_at=now,
+        )
+    )
+    return done.rowcount == 1
+
+
 def release_sends(
     connection: Connection, held: Collection[tuple[int, UUID | None]], now: datetime
 ) -> int:

@@ -3,6 +3,7 @@ contacts, events. Pages are keyset-paginated (a cursor is the last row's sort ke
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,6 +74,7 @@ def chats_page(
     unread_only: bool = False,
     before: tuple[datetime, int] | None = None,
     search: tuple[str, str] | None = None,
+    chat_ids: Collection[str] | None = None,
 ) -> list[Any]:
     """A channel's chats, latest activity first; with `search` (text, digits), only those
     whose name contains the text (any case) or whose id contains the digits or the text."""
@@ -93,6 +95,8 @@ def chats_page(
     ).where(chats.c.channel_id == channel_id)
     if unread_only:
         query = query.where(chats.c.unread_count > 0)
+    if chat_ids is not None:
+        query = query.where(chats.c.chat_id.in_(sorted(chat_ids)))
     if search is not None:
         text, digits = search
         matches = [
@@ -134,10 +138,12 @@ def messages_page(
     limit: int,
     before: tuple[datetime, int] | None = None,
     text_limit: int | None = None,
+    ids: Collection[int] | None = None,
 ) -> list[Any]:
     """A chat's messages, newest first, with their authors' WhatsApp ids and, for those
     chatport sends, their send state (`pending`, `sent`, `failed`) and error; with
-    `text_limit`, only that many characters of each text are read."""
+    `text_limit`, only that many characters of each text are read; with `ids`, only the
+    messages of those row ids."""
     query = (
         select(
             messages.c.id,
@@ -147,6 +153,7 @@ def messages_page(
             messages.c.sent_at,
             messages.c.from_me,
             contacts.c.wa_id.label("author"),
+            contacts.c.name.label("author_name"),
             messages.c.content_type,
             text_column(text_limit),
             messages.c.media_url,
@@ -165,6 +172,8 @@ def messages_page(
         .outerjoin(outbound_messages, outbound_messages.c.message_id == messages.c.id)
         .where(messages.c.channel_id == channel_id, messages.c.chat_id == chat_id)
     )
+    if ids is not None:
+        query = query.where(messages.c.id.in_(sorted(ids)))
     if before is not None:
         at, row_id = before
         query = query.where(
