@@ -29,18 +29,11 @@ from chatport.agent.delivery import AgentDeliverer
 from chatport.bootstrap import build
 from chatport.domain.model import Origin
 from chatport.settings import Settings
-from chatport.simulator.runner import simulator_in_thread
-from chatport.simulator.server import SimulatorConfig
-from chatport.simulator.world import World
 from chatport.store import tenants
-from chatport.store.channels import remember_waha
 from chatport.store.reads import api as reads
-from chatport.store.tables import agent_jobs, bursts, chats, messages, outbound_messages
+from chatport.store.tables import agent_jobs, chats, messages
 from tests.builders import incoming
-from tests.integration.conftest import WEBHOOK_KEY
 from tests.integration.test_bursts import CHAT, RULES, at, live
-from tests.integration.test_lids import inbound_from
-from tests.integration.test_webhooks_api import delivery, post
 from tests.servers import serve_app, serve_asgi
 from tests.waiting import PATIENCE, eventually
 
@@ -277,136 +270,6 @@ def counting_agent(payload: dict) -> str:
     """An in-process agent that counts its calls."""
     CALLS.append(payload)
     return "On its way!"
-
-
-def sends(database) -> list[tuple]:
-    """The outbound messages: (state, attempts, error, sent_id, message external id)."""
-    with database.engine.connect() as connection:
-        query = select(
-            outbound_messages.c.state,
-            outbound_messages.c.attempts,
-            outbound_messages.c.error,
-            outbound_messages.c.sent_id,
-            messages.c.external_id,
-        ).join(messages, messages.c.id == outbound_messages.c.message_id)
-        return [tuple(row) for row in connection.execute(query)]
-
-
-def agent_messages(database) -> list[tuple]:
-    with database.engine.connect() as connection:
-        query = select(messages.c.external_id, messages.c.text).where(messages.c.from_me)
-        return [tuple(row) for row in connection.execute(query)]
-
-
-def with_waha(database, url: str) -> None:
-    with database.unit_of_work() as uow:
-        remember_waha(
-            uow.connection, uow.channel(), url, "default", "waha-key", trusted=True,
-            secrets=database.secrets,
-        )  # fmt: skip
-        uow.commit()
-
-
-def test_a_reply_is_history_at_once_and_sent_when_waha_can(database_url) -> None:
-    CALLS.clear()
-    counting = "python:tests.integration.test_agent_delivery:counting_agent"
-    settings = settings_for(database_url).model_copy(
-        update={"webhook_hmac_key": WEBHOOK_KEY, "agent_url": counting}
-    )
-    services = build(settings)
-    database = services.database
-    config = SimulatorConfig(world=World(chats=2, messages=10, seed=1), api_key="waha-key")
-    with simulator_in_thread(config) as waha:
-        with_waha(database, waha)
-        burst_with_job(services, None)
-        config.status = "STOPPED"  # WAHA cannot send: the reply is history all the same
-        deliverer = AgentDeliverer(database, services.settings)
-        deliverer.run_once()
-        job = job_row(database)
-        assert (job.status, job.reply) == ("replied", "On its way!")
-        pending = f"chatport-agent-{job.id}"
-        assert agent_messages(database) == [(pending, "On its way!")] and config.sent == []
-        [(state, attempts, error, sent_id, _)] = sends(database)
-        assert (state, attempts, sent_id) == ("pending", 1, None) and "HTTP 422" in error
-        with serve_app(services) as api:  # the API shows it, with its send state
-            listed = reads_messages(api, database)
-            assert (listed[0]["id"], listed[0]["send_state"]) == (pending, "pending")
-            assert "HTTP 422" in listed[0]["send_error"]
-        config.status = "WORKING"
-        deliverer.run_once(datetime.now(UTC) + timedelta(minutes=10))  # the send's retry
-        deliverer.close()
-    assert len(CALLS) == 1  # the agent was not asked twice
-    [sent] = config.sent
-    assert (sent["to"], sent["body"]) == (CHAT, "On its way!")
-    assert sends(database) == [("sent", 2, None, sent["id"], sent["id"])]
-    assert agent_messages(database) == [(sent["id"], "On its way!")]  # WAHA's id now
-    # WAHA echoes the sent message by webhook while a new burst is open: no second message,
-    # and no human takeover
-    with serve_app(services) as api:
-        bubble = inbound_from(CHAT, 7)
-        assert post(api, delivery("message", bubble, "new-bubble")).status_code == 200
-        echo = {**sent, "timestamp": sent["timestamp"], "fromMe": True}
-        assert post(api, delivery("message.any", echo, "echo")).status_code == 200
-        shown = {m["id"]: m["send_state"] for m in reads_messages(api, database)}
-        assert shown[sent["id"]] == "sent" and shown[bubble["id"]] is None
-    with database.engine.connect() as connection:
-        open_bursts = connection.execute(
-            select(bursts.c.taken_over_at).where(bursts.c.status == "open")
-        ).all()
-    assert agent_messages(database) == [(sent["id"], "On its way!")]
-    assert [tuple(b) for b in open_bursts] == [(None,)]
-    services.close()
-
-
-def test_an_echo_that_comes_before_the_send_is_answered_is_the_same_row(database_url) -> None:
-    """WAHA sent the reply, but its answer was lost (a timeout): its echo by webhook, same
-    chat and text, becomes the pending message, which is then sent, and not sent again."""
-    settings = settings_for(database_url).model_copy(
-        update={"webhook_hmac_key": WEBHOOK_KEY, "agent_url": ECHO_AGENT}
-    )
-    services = build(settings)
-    database = services.database
-    config = SimulatorConfig(world=World(chats=2, messages=10, seed=1), status="STOPPED")
-    with simulator_in_thread(config) as waha:
-        with_waha(database, waha)
-        burst_with_job(services, None)
-        deliverer = AgentDeliverer(database, services.settings)
-        deliverer.run_once()
-        text = "you said: Hi / I want / to order"
-        assert agent_messages(database) == [(f"chatport-agent-{job_row(database).id}", text)]
-        echo = {
-            "id": f"true_{CHAT}_3EB0ECHO",
-            "timestamp": int(datetime.now(UTC).timestamp()),
-            "from": "5511888880000@c.us",
-            "to": CHAT,
-            "fromMe": True,
-            "source": "api",
-            "body": text,
-        }
-        with serve_app(services) as api:
-            assert post(api, delivery("message.any", echo, "echo-1")).status_code == 200
-        config.status = "WORKING"
-        assert deliverer.run_once(datetime.now(UTC) + timedelta(minutes=10)) == 0  # sent
-        deliverer.close()
-    assert config.sent == []
-    assert agent_messages(database) == [(echo["id"], text)]
-    assert [row[0] for row in sends(database)] == ["sent"]
-    services.close()
-
-
-def reads_messages(api: str, database) -> list[dict]:
-    """The chat's messages through the API, newest first."""
-    with database.unit_of_work() as uow:
-        tenant, _ = tenants.ensure_tenant(uow.connection, "default")
-        key = tenants.create_key(uow.connection, tenant)
-        uow.commit()
-    found = httpx.get(
-        f"{api}/v1/channels/default/chats/{CHAT}/messages",
-        headers={"X-Api-Key": key},
-        timeout=PATIENCE,
-    )
-    assert found.status_code == 200, found.text
-    return found.json()["items"]
 
 
 def test_a_sleeping_deliverer_is_woken_by_a_new_job(database_url) -> None:

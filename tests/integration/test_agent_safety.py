@@ -28,8 +28,9 @@ from chatport.simulator.world import World
 from chatport.store.channels import remember_waha
 from chatport.store.reads import api as reads
 from chatport.store.tables import agent_jobs, messages
+from tests.agents import sends
 from tests.builders import incoming
-from tests.integration.test_agent_delivery import Agent, burst_with_job, job_row, sends
+from tests.integration.test_agent_delivery import Agent, burst_with_job, job_row
 from tests.integration.test_bursts import CHAT, RULES
 from tests.servers import serve_asgi
 

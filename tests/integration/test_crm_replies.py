@@ -15,8 +15,8 @@ from chatport.settings import Settings
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
+from tests.agents import sends, with_waha
 from tests.integration.conftest import WEBHOOK_KEY
-from tests.integration.test_agent_delivery import sends, with_waha
 from tests.integration.test_lids import inbound_from
 from tests.integration.test_outbound_messages import api_key
 from tests.integration.test_webhooks_api import delivery, post

@@ -6,27 +6,26 @@ rows (`claim_sends`: `sending`, a new lease token, the attempt counted), sends e
 records the outcome while the row still carries its token: `mark_sent` (WAHA's id becomes the
 message's `external_id`, so WAHA's echo of it is the same row) or `mark_failed` (pending again
 for a later attempt, or `failed` with the error after the last). `retry_send` puts a failed
-one back. `adopt_echoes` runs in the write path: an echo that comes back before the send's
-answer does (same chat, same text, from the channel) becomes the pending row's, not a new one.
+one back. `echoes.adopt_echoes` runs in the write path: an echo that comes back before the
+send's answer does (same chat, same text, from the channel) becomes the pending row's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
-from chatport.domain.model import Message
 from chatport.store.jobs.wakeups import AGENT_JOBS, notify
 from chatport.store.tables import chats, messages, outbound_messages
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 SHOWN_STATES = {PENDING: PENDING, SENDING: PENDING, SENT: SENT, FAILED: FAILED}
 """The send state the API and console show (`sending` is a pending send under way)."""
-_UNSENT = (PENDING, SENDING)
+UNSENT = (PENDING, SENDING)
 
 
 def message_row_id(connection: Connection, channel_id: int, external_id: str) -> int:
@@ -79,13 +78,13 @@ def add_outbound(
 
 
 def _due(now: datetime) -> Any:
-    return outbound_messages.c.state.in_(_UNSENT) & (outbound_messages.c.next_attempt_at <= now)
+    return outbound_messages.c.state.in_(UNSENT) & (outbound_messages.c.next_attempt_at <= now)
 
 
 def next_send_due(connection: Connection, skip_channels: Collection[int] = ()) -> datetime | None:
     """When the next send is due (None: none waits), leaving out `skip_channels`."""
     query = select(func.min(outbound_messages.c.next_attempt_at)).where(
-        outbound_messages.c.state.in_(_UNSENT)
+        outbound_messages.c.state.in_(UNSENT)
     )
     if skip_channels:
         query = query.where(outbound_messages.c.channel_id.not_in(list(skip_channels)))
@@ -174,11 +173,11 @@ def mark_sent(
             messages.c.from_me,
         )
     )
-    _rename(connection, message_id, sent_id)
+    rename_message(connection, message_id, sent_id)
     return True
 
 
-def _rename(connection: Connection, message_id: int, external_id: str) -> None:
+def rename_message(connection: Connection, message_id: int, external_id: str) -> None:
     """Give a stored message the id WAHA knows it by (its chat's preview follows)."""
     row = connection.execute(
         select(messages.c.channel_id, messages.c.chat_id, messages.c.external_id).where(
@@ -296,50 +295,3 @@ def count_by_state(connection: Connection) -> dict[str, int]:
     """How many outbound messages are in each state (a gauge)."""
     query = select(outbound_messages.c.state, func.count()).group_by(outbound_messages.c.state)
     return {state: count for state, count in connection.execute(query)}
-
-
-def adopt_echoes(
-    connection: Connection, channel_id: int, echoes: Sequence[Message], now: datetime
-) -> set[str]:
-    """Among a live batch's new messages from the channel (`echoes`), those that are WAHA's
-    echo of a message chatport is sending (same chat, same text, the send not settled): each
-    becomes that message (its `external_id`, the send `sent`, the sender's token voided). The
-    ids of the echoes adopted (not to be stored again)."""
-    chats = sorted({message.chat_id for message in echoes if message.text})
-    if not chats:
-        return set()
-    waiting = connection.execute(
-        select(
-            outbound_messages.c.message_id, outbound_messages.c.chat_id, outbound_messages.c.text
-        )
-        .where(
-            outbound_messages.c.channel_id == channel_id,
-            outbound_messages.c.chat_id.in_(chats),
-            or_(
-                outbound_messages.c.state.in_(_UNSENT),
-                and_(outbound_messages.c.state == FAILED, outbound_messages.c.sent_id.is_(None)),
-            ),
-        )
-        .order_by(outbound_messages.c.created_at)
-    ).all()
-    unmatched = list(waiting)
-    adopted: set[str] = set()
-    for echo in echoes:
-        text = (echo.text or "").strip()
-        match = next(
-            (row for row in unmatched if row.chat_id == echo.chat_id and row.text.strip() == text),
-            None,
-        )
-        if match is None or not text:
-            continue
-        unmatched.remove(match)
-        connection.execute(
-            update(outbound_messages)
-            .where(outbound_messages.c.message_id == match.message_id)
-            .values(
-                state=SENT, sent_id=echo.external_id, error=None, lease_token=None, updated_at=now
-            )
-        )
-        _rename(connection, match.message_id, echo.external_id)
-        adopted.add(echo.external_id)
-    return adopted

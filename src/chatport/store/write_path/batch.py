@@ -25,7 +25,7 @@ from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_cha
 from chatport.store import jsoncodec
 from chatport.store.backends.bulk import BulkOps, Match
 from chatport.store.jobs.bursts import follow_bursts
-from chatport.store.jobs.outbound import adopt_echoes
+from chatport.store.jobs.echoes import adopt_echoes
 from chatport.store.tables import messages
 from chatport.store.write_path.conversations import (
     LockedChat,
