@@ -51,6 +51,8 @@ from chatport.store.jobs.wakeups import AGENT_JOBS, Listener
 logger = logging.getLogger(__name__)
 
 reply_to_job = replies.reply_to_job  # the API's late replies
+DB_THREADS = 12
+"""Threads of a deliverer's database work (within SQLAlchemy's default pool of 15)."""
 JOB, SEND = "job", "send"
 """What a delivery is about: an agent job, or an outbound message whose send is due again."""
 
@@ -98,7 +100,9 @@ class AgentDeliverer:
         self.grace_seconds = grace_seconds
         self.observer = observer or DeliveryObserver()
         self._runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
-        self._db = ThreadPoolExecutor(max_workers=4, thread_name_prefix="agent-db")
+        # the deliveries' database work: reads in parallel (writes queue on SQLite's lock)
+        threads = min(DB_THREADS, self.concurrency)
+        self._db = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="agent-db")
         self._agents = OutboundSessions(settings.agent_timeout_seconds)
         self._waha = OutboundSessions(settings.waha_send_timeout_seconds)
         self._queue = DeliveryQueue(database, self.lease, self.per_channel)
