@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # at run time only where settings are read: a fetch process h
     from chatport.agent.debouncer import Debouncer
     from chatport.agent.delivery import AgentDeliverer
     from chatport.api.directory import ChannelDirectory
+    from chatport.api.feed import ChatFeed
     from chatport.api.keys import KeyCache
     from chatport.api.metrics import Metrics
     from chatport.engines.inprocess.runner import ImportRunner
@@ -100,7 +101,9 @@ class ServerServices:
     debouncer: Debouncer
     """Closes the bursts of inbound messages into agent jobs."""
     deliverer: AgentDeliverer
-    """Delivers agent jobs to the channels' agents."""
+    """Delivers agent jobs to the channels' agents, and sends what chatport sends."""
+    feed: ChatFeed
+    """What changes in chats, for the live views (server-sent events)."""
 
     @property
     def settings(self) -> Settings:
@@ -119,6 +122,7 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
     from chatport.agent.debouncer import Debouncer
     from chatport.agent.delivery import AgentDeliverer
     from chatport.api.directory import ChannelDirectory
+    from chatport.api.feed import ChatFeed
     from chatport.api.keys import KeyCache
     from chatport.api.metrics import Metrics
     from chatport.engines.inprocess.runner import ImportRunner
@@ -136,10 +140,16 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
         writers = settings.live_writers if database.ops.name == "postgresql" else 1
         live = LiveWriterProcess(settings, on_written=metrics.written, writers=writers)
         stack.callback(live.close)
-        debouncer = Debouncer(database, settings.burst_rules, on_jobs=metrics.debounced).start()
+        deliverer = AgentDeliverer(database, settings, observer=metrics.watch_delivery())
+        stack.callback(deliverer.close)  # closed after the debouncer: its last jobs wake it
+
+        def debounced(jobs: list) -> None:
+            metrics.debounced(jobs)
+            deliverer.wake()
+
+        debouncer = Debouncer(database, settings.burst_rules, on_jobs=debounced).start()
         stack.callback(debouncer.close)
-        deliverer = AgentDeliverer(database, settings).start()
-        stack.callback(deliverer.close)
+        deliverer.start()
         server = ServerServices(
             services=services,
             metrics=metrics,
@@ -149,6 +159,7 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
             live=live,
             debouncer=debouncer,
             deliverer=deliverer,
+            feed=ChatFeed(database),
         )
         freeze_heap()
         yield server

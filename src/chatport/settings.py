@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import timedelta
 
 from pydantic import Field, SecretStr, field_validator
@@ -115,10 +117,18 @@ class Settings(BaseSettings):
         "loopback, private or link-local networks (self-hosting, WAHA or the agent beside "
         "chatport); without it such URLs are refused, when given and when connecting",
     )
+    agent_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks secret (`whsec_<base64>`) that signs jobs posted to "
+        "agents (`webhook-id`, `webhook-timestamp`, `webhook-signature`): agents verify them "
+        "with any Standard Webhooks library",
+    )
     agent_hmac_key: str | None = Field(
         default=None,
-        description="Key of the HMAC-SHA256 signature (`X-Chatport-Signature: sha256=<hex>`) "
-        "on jobs posted to agents; unsigned without it",
+        description="Deprecated (removed in the next release): key of the HMAC-SHA256 "
+        "signature `X-Chatport-Signature: sha256=<hex>` on jobs posted to agents. Without "
+        "CHATPORT_AGENT_WEBHOOK_SECRET it also signs the Standard Webhooks headers (secret "
+        "`whsec_` + base64 of the key)",
     )
     agent_send_via_waha: bool = Field(
         default=True,
@@ -127,6 +137,27 @@ class Settings(BaseSettings):
     )
     agent_timeout_seconds: float = Field(
         default=30, gt=0, description="How long an agent may take to answer a job"
+    )
+    agent_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Agent jobs each `chatport serve` delivers at once (asking the agent, "
+        "sending the reply), all channels together",
+    )
+    agent_channel_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=1024,
+        description="Agent jobs of one channel each `chatport serve` delivers at once: a "
+        "channel whose agent hangs or whose WAHA is down holds no more slots than this",
+    )
+    waha_send_timeout_seconds: float = Field(
+        default=15,
+        gt=0,
+        le=300,
+        description="How long WAHA may take to answer one `sendText` (a reply or a CRM "
+        "message); a send that times out is tried again later, never at once",
     )
     debounce_quiet_ms: int = Field(
         default=3_000,
@@ -143,6 +174,27 @@ class Settings(BaseSettings):
         default=True,
         description="A message sent from the phone during an open burst closes it without a "
         "job (a human took over)",
+    )
+    send_rate_per_minute: float = Field(
+        default=20,
+        gt=0,
+        le=6000,
+        description="Messages chatport sends through one channel's WAHA per minute at most "
+        "(agent replies and CRM messages together), to keep the number clear of WhatsApp's "
+        "spam rules; past it, sends wait their turn",
+    )
+    agent_groups: bool = Field(
+        default=False,
+        description="Agent jobs in group chats too (channels may set their own, `agent_groups`): "
+        "then bursts are per (chat, participant) and a job names its participant; off, groups "
+        "never wake the agent",
+    )
+    handoff_minutes: float = Field(
+        default=30,
+        gt=0,
+        le=60 * 24 * 30,
+        description="A human's reply in a chat (from the phone, or from the CRM) pauses the bot "
+        "there this long (channels may set their own, `handoff_minutes`)",
     )
     webhook_create_channels: bool = Field(
         default=False,
@@ -203,6 +255,21 @@ class Settings(BaseSettings):
         from chatport.phones import region_code  # phonenumbers only when a region is set
 
         return None if value is None else region_code(value)
+
+    @field_validator("agent_webhook_secret")
+    @classmethod
+    def _standard_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        """A Standard Webhooks secret: `whsec_` and base64 of at least 16 bytes."""
+        if secret is None:
+            return None
+        text = secret.get_secret_value().removeprefix("whsec_")
+        try:
+            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not whsec_<base64>") from None
+        if len(key) < 16:
+            raise ValueError("shorter than 16 bytes: make one with `openssl rand -base64 32`")
+        return secret
 
     @property
     def burst_rules(self) -> BurstRules:

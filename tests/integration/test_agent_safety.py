@@ -28,6 +28,7 @@ from chatport.simulator.world import World
 from chatport.store.channels import remember_waha
 from chatport.store.reads import api as reads
 from chatport.store.tables import agent_jobs, messages
+from tests.agents import sends
 from tests.builders import incoming
 from tests.integration.test_agent_delivery import Agent, burst_with_job, job_row
 from tests.integration.test_bursts import CHAT, RULES
@@ -193,6 +194,10 @@ def test_two_late_replies_to_one_waiting_job_are_sent_once(database_url) -> None
         assert waiting.status == "waiting"
         assert reply_to_job(database, settings, waiting, "Here you are") is True
         assert reply_to_job(database, settings, waiting, "Here you are again") is False
+        assert [state for state, *_ in sends(database)] == ["pending"]  # history already
+        deliverer = AgentDeliverer(database, settings)
+        assert deliverer.run_once() == 1  # the send
+        deliverer.close()
     assert [sent["body"] for sent in config.sent] == ["Here you are"]
     assert (job_row(database).status, job_row(database).reply) == ("replied", "Here you are")
     services.close()
@@ -266,8 +271,9 @@ def test_a_tenants_waha_on_a_private_address_is_not_sent_to(database_url) -> Non
         deliverer.close()
     assert config.sent == [] and config.faults.requests == 0
     job = job_row(database)
-    assert (job.status, job.reply) == ("pending", "called")  # kept for the next attempt
-    assert "sendText" in job.error and "a loopback address" in job.error
+    assert (job.status, job.reply) == ("replied", "called")  # history, its send pending
+    [(state, _, error, _, _)] = sends(database)
+    assert state == "pending" and "sendText" in error and "a loopback address" in error
     services.close()
 
 
@@ -305,7 +311,7 @@ def test_errors_on_a_job_do_not_quote_what_a_tenants_host_answered(database_url,
         deliverer = AgentDeliverer(database, with_agent)
         deliverer.run_once()
         deliverer.close()
-    error = job_row(database).error
-    assert error == "sending the reply through WAHA: POST /api/sendText: HTTP 422", error
+    [(_, _, error, _, _)] = sends(database)
+    assert error == "sending through WAHA: POST /api/sendText: HTTP 422", error
     assert "not WORKING" in caplog.text
     services.close()

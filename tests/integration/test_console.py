@@ -251,10 +251,10 @@ def test_long_lists_page_with_links(console):
     database.write_batch(database.channel(), many + long_chat, origin=Origin.IMPORT)
     acme = console.browser("default")
     first = acme.get("/channels/default").text
-    assert first.count("<tr>") == 1 + 50  # the header and a page of chats
+    assert first.count("<tr") == 1 + 50  # the header and a page of chats
     older = re.search(r'href="(\?q=&amp;cursor=[^"]+)" rel="next"', first)
     rest = acme.get("/channels/default" + older.group(1).replace("&amp;", "&")).text
-    assert rest.count("<tr>") == 1 + 55 + 2 - 50  # 55 new, CHAT and the agent's chat
+    assert rest.count("<tr") == 1 + 55 + 2 - 50  # 55 new, CHAT and the agent's chat
     assert 'rel="next"' not in rest and "Latest chats" in rest
 
     latest = acme.get(f"/channels/default/chats/{CHAT}").text

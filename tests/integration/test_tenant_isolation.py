@@ -104,6 +104,16 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
             (f"/v1{mine}/sessions", {}),
         ],
         ("POST", "/v1/channels/{channel}/chats/{chat_id}/read"): [(f"/v1{mine}/read", {})],
+        ("GET", "/v1/channels/{channel}/chats/{chat_id}/bot"): [(f"/v1{mine}/bot", {})],
+        ("POST", "/v1/channels/{channel}/chats/{chat_id}/messages"): [
+            (f"/v1{mine}/messages", {"json": {"text": "hi"}})
+        ],
+        ("PUT", "/v1/channels/{channel}/chats/{chat_id}/bot"): [
+            (f"/v1{mine}/bot", {"json": {"mode": "off"}})
+        ],
+        ("POST", "/v1/channels/{channel}/chats/{chat_id}/messages/{message_id}/retry"): [
+            (f"/v1{mine}/messages/bubble0/retry", {})
+        ],
         ("GET", "/v1/events"): [("/v1/events", {"params": {"channel": "owners-only"}})],
         ("POST", "/v1/channels/{channel}/imports"): [
             ("/v1/channels/owners-only/imports", {"json": {}})
@@ -119,6 +129,17 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
         ("GET", "/channels/{channel}"): [("/channels/owners-only", {})],
         ("GET", "/channels/{channel}/chats/{chat_id}"): [(mine, {})],
         ("POST", "/channels/{channel}/chats/{chat_id}/read"): [(f"{mine}/read", {})],
+        ("POST", "/channels/{channel}/chats/{chat_id}/messages"): [
+            (f"{mine}/messages", {"data": {"text": "hi"}})
+        ],
+        ("GET", "/channels/{channel}/chats/{chat_id}/events"): [(f"{mine}/events", {})],
+        ("GET", "/channels/{channel}/events"): [("/channels/owners-only/events", {})],
+        ("POST", "/channels/{channel}/chats/{chat_id}/bot"): [
+            (f"{mine}/bot", {"data": {"mode": "off"}})
+        ],
+        ("POST", "/channels/{channel}/chats/{chat_id}/messages/{message_id}/retry"): [
+            (f"{mine}/messages/bubble0/retry", {})
+        ],
         ("POST", "/channels/{channel}/imports"): [("/channels/owners-only/imports", {})],
         ("GET", "/imports/{job_id}"): [(f"/imports/{job}", {})],
         ("GET", "/imports/{job_id}/events"): [(f"/imports/{job}/events", {})],
@@ -127,6 +148,10 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
     }
 
 
+LIVE = {  # event streams that never end while the page is open: the owner's are not read here
+    "/channels/{channel}/chats/{chat_id}/events",
+    "/channels/{channel}/events",
+}
 LISTS = {  # routes without ids: the other tenant's list shows none of the owner's things
     ("GET", "/v1/channels"): "owners-only",
     ("GET", "/v1/channels/{channel}/chats"): CHAT,
@@ -169,6 +194,6 @@ def test_another_tenants_ids_answer_404_on_every_route_and_page(two_tenants) -> 
         assert secret.format(**ids) in call(OWNER, method, template, path, {}).text, path
     for (method, template), calls in table.items():  # the ids are real: the owner reads them
         for path, options in calls:
-            if method == "GET":
+            if method == "GET" and template not in LIVE:
                 answer = call(OWNER, method, template, path, options)
                 assert answer.status_code == 200, (method, path, answer.text)

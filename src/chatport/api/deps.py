@@ -11,7 +11,9 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
+from chatport.agent.delivery import AgentDeliverer
 from chatport.api.directory import ChannelDirectory
+from chatport.api.feed import ChatFeed
 from chatport.api.keys import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import ServerServices
@@ -64,6 +66,14 @@ def _live(request: Request) -> LiveWriterProcess:
     return server_of(request).live
 
 
+def _deliverer(request: Request) -> AgentDeliverer:
+    return server_of(request).deliverer
+
+
+def _feed(request: Request) -> ChatFeed:
+    return server_of(request).feed
+
+
 ServerDep = Annotated[ServerServices, Depends(server_of)]
 ServicesDep = Annotated[Services, Depends(_services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -73,3 +83,5 @@ KeysDep = Annotated[KeyCache, Depends(_keys)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 DirectoryDep = Annotated[ChannelDirectory, Depends(_directory)]
 LiveDep = Annotated[LiveWriterProcess, Depends(_live)]
+DelivererDep = Annotated[AgentDeliverer, Depends(_deliverer)]
+FeedDep = Annotated[ChatFeed, Depends(_feed)]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from chatport.agent.delivery import DeliveryObserver
 
 
 class Metrics:
@@ -61,6 +66,40 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_AgentCollector(database))
+
+    def watch_delivery(self) -> DeliveryObserver:
+        """The agent deliverer's histograms and counters, and the observer that feeds them:
+        `chatport_agent_job_wait_seconds` (a new job's creation to its first claim),
+        `chatport_agent_delivery_seconds{outcome}` (one attempt, asking the agent to storing
+        the reply) and `chatport_agent_replies_total{outcome}`."""
+        from chatport.agent.delivery import DeliveryObserver
+
+        waited = Histogram(
+            "chatport_agent_job_wait_seconds",
+            "From an agent job's creation to its delivery's start",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        took = Histogram(
+            "chatport_agent_delivery_seconds",
+            "One delivery attempt: asking the agent, sending and storing its reply",
+            ["outcome"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        replies = Counter(
+            "chatport_agent_replies",
+            "Delivery attempts by outcome: sent (through WAHA), stored (no WAHA), no_reply, "
+            "waiting (the agent answers later), failed, send_failed, taken_over, released",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+        def delivered(outcome: str, seconds: float) -> None:
+            took.labels(outcome).observe(seconds)
+            replies.labels(outcome).inc()
+
+        return DeliveryObserver(claimed=waited.observe, delivered=delivered)
 
     def debounced(self, jobs: list) -> None:
         """Agent jobs were created: `[(job id, seconds since the last bubble), …]`."""

@@ -39,6 +39,18 @@ class ChannelIn(TextBody):
     )
     debounce_quiet_ms: int | None = Field(default=None, gt=0, le=3_600_000)
     debounce_max_wait_ms: int | None = Field(default=None, gt=0, le=86_400_000)
+    agent_groups: bool | None = Field(
+        default=None,
+        description="Agent jobs in group chats, per (chat, participant) (null: "
+        "CHATPORT_AGENT_GROUPS)",
+    )
+    handoff_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=60 * 24 * 30,
+        description="How long a human's reply pauses the bot in a chat (null: "
+        "CHATPORT_HANDOFF_MINUTES)",
+    )
 
     @field_validator("waha_url", "agent_url")
     @classmethod
@@ -59,6 +71,8 @@ class ChannelOut(BaseModel):
     has_agent: bool = Field(description="Whether the channel names its own agent")
     debounce_quiet_ms: int | None
     debounce_max_wait_ms: int | None
+    agent_groups: bool | None = None
+    handoff_minutes: int | None = None
     created_at: datetime
 
 
@@ -70,6 +84,8 @@ class ChatOut(BaseModel):
     last_message_text: str | None
     last_sender: str | None
     unread_count: int
+    bot: str = Field(default="on", description="The chat's bot: `on`, `off` or `paused`")
+    bot_paused_until: datetime | None = None
 
 
 class MessageOut(BaseModel):
@@ -79,6 +95,7 @@ class MessageOut(BaseModel):
     sent_at: datetime
     from_me: bool
     author: str | None = Field(description="WhatsApp id of an inbound message's author")
+    author_name: str | None = Field(default=None, description="The author's name, when known")
     content_type: str
     text: str | None
     media_url: str | None
@@ -90,6 +107,15 @@ class MessageOut(BaseModel):
     revoked_at: datetime | None
     edited_at: datetime | None
     edits: list[dict[str, Any]] | None
+    send_state: str | None = Field(
+        default=None,
+        description="For a message chatport sends (an agent's reply, a human's from the CRM): "
+        "`pending`, `sent` (its id is WAHA's) or `failed` (after the last attempt; retry it); "
+        "null for others",
+    )
+    send_error: str | None = Field(
+        default=None, description="Why the last attempt to send it failed"
+    )
 
 
 class SessionOut(BaseModel):

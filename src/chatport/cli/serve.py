@@ -50,4 +50,10 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
+
+
+SHUTDOWN_GRACE_SECONDS = 4
+"""How long a stopping server lets requests under way (and event streams) finish before it
+cancels them; its services stop after, within seconds (`bootstrap.serve_services`)."""

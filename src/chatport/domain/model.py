@@ -42,6 +42,9 @@ class Origin(StrEnum):
     LIVE = "live"
     EXPORT = "export"
     AGENT = "agent"
+    HUMAN = "human"
+    """Written by a person in the CRM (`POST /v1/.../messages`, the console) and sent by
+    chatport."""
 
     @property
     def is_history(self) -> bool:
@@ -81,6 +84,10 @@ class Channel:
     session_timeout: timedelta = DEFAULT_SESSION_TIMEOUT
     has_agent: bool = False
     """Whether the channel names an agent: its live inbound messages are tracked in bursts."""
+    agent_groups: bool | None = None
+    """Whether the agent answers in groups (bursts per participant); None: the setting's."""
+    handoff_minutes: float | None = None
+    """How long a human's reply pauses the bot in a chat; None: the setting's."""
 
     @property
     def key(self) -> str:

@@ -31,6 +31,7 @@ from chatport.domain.changes import MessageChange
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
 from chatport.domain.normalise import own_number
 from chatport.live.lid_lookups import LidLookups, StoredLids
+from chatport.sources.waha.presence import typing_of
 from chatport.sources.waha.webhooks import (
     MESSAGE_EVENTS,
     STATE_EVENTS,
@@ -42,6 +43,7 @@ from chatport.sources.waha.webhooks import (
 )
 from chatport.store import webhook_receipts
 from chatport.store.database import Database
+from chatport.store.jobs.bursts import typing_in_bursts
 from chatport.store.webhook_receipts import trim_dead_letters
 from chatport.store.write_path.changes import apply_change
 from chatport.store.write_path.events import insert_dead_letters
@@ -105,6 +107,7 @@ class _Plan:
     refused: list[Invalid] = field(default_factory=list)
     status: str | None = None
     me_id: str | None = None
+    typing: list[tuple[str, str]] = field(default_factory=list)  # (chat, participant)
 
 
 class LiveWriter:
@@ -120,24 +123,29 @@ class LiveWriter:
         receipts_kept: timedelta = timedelta(hours=48),
         dead_letters_kept: int = 10_000,
         agent_everywhere: bool = False,
+        agent_groups: bool = False,
+        handoff_minutes: float = 30,
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
         on_results: Callable[[list[tuple[Any, Result | str]]], None] | None = None,
     ) -> None:
-        """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known
-        phone (`lid_lookups.py`); `allow_private_urls`: the operator's
-        `CHATPORT_ALLOW_PRIVATE_URLS`, for the WAHA URLs tenants gave; `agent_everywhere`:
-        follow every channel's bursts (a global agent URL), not only those of channels with an
-        agent of their own; `receipts_kept`: how long envelope ids are remembered (older ones
-        are pruned a little after each group); `dead_letters_kept`: the most dead letters a
-        channel keeps (each new one past it drops the oldest); `on_written(channel, result,
-        seconds)` is told of every committed group (metrics); `on_results([(tag, result or
-        error text), …])` of the outcomes of each round of groups, at once (the writer process
-        answers with one frame per round)."""
+        """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known phone
+        (`lid_lookups.py`); `allow_private_urls`: the operator's `CHATPORT_ALLOW_PRIVATE_URLS`, for
+        the WAHA URLs tenants gave; `agent_everywhere`: follow every channel's bursts (a global
+        agent URL), not only those of channels with an agent of their own; `agent_groups`,
+        `handoff_minutes`: `CHATPORT_AGENT_GROUPS` and `CHATPORT_HANDOFF_MINUTES`, for channels
+        without their own; `receipts_kept`: how long envelope ids are remembered (older ones are
+        pruned a little after each group); `dead_letters_kept`: the most dead letters a channel
+        keeps (each new one past it drops the oldest); `on_written(channel, result, seconds)` is
+        told of every committed group (metrics); `on_results([(tag, result or error text), …])` of
+        the outcomes of each round of groups, at once (the writer process answers with one frame per
+        round)."""
         self.database = database
         self.max_batch = max_batch
         self.receipts_kept = receipts_kept
         self.dead_letters_kept = dead_letters_kept
         self.agent_everywhere = agent_everywhere
+        self.agent_groups = agent_groups
+        self.handoff_minutes = handoff_minutes
         self._next_prune = 0.0
         self._lids = StoredLids(database)
         self._lookups = (
@@ -249,6 +257,14 @@ class LiveWriter:
         channel = deliveries[0].channel
         if self.agent_everywhere and not channel.has_agent:
             channel = replace(channel, has_agent=True)
+        if channel.agent_groups is None or channel.handoff_minutes is None:
+            channel = replace(
+                channel,
+                agent_groups=(
+                    self.agent_groups if channel.agent_groups is None else channel.agent_groups
+                ),
+                handoff_minutes=channel.handoff_minutes or self.handoff_minutes,
+            )
         lids = self._lids(channel)
         started = time.monotonic()
         for uow in self.database.transactions():
@@ -299,6 +315,8 @@ class LiveWriter:
         insert_dead_letters(connection, ops, channel, Origin.LIVE, plan.refused, now)
         if plan.status is not None:
             webhook_receipts.set_status(connection, channel.id, plan.status, plan.me_id)
+        if plan.typing and channel.has_agent:  # the contact is still writing: wait for it
+            typing_in_bursts(connection, channel.id, plan.typing, now)
         return missing
 
     def _follow_lids(self, channel: Channel, batch: PreparedBatch) -> None:
@@ -327,6 +345,10 @@ class LiveWriter:
                     plan.incoming.append(message)
                 elif envelope.event in STATE_EVENTS:
                     plan.changes[index] = change_of(envelope, lids)
+                elif envelope.event == "presence.update":
+                    plan.typing.extend(typing_of(envelope, lids))
+                    if not plan.typing:
+                        plan.results[index] = Result(Outcome.IGNORED)
                 elif envelope.event == "session.status":
                     plan.status = session_status_of(envelope).status
                     plan.me_id = own_number(envelope.me.id) if envelope.me else plan.me_id

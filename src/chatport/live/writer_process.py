@@ -206,6 +206,8 @@ def main() -> None:
         allow_private_urls=settings.allow_private_urls,
         dead_letters_kept=settings.dead_letters_per_channel,
         agent_everywhere=bool(settings.agent_url),
+        agent_groups=settings.agent_groups,
+        handoff_minutes=settings.handoff_minutes,
         on_written=lambda channel, result, seconds: send(("written", (result.created, seconds))),
         on_results=lambda outcomes: send(("results", outcomes)),
     )

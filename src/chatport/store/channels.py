@@ -26,6 +26,8 @@ def get_channel(
             channels.c.name,
             channels.c.waha_session,
             channels.c.agent_url,
+            channels.c.agent_groups,
+            channels.c.handoff_minutes,
             channels.c.session_timeout_seconds.label("channel_timeout"),
             tenants.c.session_timeout_seconds.label("tenant_timeout"),
         )
@@ -42,6 +44,8 @@ def get_channel(
         waha_session=row.waha_session,
         session_timeout=timedelta(seconds=seconds) if seconds else default_timeout,
         has_agent=bool(row.agent_url),
+        agent_groups=row.agent_groups,
+        handoff_minutes=row.handoff_minutes,
     )
 
 

@@ -89,12 +89,16 @@ channels = Table(
     Column("debounce_quiet_ms", Integer),
     Column("debounce_max_wait_ms", Integer),
     Column("waha_url_trusted", Boolean, nullable=False, server_default=false()),
+    Column("handoff_minutes", Integer),
+    Column("agent_groups", Boolean),
     UniqueConstraint("tenant_id", "name", name="uq_channels_tenant_id_name"),
     Index("ix_channels_waha_session", "waha_session"),
 )
 """One WhatsApp number behind one WAHA session. `waha_url_trusted`: the operator gave the WAHA
 URL (`chatport import waha`), not a tenant (`POST /v1/channels`), so it may lead anywhere; a
-tenant's URLs are reached as `outbound.py` says. `agent_url` is always a tenant's."""
+tenant's URLs are reached as `outbound.py` says. `agent_url` is always a tenant's.
+`handoff_minutes` and `agent_groups` override `CHATPORT_HANDOFF_MINUTES` and
+`CHATPORT_AGENT_GROUPS` for the channel (null: the setting)."""
 
 contacts = Table(
     "contacts",
@@ -127,9 +131,15 @@ chats = Table(
     Column("last_sender", String(128)),
     Column("unread_count", Integer, nullable=False, server_default="0"),
     *_timestamps(),
+    Column("bot", String(16)),
+    Column("bot_paused_until", UtcDateTime),
+    Column("last_human_at", UtcDateTime),
     UniqueConstraint("channel_id", "chat_id", name="uq_chats_channel_id_chat_id"),
     Index("ix_chats_channel_id_last_message_at", "channel_id", "last_message_at"),
 )
+"""`bot`: the chat's bot switch, `off` (no agent jobs) or null (on, unless `bot_paused_until`
+is ahead: a human answered, the handoff window). `last_human_at`: when a human last wrote in
+the chat as the channel (from the phone, or from the CRM)."""
 
 sessions = Table(
     "sessions",
@@ -238,6 +248,7 @@ agent_jobs = Table(
     *_timestamps(),
     Column("burst_id", Uuid),
     Column("lease_token", Uuid),
+    Column("participant", String(128)),
     Index("ix_agent_jobs_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ux_agent_jobs_burst_id", "burst_id", unique=True),
 )
@@ -258,18 +269,50 @@ bursts = Table(
     Column("last_at", UtcDateTime, nullable=False),
     Column("taken_over_at", UtcDateTime),
     Column("closed_at", UtcDateTime),
+    Column("participant", String(128), nullable=False, server_default=""),
     Index("ix_bursts_status_channel_id", "status", "channel_id"),
     Index(
         "ux_bursts_open_chat",
         "channel_id",
         "chat_id",
+        "participant",
         unique=True,
         sqlite_where=text("status = 'open'"),
         postgresql_where=text("status = 'open'"),
     ),
 )
-"""Bursts of inbound live messages per chat (`domain.bursts`): at most one open per chat;
-`opened_at` / `last_at` are when its first and latest messages arrived (server time)."""
+"""Bursts of inbound live messages per chat (`domain.bursts`): at most one open per chat and
+`participant` (a group member's id in groups whose channel lets agents answer groups, else "");
+`opened_at` / `last_at` are when its first and latest messages arrived (server time), or the
+contact last started typing."""
+
+outbound_messages = Table(
+    "outbound_messages",
+    metadata,
+    Column("message_id", Id, primary_key=True, autoincrement=False),
+    Column("tenant_id", Id, nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("chat_id", String(128), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("agent_job_id", Uuid),
+    Column("author", String(100)),
+    Column("text", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime),
+    Column("lease_token", Uuid),
+    Column("error", Text),
+    Column("sent_id", String(256)),
+    *_timestamps(),
+    Index("ix_outbound_messages_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_outbound_messages_channel_id_chat_id", "channel_id", "chat_id"),
+)
+"""Messages chatport sends through WAHA (an agent's reply, a human's from the CRM), one row per
+`messages` row (`message_id`, its `id`): the message is history at once, its sending is this
+row. `state`: `pending` (due at `next_attempt_at`), `sending` (leased by `lease_token`), `sent`
+(`sent_id` is WAHA's id, the message's `external_id` since), `failed` (after the last attempt,
+with `error`; a retry from the API puts it back to pending). `author`: who in the CRM wrote
+it (an API key's name)."""
 
 events = Table(
     "events",
@@ -348,4 +391,5 @@ STABLE_TABLES = (
     "webhook_receipts",
     "lid_mappings",
     "bursts",
+    "outbound_messages",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from chatport.api.params import ChannelName, ChatId, Cursor
 from chatport.api.routers.channels import run_read
 from chatport.store.jobs import agent_jobs
 from chatport.store.jobs import import_jobs as jobs
+from chatport.store.jobs.bot import state_of
 from chatport.store.reads import api as reads
 from chatport.store.reads import console
 from chatport.store.tenants import Tenant
@@ -26,7 +28,7 @@ from chatport.store.tenants import Tenant
 router = APIRouter(include_in_schema=False)
 CHATS_PER_PAGE = 50
 MESSAGES_PER_PAGE = 200
-AGENT_JOB_STATUSES = ("pending", "delivering", "waiting", "replied", "failed")
+AGENT_JOB_STATUSES = ("pending", "delivering", "waiting", "replied", "failed", "skipped")
 
 
 def channel_of(connection: Connection, tenant: Tenant, name: str) -> Any:
@@ -102,9 +104,11 @@ async def chats_page(
     rows = page["chats"]
     last = rows[-1] if len(rows) == CHATS_PER_PAGE else None
     next_cursor = cursors.encode(last.activity, last.id) if last else None
+    now = datetime.now(UTC)
     return render(
         request,
         "chats.html",
+        bot_of=lambda chat: state_of(chat, now),
         q=q,
         unread=unread,
         next_cursor=next_cursor,
@@ -141,6 +145,7 @@ async def conversation_page(
         return {
             "channel": row,
             "chat": chat,
+            "bot": state_of(chat, datetime.now(UTC)),
             "messages": newest_first,
             "sessions": console.sessions_by_id(connection, row.id, ids),
         }

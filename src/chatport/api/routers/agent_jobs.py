@@ -13,10 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.agent.delivery import reply_to_job
 from chatport.api.auth import TenantDep
-from chatport.api.deps import DatabaseDep, SettingsDep
+from chatport.api.deps import DatabaseDep, DelivererDep, SettingsDep
 from chatport.api.params import TextBody
 from chatport.api.responses import ERRORS
-from chatport.errors import WahaError
 from chatport.store.database import Database
 from chatport.store.jobs import agent_jobs
 from chatport.store.tenants import Tenant
@@ -79,27 +78,28 @@ async def get_agent_job(database: DatabaseDep, tenant: TenantDep, job_id: UUID) 
     return _out(await run_in_threadpool(_tenant_job, database, tenant, job_id))
 
 
-@router.post(
-    "/api/agent-jobs/{job_id}/reply",
-    response_model=AgentJobOut,
-    responses={502: {"description": "WAHA would not send the reply (post it again)"}},
-)
+@router.post("/api/agent-jobs/{job_id}/reply", response_model=AgentJobOut)
 async def reply_to_agent_job(
-    database: DatabaseDep, settings: SettingsDep, tenant: TenantDep, job_id: UUID, body: ReplyIn
+    database: DatabaseDep,
+    settings: SettingsDep,
+    deliverer: DelivererDep,
+    tenant: TenantDep,
+    job_id: UUID,
+    body: ReplyIn,
 ) -> AgentJobOut:
-    """The agent's reply to a job it accepted with 202: sent through the channel's WAHA when
-    it has one, and stored as an outbound message of the job's chat (409 when the job has its
-    reply already, or failed; 502 when WAHA would not send it: post it again)."""
+    """The agent's reply to a job it accepted with 202: stored at once as an outbound message
+    of the job's chat, then sent through the channel's WAHA when it has one (the message's
+    `send_state` says how that went; 409 when the job has its reply already, or failed)."""
 
     def reply() -> Any:
         job = _tenant_job(database, tenant, job_id)
         if job.status in (agent_jobs.REPLIED, agent_jobs.FAILED):
             raise HTTPException(409, f"the job is {job.status}")
         text = body.reply if body.reply and body.reply.strip() else None
-        try:
-            reply_to_job(database, settings, job, text)
-        except WahaError as error:
-            raise HTTPException(502, f"sending the reply through WAHA failed: {error}") from None
+        if not reply_to_job(database, settings, job, text):
+            raise HTTPException(409, "the job was answered meanwhile")
         return _tenant_job(database, tenant, job_id)
 
-    return _out(await run_in_threadpool(reply))
+    answered = _out(await run_in_threadpool(reply))
+    deliverer.wake()  # it sends the reply
+    return answered

@@ -6,7 +6,7 @@ exist does.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -34,6 +34,7 @@ from chatport.errors import UrlRefused
 from chatport.outbound import check_tenant_urls
 from chatport.store.channels import create_channel, remember_waha
 from chatport.store.database import Database
+from chatport.store.jobs.bot import state_of
 from chatport.store.reads import api as reads
 from chatport.store.tenants import Tenant
 
@@ -79,7 +80,17 @@ def _channel_out(row: Any) -> ChannelOut:
         has_agent=bool(row.agent_url),
         debounce_quiet_ms=row.debounce_quiet_ms,
         debounce_max_wait_ms=row.debounce_max_wait_ms,
+        agent_groups=row.agent_groups,
+        handoff_minutes=row.handoff_minutes,
         created_at=row.created_at,
+    )
+
+
+def chat_out(row: Any, now: datetime) -> ChatOut:
+    """A chat of a list, its bot as of `now`."""
+    bot = state_of(row, now)
+    return ChatOut.model_validate(
+        {**row._mapping, "bot": bot.mode, "bot_paused_until": bot.paused_until}
     )
 
 
@@ -135,6 +146,10 @@ async def create_tenant_channel(
                     channel.debounce_quiet_ms,
                     channel.debounce_max_wait_ms,
                 )
+            if channel.agent_groups is not None or channel.handoff_minutes is not None:
+                reads.set_bot_policy(
+                    uow.connection, created.id, channel.agent_groups, channel.handoff_minutes
+                )
             uow.commit()
             return _channel(uow.connection, tenant, channel.name)
 
@@ -167,7 +182,8 @@ async def list_chats(
         return reads.chats_page(connection, row.id, limit=limit, unread_only=unread, before=before)
 
     rows = await run_read(database, page)
-    items = [ChatOut.model_validate(row, from_attributes=True) for row in rows]
+    now = datetime.now(UTC)
+    items = [chat_out(row, now) for row in rows]
     last = rows[-1] if len(rows) == limit else None
     return Page(items=items, next_cursor=cursors.encode(last.activity, last.id) if last else None)
 

@@ -95,6 +95,9 @@ class WahaClient:
         self.settings = settings
         self._http = http
         self._owns_http = http is None
+        # a session shared with other WAHAs (`http`) carries no API key: each request does
+        key = settings.api_key
+        self._headers = {"X-Api-Key": key} if key and http is not None else None
 
     async def __aenter__(self) -> WahaClient:
         if self._http is None:
@@ -228,7 +231,7 @@ class WahaClient:
         url = self.settings.url.rstrip("/") + "/api/sendText"
         body = {"session": self.settings.session, "chatId": chat_id, "text": text}
         try:
-            async with self._http.post(url, json=body) as response:
+            async with self._http.post(url, json=body, headers=self._headers) as response:
                 answer = await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as error:
@@ -295,7 +298,7 @@ class WahaClient:
         assert self._http is not None, "use the client in `async with`"
         url = self.settings.url.rstrip("/") + path
         try:
-            async with self._http.get(url, params=params) as response:
+            async with self._http.get(url, params=params, headers=self._headers) as response:
                 body = await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as error:

@@ -3,8 +3,9 @@
 A job is `pending` until a deliverer claims it (`delivering`, leased: a deliverer that dies
 leaves it to be claimed again once the lease ends). Then it is `replied` (the agent's reply is
 stored as a message), `waiting` (the agent answered 202 and will POST the reply later),
-`pending` again with a later `next_attempt_at` (a failed attempt), or `failed` after the last
-attempt, with the error.
+`pending` again with a later `next_attempt_at` (a failed attempt), `failed` after the last
+attempt, with the error, or `skipped` (the chat's bot was off, or paused by a human's reply,
+when it came to be delivered).
 
 Each claim gives the job a new `lease_token`; the claimer writes anything about the job (its
 outcome, its reply, a renewed lease) only where the job still carries that token, so a
@@ -14,23 +15,25 @@ and `renew_lease` say False) and must not send the reply either.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import Connection, desc, func, or_, select, update
 
-from chatport.store.tables import agent_jobs, channels, contacts, messages
+from chatport.store.tables import agent_jobs, channels, chats, contacts, messages
 from chatport.store.write_path.message_keys import keys_of_ids
 
-PENDING, DELIVERING, WAITING, REPLIED, FAILED = (
+PENDING, DELIVERING, WAITING, REPLIED, FAILED, SKIPPED = (
     "pending",
     "delivering",
     "waiting",
     "replied",
     "failed",
+    "skipped",
 )
-STATUSES = (PENDING, DELIVERING, WAITING, REPLIED, FAILED)
+STATUSES = (PENDING, DELIVERING, WAITING, REPLIED, FAILED, SKIPPED)
 
 
 def _due(now: datetime) -> Any:
@@ -39,12 +42,14 @@ def _due(now: datetime) -> Any:
     )
 
 
-def next_due(connection: Connection) -> datetime | None:
-    """When the next job is due for delivery (None: no job waits)."""
+def next_due(connection: Connection, skip_channels: Collection[int] = ()) -> datetime | None:
+    """When the next job is due for delivery (None: no job waits), leaving out the channels
+    in `skip_channels` (those whose deliveries are at their bound)."""
     waiting = or_(agent_jobs.c.status == PENDING, agent_jobs.c.status == DELIVERING)
-    return connection.execute(
-        select(func.min(agent_jobs.c.next_attempt_at)).where(waiting)
-    ).scalar()
+    query = select(func.min(agent_jobs.c.next_attempt_at)).where(waiting)
+    if skip_channels:
+        query = query.where(agent_jobs.c.channel_id.not_in(list(skip_channels)))
+    return connection.execute(query).scalar()
 
 
 def agent_of(connection: Connection, channel_id: int) -> str | None:
@@ -55,22 +60,40 @@ def agent_of(connection: Connection, channel_id: int) -> str | None:
 
 
 def claim_jobs(
-    connection: Connection, now: datetime, lease: timedelta, limit: int = 20
+    connection: Connection,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 20,
+    *,
+    room: Mapping[int, int] | None = None,
+    per_channel: int | None = None,
 ) -> list[Any]:
-    """Claim the jobs due for delivery (pending and due, or delivering past their lease),
-    skipping those another deliverer holds; call in a write transaction and commit. The jobs
-    as claimed: `delivering`, their `attempts` counting this one, a new `lease_token`."""
-    due = (
-        connection.execute(
-            select(agent_jobs.c.id)
-            .where(_due(now))
-            .order_by(agent_jobs.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
-    )
+    """Claim up to `limit` jobs due for delivery (pending and due, or delivering past their
+    lease), oldest due first, skipping those another deliverer holds; call in a write
+    transaction and commit. With `per_channel`, at most that many of one channel, less what
+    `room` says the caller already delivers of it (channels at their bound are not read).
+    The jobs as claimed: `delivering`, their `attempts` counting this one, a new
+    `lease_token`."""
+    busy = room or {}
+    query = select(agent_jobs.c.id, agent_jobs.c.channel_id).where(_due(now))
+    if per_channel is not None:
+        full = [channel for channel, count in busy.items() if count >= per_channel]
+        if full:
+            query = query.where(agent_jobs.c.channel_id.not_in(full))
+    rows = connection.execute(
+        query.order_by(agent_jobs.c.next_attempt_at)
+        .limit(limit if per_channel is None else limit * 4)
+        .with_for_update(skip_locked=True)
+    ).all()
+    due: list[UUID] = []
+    taken: dict[int, int] = dict(busy)
+    for job_id, channel_id in rows:
+        if len(due) == limit:
+            break
+        if per_channel is not None and taken.get(channel_id, 0) >= per_channel:
+            continue
+        taken[channel_id] = taken.get(channel_id, 0) + 1
+        due.append(job_id)
     if not due:
         return []
     connection.execute(
@@ -93,6 +116,29 @@ def claim_jobs(
 
 def _held(job_id: UUID, token: UUID | None) -> Any:
     return (agent_jobs.c.id == job_id) & agent_jobs.c.lease_token.is_not_distinct_from(token)
+
+
+def release_jobs(
+    connection: Connection, held: Collection[tuple[UUID, UUID | None]], now: datetime
+) -> int:
+    """Give back jobs claimed with the lease tokens given whose delivery was stopped midway
+    (the server is stopping): pending again, due now, the attempt not counted. Those another
+    process took over, or whose outcome is written, are left alone. How many were released."""
+    released = 0
+    for job_id, token in held:
+        result = connection.execute(
+            update(agent_jobs)
+            .where(_held(job_id, token), agent_jobs.c.status == DELIVERING)
+            .values(
+                status=PENDING,
+                attempts=agent_jobs.c.attempts - 1,
+                next_attempt_at=now,
+                lease_token=None,
+                updated_at=now,
+            )
+        )
+        released += result.rowcount
+    return released
 
 
 def renew_lease(connection: Connection, job_id: UUID, token: UUID | None, until: datetime) -> bool:
@@ -121,8 +167,9 @@ def take_job(
 
 
 def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str, Any]:
-    """What the agent is sent about a claimed job: the job, its chat and contact, the burst's
-    messages, and the last `context` messages of the session (oldest first)."""
+    """What the agent is sent about a claimed job: the job, its chat and contact (and, in a
+    group, the participant whose burst it is), the burst's messages, the last `context`
+    messages of the session (oldest first), and when a human last wrote in the chat."""
     channel = connection.execute(
         select(channels.c.name, channels.c.agent_url).where(channels.c.id == job.channel_id)
     ).one()
@@ -164,11 +211,26 @@ def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str
             .limit(context)
         )
         recent = [_message(row) for row in reversed(rows.all())]
+    participant = None
+    if job.participant:
+        name = connection.execute(
+            select(contacts.c.name).where(
+                contacts.c.tenant_id == job.tenant_id, contacts.c.wa_id == job.participant
+            )
+        ).scalar()
+        participant = {"wa_id": job.participant, "name": name}
+    last_human = connection.execute(
+        select(chats.c.last_human_at).where(
+            chats.c.channel_id == job.channel_id, chats.c.chat_id == job.chat_id
+        )
+    ).scalar()
     return {
         "job_id": str(job.id),
         "channel": channel.name,
         "chat_id": job.chat_id,
         "contact": contact,
+        "participant": participant,
+        "human": {"last_at": last_human.isoformat() if last_human else None},
         "session_id": str(job.session_id) if job.session_id else None,
         "messages": [burst[i] for i in job.message_ids if i in burst],
         "context": recent,

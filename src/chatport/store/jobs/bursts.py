@@ -1,18 +1,19 @@
 """Bursts in the store: recorded by the write path, closed into agent jobs by the debouncer.
 
-`follow_bursts` runs inside a live batch's transaction (its chats are locked): inbound
-messages open or extend their chat's burst, a message from the phone marks the open burst
-taken over. `due_bursts` finds the bursts the rules (`domain.bursts`) say are due (a read) and
-`close_bursts` closes each into ONE `agent_jobs` row in one write transaction; on PostgreSQL
-the bursts are claimed with `FOR UPDATE SKIP LOCKED`, so several servers never close one burst
-twice (and `burst_id` is unique on `agent_jobs` besides).
+`follow_bursts` runs inside a live batch's transaction (its chats are locked): inbound messages open
+or extend their chat's burst (per participant in groups whose channel lets the agent answer them), a
+message from the phone marks the open burst taken over and pauses the chat's bot (`bot.py`).
+`due_bursts` finds the bursts the rules (`domain.bursts`) say are due (a read) and `close_bursts`
+closes each into ONE `agent_jobs` row in one write transaction; on PostgreSQL the bursts are claimed
+with `FOR UPDATE SKIP LOCKED`, so several servers never close one burst twice (and `burst_id` is
+unique on `agent_jobs` besides).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
@@ -20,8 +21,10 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, select, upda
 from chatport.domain.bursts import BurstRules, BurstStatus, OpenBurst, closing, due_at
 from chatport.domain.events import Event
 from chatport.domain.model import Channel, Message
+from chatport.domain.normalise import is_group
 from chatport.store.backends.bulk import BulkOps, Match
 from chatport.store.jobs.agent_jobs import PENDING
+from chatport.store.jobs.bot import humans_wrote, silenced
 from chatport.store.jobs.wakeups import AGENT_JOBS, BURSTS, notify
 from chatport.store.tables import agent_jobs, bursts, channels, messages
 from chatport.store.write_path.events import insert_events
@@ -32,30 +35,40 @@ def follow_bursts(
     connection: Connection, ops: BulkOps, channel: Channel, new: Sequence[Message], now: datetime
 ) -> None:
     """Record a live batch's new messages in their chats' bursts (in the batch's
-    transaction)."""
-    inbound: dict[str, list[Message]] = {}
+    transaction): inbound ones open or extend a burst, per chat, or per (chat, participant)
+    in groups when the channel's agent answers groups (else groups open none), unless the
+    chat's bot is off or paused; the channel's own (a human's: chatport's sends are never in
+    `new`) pause the chat's bot for the handoff window and mark its open bursts taken over."""
+    inbound: dict[tuple[str, str], list[Message]] = {}
     replied: dict[str, datetime] = {}
     for message in sorted(new, key=lambda m: (m.sent_at, m.external_id)):
         if message.from_me:
             replied[message.chat_id] = message.sent_at
-        else:
-            inbound.setdefault(message.chat_id, []).append(message)
+        elif not is_group(message.chat_id):
+            inbound.setdefault((message.chat_id, ""), []).append(message)
+        elif channel.agent_groups:
+            participant = message.author.wa_id if message.author else ""
+            inbound.setdefault((message.chat_id, participant), []).append(message)
     if not inbound and not replied:
         return
-    found = ops.lookup(
-        connection, _open_bursts, sorted({*inbound, *replied}), channel_id=channel.id
-    )
-    open_ids = {row.chat_id: (row.id, list(row.message_ids)) for row in found}
+    if replied:
+        pause = timedelta(minutes=channel.handoff_minutes or 30)
+        humans_wrote(connection, channel.id, replied, now, pause)
+    quiet = silenced(connection, channel.id, {chat for chat, _ in inbound}, now)
+    inbound = {key: found for key, found in inbound.items() if key[0] not in quiet}
+    chat_ids = sorted({chat for chat, _ in inbound} | set(replied))
+    found = ops.lookup(connection, _open_bursts, chat_ids, channel_id=channel.id)
+    open_ids = {(row.chat_id, row.participant): (row.id, list(row.message_ids)) for row in found}
     opened, extended = [], []
-    for chat_id, chat_messages in inbound.items():
+    for key, chat_messages in inbound.items():
         ids = [m.external_id for m in chat_messages]
-        if chat_id in open_ids:
-            burst_id, known = open_ids[chat_id]
+        if key in open_ids:
+            burst_id, known = open_ids[key]
             extended.append({"b_id": burst_id, "b_ids": known + ids, "b_last": now})
         else:
             burst_id = uuid.uuid4()
-            open_ids[chat_id] = (burst_id, ids)
-            opened.append(_new_burst(channel, chat_id, burst_id, ids, now))
+            open_ids[key] = (burst_id, ids)
+            opened.append(_new_burst(channel, key, burst_id, ids, now))
     if opened:
         connection.execute(insert(bursts), opened)
     if extended:
@@ -66,9 +79,9 @@ def follow_bursts(
             extended,
         )
     taken = [
-        {"b_id": open_ids[chat_id][0], "b_at": now}
-        for chat_id, sent_at in replied.items()
-        if chat_id in open_ids and not _after_reply(inbound.get(chat_id, []), sent_at)
+        {"b_id": burst_id, "b_at": now}
+        for key, (burst_id, _) in open_ids.items()
+        if key[0] in replied and not _after_reply(inbound.get(key, []), replied[key[0]])
     ]
     if taken:
         connection.execute(
@@ -81,6 +94,45 @@ def follow_bursts(
         notify(connection, BURSTS)  # debouncers recompute when the next burst is due
 
 
+def take_over(connection: Connection, channel_id: int, chat_id: str, now: datetime) -> None:
+    """A human answered in the chat from the CRM: its open bursts close without a job."""
+    connection.execute(
+        update(bursts)
+        .where(
+            bursts.c.channel_id == channel_id,
+            bursts.c.chat_id == chat_id,
+            bursts.c.status == BurstStatus.OPEN.value,
+        )
+        .values(taken_over_at=now)
+    )
+    notify(connection, BURSTS)
+
+
+def typing_in_bursts(
+    connection: Connection, channel_id: int, typing: Sequence[tuple[str, str]], now: datetime
+) -> int:
+    """Contacts are typing (`(chat, participant)` pairs, from WAHA's `presence.update`): the
+    quiet window of their open bursts restarts at `now` (the max wait still caps a burst, as
+    it counts from its first bubble). How many bursts were touched."""
+    touched = 0
+    for chat_id, participant in sorted(set(typing)):
+        result = connection.execute(
+            update(bursts)
+            .where(
+                bursts.c.channel_id == channel_id,
+                bursts.c.chat_id == chat_id,
+                bursts.c.participant.in_(("", participant)),
+                bursts.c.status == BurstStatus.OPEN.value,
+                bursts.c.last_at < now,
+            )
+            .values(last_at=now)
+        )
+        touched += result.rowcount
+    if touched:
+        notify(connection, BURSTS)
+    return touched
+
+
 def _after_reply(chat_messages: list[Message], replied_at: datetime) -> bool:
     """Whether the batch's inbound messages of the chat all came after the phone's reply
     (then they start a fresh burst that the reply did not answer)."""
@@ -88,13 +140,15 @@ def _after_reply(chat_messages: list[Message], replied_at: datetime) -> bool:
 
 
 def _new_burst(
-    channel: Channel, chat_id: str, burst_id: UUID, ids: list[str], now: datetime
+    channel: Channel, key: tuple[str, str], burst_id: UUID, ids: list[str], now: datetime
 ) -> dict:
+    chat_id, participant = key
     return {
         "id": burst_id,
         "tenant_id": channel.tenant_id,
         "channel_id": channel.id,
         "chat_id": chat_id,
+        "participant": participant,
         "status": BurstStatus.OPEN.value,
         "message_ids": ids,
         "opened_at": now,
@@ -103,7 +157,7 @@ def _new_burst(
 
 
 def _open_bursts(match: Match) -> Select:
-    return select(bursts.c.id, bursts.c.chat_id, bursts.c.message_ids).where(
+    return select(bursts.c.id, bursts.c.chat_id, bursts.c.participant, bursts.c.message_ids).where(
         bursts.c.channel_id == bindparam("channel_id"),
         match(bursts.c.chat_id),
         bursts.c.status == BurstStatus.OPEN.value,
@@ -194,6 +248,7 @@ def _job_of(connection: Connection, ops: BulkOps, burst, now: datetime) -> UUID:
             attempts=0,
             next_attempt_at=now,
             burst_id=burst.id,
+            participant=burst.participant or None,
             created_at=now,
             updated_at=now,
         )
@@ -203,7 +258,11 @@ def _job_of(connection: Connection, ops: BulkOps, burst, now: datetime) -> UUID:
         "agent_job.created",
         "agent_job",
         str(job_id),
-        {"chat_id": burst.chat_id, "message_ids": list(burst.message_ids)},
+        {
+            "chat_id": burst.chat_id,
+            "participant": burst.participant or None,
+            "message_ids": list(burst.message_ids),
+        },
     )
     insert_events(connection, ops, channel, [event], now)
     return job_id

@@ -3,13 +3,22 @@ contacts, events. Pages are keyset-paginated (a cursor is the last row's sort ke
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, text, update
+from sqlalchemy import Connection, and_, case, func, or_, select, text, update
 
 from chatport.store.secret_box import SecretBox
-from chatport.store.tables import channels, chats, contacts, events, messages, sessions
+from chatport.store.tables import (
+    channels,
+    chats,
+    contacts,
+    events,
+    messages,
+    outbound_messages,
+    sessions,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHANNEL_COLUMNS = (
@@ -26,6 +35,8 @@ CHANNEL_COLUMNS = (
     channels.c.agent_url,
     channels.c.debounce_quiet_ms,
     channels.c.debounce_max_wait_ms,
+    channels.c.agent_groups,
+    channels.c.handoff_minutes,
     channels.c.created_at,
 )
 
@@ -63,6 +74,7 @@ def chats_page(
     unread_only: bool = False,
     before: tuple[datetime, int] | None = None,
     search: tuple[str, tuple[str, ...]] | None = None,
+    chat_ids: Collection[str] | None = None,
 ) -> list[Any]:
     """A channel's chats, latest activity first; with `search` (text, numbers), only those
     whose name contains the text (any case) or whose id contains the text or a number."""
@@ -76,10 +88,15 @@ def chats_page(
         chats.c.last_message_text,
         chats.c.last_sender,
         chats.c.unread_count,
+        chats.c.bot,
+        chats.c.bot_paused_until,
+        chats.c.last_human_at,
         activity.label("activity"),
     ).where(chats.c.channel_id == channel_id)
     if unread_only:
         query = query.where(chats.c.unread_count > 0)
+    if chat_ids is not None:
+        query = query.where(chats.c.chat_id.in_(sorted(chat_ids)))
     if search is not None:
         text, numbers = search
         matches = [
@@ -106,6 +123,12 @@ def chat_exists(connection: Connection, channel_id: int, chat_id: str) -> bool:
     return connection.execute(query).first() is not None
 
 
+_SEND_STATE = case(
+    (outbound_messages.c.state == "sending", "pending"), else_=outbound_messages.c.state
+).label("send_state")
+"""The send state shown: a send under way is still pending."""
+
+
 def messages_page(
     connection: Connection,
     channel_id: int,
@@ -114,9 +137,12 @@ def messages_page(
     limit: int,
     before: tuple[datetime, int] | None = None,
     text_limit: int | None = None,
+    ids: Collection[int] | None = None,
 ) -> list[Any]:
-    """A chat's messages, newest first, with their authors' WhatsApp ids; with `text_limit`,
-    only that many characters of each text are read."""
+    """A chat's messages, newest first, with their authors' WhatsApp ids and, for those
+    chatport sends, their send state (`pending`, `sent`, `failed`) and error; with
+    `text_limit`, only that many characters of each text are read; with `ids`, only the
+    messages of those row ids."""
     query = (
         select(
             messages.c.id,
@@ -126,6 +152,7 @@ def messages_page(
             messages.c.sent_at,
             messages.c.from_me,
             contacts.c.wa_id.label("author"),
+            contacts.c.name.label("author_name"),
             messages.c.content_type,
             text_column(text_limit),
             messages.c.media_url,
@@ -137,10 +164,15 @@ def messages_page(
             messages.c.revoked_at,
             messages.c.edited_at,
             messages.c.edits,
+            _SEND_STATE,
+            outbound_messages.c.error.label("send_error"),
         )
         .outerjoin(contacts, contacts.c.id == messages.c.contact_id)
+        .outerjoin(outbound_messages, outbound_messages.c.message_id == messages.c.id)
         .where(messages.c.channel_id == channel_id, messages.c.chat_id == chat_id)
     )
+    if ids is not None:
+        query = query.where(messages.c.id.in_(sorted(ids)))
     if before is not None:
         at, row_id = before
         query = query.where(
@@ -241,6 +273,24 @@ def set_agent(
             agent_url=url,
             debounce_quiet_ms=quiet_ms,
             debounce_max_wait_ms=max_wait_ms,
+            updated_at=datetime.now(UTC),
+        )
+    )
+
+
+def set_bot_policy(
+    connection: Connection,
+    channel_id: int,
+    agent_groups: bool | None,
+    handoff_minutes: float | None,
+) -> None:
+    """A channel's own group policy and handoff window (None: the settings')."""
+    connection.execute(
+        update(channels)
+        .where(channels.c.id == channel_id)
+        .values(
+            agent_groups=agent_groups,
+            handoff_minutes=handoff_minutes,
             updated_at=datetime.now(UTC),
         )
     )

@@ -35,6 +35,9 @@ def chat_row(connection: Connection, channel_id: int, chat_id: str) -> Any | Non
         chats.c.is_group,
         chats.c.last_message_at,
         chats.c.unread_count,
+        chats.c.bot,
+        chats.c.bot_paused_until,
+        chats.c.last_human_at,
     ).where(chats.c.channel_id == channel_id, chats.c.chat_id == chat_id)
     return connection.execute(query).first()
 

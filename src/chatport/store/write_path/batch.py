@@ -25,6 +25,7 @@ from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_cha
 from chatport.store import jsoncodec
 from chatport.store.backends.bulk import BulkOps
 from chatport.store.jobs.bursts import follow_bursts
+from chatport.store.jobs.echoes import adopt_echoes
 from chatport.store.write_path.conversations import (
     LockedChat,
     lock_chats,
@@ -141,6 +142,9 @@ def write_batch(
             exact=exact_duplicates,
             new_chats=new_chats,
         )
+        if origin is Origin.LIVE and any(m.from_me for m in new):  # WAHA's echo of our sends
+            echoes = adopt_echoes(connection, channel.id, [m for m in new if m.from_me], write.now)
+            new = [m for m in new if m.external_id not in echoes]
         result.duplicates += len(batch.messages) - len(new)
     if new:
         try:

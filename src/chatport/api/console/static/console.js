@@ -1,4 +1,5 @@
-// chatport console: local times, and the live progress of an import job (server-sent events).
+// chatport console: local times; live views by server-sent events: an import job's progress,
+// a conversation's messages and a channel's chat list as they change.
 "use strict";
 
 function localTimes(root) {
@@ -62,8 +63,58 @@ function followImport(section) {
   });
 }
 
+function fragment(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html.trim();
+  return template.content.firstElementChild;
+}
+
+function followConversation(sessions) {
+  const events = new EventSource(sessions.dataset.events);
+  events.addEventListener("open", () => { sessions.dataset.live = "open"; });
+  events.addEventListener("message", (message) => {
+    const { row, html } = JSON.parse(message.data);
+    const node = fragment(html);
+    const old = sessions.querySelector(`[data-row="${row}"]`);
+    if (old) {
+      old.replaceWith(node);
+    } else {
+      let lists = sessions.querySelectorAll("ol.messages");
+      if (!lists.length) {
+        const item = document.createElement("li");
+        item.className = "session";
+        item.appendChild(document.createElement("ol")).className = "messages";
+        sessions.appendChild(item);
+        lists = sessions.querySelectorAll("ol.messages");
+      }
+      lists[lists.length - 1].appendChild(node);
+    }
+    localTimes(node);
+    sessions.dataset.seen = String(Number(sessions.dataset.seen || 0) + 1);
+  });
+}
+
+function followChats(body) {
+  const events = new EventSource(body.dataset.events);
+  events.addEventListener("open", () => { body.dataset.live = "open"; });
+  events.addEventListener("chat", (message) => {
+    const { chat, html } = JSON.parse(message.data);
+    const node = fragment(html);
+    for (const old of body.querySelectorAll("tr[data-chat]")) {
+      if (old.dataset.chat === chat) old.remove();
+    }
+    body.prepend(node);
+    localTimes(node);
+    body.dataset.seen = String(Number(body.dataset.seen || 0) + 1);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
+  const sessions = document.querySelector("ol.sessions[data-events]");
+  if (sessions) followConversation(sessions);
+  const chats = document.querySelector("tbody[data-events]");
+  if (chats) followChats(chats);
   const section = document.querySelector('#progress[data-running="true"]');
   if (section) followImport(section);
   const elsewhere = document.querySelector("[data-refresh-seconds]");
