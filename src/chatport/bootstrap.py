@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # at run time only where settings are read: a fetch process h
     from chatport.api.directory import ChannelDirectory
     from chatport.api.keys import KeyCache
     from chatport.api.metrics import Metrics
+    from chatport.engines.catch_ups import CatchUpTriggers
     from chatport.engines.inprocess.runner import ImportRunner
     from chatport.live.writer_process import LiveWriterProcess
     from chatport.settings import Settings
@@ -101,6 +102,9 @@ class ServerServices:
     """Closes the bursts of inbound messages into agent jobs."""
     deliverer: AgentDeliverer
     """Delivers agent jobs to the channels' agents."""
+    catch_ups: CatchUpTriggers
+    """Starts the catch-ups of what outages missed (at start, periodically, on a reconnected
+    session, by hand)."""
 
     @property
     def settings(self) -> Settings:
@@ -133,8 +137,15 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
         imports = ImportRunner(services, on_created=metrics.messages_written.labels("import").inc)
         metrics.watch_imports(imports)
         metrics.watch_agent(database)
+        catch_ups = catch_up_triggers(services, imports)
+        stack.callback(catch_ups.close)
         writers = settings.live_writers if database.ops.name == "postgresql" else 1
-        live = LiveWriterProcess(settings, on_written=metrics.written, writers=writers)
+        live = LiveWriterProcess(
+            settings,
+            on_written=metrics.written,
+            writers=writers,
+            on_reconnected=catch_ups.reconnected,
+        )
         stack.callback(live.close)
         debouncer = Debouncer(database, settings.burst_rules, on_jobs=metrics.debounced).start()
         stack.callback(debouncer.close)
@@ -149,6 +160,32 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
             live=live,
             debouncer=debouncer,
             deliverer=deliverer,
+            catch_ups=catch_ups,
         )
         freeze_heap()
+        catch_ups.start()
         yield server
+
+
+def catch_up_triggers(services: Services, imports: ImportRunner) -> CatchUpTriggers:
+    """The catch-up triggers of a server, on the engine `CHATPORT_CATCHUP_ENGINE` names."""
+    from datetime import timedelta
+
+    from chatport.domain.model import Engine
+    from chatport.engines.catch_ups import CatchUpTriggers
+    from chatport.ingest.catch_up import channels_to_catch_up
+
+    settings = services.settings
+    overlap = timedelta(minutes=settings.catchup_overlap_minutes)
+    every = timedelta(minutes=settings.catchup_every_minutes) or None
+    if settings.catchup_engine is Engine.TEMPORAL:
+        from chatport.engines.temporal.catch_ups import TemporalCatchUps
+
+        starter = TemporalCatchUps(settings)
+        return CatchUpTriggers(starter, lambda: channels_to_catch_up(services.database), every)
+    from chatport.engines.inprocess.catch_ups import InProcessCatchUps
+
+    starter = InProcessCatchUps(imports, overlap)
+    triggers = CatchUpTriggers(starter, lambda: channels_to_catch_up(services.database), every)
+    starter.again = triggers.reconnected
+    return triggers

@@ -21,7 +21,7 @@ from chatport.api.console import mount_console
 from chatport.api.deps import DatabaseDep, MetricsDep, SettingsDep
 from chatport.api.edge import EdgeGuard
 from chatport.api.responses import ERRORS
-from chatport.api.routers import agent_jobs, baileys, channels, imports, webhooks
+from chatport.api.routers import agent_jobs, baileys, catch_ups, channels, imports, webhooks
 from chatport.bootstrap import Services, build, serve_services
 from chatport.errors import JobBusy, SecretKeyError
 from chatport.store.reads import api as reads
@@ -58,6 +58,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.router.routes.append(webhooks.ROUTE)
     app.include_router(channels.router)
     app.include_router(imports.router)
+    app.include_router(catch_ups.router)
     app.include_router(agent_jobs.router)
     app.include_router(baileys.router)
     mount_console(app)

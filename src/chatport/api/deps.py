@@ -15,6 +15,7 @@ from chatport.api.directory import ChannelDirectory
 from chatport.api.keys import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import ServerServices
+from chatport.engines.catch_ups import CatchUpTriggers
 from chatport.engines.inprocess.runner import ImportRunner
 from chatport.live.writer_process import LiveWriterProcess
 from chatport.services import Services
@@ -64,6 +65,10 @@ def _live(request: Request) -> LiveWriterProcess:
     return server_of(request).live
 
 
+def _catch_ups(request: Request) -> CatchUpTriggers:
+    return server_of(request).catch_ups
+
+
 ServerDep = Annotated[ServerServices, Depends(server_of)]
 ServicesDep = Annotated[Services, Depends(_services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -73,3 +78,4 @@ KeysDep = Annotated[KeyCache, Depends(_keys)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 DirectoryDep = Annotated[ChannelDirectory, Depends(_directory)]
 LiveDep = Annotated[LiveWriterProcess, Depends(_live)]
+CatchUpsDep = Annotated[CatchUpTriggers, Depends(_catch_ups)]

@@ -76,6 +76,14 @@ def prune_receipts(connection: Connection, before: datetime, limit: int) -> int:
     return connection.execute(delete(webhook_receipts).where(tuple_(*key).in_(oldest))).rowcount
 
 
+def status_of(connection: Connection, channel_id: int) -> tuple[str | None, str | None]:
+    """The channel's recorded WAHA session status and its number's id."""
+    row = connection.execute(
+        select(channels.c.status, channels.c.me_id).where(channels.c.id == channel_id)
+    ).one_or_none()
+    return (row.status, row.me_id) if row is not None else (None, None)
+
+
 def set_status(
     connection: Connection, channel_id: int, status: str, me_id: str | None = None
 ) -> None:
