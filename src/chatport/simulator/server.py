@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,9 @@ class Faults:
     route, e.g. `/messages`: the chats list, their pages do not)."""
     requests: int = 0
     """How many `/api/` requests the server received (tests count what clients send)."""
+    held: threading.Event | None = None
+    """While this event is not set, `/api/` requests wait for it (tests hold a client in the
+    middle of its work)."""
 
 
 @dataclass
@@ -105,6 +109,8 @@ def _faults(faults: Faults):
     async def middleware(request: web.Request, handler):
         if request.path.startswith("/api/"):
             faults.requests += 1
+            if faults.held is not None and not faults.held.is_set():
+                await asyncio.to_thread(faults.held.wait)
             down = faults.down_after is not None and faults.requests > faults.down_after
             if down or (faults.down_for is not None and faults.down_for in request.path):
                 return json_response({"statusCode": 503, "message": "Service Unavailable"}, 503)
