@@ -17,6 +17,7 @@ from chatport.simulator.world import World
 from chatport.store import tenants
 from tests.e2e.test_cli import run
 from tests.e2e.test_import_cli import stored
+from tests.integration.test_console import Console
 from tests.servers import serve_app
 from tests.waiting import eventually
 
@@ -25,7 +26,7 @@ DISPLAYABLE = sorted(r.timestamp for c in WORLD.chats for r in WORLD.messages(c)
 
 
 @pytest.fixture
-def api(database_url: str) -> Iterator[tuple[httpx.Client, str]]:
+def api(database_url: str) -> Iterator[tuple[httpx.Client, Console]]:
     services = build(Settings(database_url=database_url, allow_private_urls=True))
     with services.database.unit_of_work() as uow:
         key = tenants.create_key(uow.connection, tenants.ensure_tenant(uow.connection, "acme")[0])
@@ -37,7 +38,7 @@ def api(database_url: str) -> Iterator[tuple[httpx.Client, str]]:
             "/v1/channels", json={"name": "shop", "waha_url": waha, "waha_session": "default"}
         )
         assert created.status_code == 201
-        yield client, waha
+        yield client, Console(url, {"acme": key}, services)
     services.close()
 
 
@@ -61,6 +62,19 @@ def test_a_catch_up_over_the_api_is_an_import_job_of_its_own_kind(api) -> None:
     # a channel with nothing stored catches up from its creation: nothing of 2025 is read
     assert done["status"] == "completed" and done["counters"].get("created", 0) == 0
     assert [j["kind"] for j in client.get("/v1/imports").json()] == ["catch-up"]
+
+
+def test_the_console_catches_a_channel_up(api) -> None:
+    client, console = api
+    browser = console.browser("acme")
+    assert "Catch up now" in browser.get("/channels/shop").text
+    assert "Catch up now" not in browser.get("/channels/bare").text
+    started = browser.post("/channels/shop/catch-up")
+    assert started.status_code == 303
+    page = browser.get(started.headers["location"]).text
+    assert "Catch-up of" in page
+    refused = browser.post("/channels/bare/catch-up")
+    assert refused.status_code == 422 and "no waha_url" in refused.text
 
 
 def test_import_waha_catch_up_brings_in_what_was_missed(database_url: str) -> None:
