@@ -35,6 +35,7 @@ from chatport.sources.waha.webhooks import (
     MESSAGE_EVENTS,
     STATE_EVENTS,
     Envelope,
+    SessionStatus,
     WebhookRejected,
     change_of,
     message_of,
@@ -105,7 +106,7 @@ class _Plan:
     receipts: dict[int, tuple[str, str]] = field(default_factory=dict)
     changes: dict[int, MessageChange] = field(default_factory=dict)
     refused: list[Invalid] = field(default_factory=list)
-    statuses: list[str] = field(default_factory=list)
+    statuses: list[SessionStatus] = field(default_factory=list)
     """The session statuses the group's `session.status` deliveries report, in order."""
     me_id: str | None = None
 
@@ -309,10 +310,14 @@ class LiveWriter:
         reconnected = False
         if plan.statuses:
             previous, _ = webhook_receipts.status_of(connection, channel.id)
-            for status in plan.statuses:
-                reconnected = reconnected or (status == WORKING and previous != WORKING)
-                previous = status
-            webhook_receipts.set_status(connection, channel.id, plan.statuses[-1], plan.me_id)
+            for reported in plan.statuses:
+                # WORKING after another state: as stored, or as the payload lists its latest
+                # (a STARTING whose delivery was lost still shows there)
+                other = previous != WORKING or any(s != WORKING for s in reported.latest)
+                reconnected = reconnected or (reported.status == WORKING and other)
+                previous = reported.status
+            status = plan.statuses[-1].status
+            webhook_receipts.set_status(connection, channel.id, status, plan.me_id)
         return missing, reconnected
 
     def _follow_lids(self, channel: Channel, batch: PreparedBatch) -> None:
@@ -342,7 +347,7 @@ class LiveWriter:
                 elif envelope.event in STATE_EVENTS:
                     plan.changes[index] = change_of(envelope, lids)
                 elif envelope.event == "session.status":
-                    plan.statuses.append(session_status_of(envelope).status)
+                    plan.statuses.append(session_status_of(envelope))
                     plan.me_id = own_number(envelope.me.id) if envelope.me else plan.me_id
                 else:
                     plan.results[index] = Result(Outcome.IGNORED)
