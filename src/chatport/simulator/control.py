@@ -48,8 +48,9 @@ def add_live(app: web.Application, config: Any, respond: Any) -> None:
         return respond(live.state())
 
     async def messages(request: web.Request) -> web.Response:
-        count = int(request.query.get("count", "1"))
-        return respond({"created": live.create(max(0, min(count, 10_000)))}, 201)
+        count = max(0, min(int(request.query.get("count", "1")), 10_000))
+        chats = [chat for chat in request.query.getall("chat", []) if chat in live.world.by_id]
+        return respond({"created": live.create(count, chats or None)}, 201)
 
     async def drop_webhooks(request: web.Request) -> web.Response:
         for_a_while(request, live.drop_webhooks, live.restore_webhooks)
