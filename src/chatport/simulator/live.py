@@ -46,6 +46,9 @@ class LiveSettings:
     """Deliveries of a webhook before it is given up (WAHA's default is 15)."""
     retry_seconds: float = 0.2
     seed: int = 1
+    numbering: int | None = None
+    """Where each chat's live message numbers start past its history (None: from the clock,
+    so the ids of two runs differ)."""
 
 
 @dataclass
@@ -74,7 +77,10 @@ class LiveTraffic:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.settings.seed * 7_919)
-        self._counts = {chat.id: chat.message_count for chat in self.world.chats}
+        start = self.settings.numbering
+        if start is None:
+            start = (int(time.time()) & 0xFFFF) << 16
+        self._counts = {chat.id: chat.message_count + start for chat in self.world.chats}
         self._numbers = itertools.count()
         self._tasks: set[asyncio.Task] = set()
         self._http: aiohttp.ClientSession | None = None
@@ -92,7 +98,8 @@ class LiveTraffic:
                 await asyncio.sleep(0.1)
                 continue
             await asyncio.sleep(self._rng.expovariate(rate))
-            self.create(1)
+            if self.settings.rate > 0:  # not stopped meanwhile (a stop is exact)
+                self.create(1)
 
     def create(self, count: int, chats: list[str] | None = None) -> list[str]:
         """`count` new messages now (their webhooks are on their way), in random chats (of
