@@ -202,3 +202,19 @@ def test_two_running_catch_ups_of_a_channel_are_refused_by_the_store(services: S
                 break
         else:
             pytest.fail("a second running catch-up was stored")
+
+
+def test_a_waha_without_the_overview_is_read_newest_first_from_chats(services: Services) -> None:
+    newest_first = sorted(WORLD.chats, key=activity, reverse=True)
+    cut = activity(newest_first[5]) - 3_600
+    with simulator_in_thread(config := SimulatorConfig(WORLD, overview=False)) as url:
+        point_at(services, url)
+        import_until(services, datetime.fromtimestamp(cut, UTC))
+        requests = config.faults.requests
+        job = catch_up(services)
+        spent = config.faults.requests - requests
+    since = int(job.since.timestamp())
+    active = [chat for chat in newest_first if activity(chat) >= since]
+    # the overview's 404, then one page of /chats sorted by activity
+    assert spent == 4 + requests_for(active, since)
+    assert stored_ids(services) == displayable()

@@ -75,12 +75,8 @@ def simulate_waha(
         down_after=down_after,
     )
     world = World(chats, messages, seed)
-    live = None
-    if live_rate or webhook_url:
-        settings = LiveSettings(
-            rate=live_rate, webhook_url=webhook_url, hmac_key=hmac_key, seed=seed
-        )
-        live = LiveTraffic(world, settings, session=session)
+    settings = LiveSettings(rate=live_rate, webhook_url=webhook_url, hmac_key=hmac_key, seed=seed)
+    live = LiveTraffic(world, settings, session=session)  # idle until told (rate, control)
     config = SimulatorConfig(
         world,
         session=session,

@@ -45,7 +45,7 @@ def add_live(app: web.Application, config: Any, respond: Any) -> None:
             running.append(task)
 
     async def state(request: web.Request) -> web.Response:
-        return respond(live.state())
+        return respond({**live.state(), "requests": config.faults.requests})
 
     async def messages(request: web.Request) -> web.Response:
         count = max(0, min(int(request.query.get("count", "1")), 10_000))
