@@ -18,6 +18,7 @@ def catch_up_here(services: Services, channel_id: int, params: dict) -> jobs.Imp
     """A new catch-up job of the channel, leased to this process; None (said on the terminal)
     when one is running already, which was asked to run once more when it ends."""
     overlap = timedelta(minutes=services.settings.catchup_overlap_minutes)
+    params = {**params, "fetchers": 1}  # a few chats: one fetch process is enough
     begun = begin_catch_up(services.database, channel_id, overlap=overlap, params=params)
     job = begun.job
     if begun.coalesced:
