@@ -54,8 +54,6 @@ _REFUSED_AS_DATA = (DataError, OverflowError, ValueError)
 """Errors of one delivery's own data (a value out of range, text a store cannot take), not
 of the database (those fail the delivery, and WAHA retries it)."""
 
-WORKING = "WORKING"
-"""The session status in which WAHA sends webhooks (`shared/waha-api.md` section 5)."""
 _PRUNE_SLICE = 1_000
 _PRUNE_EVERY_SECONDS = 600.0
 
@@ -307,17 +305,8 @@ class LiveWriter:
         receipts = [r for index, r in plan.receipts.items() if index not in missing]
         webhook_receipts.record_receipts(connection, ops, channel.id, receipts, now)
         insert_dead_letters(connection, ops, channel, Origin.LIVE, plan.refused, now)
-        reconnected = False
-        if plan.statuses:
-            previous, _ = webhook_receipts.status_of(connection, channel.id)
-            for reported in plan.statuses:
-                # WORKING after another state: as stored, or as the payload lists its latest
-                # (a STARTING whose delivery was lost still shows there)
-                other = previous != WORKING or any(s != WORKING for s in reported.latest)
-                reconnected = reconnected or (reported.status == WORKING and other)
-                previous = reported.status
-            status = plan.statuses[-1].status
-            webhook_receipts.set_status(connection, channel.id, status, plan.me_id)
+        reports = [(reported.status, reported.latest) for reported in plan.statuses]
+        reconnected = webhook_receipts.record_statuses(connection, channel.id, reports, plan.me_id)
         return missing, reconnected
 
     def _follow_lids(self, channel: Channel, batch: PreparedBatch) -> None:

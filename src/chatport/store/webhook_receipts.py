@@ -84,6 +84,31 @@ def status_of(connection: Connection, channel_id: int) -> tuple[str | None, str 
     return (row.status, row.me_id) if row is not None else (None, None)
 
 
+WORKING = "WORKING"
+"""The WAHA session status in which the session sends and receives."""
+
+
+def record_statuses(
+    connection: Connection,
+    channel_id: int,
+    reports: Sequence[tuple[str, Sequence[str]]],
+    me_id: str | None = None,
+) -> bool:
+    """Record the last of the session statuses `reports` gives ((status, the latest statuses
+    its payload lists), in order; none: nothing); whether one is WORKING after another state,
+    as stored before it or as its payload lists (a STARTING whose delivery was lost)."""
+    if not reports:
+        return False
+    previous, _ = status_of(connection, channel_id)
+    reconnected = False
+    for status, latest in reports:
+        other = previous != WORKING or any(item != WORKING for item in latest)
+        reconnected = reconnected or (status == WORKING and other)
+        previous = status
+    set_status(connection, channel_id, reports[-1][0], me_id)
+    return reconnected
+
+
 def set_status(
     connection: Connection, channel_id: int, status: str, me_id: str | None = None
 ) -> None:
