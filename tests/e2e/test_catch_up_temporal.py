@@ -16,7 +16,7 @@ from chatport.engines.temporal import catch_up_workflow_id
 from chatport.settings import Settings
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
-from tests.e2e.temporal_helpers import temporal_dev_server, temporal_env, worker
+from tests.e2e.temporal_helpers import chatport, temporal_dev_server, temporal_env, worker
 from tests.integration.test_catch_up_triggers import (
     WORLD,
     catch_up_jobs,
@@ -94,3 +94,23 @@ def test_a_channels_catch_ups_run_as_its_workflow_and_coalesce(
         "the workflow's runs end",
     )
     assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) == 1, statuses
+
+
+def test_import_waha_catch_up_on_temporal_runs_the_channels_workflow(
+    temporal: str, sqlite_url: str
+) -> None:
+    env = temporal_env(temporal)
+    with simulator_in_thread(SimulatorConfig(WORLD)) as url, worker(sqlite_url, env):
+        first = chatport(env, "import", "waha", "--url", url, "--db", sqlite_url)
+        assert first.returncode == 0, first.stdout + first.stderr
+        command = ["import", "waha", "--url", url, "--db", sqlite_url, "--catch-up"]
+        caught = chatport(env, *command, "--engine", "temporal")
+    assert caught.returncode == 0, caught.stdout + caught.stderr
+    assert "catch-up workflow chatport-catch-up-1" in caught.stdout
+    assert "catch-up" in caught.stdout and "completed" in caught.stdout
+    services = build(Settings(database_url=sqlite_url))
+    try:
+        jobs = catch_up_jobs(services)
+    finally:
+        services.close()
+    assert [(job.status, job.params["engine"]) for job in jobs] == [("completed", "temporal")]

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from chatport.bootstrap import Services, build
-from chatport.cli.catch_up import catch_up_here, refuse_ranges
+from chatport.cli.catch_up import catch_up_here, catch_up_on_temporal, refuse_ranges
 from chatport.cli.import_files import chat_option, import_baileys_file, import_export_file
 from chatport.cli.import_report import (
     console,
@@ -87,7 +87,7 @@ def import_waha(
     db: DbOption = None,
 ) -> None:
     """Import a WAHA session's history (all chats, or one, or a time range) into a channel."""
-    refuse_ranges(catch_up, engine, days, since, until, chat)
+    refuse_ranges(catch_up, days, since, until, chat)
     if days and since:
         raise typer.BadParameter("give --days or --since, not both")
     start = datetime.now(UTC) - timedelta(days=days) if days else (since and parse_moment(since))
@@ -106,6 +106,8 @@ def import_waha(
 
         if catch_up:
             target = remember_channel_waha(services, url, session, api_key, channel)
+            if engine is Engine.TEMPORAL:
+                catch_up_on_temporal(services, target.id, temporal_address)
             job = catch_up_here(services, target.id, params)
             if job is not None:
                 _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))

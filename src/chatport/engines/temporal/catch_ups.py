@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from chatport.engines.temporal import catch_up_workflow_id
 from chatport.engines.temporal.catch_up_workflow import CatchUpWorkflow
-from chatport.engines.temporal.inputs import CatchUpInput
+from chatport.engines.temporal.inputs import CatchUpInput, CatchUpOutcome
 from chatport.engines.temporal.starter import TemporalTarget, connect, workflow_input
 from chatport.ingest.catch_up import CatchUpStart
 from chatport.settings import Settings
@@ -45,28 +45,7 @@ class TemporalCatchUps:
     async def _start(self, channel_id: int, again: bool) -> CatchUpStart:
         if self._client is None:
             self._client = await connect(self.target)
-        client = self._client
-        workflow_id = catch_up_workflow_id(channel_id)
-        running = await _running(client, workflow_id)
-        request = CatchUpInput(
-            channel_id=channel_id,
-            overlap_seconds=self.settings.catchup_overlap_minutes * 60,
-            job=workflow_input(self.settings, "", "", None),
-        )
-        options = {
-            "id": workflow_id,
-            "task_queue": self.target.task_queue,
-            "rpc_timeout": timedelta(seconds=_RPC_SECONDS),
-        }
-        if again:
-            run = CatchUpWorkflow.run
-            await client.start_workflow(run, request, start_signal="again", **options)
-        elif not running:
-            policy = WorkflowIDConflictPolicy.USE_EXISTING  # started by another server meanwhile
-            await client.start_workflow(
-                CatchUpWorkflow.run, request, id_conflict_policy=policy, **options
-            )
-        return CatchUpStart(None, coalesced=running, workflow_id=workflow_id)
+        return await start_catch_up(self._client, self.settings, channel_id, again=again)
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -82,3 +61,38 @@ async def _running(client: Client, workflow_id: str) -> bool:
             return False
         raise
     return description.status == WorkflowExecutionStatus.RUNNING
+
+
+async def start_catch_up(
+    client: Client, settings: Settings, channel_id: int, *, again: bool = True
+) -> CatchUpStart:
+    """Start the channel's catch-up workflow on `settings`' task queue (see
+    `TemporalCatchUps.start`)."""
+    workflow_id = catch_up_workflow_id(channel_id)
+    running = await _running(client, workflow_id)
+    request = CatchUpInput(
+        channel_id=channel_id,
+        overlap_seconds=settings.catchup_overlap_minutes * 60,
+        job=workflow_input(settings, "", "", None),
+    )
+    options = {
+        "id": workflow_id,
+        "task_queue": settings.temporal_task_queue,
+        "rpc_timeout": timedelta(seconds=_RPC_SECONDS),
+    }
+    if again:
+        run = CatchUpWorkflow.run
+        await client.start_workflow(run, request, start_signal="again", **options)
+    elif not running:
+        policy = WorkflowIDConflictPolicy.USE_EXISTING  # started by another server meanwhile
+        await client.start_workflow(
+            CatchUpWorkflow.run, request, id_conflict_policy=policy, **options
+        )
+    return CatchUpStart(None, coalesced=running, workflow_id=workflow_id)
+
+
+async def follow_catch_up(client: Client, workflow_id: str) -> CatchUpOutcome:
+    """The outcome of the channel's catch-up workflow, once it ends (through its runs once
+    more)."""
+    handle = client.get_workflow_handle(workflow_id, result_type=CatchUpOutcome)
+    return await handle.result()
