@@ -32,9 +32,10 @@ def serve_app(services: Services) -> Iterator[str]:
 
 
 @contextmanager
-def serve_asgi(app) -> Iterator[str]:
-    """Any ASGI app served until the block ends; yields its base URL."""
-    port = free_port()
+def serve_asgi(app, port: int | None = None) -> Iterator[str]:
+    """Any ASGI app served until the block ends (on `port`, default: a free one); yields its
+    base URL."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # at run time only where settings are read: a fetch process h
     from chatport.api.feed import ChatFeed
     from chatport.api.keys import KeyCache
     from chatport.api.metrics import Metrics
+    from chatport.engines.catch_ups import CatchUpTriggers
     from chatport.engines.inprocess.runner import ImportRunner
     from chatport.live.writer_process import LiveWriterProcess
     from chatport.settings import Settings
@@ -104,6 +105,9 @@ class ServerServices:
     """Delivers agent jobs to the channels' agents, and sends what chatport sends."""
     feed: ChatFeed
     """What changes in chats, for the live views (server-sent events)."""
+    catch_ups: CatchUpTriggers
+    """Starts the catch-ups of what outages missed (at start, periodically, on a reconnected
+    session, by hand)."""
 
     @property
     def settings(self) -> Settings:
@@ -137,8 +141,15 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
         imports = ImportRunner(services, on_created=metrics.messages_written.labels("import").inc)
         metrics.watch_imports(imports)
         metrics.watch_agent(database)
+        catch_ups = catch_up_triggers(services, imports)
+        stack.callback(catch_ups.close)
         writers = settings.live_writers if database.ops.name == "postgresql" else 1
-        live = LiveWriterProcess(settings, on_written=metrics.written, writers=writers)
+        live = LiveWriterProcess(
+            settings,
+            on_written=metrics.written,
+            writers=writers,
+            on_reconnected=catch_ups.reconnected,
+        )
         stack.callback(live.close)
         deliverer = AgentDeliverer(database, settings, observer=metrics.watch_delivery())
         stack.callback(deliverer.close)  # closed after the debouncer: its last jobs wake it
@@ -160,6 +171,32 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
             debouncer=debouncer,
             deliverer=deliverer,
             feed=ChatFeed(database),
+            catch_ups=catch_ups,
         )
         freeze_heap()
+        catch_ups.start()
         yield server
+
+
+def catch_up_triggers(services: Services, imports: ImportRunner) -> CatchUpTriggers:
+    """The catch-up triggers of a server, on the engine `CHATPORT_CATCHUP_ENGINE` names."""
+    from datetime import timedelta
+
+    from chatport.domain.model import Engine
+    from chatport.engines.catch_ups import CatchUpTriggers
+    from chatport.ingest.catch_up import channels_to_catch_up
+
+    settings = services.settings
+    overlap = timedelta(minutes=settings.catchup_overlap_minutes)
+    every = timedelta(minutes=settings.catchup_every_minutes) or None
+    if settings.catchup_engine is Engine.TEMPORAL:
+        from chatport.engines.temporal.catch_ups import TemporalCatchUps
+
+        starter = TemporalCatchUps(settings)
+        return CatchUpTriggers(starter, lambda: channels_to_catch_up(services.database), every)
+    from chatport.engines.inprocess.catch_ups import InProcessCatchUps
+
+    starter = InProcessCatchUps(imports, overlap)
+    triggers = CatchUpTriggers(starter, lambda: channels_to_catch_up(services.database), every)
+    starter.again = triggers.reconnected
+    return triggers

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatport.domain.bursts import BurstRules
+from chatport.domain.model import Engine
 
 
 class Settings(BaseSettings):
@@ -200,6 +201,25 @@ class Settings(BaseSettings):
         default=False,
         description="A webhook from an unknown WAHA session creates a channel (default tenant, "
         "named after the session) instead of being refused with 404",
+    )
+    catchup_overlap_minutes: float = Field(
+        default=10,
+        ge=0,
+        description="A catch-up starts this long before the newest message stored for the "
+        "channel (or the end of its last catch-up, whichever is older)",
+    )
+    catchup_every_minutes: float = Field(
+        default=15,
+        ge=0,
+        description="`chatport serve` catches up every channel with a WAHA URL this often, "
+        "repairing webhooks lost without a session status change (0: never; a reconnected "
+        "session and the server's start still trigger one)",
+    )
+    catchup_engine: Engine = Field(
+        default=Engine.INPROCESS,
+        description="Where the catch-ups `chatport serve` triggers run: `inprocess` (threads of "
+        "the server) or `temporal` (one workflow per channel on the Temporal workers, "
+        "`CHATPORT_TEMPORAL_*`)",
     )
 
     temporal_address: str = Field(

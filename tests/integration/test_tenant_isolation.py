@@ -118,6 +118,7 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
         ("POST", "/v1/channels/{channel}/imports"): [
             ("/v1/channels/owners-only/imports", {"json": {}})
         ],
+        ("POST", "/v1/channels/{channel}/catch-up"): [("/v1/channels/owners-only/catch-up", {})],
         ("GET", "/v1/imports/{job_id}"): [(f"/v1/imports/{job}", {})],
         ("POST", "/v1/imports/{job_id}/retry"): [(f"/v1/imports/{job}/retry", {})],
         ("POST", "/v1/imports/{job_id}/resume"): [(f"/v1/imports/{job}/resume", {})],
@@ -141,6 +142,7 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
             (f"{mine}/messages/bubble0/retry", {})
         ],
         ("POST", "/channels/{channel}/imports"): [("/channels/owners-only/imports", {})],
+        ("POST", "/channels/{channel}/catch-up"): [("/channels/owners-only/catch-up", {})],
         ("GET", "/imports/{job_id}"): [(f"/imports/{job}", {})],
         ("GET", "/imports/{job_id}/events"): [(f"/imports/{job}/events", {})],
         ("POST", "/imports/{job_id}/retry"): [(f"/imports/{job}/retry", {})],

@@ -109,7 +109,10 @@ def test_a_lid_sender_is_its_phone_contact():
 
 def test_session_status():
     status = session_status_of(parse_envelope(envelope("session.status", {"status": "WORKING"})))
-    assert status.status == "WORKING"
+    assert status.status == "WORKING" and status.latest == ()
+    listed = {"status": "WORKING", "statuses": [{"status": "STARTING"}, {"status": "WORKING"}]}
+    status = session_status_of(parse_envelope(envelope("session.status", listed)))
+    assert status.latest == ("STARTING", "WORKING")
     with pytest.raises(WebhookRejected):
         session_status_of(parse_envelope(envelope("session.status", {})))
 

@@ -21,7 +21,15 @@ from chatport.api.console import mount_console
 from chatport.api.deps import DatabaseDep, MetricsDep, SettingsDep
 from chatport.api.edge import EdgeGuard
 from chatport.api.responses import ERRORS
-from chatport.api.routers import agent_jobs, baileys, channels, conversations, imports, webhooks
+from chatport.api.routers import (
+    agent_jobs,
+    baileys,
+    catch_ups,
+    channels,
+    conversations,
+    imports,
+    webhooks,
+)
 from chatport.bootstrap import Services, build, serve_services
 from chatport.errors import ChannelConflict, JobBusy, SecretKeyError
 from chatport.store.reads import api as reads
@@ -60,6 +68,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.include_router(channels.router)
     app.include_router(conversations.router)
     app.include_router(imports.router)
+    app.include_router(catch_ups.router)
     app.include_router(agent_jobs.router)
     app.include_router(baileys.router)
     mount_console(app)

@@ -17,6 +17,7 @@ from chatport.api.feed import ChatFeed
 from chatport.api.keys import KeyCache
 from chatport.api.metrics import Metrics
 from chatport.bootstrap import ServerServices
+from chatport.engines.catch_ups import CatchUpTriggers
 from chatport.engines.inprocess.runner import ImportRunner
 from chatport.live.writer_process import LiveWriterProcess
 from chatport.services import Services
@@ -74,6 +75,10 @@ def _feed(request: Request) -> ChatFeed:
     return server_of(request).feed
 
 
+def _catch_ups(request: Request) -> CatchUpTriggers:
+    return server_of(request).catch_ups
+
+
 ServerDep = Annotated[ServerServices, Depends(server_of)]
 ServicesDep = Annotated[Services, Depends(_services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -85,3 +90,4 @@ DirectoryDep = Annotated[ChannelDirectory, Depends(_directory)]
 LiveDep = Annotated[LiveWriterProcess, Depends(_live)]
 DelivererDep = Annotated[AgentDeliverer, Depends(_deliverer)]
 FeedDep = Annotated[ChatFeed, Depends(_feed)]
+CatchUpsDep = Annotated[CatchUpTriggers, Depends(_catch_ups)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -23,16 +24,37 @@ def demo(
     messages_count: Annotated[int, typer.Option("--messages", min=1)] = 20_000,
     seed: int = 1,
     channel: str = "demo",
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Then keep WhatsApp talking (live webhooks) while chatport, then the WhatsApp "
+            "session, goes down, and show the catch-ups",
+        ),
+    ] = False,
+    live_rate: Annotated[float, typer.Option(min=0.1, help="--live: messages per second")] = 20,
+    outage_seconds: Annotated[float, typer.Option(min=1, help="--live: each outage")] = 5,
 ) -> None:
     """Start the WAHA simulator in-process, import its history, then import it again.
 
     Offline. Shows the progress bar and summary of a real import, that a re-import adds
-    nothing, and that the stored sessions are exactly the session rule's.
+    nothing, and that the stored sessions are exactly the session rule's. With `--live`:
+    new messages arrive as webhooks at a chatport server in this process, chatport and then
+    the WhatsApp session go down for a while, and the catch-ups bring in what was missed.
     """
     console = Console()
     services = build(settings_with(db))
     try:
         world = World(chats, messages_count, seed)
+        if live:
+            from chatport.cli.demo_live import live_demo
+
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            if not live_demo(services, world, channel, live_rate, outage_seconds, port):
+                raise typer.Exit(1)
+            return
         with simulator_in_thread(SimulatorConfig(world, api_key="demo")) as url:
             console.print(
                 f"[bold]chatport demo[/]: simulated WAHA at {url} ({chats} chats, "

@@ -54,11 +54,12 @@ _FAILED_SHOWN = 20
 
 
 def summary(job: jobs.ImportJob, elapsed: float | None) -> None:
-    table = Table(title=f"import {str(job.id)[:8]} — {job.status}")
+    table = Table(title=f"{job.kind} {str(job.id)[:8]} — {job.status}")
     table.add_column("")
     table.add_column("", justify="right")
     counters = job.counters
-    table.add_row("chats done", f"{len(job.chats_done):,}")
+    done = max(len(job.chats_done), counters.get("chats_done", 0))  # a catch-up keeps no list
+    table.add_row("chats done", f"{done:,}")
     table.add_row("chats failed", f"{len(job.failed_chats):,}")
     for name in (
         "created",
@@ -87,11 +88,12 @@ def summary(job: jobs.ImportJob, elapsed: float | None) -> None:
 
 def jobs_table(rows: list[jobs.ImportJob]) -> None:
     table = Table(title="import jobs")
-    for column in ("job", "status", "created", "chats done", "failed", "messages"):
+    for column in ("job", "kind", "status", "created", "chats done", "failed", "messages"):
         table.add_column(column)
     for job in rows:
         table.add_row(
             str(job.id)[:8],
+            job.kind,
             job.status,
             f"{job.created_at:%Y-%m-%d %H:%M}",
             f"{job.counters.get('chats_done', 0):,}",

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from chatport.bootstrap import Services, build
+from chatport.cli.catch_up import catch_up_here, catch_up_on_temporal, refuse_ranges
 from chatport.cli.import_files import chat_option, import_baileys_file, import_export_file
 from chatport.cli.import_report import (
     console,
@@ -20,7 +21,7 @@ from chatport.cli.import_report import (
 )
 from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, run_temporal
-from chatport.domain.model import Engine
+from chatport.domain.model import Channel, Engine
 from chatport.engines.inprocess.runner import run_job
 from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
@@ -74,10 +75,19 @@ def import_waha(
         str | None,
         typer.Option(help="Import only this chat (e.g. 5511999999999@c.us); WAHA is only read"),
     ] = None,
+    catch_up: Annotated[
+        bool,
+        typer.Option(
+            "--catch-up",
+            help="Only what chatport missed: the chats active since the newest message stored "
+            "(minus CHATPORT_CATCHUP_OVERLAP_MINUTES), from then on",
+        ),
+    ] = False,
     temporal_address: TemporalAddressOption = None,
     db: DbOption = None,
 ) -> None:
     """Import a WAHA session's history (all chats, or one, or a time range) into a channel."""
+    refuse_ranges(catch_up, days, since, until, chat)
     if days and since:
         raise typer.BadParameter("give --days or --since, not both")
     start = datetime.now(UTC) - timedelta(days=days) if days else (since and parse_moment(since))
@@ -93,6 +103,15 @@ def import_waha(
         }
         if chat is not None:
             params["chats"] = [_chat_in_waha(services, url, session, api_key, channel, chat)]
+
+        if catch_up:
+            target = remember_channel_waha(services, url, session, api_key, channel)
+            if engine is Engine.TEMPORAL:
+                catch_up_on_temporal(services, target.id, temporal_address)
+            job = catch_up_here(services, target.id, params)
+            if job is not None:
+                _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
+            return
 
         def create(owner: str | None = None) -> jobs.ImportJob:
             job = create_waha_job(
@@ -133,6 +152,14 @@ def create_waha_job(
 ) -> jobs.ImportJob:
     """A new WAHA import job for `channel` (created if new), WAHA's address remembered,
     leased to `owner` (default: this process)."""
+    target = remember_channel_waha(services, url, session, api_key, channel)
+    return import_jobs.create_job(services.database, target, since, until, params, owner)
+
+
+def remember_channel_waha(
+    services: Services, url: str, session: str, api_key: str | None, channel: str
+) -> Channel:
+    """`channel` (created if new) with WAHA's address remembered (given by the operator)."""
     with services.database.unit_of_work() as uow:
         try:
             target = uow.channel(channel)
@@ -148,7 +175,7 @@ def create_waha_job(
             secrets=services.database.secrets,
         )
         uow.commit()
-    return import_jobs.create_job(services.database, target, since, until, params, owner)
+    return target
 
 
 def _exit_unless_completed(outcome: str) -> None:

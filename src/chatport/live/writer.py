@@ -36,6 +36,7 @@ from chatport.sources.waha.webhooks import (
     MESSAGE_EVENTS,
     STATE_EVENTS,
     Envelope,
+    SessionStatus,
     WebhookRejected,
     change_of,
     message_of,
@@ -105,7 +106,8 @@ class _Plan:
     receipts: dict[int, tuple[str, str]] = field(default_factory=dict)
     changes: dict[int, MessageChange] = field(default_factory=dict)
     refused: list[Invalid] = field(default_factory=list)
-    status: str | None = None
+    statuses: list[SessionStatus] = field(default_factory=list)
+    """The session statuses the group's `session.status` deliveries report, in order."""
     me_id: str | None = None
     typing: list[tuple[str, str]] = field(default_factory=list)  # (chat, participant)
 
@@ -127,6 +129,7 @@ class LiveWriter:
         handoff_minutes: float = 30,
         on_written: Callable[[Channel, BatchResult, float], None] | None = None,
         on_results: Callable[[list[tuple[Any, Result | str]]], None] | None = None,
+        on_reconnected: Callable[[Channel], None] | None = None,
     ) -> None:
         """`look_up_lids`: ask WAHA (channels with credentials) for LIDs met without a known phone
         (`lid_lookups.py`); `allow_private_urls`: the operator's `CHATPORT_ALLOW_PRIVATE_URLS`, for
@@ -138,7 +141,8 @@ class LiveWriter:
         keeps (each new one past it drops the oldest); `on_written(channel, result, seconds)` is
         told of every committed group (metrics); `on_results([(tag, result or error text), …])` of
         the outcomes of each round of groups, at once (the writer process answers with one frame per
-        round)."""
+        round); `on_reconnected(channel)` of a channel whose session is WORKING after another
+        state, once that is committed (a catch-up follows)."""
         self.database = database
         self.max_batch = max_batch
         self.receipts_kept = receipts_kept
@@ -155,6 +159,7 @@ class LiveWriter:
         )
         self._on_written = on_written or (lambda channel, result, seconds: None)
         self._on_results = on_results
+        self._on_reconnected = on_reconnected or (lambda channel: None)
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="live-writer", daemon=True)
         self._thread.start()
@@ -271,11 +276,13 @@ class LiveWriter:
             with uow:
                 plan, batch = self._plan_in_transaction(uow, channel, deliveries, lids)
                 result = uow.write_batch(channel, batch, origin=Origin.LIVE)
-                missing = self._apply(uow, channel, plan)
+                missing, reconnected = self._apply(uow, channel, plan)
                 if plan.refused or batch.invalid:
                     trim_dead_letters(uow.connection, channel.id, self.dead_letters_kept)
                 uow.commit()
         self._on_written(channel, result, time.monotonic() - started)
+        if reconnected:
+            self._on_reconnected(channel)
         self._follow_lids(channel, batch)
         for index in missing:
             plan.results[index] = Result(Outcome.MISSING, "no stored message matches it (yet)")
@@ -300,9 +307,10 @@ class LiveWriter:
         return plan, batch
 
     @staticmethod
-    def _apply(uow: UnitOfWork, channel: Channel, plan: _Plan) -> set[int]:
+    def _apply(uow: UnitOfWork, channel: Channel, plan: _Plan) -> tuple[set[int], bool]:
         """Write the plan's state changes, receipts, dead letters and session status in the
-        batch's transaction; the indexes of the changes whose message is not stored."""
+        batch's transaction; the indexes of the changes whose message is not stored, and
+        whether the session is WORKING again after another state."""
         now = datetime.now(UTC)
         connection, ops = uow.connection, uow.ops
         missing = {
@@ -313,11 +321,11 @@ class LiveWriter:
         receipts = [r for index, r in plan.receipts.items() if index not in missing]
         webhook_receipts.record_receipts(connection, ops, channel.id, receipts, now)
         insert_dead_letters(connection, ops, channel, Origin.LIVE, plan.refused, now)
-        if plan.status is not None:
-            webhook_receipts.set_status(connection, channel.id, plan.status, plan.me_id)
+        reports = [(reported.status, reported.latest) for reported in plan.statuses]
+        reconnected = webhook_receipts.record_statuses(connection, channel.id, reports, plan.me_id)
         if plan.typing and channel.has_agent:  # the contact is still writing: wait for it
             typing_in_bursts(connection, channel.id, plan.typing, now)
-        return missing
+        return missing, reconnected
 
     def _follow_lids(self, channel: Channel, batch: PreparedBatch) -> None:
         """Use the pairs the batch stored at once; look up the LIDs it met without one."""
@@ -350,7 +358,7 @@ class LiveWriter:
                     if not plan.typing:
                         plan.results[index] = Result(Outcome.IGNORED)
                 elif envelope.event == "session.status":
-                    plan.status = session_status_of(envelope).status
+                    plan.statuses.append(session_status_of(envelope))
                     plan.me_id = own_number(envelope.me.id) if envelope.me else plan.me_id
                 else:
                     plan.results[index] = Result(Outcome.IGNORED)

@@ -46,10 +46,14 @@ class LiveWriterProcess:
         settings: Settings,
         on_written: Callable[[int, float], None] | None = None,
         writers: int = 1,
+        on_reconnected: Callable[[int], None] | None = None,
     ) -> None:
-        """`on_written(created, seconds)` is told of every committed group (metrics)."""
+        """`on_written(created, seconds)` is told of every committed group (metrics);
+        `on_reconnected(channel_id)` of a channel whose session is WORKING again after
+        another state (it must not block: it is called by a reader of the writers)."""
         self.settings = settings
         self._on_written = on_written or (lambda created, seconds: None)
+        self._on_reconnected = on_reconnected or (lambda channel_id: None)
         self._lock = threading.Lock()
         self._pending: dict[int, tuple[Future[Result], subprocess.Popen]] = {}
         self._numbers = itertools.count()
@@ -137,6 +141,9 @@ class LiveWriterProcess:
                 if kind == "written":
                     self._on_written(*values)
                     continue
+                if kind == "reconnected":
+                    self._on_reconnected(values)
+                    continue
                 with self._lock:
                     found = [(self._pending.pop(n, (None,))[0], outcome) for n, outcome in values]
                 _complete_waiters(
@@ -210,6 +217,7 @@ def main() -> None:
         handoff_minutes=settings.handoff_minutes,
         on_written=lambda channel, result, seconds: send(("written", (result.created, seconds))),
         on_results=lambda outcomes: send(("results", outcomes)),
+        on_reconnected=lambda channel: send(("reconnected", channel.id)),
     )
     freeze_heap()
     try:

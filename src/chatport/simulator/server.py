@@ -10,40 +10,20 @@ limit 20) and its short pages.
 
 from __future__ import annotations
 
-import asyncio
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from chatport.simulator.control import add_live
+from chatport.simulator.faults import Faults, fault_injection
+from chatport.simulator.live import LiveTraffic
 from chatport.simulator.pages import EncodedChat, encoded_chat, with_media
 from chatport.simulator.sending import add_sending
 from chatport.simulator.world import ME, SimChat, World
 
 _encode = msgspec.json.Encoder().encode
-
-
-@dataclass
-class Faults:
-    """What can go wrong, and how often (rates are per request, 0..1, seeded)."""
-
-    error_rate: float = 0.0
-    latency_ms: int = 0
-    timeout_rate: float = 0.0
-    timeout_seconds: float = 30.0
-    malformed_rate: float = 0.0
-    failing_chats: set[str] = field(default_factory=set)
-    seed: int = 0
-    down_after: int | None = None
-    """Answer every `/api/` request after the first `down_after` with 503, as a proxy does
-    while WAHA restarts (0: down from the start; None: never)."""
-    down_for: str | None = None
-    """Answer 503 to every `/api/` request whose path contains this (an outage of one
-    route, e.g. `/messages`: the chats list, their pages do not)."""
-    requests: int = 0
-    """How many `/api/` requests the server received (tests count what clients send)."""
 
 
 @dataclass
@@ -62,6 +42,8 @@ class SimulatorConfig:
     preload: bool = False
     """Encode every chat's pages before serving (benchmarks: the server then costs almost no
     CPU, as a WAHA on its own machine costs the importer none; needs ~700 bytes a message)."""
+    live: LiveTraffic | None = None
+    """Live mode (`live.py`): new messages as they happen, webhooks, outages on demand."""
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -70,7 +52,7 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 def create_app(config: SimulatorConfig) -> web.Application:
     """The aiohttp application of a simulator."""
-    app = web.Application(middlewares=[_auth(config), _faults(config.faults)])
+    app = web.Application(middlewares=[_auth(config), fault_injection(config.faults)])
     handlers = _Handlers(config)
     app.router.add_get("/ping", handlers.ping)
     app.router.add_get("/api/sessions/{session}", handlers.session)
@@ -83,6 +65,8 @@ def create_app(config: SimulatorConfig) -> web.Application:
     app.router.add_get("/api/{session}/lids/pn/{phone}", handlers.lid_of_phone)
     app.router.add_get("/api/{session}/lids/{lid}", handlers.lid)
     add_sending(app, config, json_response)
+    if config.live is not None:
+        add_live(app, config, json_response)
     return app
 
 
@@ -96,46 +80,6 @@ def _auth(config: SimulatorConfig):
         return await handler(request)
 
     return middleware
-
-
-def _faults(faults: Faults):
-    rng = random.Random(faults.seed)
-
-    @web.middleware
-    async def middleware(request: web.Request, handler):
-        if request.path.startswith("/api/"):
-            faults.requests += 1
-            down = faults.down_after is not None and faults.requests > faults.down_after
-            if down or (faults.down_for is not None and faults.down_for in request.path):
-                return json_response({"statusCode": 503, "message": "Service Unavailable"}, 503)
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000)
-        if request.path.startswith("/api/") and "/sessions/" not in request.path:
-            chat_id = request.match_info.get("chat_id")
-            if chat_id in faults.failing_chats:
-                return _engine_error(request, "chat keeps failing (simulated)")
-            roll = rng.random()
-            if roll < faults.error_rate:
-                return _engine_error(request, "simulated engine error")
-            roll -= faults.error_rate
-            if roll < faults.timeout_rate:
-                await asyncio.sleep(faults.timeout_seconds)
-            elif roll - faults.timeout_rate < faults.malformed_rate:
-                return web.Response(body=b'[{"id": "broken', content_type="application/json")
-        return await handler(request)
-
-    return middleware
-
-
-def _engine_error(request: web.Request, message: str) -> web.Response:
-    return json_response(
-        {
-            "statusCode": 500,
-            "exception": {"message": message, "name": "Error"},
-            "request": {"path": request.path, "method": request.method},
-        },
-        500,
-    )
 
 
 def _number(request: web.Request, name: str, default: int | None) -> int | None:
@@ -164,6 +108,31 @@ class _Handlers:
         self.newest_first = by_last
         chats = by_last if config.preload else []
         self.encoded = {chat.id: EncodedChat(self.world.messages(chat)) for chat in chats}
+        self._ordered: tuple[int, list[SimChat]] = (0, by_last)
+
+    def _newest_first(self) -> list[SimChat]:
+        """Every chat, newest activity first (live activity first of all)."""
+        live = self.config.live
+        if live is None or not live.recent:
+            return self.newest_first
+        version, ordered = self._ordered
+        if version != live.version:
+            recent = live.recent
+            moved = set(recent)
+            by_id = self.world.by_id
+            ordered = [by_id[c] for c in recent]
+            ordered += [c for c in self.newest_first if c.id not in moved]
+            self._ordered = (live.version, ordered)
+        return ordered
+
+    def _last_and_active(self, chat: SimChat) -> tuple[dict[str, Any] | None, int]:
+        """The chat's newest displayable message and newest record's time."""
+        live = self.config.live
+        records = live.records.get(chat.id) if live is not None else None
+        if not records:
+            return self.last[chat.id], self.active[chat.id]
+        shown = next((r.message for r in reversed(records) if not r.hidden), None)
+        return shown or self.last[chat.id], records[-1].timestamp
 
     def _working(self, request: web.Request) -> web.Response | None:
         session = request.match_info["session"]
@@ -209,11 +178,11 @@ class _Handlers:
             return refused
         limit = _number(request, "limit", 20)
         offset = _number(request, "offset", 0)
-        page = self.newest_first[offset : offset + limit]
+        page = self._newest_first()[offset : offset + limit]
         return json_response([self._summary(chat) for chat in page])
 
     def _summary(self, chat: SimChat) -> dict[str, Any]:
-        last = self.last[chat.id]
+        last, active = self._last_and_active(chat)
         return {
             "id": chat.id,
             "name": chat.name,
@@ -222,7 +191,7 @@ class _Handlers:
             "_chat": {
                 "id": chat.id,
                 "name": chat.name,
-                "conversationTimestamp": self.active[chat.id],
+                "conversationTimestamp": active,
             },
         }
 
@@ -236,7 +205,7 @@ class _Handlers:
             )
         chats = list(self.world.chats)
         if sort_by == "conversationTimestamp":
-            chats = self.newest_first[::-1]
+            chats = self._newest_first()[::-1]
         elif sort_by in ("id", "name"):
             chats.sort(key=lambda c: getattr(c, sort_by))
         if request.query.get("sortOrder") == "desc":
@@ -249,7 +218,7 @@ class _Handlers:
                 {
                     "id": c.id,
                     "name": c.name,
-                    "conversationTimestamp": self.active[c.id],
+                    "conversationTimestamp": self._last_and_active(c)[1],
                 }
                 for c in page
             ]
@@ -269,13 +238,15 @@ class _Handlers:
         from_me = query.get("filter.fromMe")
         newest_first = query.get("sortOrder", "desc") != "asc"
         download = query.get("downloadMedia", "true") != "false"
-        if not download and from_me is None:
+        live = self.config.live
+        happening = live is not None and chat.id in live.records
+        if not download and from_me is None and not happening:
             encoded = self.encoded.get(chat.id) or encoded_chat(self.world, chat)
             page = encoded.page(gte, lte, offset, limit, newest_first)
             return web.Response(body=page, content_type="application/json")
         records = [
             r
-            for r in self.world.messages(chat)
+            for r in (live.records_of(chat) if live is not None else self.world.messages(chat))
             if (gte is None or r.timestamp >= gte)
             and (lte is None or r.timestamp <= lte)
             and (from_me is None or r.from_me == (from_me == "true"))

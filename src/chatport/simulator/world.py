@@ -119,6 +119,11 @@ def _messages(seed: int, chat: SimChat) -> list[Record]:
     return records
 
 
+def message_record(rng: random.Random, chat: SimChat, n: int, timestamp: int) -> Record:
+    """The chat's `n`-th record at `timestamp`, drawn from `rng` (live messages use it)."""
+    return _message(rng, chat, n, timestamp)
+
+
 def _message(rng: random.Random, chat: SimChat, n: int, timestamp: int) -> Record:
     from_me = rng.random() < 0.4
     wa_id = f"3EB0{chat.index:06X}{n:08X}"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 SCRIPT_LOCATION = "chatport.store:migrations"
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0015"
 """The newest migration this chatport ships (a test holds it to the migrations' head)."""
 
 

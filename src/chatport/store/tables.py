@@ -212,10 +212,19 @@ import_jobs = Table(
     Column("finished_at", UtcDateTime),
     Column("owner", String(128)),
     Column("heartbeat_at", UtcDateTime),
+    Column("kind", String(16), nullable=False, server_default="import"),
     Index("ix_import_jobs_channel_id_created_at", "channel_id", "created_at"),
+    Index(
+        "ux_import_jobs_running_catch_up",
+        "channel_id",
+        unique=True,
+        sqlite_where=text("kind = 'catch-up' AND status = 'running'"),
+        postgresql_where=text("kind = 'catch-up' AND status = 'running'"),
+    ),
 )
 """`owner` (the run's `host/pid/random` token) and `heartbeat_at` make a lease: a running job is
-claimed again only once its heartbeat is stale (`store.jobs.claim_job`)."""
+claimed again only once its heartbeat is stale (`store.jobs.claim_job`). `kind`: `import` (asked
+for) or `catch-up` (what an outage missed, `ingest.catch_up`), at most one running per channel."""
 
 import_job_chats = Table(
     "import_job_chats",

@@ -85,6 +85,39 @@ def prune_receipts(connection: Connection, before: datetime, limit: int) -> int:
     return connection.execute(delete(webhook_receipts).where(tuple_(*key).in_(oldest))).rowcount
 
 
+def status_of(connection: Connection, channel_id: int) -> tuple[str | None, str | None]:
+    """The channel's recorded WAHA session status and its number's id."""
+    row = connection.execute(
+        select(channels.c.status, channels.c.me_id).where(channels.c.id == channel_id)
+    ).one_or_none()
+    return (row.status, row.me_id) if row is not None else (None, None)
+
+
+WORKING = "WORKING"
+"""The WAHA session status in which the session sends and receives."""
+
+
+def record_statuses(
+    connection: Connection,
+    channel_id: int,
+    reports: Sequence[tuple[str, Sequence[str]]],
+    me_id: str | None = None,
+) -> bool:
+    """Record the last of the session statuses `reports` gives ((status, the latest statuses
+    its payload lists), in order; none: nothing); whether one is WORKING after another state,
+    as stored before it or as its payload lists (a STARTING whose delivery was lost)."""
+    if not reports:
+        return False
+    previous, _ = status_of(connection, channel_id)
+    reconnected = False
+    for status, latest in reports:
+        other = previous != WORKING or any(item != WORKING for item in latest)
+        reconnected = reconnected or (status == WORKING and other)
+        previous = status
+    set_status(connection, channel_id, reports[-1][0], me_id)
+    return reconnected
+
+
 def set_status(
     connection: Connection, channel_id: int, status: str, me_id: str | None = None
 ) -> None:

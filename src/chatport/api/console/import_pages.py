@@ -14,9 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
-from chatport.api.deps import DatabaseDep, ImportRunnerDep
+from chatport.api.deps import CatchUpsDep, DatabaseDep, ImportRunnerDep
 from chatport.api.params import ChannelName
 from chatport.api.routers import imports
+from chatport.api.routers.catch_ups import start_catch_up
 from chatport.engines.inprocess.runner import ImportRunner
 from chatport.store.database import Database
 from chatport.store.tenants import Tenant
@@ -99,6 +100,20 @@ async def start_import(
         message = f"Cannot start an import: {refused.detail}."
         raise ConsoleError(refused.status_code, message) from None
     return RedirectResponse(f"/imports/{job.id}", status_code=303)
+
+
+@router.post("/channels/{channel}/catch-up", dependencies=[SameOrigin])
+async def catch_up(
+    database: DatabaseDep, catch_ups: CatchUpsDep, tenant: ConsoleTenant, channel: ChannelName
+) -> Response:
+    """The catch-up's page (the running one's, when it was coalesced; the jobs list on
+    Temporal, whose workflow creates the job)."""
+    try:
+        started = await start_catch_up(database, catch_ups, tenant, channel)
+    except HTTPException as refused:
+        raise ConsoleError(refused.status_code, f"Cannot catch up: {refused.detail}.") from None
+    target = f"/imports/{started.job.id}" if started.job is not None else "/imports"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/imports/{job_id}/retry", dependencies=[SameOrigin])

@@ -74,6 +74,9 @@ class ImportIn(BaseModel):
 class ImportOut(BaseModel):
     id: UUID
     channel: str
+    kind: str = Field(
+        default="import", description="`import` (asked for) or `catch-up` (what an outage missed)"
+    )
     status: str = Field(description="running, completed, failed_chats, interrupted or failed")
     since: datetime | None
     until: datetime | None
@@ -85,11 +88,17 @@ class ImportOut(BaseModel):
     finished_at: datetime | None
 
 
+def job_out(runner: ImportRunner, job: jobs.ImportJob, channel: str) -> ImportOut:
+    """The job as the API shows it."""
+    return _job_out(runner, job, channel)
+
+
 def _job_out(runner: ImportRunner, job: jobs.ImportJob, channel: str) -> ImportOut:
     failed = dict(sorted(job.failed_chats.items())[:_FAILED_SHOWN])
     return ImportOut(
         id=job.id,
         channel=channel,
+        kind=job.kind,
         status=job.status,
         since=job.since,
         until=job.until,

@@ -55,8 +55,14 @@ class ImportRunner:
         pace = rates(progress, elapsed, done_at_start)
         return {**vars(progress), "elapsed_seconds": round(elapsed, 3), **vars(pace)}
 
-    def start(self, job: jobs.ImportJob, only_chats: set[str] | None = None) -> None:
-        """Run `job` in a new thread (JobBusy when it runs here already)."""
+    def start(
+        self,
+        job: jobs.ImportJob,
+        only_chats: set[str] | None = None,
+        on_end: Callable[[jobs.ImportJob], None] | None = None,
+    ) -> None:
+        """Run `job` in a new thread (JobBusy when it runs here already); `on_end(job)` is
+        called in that thread once the run has ended, however it ended."""
         with self._lock:
             if job.id in self._progress:
                 raise JobBusy(f"import job {job.id} is running in this process")
@@ -88,6 +94,8 @@ class ImportRunner:
                 with self._lock:
                     self._progress.pop(job.id, None)
                     self._started.pop(job.id, None)
+                if on_end is not None:
+                    on_end(job)
 
         threading.Thread(target=run, name=f"import-{job.id}", daemon=True).start()
 

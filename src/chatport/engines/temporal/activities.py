@@ -70,7 +70,12 @@ class ImportActivities:
         job = await asyncio.to_thread(self._job, listing.job, [])
         _, waha = await asyncio.to_thread(import_jobs.waha_of_job, self.services, job)
         listed: list[WahaChat] = []
-        async with WahaClient(waha) as client, aclosing(client.chats(listing.offset)) as chats:
+        since = job.since if job.kind == jobs.CATCH_UP else None  # a catch-up: the active ones
+        active_since = int(since.timestamp()) if since is not None else None
+        async with (
+            WahaClient(waha) as client,
+            aclosing(client.chats(listing.offset, active_since=active_since)) as chats,
+        ):
             async for chat in chats:
                 listed.append(chat)
                 if len(listed) % 100 == 0:

@@ -143,3 +143,45 @@ class JobOutcome:
     status: str
     error: str | None
     counters: dict[str, int]
+
+
+BEGIN_CATCH_UP = "chatport.begin_catch_up"
+"""The catch-up workflow's activity: create the channel's catch-up job (`ingest.catch_up`)."""
+
+
+@dataclass
+class CatchUpInput:
+    """A channel's catch-up workflow: one catch-up, then another if a trigger came after the
+    first began. `job` is the import workflow's input for the catch-up job (its `job_id` and
+    `owner` are filled in once the job exists)."""
+
+    channel_id: int
+    overlap_seconds: float
+    job: ImportInput
+
+
+@dataclass
+class BeginInput:
+    """Create the channel's catch-up job, leased to a new Temporal token."""
+
+    channel_id: int
+    overlap_seconds: float
+
+
+@dataclass
+class Begun:
+    """The catch-up job created (None: one another process runs was asked to run again) and
+    the end of its window (epoch seconds)."""
+
+    job_id: str | None
+    owner: str | None
+    until: float | None
+
+
+@dataclass
+class CatchUpOutcome:
+    """How the catch-up the workflow ran (the last one) ended; `job_id` None: left to the
+    catch-up another process runs."""
+
+    job_id: str | None
+    status: str

@@ -13,6 +13,8 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from chatport.engines.temporal.activities import ImportActivities
+from chatport.engines.temporal.catch_up_activities import CatchUpActivities
+from chatport.engines.temporal.catch_up_workflow import CatchUpWorkflow
 from chatport.engines.temporal.workflows import ImportWorkflow
 from chatport.runtime.heap import for_bulk_work
 from chatport.services import Services
@@ -26,8 +28,8 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ImportWorkflow],
-        activities=ImportActivities(services).all(),
+        workflows=[ImportWorkflow, CatchUpWorkflow],
+        activities=ImportActivities(services).all() + CatchUpActivities(services).all(),
         max_concurrent_activities=max_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
         workflow_runner=SandboxedWorkflowRunner(

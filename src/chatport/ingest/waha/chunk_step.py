@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from chatport.domain.model import Channel, Origin
+from chatport.domain.model import BatchResult, Channel, Origin
 from chatport.ingest.waha.chunks import Chunk
 from chatport.store.jobs import import_jobs as jobs
 
@@ -60,15 +60,20 @@ def write_chunk(
 ) -> Written:
     """Write `chunk` and its checkpoint in one transaction (see `Database.transactions`);
     `quiet()` is called just before the commit."""
+    batch = chunk.batch
+    stored_already = target.job.kind == jobs.CATCH_UP and not (batch.messages or batch.invalid)
     for uow in database.transactions():
         with uow:
-            result = uow.write_batch(
-                target.channel,
-                chunk.batch,
-                origin=Origin.IMPORT,
-                new_chats=target.stored_chats.isdisjoint(chunk.batch.chats),
-                known_lids=target.lids,
-            )
+            if stored_already:  # a catch-up that found nothing new writes only its job's row
+                result = BatchResult(duplicates=batch.duplicates)
+            else:
+                result = uow.write_batch(
+                    target.channel,
+                    batch,
+                    origin=Origin.IMPORT,
+                    new_chats=target.stored_chats.isdisjoint(batch.chats),
+                    known_lids=target.lids,
+                )
             checkpoint = jobs.checkpoint(
                 uow.connection, database.ops, target.job, result, chunk.done, chunk.failed
             )

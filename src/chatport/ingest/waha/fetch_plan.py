@@ -30,6 +30,9 @@ class FetchPlan:
     """The session's `@lid` -> phone mapping, read once by the writer for every fetcher."""
     chats: tuple[WahaChat, ...] | None = None
     """The chats to fetch, already listed (a Temporal chunk); None: list them from WAHA."""
+    active_since: int | None = None
+    """List only the chats active since then (a catch-up): WAHA's listing, newest activity
+    first, is read up to the first chat older."""
     store: tuple[str, int, frozenset[str]] | None = None
     """(database URL, channel id, the chats it held when the job started):
     where to look for messages already stored (`StoredFilter`); None: the writer finds

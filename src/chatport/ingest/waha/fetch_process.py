@@ -266,7 +266,7 @@ class _Fetcher:
 
 async def _listed(plan: FetchPlan, client: WahaClient) -> AsyncIterator[WahaChat]:
     if plan.chats is None:
-        async for chat in client.chats():
+        async for chat in client.chats(active_since=plan.active_since):
             yield chat
     else:
         for chat in plan.chats:

@@ -36,7 +36,7 @@ from chatport.store import webhook_receipts
 from chatport.store.database import Database
 from chatport.store.jobs import import_jobs as jobs
 from chatport.store.reads.api import channel_chat_ids
-from chatport.store.write_path.lids import remember_lids
+from chatport.store.write_path.lids import channel_lids, remember_lids
 
 
 class WahaImport:
@@ -70,6 +70,7 @@ class WahaImport:
         self.progress = ImportProgress(chats_done=len(job.chats_done))
         self._on_progress = on_progress or (lambda progress: None)
         self._on_fetched = on_fetched or (lambda progress: None)
+        catch_up = job.kind == jobs.CATCH_UP
         self.plan = FetchPlan(
             waha=waha,
             since=int(job.since.timestamp()) if job.since else None,
@@ -79,6 +80,7 @@ class WahaImport:
             concurrency=max(1, -(-concurrency // fetchers)),
             chunk_size=chunk_size or database.ops.import_chunk_size,
             chats=chats,
+            active_since=int(job.since.timestamp()) if catch_up and job.since else None,
         )
         self.fetchers = fetchers
         self.fetchers_write = database.ops.concurrent_writers
@@ -102,7 +104,9 @@ class WahaImport:
         session's `@lid` -> phone mapping once and store it (for the live path, and so LID
         contacts merge); record the session's own number on the channel (the webhooks of a
         session name several channels share find theirs by it); return the mapping, phones as
-        `…@c.us`."""
+        `…@c.us`. A catch-up's is cheaper (`_prepare_catch_up`)."""
+        if self.job.kind == jobs.CATCH_UP:
+            return self._prepare_catch_up()
         me_id, lids = asyncio.run(_session_and_lids(self.plan.waha))
         with self.database.unit_of_work() as uow:
             phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
@@ -111,6 +115,23 @@ class WahaImport:
                 webhook_receipts.set_status(uow.connection, self.channel.id, "WORKING", me_id)
             uow.commit()
         return phones
+
+    def _prepare_catch_up(self) -> dict[str, str]:
+        """`prepare` in a handful of requests, writing nothing when nothing changed: the
+        stored mapping is used unless WAHA counts more pairs (then it is read and the new pairs
+        stored), and the status is recorded only when it changed."""
+        with self.database.engine.connect() as connection:
+            stored = channel_lids(connection, self.channel.id)
+            status, known_me = webhook_receipts.status_of(connection, self.channel.id)
+        me_id, lids = asyncio.run(_session_and_lids(self.plan.waha, known=len(stored)))
+        phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
+        new = {lid: phone for lid, phone in phones.items() if stored.get(lid) != phone}
+        if new or status != "WORKING" or (me_id and me_id != known_me):
+            with self.database.unit_of_work() as uow:
+                remember_lids(uow.connection, self.database.ops, self.channel, new)
+                webhook_receipts.set_status(uow.connection, self.channel.id, "WORKING", me_id)
+                uow.commit()
+        return {**stored, **new}
 
     def write_chats(
         self,
@@ -222,11 +243,17 @@ class WahaImport:
             self._on_progress(self.progress)
 
 
-async def _session_and_lids(waha: WahaSettings) -> tuple[str | None, dict[str, str]]:
+async def _session_and_lids(
+    waha: WahaSettings, known: int | None = None
+) -> tuple[str | None, dict[str, str]]:
     """Check the session (clear errors before any process starts): its own number's id, and
-    its `/lids` read once."""
+    its `/lids` read once (none when WAHA counts no more pairs than the `known` ones)."""
     async with WahaClient(waha) as client:
         info = await client.check_session()
         me = info.get("me")
         me_id = own_number(me.get("id")) if isinstance(me, dict) else None
+        if known is not None:
+            count = await client.lid_count()
+            if count is not None and count <= known:
+                return me_id, {}
         return me_id, await client.lid_map()

@@ -30,6 +30,7 @@ from tenacity import (
 
 from chatport.errors import WahaAuthError, WahaSessionNotReady, WahaUnavailable
 from chatport.outbound import OPERATOR, Trust, answer_detail, client_session
+from chatport.sources.waha.chat_list import WahaChat, activity_of, chat_of
 from chatport.sources.waha.circuit import CircuitSettings, ServerDown, through_circuit
 from chatport.sources.waha.messages import UnreadableMessage, WahaPayload, decode_message
 
@@ -66,15 +67,6 @@ class WahaSettings:
     trust: Trust = OPERATOR
     """Who gave the URL (`outbound.py`): a tenant's WAHA is reached at public addresses only
     (unless private networks are allowed) and what it answers stays out of errors."""
-
-
-@dataclass(frozen=True, slots=True)
-class WahaChat:
-    """A chat from the overview: its id, name and newest message time (epoch seconds)."""
-
-    id: str
-    name: str | None
-    last_timestamp: int | None
 
 
 class WahaMessage(msgspec.Struct, frozen=True, gc=False):
@@ -131,15 +123,22 @@ class WahaClient:
             )
         return info
 
-    async def chats(self, offset: int = 0) -> AsyncIterator[WahaChat]:
+    async def chats(
+        self, offset: int = 0, *, active_since: int | None = None
+    ) -> AsyncIterator[WahaChat]:
         """Every chat from the `offset`-th, paged until an empty page: from `/chats/overview`
-        (newest activity first), or from `/chats` on a WAHA too old to have the overview."""
+        (newest activity first), or from `/chats` on a WAHA too old to have the overview.
+        `active_since` (epoch seconds): only the chats active since then; the listing, newest
+        activity first, stops at the first chat older."""
         size = self.settings.chats_page_size
         route, first = "chats/overview", True
         while True:
+            order = {}
+            if route == "chats" and active_since is not None:
+                order = {"sortBy": "conversationTimestamp", "sortOrder": "desc"}
             try:
                 page = await self._get(
-                    _decode, self._path(route), limit=size, offset=offset, missing_ok=True
+                    _decode, self._path(route), limit=size, offset=offset, missing_ok=True, **order
                 )
             except _NotFound:
                 if route != "chats/overview" or not first:
@@ -150,7 +149,9 @@ class WahaClient:
             if not page:
                 return
             for item in page:
-                yield _chat(item)
+                if active_since is not None and activity_of(item) < active_since:
+                    return
+                yield chat_of(item)
             offset += size
 
     async def messages(
@@ -197,6 +198,16 @@ class WahaClient:
                 return mapping
             mapping.update((item["lid"], item["pn"]) for item in page if item.get("pn"))
             offset += page_size
+
+    async def lid_count(self) -> int | None:
+        """How many `@lid` -> phone pairs the session knows (`/lids/count`); None from a WAHA
+        without that route."""
+        try:
+            found = await self._get(_decode, self._path("lids/count"), missing_ok=True)
+        except _NotFound:
+            return None
+        count = found.get("count") if isinstance(found, dict) else None
+        return count if type(count) is int else None
 
     async def phone_of_lid(self, lid: str) -> str | None:
         """The phone JID (`…@c.us`) WAHA knows for `lid` (`…@lid`), or None (`pn: null`)."""
@@ -325,22 +336,6 @@ class WahaClient:
             return decode(body)
         except msgspec.DecodeError as error:
             raise _Transient(f"malformed JSON page: {error}") from error
-
-
-def _chat(item: dict[str, Any]) -> WahaChat:
-    """A chat from `/chats/overview` or, engine-specific, from `/chats` (WEBJS ids are objects)."""
-    chat_id = item["id"]
-    if isinstance(chat_id, dict):
-        chat_id = chat_id.get("_serialized")
-    last = item.get("lastMessage") or {}  # null for a chat with nothing displayable
-    raw_chat = item.get("_chat") or {}
-    stamp = (
-        last.get("timestamp")
-        or item.get("conversationTimestamp")
-        or raw_chat.get("conversationTimestamp")
-        or item.get("timestamp")
-    )
-    return WahaChat(chat_id, item.get("name"), stamp)
 
 
 def sent_message_id(answer: Any, chat_id: str) -> str | None:

@@ -172,9 +172,11 @@ def parse_envelope(body: bytes) -> Envelope:
 
 @dataclass(frozen=True)
 class SessionStatus:
-    """A `session.status` payload: the WAHA session's new status."""
+    """A `session.status` payload: the WAHA session's new status, and the statuses it lists
+    as its latest (`statuses`, up to 3 with the new one; empty when it lists none)."""
 
     status: str
+    latest: tuple[str, ...] = ()
 
 
 def message_of(envelope: Envelope, lids: Mapping[str, str]) -> IncomingMessage:
@@ -194,10 +196,17 @@ def message_of(envelope: Envelope, lids: Mapping[str, str]) -> IncomingMessage:
 
 def session_status_of(envelope: Envelope) -> SessionStatus:
     """The status a `session.status` delivery reports (WebhookRejected 422 without one)."""
-    status = _payload(envelope).get("status")
+    payload = _payload(envelope)
+    status = payload.get("status")
     if not isinstance(status, str) or not status:
         raise WebhookRejected(422, "session.status payload without a status")
-    return SessionStatus(status)
+    listed = payload.get("statuses")
+    latest = tuple(
+        item["status"][:32]
+        for item in (listed if isinstance(listed, list) else [])[-8:]
+        if isinstance(item, dict) and isinstance(item.get("status"), str)
+    )
+    return SessionStatus(status, latest)
 
 
 STATE_EVENTS = frozenset({"message.ack", "message.revoked", "message.edited"})

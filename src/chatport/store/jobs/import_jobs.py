@@ -29,6 +29,10 @@ from chatport.store.tables import import_job_chats, import_jobs
 
 DONE, FAILED = "done", "failed"
 """The states of a chat in `import_job_chats`."""
+IMPORT, CATCH_UP = "import", "catch-up"
+"""The kinds of job: an import asked for, a catch-up of what an outage missed (at most one
+running per channel; its checkpoints record failed chats only, so one that finds nothing new
+writes nothing but its job's row)."""
 _CHAT_COLUMNS = ("job_id", "chat_id", "status", "error", "updated_at")
 
 
@@ -52,6 +56,7 @@ class ImportJob:
     tenant_id: int | None = None
     owner: str | None = None
     heartbeat_at: datetime | None = None
+    kind: str = IMPORT
 
 
 def create_job(
@@ -64,8 +69,10 @@ def create_job(
     since: datetime | None,
     until: datetime | None,
     owner: str | None = None,
+    kind: str = IMPORT,
 ) -> ImportJob:
-    """A new running job, leased to the caller (as `owner`, default: this process)."""
+    """A new running job of `kind`, leased to the caller (as `owner`, default: this
+    process). A second running catch-up of a channel violates a unique index."""
     now = datetime.now(UTC)
     job_id = uuid.uuid4()
     owner = owner or new_owner()
@@ -85,6 +92,7 @@ def create_job(
             started_at=now,
             owner=owner,
             heartbeat_at=now,
+            kind=kind,
         )
     )
     return load_job(connection, job_id)
@@ -194,15 +202,18 @@ def checkpoint(
         - sum(before.get(chat) == FAILED for chat in done)
     )
     now = datetime.now(UTC)
-    if finished:
+    replaced = [chat for chat in finished if chat in before]
+    if replaced:
         connection.execute(
             delete(import_job_chats).where(
-                import_job_chats.c.job_id == job.id, import_job_chats.c.chat_id.in_(finished)
+                import_job_chats.c.job_id == job.id, import_job_chats.c.chat_id.in_(replaced)
             )
         )
-        job_id, stamp = ops.encode_uuid(job.id), ops.encode_time(now)
-        rows = [(job_id, chat, DONE, None, stamp) for chat in done]
-        rows += [(job_id, chat, FAILED, error, stamp) for chat, error in failed.items()]
+    job_id, stamp = ops.encode_uuid(job.id), ops.encode_time(now)
+    rows = [(job_id, chat, FAILED, error, stamp) for chat, error in failed.items()]
+    if job.kind != CATCH_UP:
+        rows += [(job_id, chat, DONE, None, stamp) for chat in done]
+    if rows:
         ops.insert_rows(connection, import_job_chats, _CHAT_COLUMNS, rows)
     updated = connection.execute(
         leased(job).values(counters=counters, updated_at=now, heartbeat_at=now)
@@ -270,4 +281,5 @@ def _job(row: Any) -> ImportJob:
         tenant_id=row.tenant_id,
         owner=row.owner,
         heartbeat_at=row.heartbeat_at,
+        kind=row.kind,
     )
