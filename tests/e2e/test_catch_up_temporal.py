@@ -67,6 +67,15 @@ def test_a_channels_catch_ups_run_as_its_workflow_and_coalesce(
                     lambda: [job.status for job in catch_up_jobs(services)] == ["completed"],
                     "a catch-up at the server's start",
                 )
+                eventually(  # its workflow too: a trigger before it ends would coalesce
+                    lambda: (
+                        runs(
+                            temporal, catch_up_workflow_id(channel_id), settings.temporal_task_queue
+                        ).count(WorkflowExecutionStatus.COMPLETED)
+                        == 1
+                    ),
+                    "the start's workflow ends",
+                )
                 config.faults.held = threading.Event()  # the next catch-up waits on WAHA
                 first = serving.catch_ups.trigger(channel_id)
                 eventually(lambda: len(catch_up_jobs(services)) == 2, "the next catch-up begins")
