@@ -13,6 +13,7 @@ ChatportError
 ├── NotFoundError           a named tenant, channel or job does not exist
 ├── JobBusy                 another process runs the import job
 ├── JobTakenOver            another process claimed the running job's lease
+│   └── JobCancelled            the job was cancelled (or its channel deleted)
 ├── ImportStopped           the import was stopped before its end
 ├── ExportFormatError       not a WhatsApp export chatport can read (names the line)
 ├── BaileysFormatError      not Baileys history sync payloads (names the line)
@@ -72,6 +73,11 @@ class JobBusy(ChatportError):
 
 class JobTakenOver(ChatportError):
     """Another process claimed this job (this run's heartbeat had gone stale): stop."""
+
+
+class JobCancelled(JobTakenOver):
+    """The import job was cancelled (`chatport import cancel`, the API, the console) or its
+    channel deleted: its run stops and writes nothing more; it is not resumed."""
 
 
 class ImportStopped(ChatportError):

@@ -36,6 +36,7 @@ from chatport.store.channels import create_channel, remember_waha
 from chatport.store.database import Database
 from chatport.store.jobs.bot import state_of
 from chatport.store.reads import api as reads
+from chatport.store.reads import pages
 from chatport.store.tenants import Tenant
 
 router = APIRouter(prefix="/v1", responses=ERRORS)
@@ -94,11 +95,20 @@ def chat_out(row: Any, now: datetime) -> ChatOut:
     )
 
 
-@router.get("/channels", tags=["channels"], response_model=list[ChannelOut])
-async def list_channels(database: DatabaseDep, tenant: TenantDep) -> list[ChannelOut]:
-    """The tenant's channels."""
-    rows = await run_read(database, lambda c: reads.tenant_channels(c, tenant.id))
-    return [_channel_out(row) for row in rows]
+@router.get("/channels", tags=["channels"], response_model=Page[ChannelOut])
+async def list_channels(
+    database: DatabaseDep, tenant: TenantDep, limit: Limit = 100, cursor: Cursor = None
+) -> Page[ChannelOut]:
+    """The tenant's channels, by name."""
+    after = cursors.decode_text(cursor)
+    rows = await run_read(
+        database, lambda c: pages.channels_page(c, tenant.id, limit=limit, after=after)
+    )
+    last = rows[-1] if len(rows) == limit else None
+    return Page(
+        items=[_channel_out(row) for row in rows],
+        next_cursor=cursors.encode(last.name) if last else None,
+    )
 
 
 @router.post("/channels", tags=["channels"], status_code=201, response_model=ChannelOut)
@@ -217,19 +227,27 @@ async def list_messages(
 @router.get(
     "/channels/{channel}/chats/{chat_id}/sessions",
     tags=["chats"],
-    response_model=list[SessionOut],
+    response_model=Page[SessionOut],
 )
 async def list_sessions(
-    database: DatabaseDep, tenant: TenantDep, channel: ChannelName, chat_id: ChatId
-) -> list[SessionOut]:
+    database: DatabaseDep,
+    tenant: TenantDep,
+    channel: ChannelName,
+    chat_id: ChatId,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[SessionOut]:
     """A chat's conversation sessions, oldest first."""
+    after = cursors.decode_time_and_uuid(cursor)
 
     def sessions(connection: Connection) -> list[Any]:
         row = _chat_channel(connection, tenant, channel, chat_id)
-        return reads.chat_sessions(connection, row.id, chat_id)
+        return pages.sessions_page(connection, row.id, chat_id, limit=limit, after=after)
 
     rows = await run_read(database, sessions)
-    return [SessionOut.model_validate(row, from_attributes=True) for row in rows]
+    items = [SessionOut.model_validate(row, from_attributes=True) for row in rows]
+    last = rows[-1] if len(rows) == limit else None
+    return Page(items=items, next_cursor=cursors.encode(last.started_at, last.id) if last else None)
 
 
 @router.post("/channels/{channel}/chats/{chat_id}/read", tags=["chats"], response_model=ReadOut)

@@ -21,7 +21,7 @@ from chatport.domain.progress import ImportProgress
 from chatport.engines.temporal import workflow_id
 from chatport.engines.temporal.inputs import ImportInput, JobOutcome, Retries
 from chatport.engines.temporal.workflows import ImportWorkflow
-from chatport.errors import ConfigurationError, JobBusy
+from chatport.errors import ConfigurationError, JobBusy, NotFoundError
 from chatport.services import Services
 from chatport.settings import Settings
 from chatport.store.jobs import import_jobs as jobs
@@ -170,7 +170,27 @@ async def _follow(
         return outcome.status
     except WorkflowFailureError:
         with services.database.engine.connect() as connection:
-            return jobs.load_job(connection, job.id).status
+            try:
+                return jobs.load_job(connection, job.id).status
+            except NotFoundError:  # deleted with its channel
+                return "cancelled"
+
+
+async def cancel_workflow(target: TemporalTarget, job_id: object) -> bool:
+    """Ask Temporal to cancel the job's workflow; whether one was running (the job is
+    cancelled in the store first: its activities stop on their own even without this)."""
+    client = await connect(target)
+    handle = client.get_workflow_handle(workflow_id(job_id))
+    try:
+        description = await handle.describe()
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return False
+        await handle.cancel()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 def exit_now(code: int) -> None:
