@@ -12,6 +12,7 @@ ChatportError
 ├── SchemaError             the database is not migrated to this version's schema
 ├── NotFoundError           a named tenant, channel or job does not exist
 ├── JobBusy                 another process runs the import job
+├── JobEnded                the import job has ended: nothing to cancel
 ├── JobTakenOver            another process claimed the running job's lease
 │   └── JobCancelled            the job was cancelled (or its channel deleted)
 ├── ImportStopped           the import was stopped before its end
@@ -69,6 +70,11 @@ class NotFoundError(ChatportError):
 
 class JobBusy(ChatportError):
     """An import job is running in another process (its heartbeat is fresh)."""
+
+
+class JobEnded(ChatportError):
+    """The import job has ended (completed, failed, ...): there is nothing to cancel (the API
+    answers 409)."""
 
 
 class JobTakenOver(ChatportError):

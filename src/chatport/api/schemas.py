@@ -82,7 +82,10 @@ class TenantOut(BaseModel):
 
 class TenantPatch(BaseModel):
     session_timeout_minutes: float | None = Field(
-        gt=0, le=60 * 24 * 365, description="Minutes (null: CHATPORT_SESSION_TIMEOUT_MINUTES)"
+        default=None,
+        gt=0,
+        le=60 * 24 * 365,
+        description="Minutes (null: CHATPORT_SESSION_TIMEOUT_MINUTES)",
     )
 
 

@@ -39,7 +39,7 @@ def cancel_import(
     temporal_address: str | None = None,
 ) -> jobs.ImportJob:
     """Cancel the job (status `cancelled`, final) and stop its run; the job as stored.
-    NotFoundError for no such job, `cancels.NotCancellable` when it has ended."""
+    NotFoundError for no such job, `JobEnded` when it has ended."""
     with services.database.unit_of_work() as uow:
         job = cancels.cancel_job(uow.connection, job_id, reason)
         uow.commit()

@@ -53,7 +53,7 @@ async def run_read(database: Database, work) -> Any:
     return await run_in_threadpool(run)
 
 
-def _channel(connection: Connection, tenant: Tenant, name: str) -> Any:
+def channel_row(connection: Connection, tenant: Tenant, name: str) -> Any:
     row = reads.tenant_channel(connection, tenant.id, name)
     if row is None:
         raise HTTPException(404, f"no channel {name!r}")
@@ -62,13 +62,13 @@ def _channel(connection: Connection, tenant: Tenant, name: str) -> Any:
 
 def _chat_channel(connection: Connection, tenant: Tenant, name: str, chat_id: str) -> Any:
     """The channel row, once it is known to have the chat (404 for either missing)."""
-    row = _channel(connection, tenant, name)
+    row = channel_row(connection, tenant, name)
     if not reads.chat_exists(connection, row.id, chat_id):
         raise HTTPException(404, f"no chat {chat_id!r}")
     return row
 
 
-def _channel_out(row: Any) -> ChannelOut:
+def channel_out(row: Any) -> ChannelOut:
     seconds = row.session_timeout_seconds
     return ChannelOut(
         name=row.name,
@@ -106,7 +106,7 @@ async def list_channels(
     )
     last = rows[-1] if len(rows) == limit else None
     return Page(
-        items=[_channel_out(row) for row in rows],
+        items=[channel_out(row) for row in rows],
         next_cursor=cursors.encode(last.name) if last else None,
     )
 
@@ -161,10 +161,10 @@ async def create_tenant_channel(
                     uow.connection, created.id, channel.agent_groups, channel.handoff_minutes
                 )
             uow.commit()
-            return _channel(uow.connection, tenant, channel.name)
+            return channel_row(uow.connection, tenant, channel.name)
 
     try:
-        return _channel_out(await run_in_threadpool(create))
+        return channel_out(await run_in_threadpool(create))
     except IntegrityError:
         raise HTTPException(409, f"a channel {channel.name!r} exists") from None
 
@@ -172,7 +172,7 @@ async def create_tenant_channel(
 @router.get("/channels/{channel}", tags=["channels"], response_model=ChannelOut)
 async def get_channel(database: DatabaseDep, tenant: TenantDep, channel: ChannelName) -> ChannelOut:
     """One channel."""
-    return _channel_out(await run_read(database, lambda c: _channel(c, tenant, channel)))
+    return channel_out(await run_read(database, lambda c: channel_row(c, tenant, channel)))
 
 
 @router.get("/channels/{channel}/chats", tags=["chats"], response_model=Page[ChatOut])
@@ -188,7 +188,7 @@ async def list_chats(
     before = cursors.decode_time_and_id(cursor)
 
     def page(connection: Connection) -> list[Any]:
-        row = _channel(connection, tenant, channel)
+        row = channel_row(connection, tenant, channel)
         return reads.chats_page(connection, row.id, limit=limit, unread_only=unread, before=before)
 
     rows = await run_read(database, page)
@@ -258,7 +258,7 @@ async def read_chat(
 
     def mark() -> None:
         with database.unit_of_work() as uow:
-            row = _channel(uow.connection, tenant, channel)
+            row = channel_row(uow.connection, tenant, channel)
             if not reads.mark_read(uow.connection, row.id, chat_id):
                 raise HTTPException(404, f"no chat {chat_id!r}")
             uow.commit()
@@ -295,7 +295,7 @@ async def list_events(
     after = cursors.decode_id(cursor)
 
     def page(connection: Connection) -> list[Any]:
-        channel_id = _channel(connection, tenant, channel).id if channel else None
+        channel_id = channel_row(connection, tenant, channel).id if channel else None
         return reads.events_page(
             connection, tenant.id, limit=limit, after=after, channel_id=channel_id
         )

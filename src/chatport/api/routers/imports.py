@@ -24,7 +24,7 @@ from chatport.api.responses import ERRORS
 from chatport.api.schemas import FAILED_SHOWN, ImportIn, ImportOut, Page
 from chatport.engines import cancel
 from chatport.engines.inprocess.runner import ImportRunner
-from chatport.errors import JobBusy, NotFoundError
+from chatport.errors import JobBusy, JobEnded, NotFoundError
 from chatport.ingest import import_jobs
 from chatport.services import Services
 from chatport.store.channels import channel_by_id
@@ -179,7 +179,7 @@ async def cancel_tenant_job(
         job = await run_in_threadpool(
             partial(cancel.cancel_import, services, job.id, reason="cancelled", runner=runner)
         )
-    except cancels.NotCancellable as ended:
+    except JobEnded as ended:
         raise HTTPException(409, str(ended)) from None
     return job, channel
 

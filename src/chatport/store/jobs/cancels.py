@@ -12,6 +12,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, and_, desc, or_, select, update
 
+from chatport.errors import JobEnded
 from chatport.store.jobs.import_jobs import ImportJob, _job, load_job
 from chatport.store.jobs.leases import CANCELLED
 from chatport.store.tables import import_jobs
@@ -20,13 +21,9 @@ CANCELLABLE = ("running", "interrupted")
 """The statuses a job can be cancelled from (a job that ended is not cancelled)."""
 
 
-class NotCancellable(Exception):
-    """The job has ended (`completed`, `failed`, ...): nothing to cancel."""
-
-
 def cancel_job(connection: Connection, job_id: UUID | str, reason: str) -> ImportJob:
     """Cancel the job (a unique prefix of its id works too) and return it as now stored; a
-    job cancelled already is returned as it is; NotCancellable when it has ended."""
+    job cancelled already is returned as it is; JobEnded when it has ended."""
     job = load_job(connection, job_id, chats=())
     if job.status == CANCELLED:
         return job
@@ -46,7 +43,7 @@ def cancel_job(connection: Connection, job_id: UUID | str, reason: str) -> Impor
     if cancelled.rowcount != 1:
         status = load_job(connection, job.id, chats=()).status
         if status != CANCELLED:
-            raise NotCancellable(f"import job {job.id} is {status}: nothing to cancel")
+            raise JobEnded(f"import job {job.id} is {status}: nothing to cancel")
     return load_job(connection, job.id)
 
 
