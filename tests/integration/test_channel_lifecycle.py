@@ -55,9 +55,12 @@ def fill(connection: Any, table: Table, ids: dict[str, Any]) -> None:
     for column in table.columns:
         if column.name in ids:
             values[column.name] = ids[column.name]
-        elif column.autoincrement is True or column.server_default is not None:
-            continue
-        elif column.nullable and not column.primary_key:
+        elif (
+            column.autoincrement is True
+            or column.server_default is not None
+            or column.nullable
+            and not column.primary_key
+        ):
             continue
         else:
             values[column.name] = _value(table, column, ids)
