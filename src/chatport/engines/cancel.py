@@ -27,7 +27,9 @@ from chatport.store.jobs import import_jobs as jobs
 
 logger = logging.getLogger(__name__)
 RUN_STOP_SECONDS = 30.0
-"""How long a channel's deletion waits for the import runs of this process to stop."""
+"""How long a channel's deletion waits for each import run (of this process, or a Temporal
+workflow) to stop before it deletes the rows anyway (a chunk still in flight then fails at
+its checkpoint)."""
 
 
 def cancel_import(
@@ -53,9 +55,11 @@ def stop_runs(
     *,
     runner: ImportRunner | None = None,
     temporal_address: str | None = None,
+    wait_seconds: float = 0,
 ) -> None:
     """Tell the runs of cancelled jobs to stop now: in this process (`runner`), on Temporal
-    (best effort: the store has stopped them already)."""
+    (best effort: the store has stopped them already; their workflows waited for up to
+    `wait_seconds`)."""
     on_temporal = []
     for job in cancelled:
         if runner is not None:
@@ -63,10 +67,12 @@ def stop_runs(
         if engine_of(job) is Engine.TEMPORAL:
             on_temporal.append(job.id)
     if on_temporal:
-        _cancel_workflows(services, on_temporal, temporal_address)
+        _cancel_workflows(services, on_temporal, temporal_address, wait_seconds)
 
 
-def _cancel_workflows(services: Services, job_ids: list[UUID], address: str | None) -> None:
+def _cancel_workflows(
+    services: Services, job_ids: list[UUID], address: str | None, wait_seconds: float
+) -> None:
     try:
         from chatport.engines.temporal import starter
     except ModuleNotFoundError:  # no temporalio here: the activities stop on their own
@@ -75,10 +81,10 @@ def _cancel_workflows(services: Services, job_ids: list[UUID], address: str | No
 
     async def cancel_all() -> None:
         for job_id in job_ids:
-            await starter.cancel_workflow(target, job_id)
+            await starter.cancel_workflow(target, job_id, wait_seconds)
 
     try:
-        asyncio.run(asyncio.wait_for(cancel_all(), timeout=15))
+        asyncio.run(asyncio.wait_for(cancel_all(), timeout=15 + wait_seconds * len(job_ids)))
     except (ChatportError, TimeoutError, RuntimeError, OSError) as error:
         logger.warning("could not cancel the Temporal workflows of %s: %s", job_ids, error)
 
@@ -98,7 +104,13 @@ def delete_channel(
     with database.unit_of_work() as uow:
         cancelled = cancels.cancel_channel_jobs(uow.connection, channel_id, reason)
         uow.commit()
-    stop_runs(services, cancelled, runner=runner, temporal_address=temporal_address)
+    stop_runs(
+        services,
+        cancelled,
+        runner=runner,
+        temporal_address=temporal_address,
+        wait_seconds=RUN_STOP_SECONDS,
+    )
     if runner is not None:
         for job in cancelled:
             if not runner.join(job.id, RUN_STOP_SECONDS):

@@ -4,6 +4,7 @@ query, the final status from its result (or, when it failed, from the job's row)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -176,9 +177,10 @@ async def _follow(
                 return "cancelled"
 
 
-async def cancel_workflow(target: TemporalTarget, job_id: object) -> bool:
-    """Ask Temporal to cancel the job's workflow; whether one was running (the job is
-    cancelled in the store first: its activities stop on their own even without this)."""
+async def cancel_workflow(target: TemporalTarget, job_id: object, wait_seconds: float = 0) -> bool:
+    """Ask Temporal to cancel the job's workflow and wait up to `wait_seconds` for it to
+    end; whether one was running (the job is cancelled in the store first: its activities
+    stop on their own even without this)."""
     client = await connect(target)
     handle = client.get_workflow_handle(workflow_id(job_id))
     try:
@@ -190,6 +192,9 @@ async def cancel_workflow(target: TemporalTarget, job_id: object) -> bool:
         if error.status == RPCStatusCode.NOT_FOUND:
             return False
         raise
+    if wait_seconds:
+        with contextlib.suppress(Exception):  # cancelled, failed or past the wait: it is told
+            await asyncio.wait_for(handle.result(), wait_seconds)
     return True
 
 
