@@ -165,7 +165,7 @@ def test_a_job_whose_run_died_shows_stalled_with_the_resume_hint(sqlite_url, cap
             assert shown["status"] == "stalled"
             assert f"chatport import resume {job.id}" in shown["hint"]
             assert api.get("/v1/imports").json()["items"][0]["status"] == "stalled"
-            page = httpx.get(f"{url}/imports/{job.id}", cookies=_console(url, key)).text
+            page = _console(url, key).get(f"/imports/{job.id}").text
             assert "Stalled" in page and f"chatport import resume {job.id}" in page
             code, said = cli(capsys, "import", "status", str(job.id), "--db", sqlite_url)
             assert code == 0 and "stalled" in said
@@ -193,7 +193,7 @@ def test_a_job_whose_run_died_shows_stalled_with_the_resume_hint(sqlite_url, cap
         services.close()
 
 
-def _console(url: str, key: str) -> httpx.Cookies:
-    client = httpx.Client(base_url=url, headers={"Origin": url})
+def _console(url: str, key: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, headers={"Origin": url}, timeout=PATIENCE)
     assert client.post("/login", data={"api_key": key}).status_code == 303
-    return client.cookies
+    return client

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from chatport.bootstrap import build
 from chatport.cli.options import DbOption, settings_with
-from chatport.errors import ChatportError, ConfigurationError, NotFoundError
+from chatport.errors import ChatportError, NotFoundError
 from chatport.outbound import tenant_url_form
 from chatport.store import channel_admin, channels
 from chatport.store.reads import api as reads
@@ -67,7 +67,7 @@ def _settings(
     if given.get("agent_url"):
         try:
             given["agent_url"] = tenant_url_form(given["agent_url"])
-        except ConfigurationError as refused:
+        except ValueError as refused:
             raise typer.BadParameter(f"--agent-url: {refused}") from None
     return given
 

@@ -69,7 +69,11 @@ async def save_settings(
     changes["agent_groups"] = {"on": True, "off": False}.get(groups)
     try:
         patch = ChannelPatch(**changes)
-        checked = patch.model_dump(exclude_unset=True)
+        checked = {
+            name: value
+            for name, value in patch.model_dump(exclude_unset=True).items()
+            if name in _SECRETS or not _same(row, name, value)
+        }  # what changed only: an operator's WAHA URL, untouched, stays the operator's
         urls = {name: checked.get(name) for name in ("waha_url", "agent_url")}
         await run_in_threadpool(check_tenant_urls, urls, allow_private=settings.allow_private_urls)
 
@@ -98,6 +102,16 @@ async def save_settings(
         )
     row = await run_read(database, lambda c: channel_of(c, tenant, channel))
     return render(request, "channel_settings.html", channel=row, error=None, saved=True)
+
+
+def _same(row: Any, name: str, value: Any) -> bool:
+    """Whether `value` is what the channel has for setting `name` (the form shows it)."""
+    if name == "session_timeout_minutes":
+        seconds = row.session_timeout_seconds
+        return (value is None and not seconds) or (
+            value is not None and bool(seconds) and abs(seconds / 60 - value) < 0.01
+        )
+    return getattr(row, name) == value
 
 
 @router.get("/channels/{channel}/delete", response_class=HTMLResponse)
