@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Integer, Table, func, insert, select
+from sqlalchemy import JSON, Boolean, DateTime, Integer, Table, Uuid, func, insert, select
 
 from chatport.bootstrap import build
 from chatport.cli import main
+from chatport.domain.model import Origin
 from chatport.engines.cancel import delete_channel
 from chatport.settings import Settings
 from chatport.store import tenants
@@ -30,21 +31,16 @@ CHANNEL_TABLE_NAMES = {t.name for t in metadata.tables.values() if "channel_id" 
 
 
 def _value(table: Table, column: Any, ids: dict[str, Any]) -> Any:
-    if column.name in ids:
-        return ids[column.name]
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:  # JSON
-        return {}
-    if kind is uuid.UUID:
+    kind = getattr(column.type, "impl", column.type)  # chatport's types decorate these
+    if isinstance(kind, Uuid):
         return uuid.uuid4()
-    if kind is bool:
+    if isinstance(kind, Boolean):
         return False
-    if kind is datetime:
+    if isinstance(kind, DateTime):
         return datetime.now(UTC)
-    if kind is int or isinstance(column.type, Integer):
+    if isinstance(kind, Integer):
         return ids["channel_id"] * 1000 + 7
-    if kind in (dict, list):
+    if isinstance(kind, JSON):
         return {}
     return f"{table.name}-{column.name}"
 
@@ -97,8 +93,9 @@ def test_deleting_a_channel_removes_every_row_of_it_and_nothing_else(database_ur
             kept = uow.create_channel("kept")
             uow.commit()
         shared, own = "5511999990001@c.us", "5511999990002@c.us"
-        database.write_batch(doomed, [incoming("a1", chat=shared), incoming("a2", chat=own)])
-        database.write_batch(kept, [incoming("b1", chat=shared)])
+        written = [incoming("a1", chat=shared), incoming("a2", chat=own)]
+        database.write_batch(doomed, written, origin=Origin.LIVE)
+        database.write_batch(kept, [incoming("b1", chat=shared)], origin=Origin.LIVE)
         with database.unit_of_work() as uow:
             for channel in (doomed, kept):
                 ids = {"channel_id": channel.id, "tenant_id": channel.tenant_id}
