@@ -24,7 +24,7 @@ from chatport.api.responses import ERRORS
 from chatport.api.schemas import FAILED_SHOWN, ImportIn, ImportOut, Page
 from chatport.engines import cancel
 from chatport.engines.inprocess.runner import ImportRunner
-from chatport.errors import JobBusy, JobEnded, NotFoundError
+from chatport.errors import JobBusy, JobCancelled, JobEnded, NotFoundError
 from chatport.ingest import import_jobs
 from chatport.services import Services
 from chatport.store.channels import channel_by_id
@@ -219,7 +219,7 @@ async def restart(
         raise HTTPException(409, "the job was cancelled; start a new import")
     try:
         job = await run_in_threadpool(import_jobs.reopen, database, str(job.id))
-    except JobBusy as busy:
+    except (JobBusy, JobCancelled) as busy:  # cancelled meanwhile
         raise HTTPException(409, str(busy)) from None
     runner.start(job, set(job.failed_chats) if retry else None)
     return job, channel
