@@ -42,7 +42,8 @@ def _value(table: Table, column: Any, ids: dict[str, Any]) -> Any:
         return ids["channel_id"] * 1000 + 7
     if isinstance(kind, JSON):
         return {}
-    return f"{table.name}-{column.name}"
+    length = getattr(kind, "length", None) or 32
+    return f"{table.name}-{column.name}"[:length]
 
 
 def fill(connection: Any, table: Table, ids: dict[str, Any]) -> None:
