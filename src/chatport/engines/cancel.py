@@ -110,14 +110,22 @@ def delete_channel(
         temporal_address=temporal_address,
         wait_seconds=RUN_STOP_SECONDS,
     )
-    if runner is not None:
-        for job in cancelled:
-            if not runner.join(job.id, RUN_STOP_SECONDS):
-                logger.warning("import job %s still runs; deleting its channel anyway", job.id)
+    _join(runner, cancelled)
     for uow in database.transactions():
         with uow:
-            cancels.cancel_channel_jobs(uow.connection, channel_id, reason)  # started meanwhile
+            late = cancels.cancel_channel_jobs(uow.connection, channel_id, reason)  # meanwhile
             deleted = channel_admin.purge_channel(uow.connection, channel_id)
             uow.commit()
+    stop_runs(services, late, runner=runner, temporal_address=temporal_address)
+    _join(runner, late)
     logger.info("channel %s deleted: %s", channel_id, deleted)
     return deleted
+
+
+def _join(runner: ImportRunner | None, cancelled: list[jobs.ImportJob]) -> None:
+    """Wait (a while) for the runs of `cancelled` jobs in this process to end."""
+    if runner is None:
+        return
+    for job in cancelled:
+        if not runner.join(job.id, RUN_STOP_SECONDS):
+            logger.warning("import job %s still runs; deleting its channel anyway", job.id)
