@@ -9,7 +9,7 @@ from rich.console import Console
 
 from chatport import __version__
 from chatport.cli.agent import agent_app
-from chatport.cli.channels import channels_app, tenants_app
+from chatport.cli.channels import channels_app
 from chatport.cli.db import db_app
 from chatport.cli.demo import demo
 from chatport.cli.imports import import_app
@@ -19,6 +19,7 @@ from chatport.cli.secret_keys import secrets_app
 from chatport.cli.serve import serve
 from chatport.cli.simulate import simulate_app
 from chatport.cli.temporal import temporal_app, worker
+from chatport.cli.tenants import tenants_app
 from chatport.errors import ChatportError
 
 app = typer.Typer(

@@ -1,5 +1,4 @@
-"""`chatport channels list|show|create|update|delete` and `chatport tenants list|update`:
-channels and their settings, the tenant level of the session timeout."""
+"""`chatport channels list|show|create|update|delete`: channels and their settings."""
 
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ from chatport.store.tenants import ensure_tenant
 channels_app = typer.Typer(
     help="Channels: list, show, create, change, delete.", no_args_is_help=True
 )
-tenants_app = typer.Typer(help="Tenants: their session timeout.", no_args_is_help=True)
 console = Console()
 
 
@@ -278,59 +276,3 @@ def delete(
         services.close()
     rows = ", ".join(f"{count} {table}" for table, count in deleted.items() if count)
     console.print(f"deleted channel {name!r}: {rows}", soft_wrap=True)
-
-
-@tenants_app.command("list")
-def list_tenants(as_json: JsonOption = False, db: DbOption = None) -> None:
-    """Tenants and their session timeout."""
-    services = build(settings_with(db))
-    try:
-        with services.database.engine.connect() as connection:
-            rows = channel_admin.all_tenants(connection)
-    finally:
-        services.close()
-    found = [
-        {
-            "name": row.name,
-            "session_timeout_minutes": row.session_timeout_seconds / 60
-            if row.session_timeout_seconds
-            else None,
-        }
-        for row in rows
-    ]
-    if as_json:
-        print(json.dumps(found))
-        return
-    table = Table("tenant", "session timeout (min)", title="tenants")
-    for item in found:
-        minutes = item["session_timeout_minutes"]
-        table.add_row(item["name"], "global" if minutes is None else f"{minutes:g}")
-    console.print(table)
-
-
-@tenants_app.command("update")
-def update_tenant(
-    name: Annotated[str, typer.Argument(help="The tenant")],
-    session_timeout_minutes: Annotated[
-        float | None,
-        typer.Option(min=0.1, help="For its channels without their own", show_default=False),
-    ] = None,
-    clear_session_timeout: Annotated[
-        bool,
-        typer.Option("--clear-session-timeout", help="Back to CHATPORT_SESSION_TIMEOUT_MINUTES"),
-    ] = False,
-    db: DbOption = None,
-) -> None:
-    """Set a tenant's session timeout (global -> tenant -> channel: a channel's own wins)."""
-    if (session_timeout_minutes is None) == (not clear_session_timeout):
-        raise typer.BadParameter("give --session-timeout-minutes or --clear-session-timeout")
-    services = build(settings_with(db))
-    try:
-        with services.database.unit_of_work() as uow:
-            owner = channel_admin.tenant_settings(uow.connection, name)
-            channel_admin.set_tenant_timeout(uow.connection, owner.id, session_timeout_minutes)
-            uow.commit()
-    finally:
-        services.close()
-    shown = "global" if session_timeout_minutes is None else f"{session_timeout_minutes:g} min"
-    console.print(f"tenant {name!r}: session timeout {shown}")
