@@ -12,7 +12,9 @@ ChatportError
 ├── SchemaError             the database is not migrated to this version's schema
 ├── NotFoundError           a named tenant, channel or job does not exist
 ├── JobBusy                 another process runs the import job
+├── JobEnded                the import job has ended: nothing to cancel
 ├── JobTakenOver            another process claimed the running job's lease
+│   └── JobCancelled            the job was cancelled (or its channel deleted)
 ├── ImportStopped           the import was stopped before its end
 ├── ExportFormatError       not a WhatsApp export chatport can read (names the line)
 ├── BaileysFormatError      not Baileys history sync payloads (names the line)
@@ -70,8 +72,18 @@ class JobBusy(ChatportError):
     """An import job is running in another process (its heartbeat is fresh)."""
 
 
+class JobEnded(ChatportError):
+    """The import job has ended (completed, failed, ...): there is nothing to cancel (the API
+    answers 409)."""
+
+
 class JobTakenOver(ChatportError):
     """Another process claimed this job (this run's heartbeat had gone stale): stop."""
+
+
+class JobCancelled(JobTakenOver):
+    """The import job was cancelled (`chatport import cancel`, the API, the console) or its
+    channel deleted: its run stops and writes nothing more; it is not resumed."""
 
 
 class ImportStopped(ChatportError):

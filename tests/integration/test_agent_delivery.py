@@ -249,7 +249,7 @@ def test_a_late_reply_by_the_api_and_an_in_process_agent(database_url) -> None:
         again = http.post(path, json={"reply": "Twice"}, headers={"X-Api-Key": key})
         assert again.status_code == 409
         listed = http.get(f"{api}/v1/agent-jobs?status=replied", headers={"X-Api-Key": key})
-        assert [j["reply"] for j in listed.json()] == ["Later!"]
+        assert [j["reply"] for j in listed.json()["items"]] == ["Later!"]
     channel_id = database.channel().id
     with database.unit_of_work() as uow:
         uow.connection.execute(agent_jobs.delete())

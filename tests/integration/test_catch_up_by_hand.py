@@ -61,7 +61,7 @@ def test_a_catch_up_over_the_api_is_an_import_job_of_its_own_kind(api) -> None:
     )
     # a channel with nothing stored catches up from its creation: nothing of 2025 is read
     assert done["status"] == "completed" and done["counters"].get("created", 0) == 0
-    assert [j["kind"] for j in client.get("/v1/imports").json()] == ["catch-up"]
+    assert [j["kind"] for j in client.get("/v1/imports").json()["items"]] == ["catch-up"]
 
 
 def test_the_console_catches_a_channel_up(api) -> None:

@@ -89,8 +89,8 @@ def test_an_import_runs_in_the_background_streams_progress_and_retries_failed_ch
     assert done["failed_chats"] == {} and done["counters"]["created"] == DISPLAYABLE
     assert acme.post(f"/v1/imports/{job['id']}/retry").status_code == 409
     assert acme.post(f"/v1/imports/{job['id']}/resume").status_code == 409
-    assert [j["id"] for j in acme.get("/v1/imports").json()] == [job["id"]]
-    assert globex.get("/v1/imports").json() == []
+    assert [j["id"] for j in acme.get("/v1/imports").json()["items"]] == [job["id"]]
+    assert globex.get("/v1/imports").json()["items"] == []
     metrics = acme.get("/metrics").text
     assert f'chatport_messages_written_total{{origin="import"}} {float(DISPLAYABLE)}' in metrics
 

@@ -67,7 +67,7 @@ def test_every_route_needs_a_valid_key_and_revoked_keys_stop_working(api):
     url, keys, services = api
     assert client(url, None).get("/v1/channels").status_code == 401
     assert client(url, "cp_not-a-key").get("/v1/channels").status_code == 401
-    assert client(url, keys["acme"]).get("/v1/channels").json() == []
+    assert client(url, keys["acme"]).get("/v1/channels").json()["items"] == []
     with services.database.unit_of_work() as uow:
         tenants.revoke_key(uow.connection, keys["globex"][:10])
         uow.commit()
@@ -123,8 +123,14 @@ def test_messages_sessions_and_events_page_through_everything_once(api):
         if not (cursor := page["next_cursor"]):
             break
     assert seen == [f"false_{chat}_M{n:05d}" for n in reversed(range(25))]
-    sessions = acme.get(f"/v1/channels/shop/chats/{chat}/sessions").json()
+    sessions = acme.get(f"/v1/channels/shop/chats/{chat}/sessions").json()["items"]
     assert [s["message_count"] for s in sessions] == [10, 10, 5]
+    first = acme.get(f"/v1/channels/shop/chats/{chat}/sessions", params={"limit": 2}).json()
+    assert [s["id"] for s in first["items"]] == [s["id"] for s in sessions[:2]]
+    rest = acme.get(
+        f"/v1/channels/shop/chats/{chat}/sessions", params={"cursor": first["next_cursor"]}
+    ).json()
+    assert [s["id"] for s in rest["items"]] == [sessions[2]["id"]] and not rest["next_cursor"]
     events, cursor = [], None
     while True:
         page = acme.get("/v1/events", params={"limit": 7, "cursor": cursor}).json()

@@ -33,6 +33,8 @@ EXEMPT = {
     ("POST", "/login"),
     ("POST", "/logout"),
     ("POST", "/v1/channels"),  # creates; takes no id
+    ("GET", "/v1/tenant"),  # the key's own tenant; takes no id
+    ("PATCH", "/v1/tenant"),
 }
 
 
@@ -98,6 +100,10 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
     mine = f"/channels/default/chats/{CHAT}"
     return {
         ("GET", "/v1/channels/{channel}"): [("/v1/channels/owners-only", {})],
+        ("PATCH", "/v1/channels/{channel}"): [
+            ("/v1/channels/owners-only", {"json": {"handoff_minutes": 5}})
+        ],
+        ("DELETE", "/v1/channels/{channel}"): [("/v1/channels/owners-only", {})],
         ("GET", "/v1/channels/{channel}/chats"): [("/v1/channels/owners-only/chats", {})],
         ("GET", "/v1/channels/{channel}/chats/{chat_id}/messages"): [(f"/v1{mine}/messages", {})],
         ("GET", "/v1/channels/{channel}/chats/{chat_id}/sessions"): [
@@ -121,6 +127,7 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
         ("POST", "/v1/channels/{channel}/catch-up"): [("/v1/channels/owners-only/catch-up", {})],
         ("GET", "/v1/imports/{job_id}"): [(f"/v1/imports/{job}", {})],
         ("POST", "/v1/imports/{job_id}/retry"): [(f"/v1/imports/{job}/retry", {})],
+        ("POST", "/v1/imports/{job_id}/cancel"): [(f"/v1/imports/{job}/cancel", {})],
         ("POST", "/v1/imports/{job_id}/resume"): [(f"/v1/imports/{job}/resume", {})],
         ("GET", "/v1/imports/{job_id}/progress"): [(f"/v1/imports/{job}/progress", {})],
         ("GET", "/v1/agent-jobs/{job_id}"): [(f"/v1/agent-jobs/{agent_job}", {})],
@@ -128,6 +135,14 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
             (f"/api/agent-jobs/{agent_job}/reply", {"json": {"reply": "hi"}})
         ],
         ("GET", "/channels/{channel}"): [("/channels/owners-only", {})],
+        ("GET", "/channels/{channel}/settings"): [("/channels/owners-only/settings", {})],
+        ("POST", "/channels/{channel}/settings"): [
+            ("/channels/owners-only/settings", {"data": {"handoff_minutes": "5"}})
+        ],
+        ("GET", "/channels/{channel}/delete"): [("/channels/owners-only/delete", {})],
+        ("POST", "/channels/{channel}/delete"): [
+            ("/channels/owners-only/delete", {"data": {"confirm": "owners-only"}})
+        ],
         ("GET", "/channels/{channel}/chats/{chat_id}"): [(mine, {})],
         ("POST", "/channels/{channel}/chats/{chat_id}/read"): [(f"{mine}/read", {})],
         ("POST", "/channels/{channel}/chats/{chat_id}/messages"): [
@@ -146,6 +161,7 @@ def requests_by_route(ids: dict) -> dict[tuple[str, str], list[tuple[str, dict]]
         ("GET", "/imports/{job_id}"): [(f"/imports/{job}", {})],
         ("GET", "/imports/{job_id}/events"): [(f"/imports/{job}/events", {})],
         ("POST", "/imports/{job_id}/retry"): [(f"/imports/{job}/retry", {})],
+        ("POST", "/imports/{job_id}/cancel"): [(f"/imports/{job}/cancel", {})],
         ("POST", "/imports/{job_id}/resume"): [(f"/imports/{job}/resume", {})],
     }
 

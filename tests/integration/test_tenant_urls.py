@@ -60,7 +60,7 @@ def test_a_tenant_may_not_name_an_in_process_agent(acme, self_hosted) -> None:
             refused = client.post("/v1/channels", json={"name": "shop", "agent_url": agent})
             assert refused.status_code == 422, refused.text
             assert "in-process agents (python:module:function)" in refused.text
-        assert client.get("/v1/channels").json() == []
+        assert client.get("/v1/channels").json()["items"] == []
 
 
 @pytest.mark.parametrize("field", ["agent_url", "waha_url"])
@@ -74,7 +74,7 @@ def test_urls_to_private_networks_and_other_schemes_are_refused(acme, field) -> 
     for url in ("ftp://93.184.216.34/", "javascript:alert(1)", "//93.184.216.34/"):
         refused = client.post("/v1/channels", json={"name": "shop", field: url})
         assert refused.status_code == 422 and "http:// or https://" in refused.text, url
-    assert client.get("/v1/channels").json() == []
+    assert client.get("/v1/channels").json()["items"] == []
     public = client.post("/v1/channels", json={"name": "shop", field: "https://93.184.216.34/x"})
     assert public.status_code == 201, public.text
 

@@ -25,6 +25,7 @@ from chatport.api.routers import (
     agent_jobs,
     baileys,
     catch_ups,
+    channel_settings,
     channels,
     conversations,
     imports,
@@ -66,6 +67,7 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.add_exception_handler(ChannelConflict, _channel_conflict)
     app.router.routes.append(webhooks.ROUTE)
     app.include_router(channels.router)
+    app.include_router(channel_settings.router)
     app.include_router(conversations.router)
     app.include_router(imports.router)
     app.include_router(catch_ups.router)

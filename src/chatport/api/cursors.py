@@ -11,6 +11,7 @@ import base64
 import binascii
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 from fastapi import HTTPException
@@ -24,14 +25,19 @@ _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 def encode(*key: Any) -> str:
     """The cursor after a row whose sort key is `key`."""
-    values = [value.isoformat() if isinstance(value, datetime) else value for value in key]
+    values = [
+        value.isoformat()
+        if isinstance(value, datetime)
+        else str(value)
+        if isinstance(value, UUID)
+        else value
+        for value in key
+    ]
     return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
 
-def decode_time_and_id(cursor: str | None) -> tuple[datetime, int] | None:
-    """(UTC timestamp, row id) from a cursor made by `encode`; 400 when it is not one."""
-    if not cursor:
-        return None
+def _key(cursor: str) -> list[Any]:
+    """The sort key in a cursor made by `encode`; 400 when it is not one."""
     if len(cursor) > MAX_LENGTH or not cursor.isascii():
         raise _invalid()
     try:
@@ -39,10 +45,52 @@ def decode_time_and_id(cursor: str | None) -> tuple[datetime, int] | None:
         key = orjson.loads(text)
     except (binascii.Error, ValueError):
         raise _invalid() from None
-    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str)):
+    if not isinstance(key, list):
+        raise _invalid()
+    return key
+
+
+def decode_time_and_id(cursor: str | None) -> tuple[datetime, int] | None:
+    """(UTC timestamp, row id) from a cursor made by `encode`; 400 when it is not one."""
+    if not cursor:
+        return None
+    key = _key(cursor)
+    if not (len(key) == 2 and isinstance(key[0], str)):
         raise _invalid()
     at, row_id = key
     if type(row_id) is not int or not 0 < row_id <= MAX_ID or len(at) > 40:
+        raise _invalid()
+    return _time(at), row_id
+
+
+def decode_time_and_uuid(cursor: str | None) -> tuple[datetime, UUID] | None:
+    """(UTC timestamp, row UUID) from a cursor made by `encode`; 400 when it is not one."""
+    if not cursor:
+        return None
+    key = _key(cursor)
+    if not (len(key) == 2 and all(isinstance(part, str) for part in key)):
+        raise _invalid()
+    at, row_id = key
+    if len(at) > 40 or len(row_id) > 36:
+        raise _invalid()
+    try:
+        return _time(at), UUID(row_id)
+    except ValueError:
+        raise _invalid() from None
+
+
+def decode_text(cursor: str | None, max_length: int = 100) -> str | None:
+    """The text (a name) of a cursor made by `encode(text)`; 400 when it is not one."""
+    if not cursor:
+        return None
+    key = _key(cursor)
+    if not (len(key) == 1 and isinstance(key[0], str) and 0 < len(key[0]) <= max_length):
+        raise _invalid()
+    return key[0]
+
+
+def _time(at: str) -> datetime:
+    if len(at) > 40:
         raise _invalid()
     try:
         moment = datetime.fromisoformat(at)
@@ -53,7 +101,7 @@ def decode_time_and_id(cursor: str | None) -> tuple[datetime, int] | None:
         raise _invalid() from None
     if not _EARLIEST <= moment <= _LATEST:
         raise _invalid()
-    return moment, row_id
+    return moment
 
 
 def decode_id(cursor: str | None) -> int:

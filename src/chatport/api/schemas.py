@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from chatport.api.params import TextBody
+from chatport.domain.normalise import InvalidValue, normalise_jid
 from chatport.outbound import tenant_url_form
 
 T = TypeVar("T")
@@ -21,10 +22,9 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-class ChannelIn(TextBody):
-    """A channel to create: one WhatsApp number behind one WAHA session."""
+class ChannelSettings(TextBody):
+    """A channel's settings (see `ChannelIn`, `ChannelPatch`)."""
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
     waha_url: str | None = Field(default=None, max_length=2000, description="WAHA's base URL")
     waha_session: str | None = Field(
         default=None, max_length=100, description="WAHA session name (default: the name)"
@@ -58,6 +58,39 @@ class ChannelIn(TextBody):
         """http(s) only: in-process agents are the operator's (their hosts are checked by the
         route, `outbound.check_tenant_url`)."""
         return tenant_url_form(url) if url else None
+
+
+class ChannelIn(ChannelSettings):
+    """A channel to create: one WhatsApp number behind one WAHA session."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+
+
+class ChannelPatch(ChannelSettings):
+    """Settings to change: only those given change; null puts a setting back to its default
+    (no WAHA URL, key or agent; the tenant's or the global session timeout, debounce windows,
+    group policy and handoff window; `waha_session`: the channel's name)."""
+
+
+class TenantOut(BaseModel):
+    name: str
+    session_timeout_minutes: float | None = Field(
+        description="The session timeout of the tenant's channels without their own (null: "
+        "CHATPORT_SESSION_TIMEOUT_MINUTES)"
+    )
+
+
+class TenantPatch(BaseModel):
+    session_timeout_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        le=60 * 24 * 365,
+        description="Minutes (null: CHATPORT_SESSION_TIMEOUT_MINUTES)",
+    )
+
+
+class DeletedOut(BaseModel):
+    deleted: dict[str, int] = Field(description="Rows deleted, by table")
 
 
 class ChannelOut(BaseModel):
@@ -147,3 +180,64 @@ class EventOut(BaseModel):
 class ReadOut(BaseModel):
     chat_id: str
     unread_count: int = 0
+
+
+FAILED_SHOWN = 100
+
+
+class ImportIn(BaseModel):
+    """What to import: the whole history, the last `days`, or `since`..`until`."""
+
+    days: int | None = Field(default=None, ge=1, le=36500)
+    since: datetime | None = None
+    until: datetime | None = None
+    concurrency: int = Field(default=4, ge=1, le=64)
+    page_size: int = Field(default=500, ge=1, le=5000)
+    chunk_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=50_000,
+        description="Messages per transaction (default: 10,000 on PostgreSQL, 5,000 on SQLite)",
+    )
+    fetchers: int = Field(default=2, ge=1, le=16)
+    chat_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Import only this chat's history (e.g. 5511999999999@c.us or a group id); "
+        "WAHA is only read, the live connection is left alone",
+    )
+
+    @model_validator(mode="after")
+    def _one_start(self) -> ImportIn:
+        if self.chat_id is not None:
+            try:
+                self.chat_id = normalise_jid(self.chat_id)
+            except InvalidValue as invalid:
+                raise ValueError(f"chat_id: {invalid}") from None
+        if self.days and self.since:
+            raise ValueError("give days or since, not both")
+        for moment in (self.since, self.until):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("since and until need a time zone (e.g. 2026-01-31T00:00Z)")
+        return self
+
+
+class ImportOut(BaseModel):
+    id: UUID
+    channel: str
+    kind: str = Field(
+        default="import", description="`import` (asked for) or `catch-up` (what an outage missed)"
+    )
+    status: str = Field(
+        description="running, completed, failed_chats, interrupted, failed, cancelled, or "
+        "stalled (running, but its run is gone: no heartbeat for 60 s; resume it)"
+    )
+    since: datetime | None
+    until: datetime | None
+    counters: dict[str, int]
+    failed_chats: dict[str, str] = Field(description=f"The first {FAILED_SHOWN} failed chats")
+    error: str | None
+    hint: str | None = Field(default=None, description="What to do about a stalled job")
+    running_here: bool = Field(description="Whether this server process is running it")
+    created_at: datetime | None
+    finished_at: datetime | None

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from chatport import __version__
 from chatport.cli.agent import agent_app
+from chatport.cli.channels import channels_app
 from chatport.cli.db import db_app
 from chatport.cli.demo import demo
 from chatport.cli.imports import import_app
@@ -18,6 +19,7 @@ from chatport.cli.secret_keys import secrets_app
 from chatport.cli.serve import serve
 from chatport.cli.simulate import simulate_app
 from chatport.cli.temporal import temporal_app, worker
+from chatport.cli.tenants import tenants_app
 from chatport.errors import ChatportError
 
 app = typer.Typer(
@@ -31,6 +33,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(import_app, name="import")
 app.add_typer(keys_app, name="keys")
+app.add_typer(channels_app, name="channels")
+app.add_typer(tenants_app, name="tenants")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(agent_app, name="agent")
 app.add_typer(temporal_app, name="temporal")

@@ -14,6 +14,7 @@ from rich.table import Table
 from chatport.ingest.export import ExportReport
 from chatport.ingest.history import HistoryReport
 from chatport.store.jobs import import_jobs as jobs
+from chatport.store.jobs import leases
 
 console = Console()
 
@@ -54,7 +55,7 @@ _FAILED_SHOWN = 20
 
 
 def summary(job: jobs.ImportJob, elapsed: float | None) -> None:
-    table = Table(title=f"{job.kind} {str(job.id)[:8]} — {job.status}")
+    table = Table(title=f"{job.kind} {str(job.id)[:8]} — {leases.shown_status(job)}")
     table.add_column("")
     table.add_column("", justify="right")
     counters = job.counters
@@ -84,6 +85,9 @@ def summary(job: jobs.ImportJob, elapsed: float | None) -> None:
         console.print(f"[red]{job.error}[/]")
     if job.failed_chats:
         console.print(f"retry them with: chatport import retry {str(job.id)[:8]}")
+    if leases.stalled(job):
+        seconds = int(leases.STALE_AFTER.total_seconds())
+        console.print(f"stalled: {leases.STALLED_HINT.format(seconds=seconds, job=job.id)}")
 
 
 def jobs_table(rows: list[jobs.ImportJob]) -> None:
@@ -94,7 +98,7 @@ def jobs_table(rows: list[jobs.ImportJob]) -> None:
         table.add_row(
             str(job.id)[:8],
             job.kind,
-            job.status,
+            leases.shown_status(job),
             f"{job.created_at:%Y-%m-%d %H:%M}",
             f"{job.counters.get('chats_done', 0):,}",
             f"{job.counters.get('chats_failed', 0):,}",

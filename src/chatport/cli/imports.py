@@ -12,6 +12,7 @@ import typer
 
 from chatport.bootstrap import Services, build
 from chatport.cli.catch_up import catch_up_here, catch_up_on_temporal, refuse_ranges
+from chatport.cli.import_cancel import cancel_import
 from chatport.cli.import_files import chat_option, import_baileys_file, import_export_file
 from chatport.cli.import_report import (
     console,
@@ -229,6 +230,7 @@ def _restart(
         services.close()
 
 
+import_app.command("cancel")(cancel_import)
 import_app.command("export")(import_export_file)
 import_app.command("baileys")(import_baileys_file)
 

@@ -61,8 +61,11 @@ def run_temporal(
                 timeout_minutes=timeout,
                 on_progress=show,
             )
-        with services.database.engine.connect() as connection:
-            summary(jobs.load_job(connection, job.id), time.perf_counter() - started)
+        if outcome == "cancelled":  # perhaps deleted with its channel: no job to show
+            console.print(f"import job {job.id} was cancelled")
+        else:
+            with services.database.engine.connect() as connection:
+                summary(jobs.load_job(connection, job.id), time.perf_counter() - started)
         code = 0 if outcome == "completed" else 1
     except KeyboardInterrupt:
         console.print("the import goes on on Temporal; `chatport import status` follows it")

@@ -7,7 +7,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from chatport.api.console import auth, chat_actions, import_pages, live_pages, pages
+from chatport.api.console import (
+    auth,
+    channel_pages,
+    chat_actions,
+    import_pages,
+    live_pages,
+    pages,
+)
 from chatport.api.console.render import STATIC, ConsoleError, error_page
 
 
@@ -15,6 +22,7 @@ def mount_console(app: FastAPI) -> None:
     """Add the console's pages, its static files (`/static`) and its error pages to `app`."""
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(channel_pages.router)
     app.include_router(chat_actions.router)
     app.include_router(live_pages.router)
     app.include_router(import_pages.router)

@@ -14,12 +14,13 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.api.console.auth import ConsoleTenant, SameOrigin
 from chatport.api.console.render import ConsoleError, render
-from chatport.api.deps import CatchUpsDep, DatabaseDep, ImportRunnerDep
+from chatport.api.deps import CatchUpsDep, DatabaseDep, ImportRunnerDep, ServicesDep
 from chatport.api.params import ChannelName
 from chatport.api.routers import imports
 from chatport.api.routers.catch_ups import start_catch_up
 from chatport.engines.inprocess.runner import ImportRunner
 from chatport.store.database import Database
+from chatport.store.jobs import leases
 from chatport.store.tenants import Tenant
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +40,8 @@ async def imports_page(
 ) -> Response:
     found = await run_in_threadpool(imports.tenant_jobs, database, tenant, JOBS_SHOWN)
     running = {job.id for job, _ in found if runner.running(job.id)}
-    return render(request, "imports.html", jobs=found, running=running)
+    stalled = {job.id for job, _ in found if leases.stalled(job)}
+    return render(request, "imports.html", jobs=found, running=running, stalled=stalled)
 
 
 @router.get("/imports/{job_id}", response_class=HTMLResponse)
@@ -58,6 +60,10 @@ async def import_page(
         job=job,
         channel=channel,
         running=runner.running(job.id),
+        stalled=leases.stalled(job),
+        stalled_hint=leases.STALLED_HINT.format(
+            seconds=int(leases.STALE_AFTER.total_seconds()), job=job.id
+        ),
         failed=sorted(job.failed_chats.items())[:500],
         error=error,
     )
@@ -114,6 +120,25 @@ async def catch_up(
         raise ConsoleError(refused.status_code, f"Cannot catch up: {refused.detail}.") from None
     target = f"/imports/{started.job.id}" if started.job is not None else "/imports"
     return RedirectResponse(target, status_code=303)
+
+
+@router.post("/imports/{job_id}/cancel", dependencies=[SameOrigin])
+async def cancel_import(
+    database: DatabaseDep,
+    services: ServicesDep,
+    runner: ImportRunnerDep,
+    tenant: ConsoleTenant,
+    job_id: UUID,
+) -> Response:
+    """Back to the job's page, which shows it cancelled (or why it was not)."""
+    try:
+        await imports.cancel_tenant_job(database, services, runner, tenant, job_id)
+    except HTTPException as refused:
+        if refused.status_code == 404:
+            raise ConsoleError(404, "There is no such import job.") from None
+        reason = urlencode({"error": refused.detail})
+        return RedirectResponse(f"/imports/{job_id}?{reason}", status_code=303)
+    return RedirectResponse(f"/imports/{job_id}", status_code=303)
 
 
 @router.post("/imports/{job_id}/retry", dependencies=[SameOrigin])

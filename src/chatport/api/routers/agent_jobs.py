@@ -12,12 +12,15 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from chatport.agent.delivery import reply_to_job
+from chatport.api import cursors
 from chatport.api.auth import TenantDep
 from chatport.api.deps import DatabaseDep, DelivererDep, SettingsDep
-from chatport.api.params import TextBody
+from chatport.api.params import Cursor, TextBody
 from chatport.api.responses import ERRORS
+from chatport.api.schemas import Page
 from chatport.store.database import Database
 from chatport.store.jobs import agent_jobs
+from chatport.store.reads import pages
 from chatport.store.tenants import Tenant
 
 router = APIRouter(tags=["agent jobs"], responses=ERRORS)
@@ -54,22 +57,31 @@ def _tenant_job(database: Database, tenant: Tenant, job_id: UUID) -> Any:
     return job
 
 
-@router.get("/v1/agent-jobs", response_model=list[AgentJobOut])
+@router.get("/v1/agent-jobs", response_model=Page[AgentJobOut])
 async def list_agent_jobs(
     database: DatabaseDep,
     tenant: TenantDep,
     status: Annotated[
         str | None, Query(max_length=32, description="Only jobs in this status")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[AgentJobOut]:
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page")] = 50,
+    cursor: Cursor = None,
+) -> Page[AgentJobOut]:
     """The tenant's agent jobs, newest first."""
+    before = cursors.decode_time_and_uuid(cursor)
 
     def read() -> list[Any]:
         with database.engine.connect() as connection:
-            return agent_jobs.list_jobs(connection, tenant_id=tenant.id, status=status, limit=limit)
+            return pages.agent_jobs_page(
+                connection, tenant.id, limit=limit, status=status, before=before
+            )
 
-    return [_out(row) for row in await run_in_threadpool(read)]
+    rows = await run_in_threadpool(read)
+    last = rows[-1] if len(rows) == limit else None
+    return Page(
+        items=[_out(row) for row in rows],
+        next_cursor=cursors.encode(last.created_at, last.id) if last else None,
+    )
 
 
 @router.get("/v1/agent-jobs/{job_id}", response_model=AgentJobOut)

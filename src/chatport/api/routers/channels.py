@@ -36,6 +36,7 @@ from chatport.store.channels import create_channel, remember_waha
 from chatport.store.database import Database
 from chatport.store.jobs.bot import state_of
 from chatport.store.reads import api as reads
+from chatport.store.reads import pages
 from chatport.store.tenants import Tenant
 
 router = APIRouter(prefix="/v1", responses=ERRORS)
@@ -52,7 +53,7 @@ async def run_read(database: Database, work) -> Any:
     return await run_in_threadpool(run)
 
 
-def _channel(connection: Connection, tenant: Tenant, name: str) -> Any:
+def channel_row(connection: Connection, tenant: Tenant, name: str) -> Any:
     row = reads.tenant_channel(connection, tenant.id, name)
     if row is None:
         raise HTTPException(404, f"no channel {name!r}")
@@ -61,13 +62,13 @@ def _channel(connection: Connection, tenant: Tenant, name: str) -> Any:
 
 def _chat_channel(connection: Connection, tenant: Tenant, name: str, chat_id: str) -> Any:
     """The channel row, once it is known to have the chat (404 for either missing)."""
-    row = _channel(connection, tenant, name)
+    row = channel_row(connection, tenant, name)
     if not reads.chat_exists(connection, row.id, chat_id):
         raise HTTPException(404, f"no chat {chat_id!r}")
     return row
 
 
-def _channel_out(row: Any) -> ChannelOut:
+def channel_out(row: Any) -> ChannelOut:
     seconds = row.session_timeout_seconds
     return ChannelOut(
         name=row.name,
@@ -94,11 +95,20 @@ def chat_out(row: Any, now: datetime) -> ChatOut:
     )
 
 
-@router.get("/channels", tags=["channels"], response_model=list[ChannelOut])
-async def list_channels(database: DatabaseDep, tenant: TenantDep) -> list[ChannelOut]:
-    """The tenant's channels."""
-    rows = await run_read(database, lambda c: reads.tenant_channels(c, tenant.id))
-    return [_channel_out(row) for row in rows]
+@router.get("/channels", tags=["channels"], response_model=Page[ChannelOut])
+async def list_channels(
+    database: DatabaseDep, tenant: TenantDep, limit: Limit = 100, cursor: Cursor = None
+) -> Page[ChannelOut]:
+    """The tenant's channels, by name."""
+    after = cursors.decode_text(cursor)
+    rows = await run_read(
+        database, lambda c: pages.channels_page(c, tenant.id, limit=limit, after=after)
+    )
+    last = rows[-1] if len(rows) == limit else None
+    return Page(
+        items=[channel_out(row) for row in rows],
+        next_cursor=cursors.encode(last.name) if last else None,
+    )
 
 
 @router.post("/channels", tags=["channels"], status_code=201, response_model=ChannelOut)
@@ -151,10 +161,10 @@ async def create_tenant_channel(
                     uow.connection, created.id, channel.agent_groups, channel.handoff_minutes
                 )
             uow.commit()
-            return _channel(uow.connection, tenant, channel.name)
+            return channel_row(uow.connection, tenant, channel.name)
 
     try:
-        return _channel_out(await run_in_threadpool(create))
+        return channel_out(await run_in_threadpool(create))
     except IntegrityError:
         raise HTTPException(409, f"a channel {channel.name!r} exists") from None
 
@@ -162,7 +172,7 @@ async def create_tenant_channel(
 @router.get("/channels/{channel}", tags=["channels"], response_model=ChannelOut)
 async def get_channel(database: DatabaseDep, tenant: TenantDep, channel: ChannelName) -> ChannelOut:
     """One channel."""
-    return _channel_out(await run_read(database, lambda c: _channel(c, tenant, channel)))
+    return channel_out(await run_read(database, lambda c: channel_row(c, tenant, channel)))
 
 
 @router.get("/channels/{channel}/chats", tags=["chats"], response_model=Page[ChatOut])
@@ -178,7 +188,7 @@ async def list_chats(
     before = cursors.decode_time_and_id(cursor)
 
     def page(connection: Connection) -> list[Any]:
-        row = _channel(connection, tenant, channel)
+        row = channel_row(connection, tenant, channel)
         return reads.chats_page(connection, row.id, limit=limit, unread_only=unread, before=before)
 
     rows = await run_read(database, page)
@@ -217,19 +227,27 @@ async def list_messages(
 @router.get(
     "/channels/{channel}/chats/{chat_id}/sessions",
     tags=["chats"],
-    response_model=list[SessionOut],
+    response_model=Page[SessionOut],
 )
 async def list_sessions(
-    database: DatabaseDep, tenant: TenantDep, channel: ChannelName, chat_id: ChatId
-) -> list[SessionOut]:
+    database: DatabaseDep,
+    tenant: TenantDep,
+    channel: ChannelName,
+    chat_id: ChatId,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[SessionOut]:
     """A chat's conversation sessions, oldest first."""
+    after = cursors.decode_time_and_uuid(cursor)
 
     def sessions(connection: Connection) -> list[Any]:
         row = _chat_channel(connection, tenant, channel, chat_id)
-        return reads.chat_sessions(connection, row.id, chat_id)
+        return pages.sessions_page(connection, row.id, chat_id, limit=limit, after=after)
 
     rows = await run_read(database, sessions)
-    return [SessionOut.model_validate(row, from_attributes=True) for row in rows]
+    items = [SessionOut.model_validate(row, from_attributes=True) for row in rows]
+    last = rows[-1] if len(rows) == limit else None
+    return Page(items=items, next_cursor=cursors.encode(last.started_at, last.id) if last else None)
 
 
 @router.post("/channels/{channel}/chats/{chat_id}/read", tags=["chats"], response_model=ReadOut)
@@ -240,7 +258,7 @@ async def read_chat(
 
     def mark() -> None:
         with database.unit_of_work() as uow:
-            row = _channel(uow.connection, tenant, channel)
+            row = channel_row(uow.connection, tenant, channel)
             if not reads.mark_read(uow.connection, row.id, chat_id):
                 raise HTTPException(404, f"no chat {chat_id!r}")
             uow.commit()
@@ -277,7 +295,7 @@ async def list_events(
     after = cursors.decode_id(cursor)
 
     def page(connection: Connection) -> list[Any]:
-        channel_id = _channel(connection, tenant, channel).id if channel else None
+        channel_id = channel_row(connection, tenant, channel).id if channel else None
         return reads.events_page(
             connection, tenant.id, limit=limit, after=after, channel_id=channel_id
         )

@@ -7,85 +7,34 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from chatport.api import cursors
 from chatport.api.auth import TenantDep
-from chatport.api.deps import DatabaseDep, ImportRunnerDep
-from chatport.api.params import ChannelName
+from chatport.api.deps import DatabaseDep, ImportRunnerDep, ServicesDep
+from chatport.api.params import ChannelName, Cursor
 from chatport.api.responses import ERRORS
-from chatport.domain.normalise import InvalidValue, normalise_jid
+from chatport.api.schemas import FAILED_SHOWN, ImportIn, ImportOut, Page
+from chatport.engines import cancel
 from chatport.engines.inprocess.runner import ImportRunner
-from chatport.errors import JobBusy, NotFoundError
+from chatport.errors import JobBusy, JobCancelled, JobEnded, NotFoundError
 from chatport.ingest import import_jobs
+from chatport.services import Services
 from chatport.store.channels import channel_by_id
 from chatport.store.database import Database
+from chatport.store.jobs import cancels, leases
 from chatport.store.jobs import import_jobs as jobs
 from chatport.store.reads import api as reads
 from chatport.store.tenants import Tenant
 
 router = APIRouter(prefix="/v1", tags=["imports"], responses=ERRORS)
-_FAILED_SHOWN = 100
-
-
-class ImportIn(BaseModel):
-    """What to import: the whole history, the last `days`, or `since`..`until`."""
-
-    days: int | None = Field(default=None, ge=1, le=36500)
-    since: datetime | None = None
-    until: datetime | None = None
-    concurrency: int = Field(default=4, ge=1, le=64)
-    page_size: int = Field(default=500, ge=1, le=5000)
-    chunk_size: int | None = Field(
-        default=None,
-        ge=1,
-        le=50_000,
-        description="Messages per transaction (default: 10,000 on PostgreSQL, 5,000 on SQLite)",
-    )
-    fetchers: int = Field(default=2, ge=1, le=16)
-    chat_id: str | None = Field(
-        default=None,
-        max_length=128,
-        description="Import only this chat's history (e.g. 5511999999999@c.us or a group id); "
-        "WAHA is only read, the live connection is left alone",
-    )
-
-    @model_validator(mode="after")
-    def _one_start(self) -> ImportIn:
-        if self.chat_id is not None:
-            try:
-                self.chat_id = normalise_jid(self.chat_id)
-            except InvalidValue as invalid:
-                raise ValueError(f"chat_id: {invalid}") from None
-        if self.days and self.since:
-            raise ValueError("give days or since, not both")
-        for moment in (self.since, self.until):
-            if moment is not None and moment.tzinfo is None:
-                raise ValueError("since and until need a time zone (e.g. 2026-01-31T00:00Z)")
-        return self
-
-
-class ImportOut(BaseModel):
-    id: UUID
-    channel: str
-    kind: str = Field(
-        default="import", description="`import` (asked for) or `catch-up` (what an outage missed)"
-    )
-    status: str = Field(description="running, completed, failed_chats, interrupted or failed")
-    since: datetime | None
-    until: datetime | None
-    counters: dict[str, int]
-    failed_chats: dict[str, str] = Field(description=f"The first {_FAILED_SHOWN} failed chats")
-    error: str | None
-    running_here: bool = Field(description="Whether this server process is running it")
-    created_at: datetime | None
-    finished_at: datetime | None
 
 
 def job_out(runner: ImportRunner, job: jobs.ImportJob, channel: str) -> ImportOut:
@@ -94,12 +43,18 @@ def job_out(runner: ImportRunner, job: jobs.ImportJob, channel: str) -> ImportOu
 
 
 def _job_out(runner: ImportRunner, job: jobs.ImportJob, channel: str) -> ImportOut:
-    failed = dict(sorted(job.failed_chats.items())[:_FAILED_SHOWN])
+    failed = dict(sorted(job.failed_chats.items())[:FAILED_SHOWN])
+    status = leases.shown_status(job)
+    hint = None
+    if status == "stalled":
+        seconds = int(leases.STALE_AFTER.total_seconds())
+        hint = leases.STALLED_HINT.format(seconds=seconds, job=job.id)
     return ImportOut(
         id=job.id,
         channel=channel,
         kind=job.kind,
-        status=job.status,
+        status=status,
+        hint=hint,
         since=job.since,
         until=job.until,
         counters=job.counters,
@@ -163,23 +118,31 @@ async def begin_import(
     return job
 
 
-@router.get("/imports", response_model=list[ImportOut])
+@router.get("/imports", response_model=Page[ImportOut])
 async def list_imports(
     database: DatabaseDep,
     runner: ImportRunnerDep,
     tenant: TenantDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> list[ImportOut]:
-    """The tenant's newest import jobs."""
-    found = await run_in_threadpool(tenant_jobs, database, tenant, limit)
-    return [_job_out(runner, job, name) for job, name in found]
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page")] = 20,
+    cursor: Cursor = None,
+) -> Page[ImportOut]:
+    """The tenant's import jobs, newest first."""
+    before = cursors.decode_time_and_uuid(cursor)
+    found = await run_in_threadpool(tenant_jobs, database, tenant, limit, before)
+    last = found[-1][0] if len(found) == limit else None
+    return Page(
+        items=[_job_out(runner, job, name) for job, name in found],
+        next_cursor=cursors.encode(last.created_at, last.id) if last else None,
+    )
 
 
-def tenant_jobs(database: Database, tenant: Tenant, limit: int) -> list[tuple[jobs.ImportJob, str]]:
-    """The tenant's `limit` newest jobs, each with its channel's name."""
+def tenant_jobs(
+    database: Database, tenant: Tenant, limit: int, before: tuple[datetime, UUID] | None = None
+) -> list[tuple[jobs.ImportJob, str]]:
+    """The tenant's `limit` newest jobs (older than `before`), each with its channel's name."""
     with database.engine.connect() as connection:
         names = reads.channel_names(connection, tenant.id)
-        found = jobs.latest_jobs(connection, limit, tenant_id=tenant.id)
+        found = cancels.jobs_page(connection, tenant.id, limit=limit, before=before)
     return [(job, names.get(job.channel_id, "")) for job in found]
 
 
@@ -190,6 +153,35 @@ async def get_import(
     """One import job: status, counters, failed chats."""
     job, channel = await run_in_threadpool(load_tenant_job, database, tenant, job_id)
     return _job_out(runner, job, channel)
+
+
+@router.post("/imports/{job_id}/cancel", response_model=ImportOut)
+async def cancel_import(
+    database: DatabaseDep,
+    services: ServicesDep,
+    runner: ImportRunnerDep,
+    tenant: TenantDep,
+    job_id: UUID,
+) -> ImportOut:
+    """Cancel a running or interrupted job: `cancelled` at once, for good (not resumed nor
+    retried); its run, wherever it is, stops at its next chunk and writes nothing more. 409
+    when the job has ended."""
+    job, channel = await cancel_tenant_job(database, services, runner, tenant, job_id)
+    return _job_out(runner, job, channel)
+
+
+async def cancel_tenant_job(
+    database: Database, services: Services, runner: ImportRunner, tenant: Tenant, job_id: UUID
+) -> tuple[jobs.ImportJob, str]:
+    """Cancel the tenant's job (404: none; 409: it has ended)."""
+    job, channel = await run_in_threadpool(load_tenant_job, database, tenant, job_id)
+    try:
+        job = await run_in_threadpool(
+            partial(cancel.cancel_import, services, job.id, reason="cancelled", runner=runner)
+        )
+    except JobEnded as ended:
+        raise HTTPException(409, str(ended)) from None
+    return job, channel
 
 
 @router.post("/imports/{job_id}/retry", status_code=202, response_model=ImportOut)
@@ -223,9 +215,11 @@ async def restart(
         raise HTTPException(409, "the job has no failed chats")
     if not retry and job.status == "completed":
         raise HTTPException(409, "the job is completed")
+    if job.status == leases.CANCELLED:
+        raise HTTPException(409, "the job was cancelled; start a new import")
     try:
         job = await run_in_threadpool(import_jobs.reopen, database, str(job.id))
-    except JobBusy as busy:
+    except (JobBusy, JobCancelled) as busy:  # cancelled meanwhile
         raise HTTPException(409, str(busy)) from None
     runner.start(job, set(job.failed_chats) if retry else None)
     return job, channel

@@ -10,12 +10,22 @@ from typing import Any
 from uuid import UUID
 
 from chatport.domain.progress import ImportProgress, rates
-from chatport.errors import ChatportError, JobBusy, JobTakenOver, UrlRefused, WahaDown, WahaError
+from chatport.errors import (
+    ChatportError,
+    ImportStopped,
+    JobBusy,
+    JobTakenOver,
+    NotFoundError,
+    UrlRefused,
+    WahaDown,
+    WahaError,
+)
 from chatport.ingest import import_jobs
 from chatport.ingest.lease_keeper import lease_kept
 from chatport.ingest.waha.import_step import WahaImport
 from chatport.services import Services
 from chatport.store.jobs import import_jobs as jobs
+from chatport.store.jobs.leases import CANCELLED
 
 
 class ImportRunner:
@@ -28,6 +38,8 @@ class ImportRunner:
         self._lock = threading.Lock()
         self._progress: dict[UUID, ImportProgress] = {}
         self._started: dict[UUID, tuple[float, int]] = {}
+        self._stops: dict[UUID, threading.Event] = {}
+        self._threads: dict[UUID, threading.Thread] = {}
 
     def count(self) -> int:
         """How many jobs run here now."""
@@ -42,6 +54,24 @@ class ImportRunner:
     def running(self, job_id: UUID) -> bool:
         with self._lock:
             return job_id in self._progress
+
+    def stop(self, job_id: UUID) -> bool:
+        """Tell the run of `job_id` here to stop at its next chunk (a cancel: the job is
+        cancelled in the store first); whether it runs here."""
+        with self._lock:
+            stop = self._stops.get(job_id)
+        if stop is not None:
+            stop.set()
+        return stop is not None
+
+    def join(self, job_id: UUID, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the run of `job_id` here to end; whether it has
+        (or never ran here)."""
+        with self._lock:
+            thread = self._threads.get(job_id)
+        if thread is not None:
+            thread.join(timeout)
+        return not self.running(job_id)
 
     def report(self, job_id: UUID) -> dict[str, Any] | None:
         """The progress of a job running here with its pace (elapsed, percent, msg/s, ETA),
@@ -68,6 +98,7 @@ class ImportRunner:
                 raise JobBusy(f"import job {job.id} is running in this process")
             self._progress[job.id] = ImportProgress(chats_done=len(job.chats_done))
             self._started[job.id] = (time.monotonic(), len(job.chats_done))
+            stop = self._stops[job.id] = threading.Event()
 
         def record(progress: ImportProgress) -> None:
             with self._lock:
@@ -87,30 +118,42 @@ class ImportRunner:
                         jobs.finish_job(uow.connection, job, "failed", str(error))
                         uow.commit()
                     return
-                run_job(importer)
+                run_job(importer, stop=stop)
             except Exception:  # noqa: BLE001 - run_job stored the failure on the job
                 pass
             finally:
                 with self._lock:
                     self._progress.pop(job.id, None)
                     self._started.pop(job.id, None)
+                    self._stops.pop(job.id, None)
+                    self._threads.pop(job.id, None)
                 if on_end is not None:
                     on_end(job)
 
-        threading.Thread(target=run, name=f"import-{job.id}", daemon=True).start()
+        thread = threading.Thread(target=run, name=f"import-{job.id}", daemon=True)
+        with self._lock:
+            self._threads[job.id] = thread
+        thread.start()
 
 
-def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
-    """Run an import to its end, a timeout or an error, and store the job's status:
+def run_job(
+    importer: WahaImport,
+    timeout_minutes: float | None = None,
+    stop: threading.Event | None = None,
+) -> str:
+    """Run an import to its end, a timeout, a stop or an error, and store the job's status:
     `completed`, `failed_chats` (some chats failed; `retry` them), `interrupted` (timeout,
-    Ctrl-C or WAHA down past the circuit's patience; `resume` it) or `failed` (auth, session,
-    a tenant's WAHA URL refused, or another stop; the error is kept)."""
+    Ctrl-C, WAHA down past the circuit's patience, or `stop` set; `resume` it), `failed`
+    (auth, session, a tenant's WAHA URL refused, or another stop; the error is kept) or
+    `cancelled` (the job was cancelled, or its channel deleted, meanwhile: it stops at its
+    next chunk or heartbeat and writes nothing more)."""
     deadline = time.monotonic() + timeout_minutes * 60 if timeout_minutes else None
     job = importer.job
+    stop = stop or threading.Event()
     error = None
     try:
-        with lease_kept(importer.database, job):
-            importer.run(deadline)
+        with lease_kept(importer.database, job, stop):
+            importer.run(deadline, stop)
         status = "failed_chats" if job.failed_chats else "completed"
     except (TimeoutError, KeyboardInterrupt):
         status, error = "interrupted", "stopped before the end; resume it"
@@ -118,16 +161,49 @@ def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
         status, error = "interrupted", str(down)
     except (WahaError, UrlRefused) as failure:
         status, error = "failed", str(failure)
-    except JobTakenOver:
-        raise  # the job is another process's now: nothing more to write
+    except (ImportStopped, JobTakenOver):
+        if _cancelled(importer):
+            return CANCELLED
+        if stop.is_set() and job.owner is not None and _still_ours(importer):
+            status, error = "interrupted", "stopped before the end; resume it"
+        else:
+            raise  # the job is another process's now: nothing more to write
     except Exception as failure:
+        if _cancelled(importer):  # e.g. its channel deleted under a chunk
+            return CANCELLED
         _finish(importer, "failed", f"{type(failure).__name__}: {failure}")
         raise
-    _finish(importer, status, error)
+    if not _finish(importer, status, error) and _cancelled(importer):
+        return CANCELLED
     return status
 
 
-def _finish(importer: WahaImport, status: str, error: str | None) -> None:
+def _finish(importer: WahaImport, status: str, error: str | None) -> bool:
     with importer.database.unit_of_work() as uow:
-        jobs.finish_job(uow.connection, importer.job, status, error)
+        finished = jobs.finish_job(uow.connection, importer.job, status, error)
         uow.commit()
+    return finished
+
+
+def _stored(importer: WahaImport) -> jobs.ImportJob | None:
+    with importer.database.engine.connect() as connection:
+        try:
+            return jobs.load_job(connection, importer.job.id, chats=())
+        except NotFoundError:
+            return None
+
+
+def _cancelled(importer: WahaImport) -> bool:
+    """Whether the job was cancelled (or deleted with its channel); if so, `importer.job`
+    says so too."""
+    stored = _stored(importer)
+    if stored is None or stored.status == CANCELLED:
+        importer.job.status = CANCELLED
+        importer.job.error = stored.error if stored is not None else "its channel was deleted"
+        return True
+    return False
+
+
+def _still_ours(importer: WahaImport) -> bool:
+    stored = _stored(importer)
+    return stored is not None and stored.owner == importer.job.owner

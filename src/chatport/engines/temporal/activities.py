@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,13 +34,14 @@ from chatport.engines.temporal.inputs import (
     JobRef,
     ListInput,
 )
-from chatport.errors import ImportStopped, JobTakenOver
+from chatport.errors import ImportStopped, JobCancelled, JobTakenOver, NotFoundError
 from chatport.ingest import import_jobs
 from chatport.ingest.lease_keeper import lease_kept
 from chatport.ingest.waha.import_step import WahaImport
 from chatport.services import Services
 from chatport.sources.waha.client import WahaChat, WahaClient
 from chatport.store.jobs import import_jobs as jobs
+from chatport.store.jobs.leases import CANCELLED
 from chatport.store.write_path.lids import channel_lids
 
 _BEAT_SECONDS = 5.0
@@ -153,11 +154,11 @@ class ImportActivities:
         database = self.services.database
         with database.engine.connect() as connection:
             lids = channel_lids(connection, importer.channel.id)
-        with lease_kept(database, importer.job):
-            try:
-                importer.write_chats(lids, stop=stop)
-            except ImportStopped:
-                return
+        # stopped by a cancelled activity or a lost lease: JobCancelled / JobTakenOver for the
+        # latter (the job was cancelled, or is another run's), read from the store
+        with lease_kept(database, importer.job, stop), suppress(ImportStopped):
+            importer.write_chats(lids, stop=stop)
+        self._job(JobRef(str(importer.job.id), importer.job.owner or ""), [])
 
     @activity.defn(name=FAIL_CHATS)
     async def fail_chats(self, failing: FailInput) -> ChunkReport:
@@ -182,7 +183,10 @@ class ImportActivities:
     def _finish(self, finishing: FinishInput) -> JobOutcome:
         database = self.services.database
         with database.unit_of_work() as uow:
-            job = self._load(uow.connection, finishing.job, [])
+            try:
+                job = self._load(uow.connection, finishing.job, [])
+            except JobCancelled as cancelled:  # a cancelled workflow of a cancelled job
+                return JobOutcome("cancelled", str(cancelled), {})
             status = finishing.status
             if status is None:
                 status = "failed_chats" if job.counters.get("chats_failed") else "completed"
@@ -196,7 +200,12 @@ class ImportActivities:
 
     @staticmethod
     def _load(connection: Any, ref: JobRef, chats: list[str]) -> jobs.ImportJob:
-        job = jobs.load_job(connection, ref.job_id, chats=chats)
+        try:
+            job = jobs.load_job(connection, ref.job_id, chats=chats)
+        except NotFoundError:
+            raise JobCancelled(f"import job {ref.job_id} was deleted with its channel") from None
+        if job.status == CANCELLED:
+            raise JobCancelled(f"import job {job.id} was cancelled")
         if job.owner != ref.owner:
             raise JobTakenOver(f"import job {job.id} belongs to another run ({job.owner})")
         return job

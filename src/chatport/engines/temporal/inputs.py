@@ -23,9 +23,10 @@ FATAL_ERRORS = [
     "ConfigurationError",
     "NotFoundError",
     "JobTakenOver",
+    "JobCancelled",
 ]
-"""Errors no retry can mend: the job fails with them (auth, session, configuration) or
-belongs to another run now."""
+"""Errors no retry can mend: the job fails with them (auth, session, configuration),
+belongs to another run now, or was cancelled (its workflow ends `cancelled`)."""
 
 
 @dataclass

@@ -4,6 +4,7 @@ query, the final status from its result (or, when it failed, from the job's row)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -21,7 +22,7 @@ from chatport.domain.progress import ImportProgress
 from chatport.engines.temporal import workflow_id
 from chatport.engines.temporal.inputs import ImportInput, JobOutcome, Retries
 from chatport.engines.temporal.workflows import ImportWorkflow
-from chatport.errors import ConfigurationError, JobBusy
+from chatport.errors import ConfigurationError, JobBusy, NotFoundError
 from chatport.services import Services
 from chatport.settings import Settings
 from chatport.store.jobs import import_jobs as jobs
@@ -170,7 +171,31 @@ async def _follow(
         return outcome.status
     except WorkflowFailureError:
         with services.database.engine.connect() as connection:
-            return jobs.load_job(connection, job.id).status
+            try:
+                return jobs.load_job(connection, job.id).status
+            except NotFoundError:  # deleted with its channel
+                return "cancelled"
+
+
+async def cancel_workflow(target: TemporalTarget, job_id: object, wait_seconds: float = 0) -> bool:
+    """Ask Temporal to cancel the job's workflow and wait up to `wait_seconds` for it to
+    end; whether one was running (the job is cancelled in the store first: its activities
+    stop on their own even without this)."""
+    client = await connect(target)
+    handle = client.get_workflow_handle(workflow_id(job_id))
+    try:
+        description = await handle.describe()
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return False
+        await handle.cancel()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    if wait_seconds:
+        with contextlib.suppress(Exception):  # cancelled, failed or past the wait: it is told
+            await asyncio.wait_for(handle.result(), wait_seconds)
+    return True
 
 
 def exit_now(code: int) -> None:

@@ -6,7 +6,9 @@ A chunk that runs out of retries (WAHA down past the retry budget) has its chats
 failed on the job, and the import goes on; `chatport import retry JOB` fetches them again.
 Errors no retry mends (auth, session, configuration) fail the job and the workflow. A
 cancelled workflow waits for its chunk activities to stop (each chunk is one transaction, so
-the database stays consistent) and leaves the job `interrupted`, to resume.
+the database stays consistent) and leaves the job `interrupted`, to resume, unless the job
+itself was cancelled (`chatport import cancel`, a deleted channel): then its activities fail
+with `JobCancelled`, retried never, and the workflow ends with the job `cancelled`.
 """
 
 from __future__ import annotations
@@ -113,6 +115,8 @@ class ImportWorkflow:
         if self._fatal is not None:
             await workflow.wait_condition(lambda: self._running == 0)
             error = _reason(self._fatal)
+            if _kind(self._fatal) == "JobCancelled":
+                return JobOutcome("cancelled", error, {})
             if _kind(self._fatal) != "JobTakenOver":
                 await self._finish(job, ref, "failed", error)
             raise ApplicationError(error, type=_kind(self._fatal), non_retryable=True)

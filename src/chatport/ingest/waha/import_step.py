@@ -90,14 +90,17 @@ class WahaImport:
         self._listed: dict[int, Listed] = {}
         self._progress_lock = threading.Lock()
 
-    def run(self, deadline: float | None = None) -> None:
+    def run(self, deadline: float | None = None, stop: threading.Event | None = None) -> None:
         """Fetch and write everything the job still lacks. Raises WahaError (auth, session,
-        WAHA down), TimeoutError once `deadline` (time.monotonic()) has passed, or whatever
-        stopped a fetcher or a write."""
+        WAHA down), TimeoutError once `deadline` (time.monotonic()) has passed, ImportStopped
+        once `stop` is set (between chunks), or whatever stopped a fetcher or a write."""
         # The fetch processes start first: they load their modules while this one talks to
         # WAHA and the store.
         with FetchProcesses(self.fetchers) as fetching:
-            self.write_chats(self.prepare(), deadline, fetching=fetching)
+            lids = self.prepare()
+            if stop is not None and stop.is_set():
+                raise ImportStopped("the import was stopped")
+            self.write_chats(lids, deadline, stop=stop, fetching=fetching)
 
     def prepare(self) -> dict[str, str]:
         """Check the WAHA session (clear errors before anything is fetched), read the

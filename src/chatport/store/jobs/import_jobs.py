@@ -22,9 +22,9 @@ from uuid import UUID
 from sqlalchemy import Connection, delete, desc, insert, select
 
 from chatport.domain.model import BatchResult
-from chatport.errors import JobTakenOver, NotFoundError
+from chatport.errors import NotFoundError
 from chatport.store.backends.bulk import BulkOps
-from chatport.store.jobs.leases import leased, new_owner
+from chatport.store.jobs.leases import lease_lost, leased, new_owner
 from chatport.store.tables import import_job_chats, import_jobs
 
 DONE, FAILED = "done", "failed"
@@ -185,7 +185,7 @@ def checkpoint(
         .with_for_update()
     ).one_or_none()
     if stored is None:
-        raise JobTakenOver(f"import job {job.id} was claimed by another process")
+        raise lease_lost(connection, job)
     before = {chat: status for chat, status, _ in _chat_rows(connection, job.id, finished)}
     counters = dict(stored.counters)
     for name, value in result.as_dict().items():
@@ -219,7 +219,7 @@ def checkpoint(
         leased(job).values(counters=counters, updated_at=now, heartbeat_at=now)
     )
     if updated.rowcount != 1:
-        raise JobTakenOver(f"import job {job.id} was claimed by another process")
+        raise lease_lost(connection, job)
     return Checkpoint(counters, done, dict(failed))
 
 
@@ -254,15 +254,17 @@ def _chat_rows(
 
 def finish_job(
     connection: Connection, job: ImportJob, status: str, error: str | None = None
-) -> None:
-    """Set the final (or interrupted) status of a job."""
+) -> bool:
+    """Set the final (or interrupted) status of a job; False when the caller's lease is
+    gone (the job cancelled or claimed by another run: nothing is written)."""
     now = datetime.now(UTC)
     job.status, job.error = status, error
-    connection.execute(
+    finished = connection.execute(
         leased(job).values(
             status=status, error=error, updated_at=now, finished_at=now, heartbeat_at=None
         )
     )
+    return finished.rowcount == 1
 
 
 def _job(row: Any) -> ImportJob:
