@@ -28,7 +28,7 @@ from chatport.cli.import_report import (
     summary,
 )
 from chatport.cli.options import DbOption, settings_with
-from chatport.cli.temporal import TemporalAddressOption, run_temporal
+from chatport.cli.temporal import TemporalAddressOption, _missing_temporal, run_temporal
 from chatport.domain.model import Channel, Engine
 from chatport.engines.inprocess.runner import run_job
 from chatport.errors import NotFoundError
@@ -104,12 +104,14 @@ def import_waha(
         raise typer.BadParameter("give --days or --since, not both")
     start = datetime.now(UTC) - timedelta(days=days) if days else (since and parse_moment(since))
     end = parse_moment(until) if until else datetime.now(UTC)
+    if engine is Engine.TEMPORAL:
+        _temporal_installed()  # before WAHA is asked
     services = build(settings_with(db))
     where = {"tenant": tenant, "create": create_channel}
     try:
-        with services.database.unit_of_work() as uow:  # a typo fails before WAHA is asked
-            existing_channel(uow, channel, tenant, create=create_channel)
-        # the first contact: no job, no channel change, unless WAHA answered that it works
+        # a typo in --channel or --tenant, a WAHA session another channel takes: refused
+        # before WAHA is asked; then no job and no channel change unless WAHA answers
+        remember_channel_waha(services, url, session, api_key, channel, **where, dry_run=True)
         first_contact(waha_settings(services.settings, url, session, api_key))
         params = {
             "concurrency": concurrency,
@@ -145,6 +147,13 @@ def import_waha(
         _exit_unless_completed(run_with_progress(services, job, timeout_minutes, None))
     finally:
         services.close()
+
+
+def _temporal_installed() -> None:
+    try:
+        import chatport.engines.temporal.starter  # noqa: F401
+    except ModuleNotFoundError as error:
+        raise _missing_temporal(error) from None
 
 
 def _chat_in_waha(
@@ -195,9 +204,11 @@ def remember_channel_waha(
     *,
     tenant: str = "default",
     create: bool = True,
+    dry_run: bool = False,
 ) -> Channel:
     """`channel` of `tenant` (created if new and `create`, else NotFoundError) with WAHA's
-    address remembered (given by the operator)."""
+    address remembered (given by the operator); ChannelConflict when another channel takes
+    that WAHA session. `dry_run`: only check that it could be done (nothing is kept)."""
     with services.database.unit_of_work() as uow:
         target = existing_channel(uow, channel, tenant, create=create)
         if target is None:
@@ -211,7 +222,8 @@ def remember_channel_waha(
             trusted=True,
             secrets=services.database.secrets,
         )
-        uow.commit()
+        if not dry_run:
+            uow.commit()
     return target
 
 

@@ -65,6 +65,9 @@ def unreachable(url: str, error: BaseException, seconds: float) -> str:
             return f"cannot reach {where}: connection refused (is WAHA running there?)"
         if isinstance(os_error, TimeoutError):
             return f"cannot reach {where}: no connection within {_seconds(seconds)}"
+        if isinstance(os_error, ConnectionResetError):
+            hint = " (is that port TLS?)" if url.lower().startswith("https:") else ""
+            return f"cannot reach {where}: the connection was reset{hint}"
         reason = os_error.strerror or _first_line(os_error)
         return f"cannot reach {where}: cannot connect ({reason})"
     if isinstance(error, aiohttp.ServerDisconnectedError):
