@@ -111,13 +111,11 @@ def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: st
 
 
 def test_a_waha_never_reached_is_one_line_and_exit_2_without_a_job(sqlite_url: str) -> None:
-    """Not the circuit's patience (10 minutes by default): the installed command, at once."""
+    """Not after the circuit's patience (10 minutes by default): within the minute."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{closed.getsockname()[1]}"
-        started = time.monotonic()
         result = run("import", "waha", "--url", url, "--db", sqlite_url, timeout=60)
-    assert time.monotonic() - started < 60
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
         f"error: cannot reach WAHA at {url}: connection refused (is WAHA running there?)"
