@@ -138,7 +138,8 @@ def import_waha(
             job = create_waha_job(
                 services, url, session, api_key, channel, start, end, params, owner, **where
             )
-            console.print(f"import job {job.id} into channel {channel!r}")
+            of_tenant = f" of tenant {tenant!r}" if tenant != "default" else ""
+            console.print(f"import job {job.id} into channel {channel!r}{of_tenant}")
             return job
 
         if engine is Engine.TEMPORAL:
