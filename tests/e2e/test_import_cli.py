@@ -250,7 +250,10 @@ def test_a_second_channel_for_one_waha_session_is_one_line_and_exit_2(database_u
         create_waha_job(services, url, "default", None, "sales", None, now, {})
     finally:
         services.close()
-    result = run("import", "waha", "--url", f"{url}/", "--channel", "support", "--db", database_url)
+    result = run(
+        "import", "waha", "--url", f"{url}/", "--channel", "support", "--create-channel",
+        "--db", database_url,
+    )  # fmt: skip
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.splitlines() == [
         f"error: channel 'sales' already takes WAHA session 'default' at {url}/: its webhooks"

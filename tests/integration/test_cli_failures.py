@@ -29,6 +29,14 @@ from tests.integration.test_baileys_import import history
 WORLD = World(chats=3, messages=40, seed=7)
 
 
+@pytest.fixture(autouse=True)
+def _heap_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import commands tune the heap of their process for bulk work (`for_bulk_work`:
+    frozen, fewer collections); here that process is the test's."""
+    for module in ("imports", "import_files"):
+        monkeypatch.setattr(f"chatport.cli.{module}.for_bulk_work", lambda: None)
+
+
 def chatport(*args: str, **env: str) -> tuple[int, str, str]:
     """`chatport ARGS` in this process: exit status, stdout, stderr."""
     result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200", **env})
@@ -158,7 +166,10 @@ def test_a_waha_that_never_answered_fails_at_once_and_leaves_nothing(sqlite_url:
     ("options", "expected"),
     [
         (["--api-key", "wrong"], "refused the API key (HTTP 401): check --api-key"),
-        (["--session", "sales"], "has no session 'sales' (HTTP 422): check --session"),
+        (
+            ["--api-key", "right", "--session", "sales"],
+            "has no session 'sales' (HTTP 422): check --session",
+        ),
     ],
     ids=["wrong-key", "unknown-session"],
 )

@@ -36,7 +36,7 @@ def test_an_import_job_reaches_waha_within_the_configured_limits(sqlite_url: str
             channel = services.database.channel()
             with services.database.unit_of_work() as uow:
                 where = (uow.connection, channel, url, "default", None)
-                channels.remember_waha(*where, secrets=services.database.secrets)
+                channels.remember_waha(*where, trusted=True, secrets=services.database.secrets)
                 uow.commit()
             job = import_jobs.create_job(services.database, channel, None, datetime.now(UTC), {})
             _, waha = import_jobs.waha_of_job(services, job)
