@@ -38,10 +38,12 @@ def secret_box(settings: Settings) -> SecretBox:
 
 
 def build_database(settings: Settings, *, check_schema: bool = True) -> Database:
-    """The database of `settings`, migrated (SQLite) or checked (PostgreSQL) unless told not,
-    its channel secrets sealed with `CHATPORT_SECRET_KEY` (`secret_box`)."""
+    """The database of `settings`, reached (DatabaseUnavailable when it cannot be opened),
+    migrated (SQLite) or checked (PostgreSQL) unless told not, its channel secrets sealed with
+    `CHATPORT_SECRET_KEY` (`secret_box`)."""
     secrets = secret_box(settings)
     database = open_database(settings.database_url, settings.session_timeout, secrets)
+    database.reach()
     if check_schema:
         backend = database.ops.name
         auto_upgrade = backend == "sqlite" and settings.auto_migrate_sqlite

@@ -9,6 +9,7 @@ ChatportError
 │   └── UrlRefused          a tenant's URL: not http(s), or its host is on a private network
 │   └── SecretKeyError      CHATPORT_SECRET_KEY is malformed, or opens no stored secret
 │   └── ChannelConflict     a channel's WAHA session (server and name) is another channel's
+├── DatabaseUnavailable     the database cannot be opened (not reachable, refused, no such file)
 ├── SchemaError             the database is not migrated to this version's schema
 ├── NotFoundError           a named tenant, channel or job does not exist
 ├── JobBusy                 another process runs the import job
@@ -20,9 +21,11 @@ ChatportError
 ├── BaileysFormatError      not Baileys history sync payloads (names the line)
 └── WahaError               WAHA refused or failed
     ├── WahaAuthError           wrong or missing API key
-    ├── WahaSessionNotReady     the session is not WORKING
+    ├── WahaSessionNotReady     the session does not exist or is not WORKING
     ├── WahaUnavailable         an answer chatport cannot use
     └── WahaDown                unreachable past the circuit's patience
+        └── WahaUnreachable         never answered the first session check (DNS, refused, TLS,
+                                    no answer in time): no patience for a WAHA never reached
 """
 
 from __future__ import annotations
@@ -60,6 +63,12 @@ class ChannelConflict(ConfigurationError):
     answers 409)."""
 
 
+class DatabaseUnavailable(ChatportError):
+    """The database cannot be opened: a PostgreSQL server that does not answer or refuses
+    the connection (wrong host, port, password, database name), a SQLite file that cannot be
+    created or is not a database. Raised when a process first opens it (`bootstrap`)."""
+
+
 class SchemaError(ChatportError):
     """The database schema is missing or at another revision than this code expects."""
 
@@ -95,11 +104,12 @@ class WahaError(ChatportError):
 
 
 class WahaAuthError(WahaError):
-    """WAHA refused the API key (401)."""
+    """WAHA refused the API key (401, or 403 for a key without the right)."""
 
 
 class WahaSessionNotReady(WahaError):
-    """The WAHA session does not exist or is not WORKING (422)."""
+    """The WAHA session does not exist (404, or 422 "does not exist") or is not WORKING
+    (422, or a status other than WORKING)."""
 
 
 class WahaUnavailable(WahaError):
@@ -107,7 +117,14 @@ class WahaUnavailable(WahaError):
 
 
 class WahaDown(WahaError):
-    """A WAHA server's circuit stayed open (failures in a row, no recovery) too long to wait."""
+    """A WAHA server's circuit stayed open (failures in a row, no recovery) too long to wait
+    (an import stops `interrupted`, resumable)."""
+
+
+class WahaUnreachable(WahaDown):
+    """The first session check of a run got no answer: the host does not resolve, refuses
+    the connection, fails the TLS handshake, or does not answer in time. The circuit's
+    patience is for a WAHA that was working; one never reached fails at once."""
 
 
 class ExportFormatError(ChatportError):

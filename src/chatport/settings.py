@@ -6,7 +6,7 @@ import base64
 import binascii
 from datetime import timedelta
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatport.domain.bursts import BurstRules
@@ -45,6 +45,28 @@ class Settings(BaseSettings):
         default=True,
         description="Migrate a SQLite database to this version's schema when a command opens "
         "it (PostgreSQL is migrated only by `chatport db upgrade`)",
+    )
+    waha_timeout_seconds: float = Field(
+        default=120,
+        gt=0,
+        le=3600,
+        description="How long one request to WAHA may take during an import (its pages can be "
+        "slow: WEBJS lists chats in minutes); a run's first session check waits 30 s at most, "
+        "and any request 10 s at most for its connection",
+    )
+    waha_retry_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Attempts of a WAHA request that fails transiently (5xx, timeouts, "
+        "connection errors, malformed pages) before its chat is recorded as failed",
+    )
+    waha_retry_max_seconds: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="The longest wait between two attempts of a WAHA request (exponential "
+        "backoff with jitter, from 0.2 s)",
     )
     waha_circuit_threshold: int = Field(
         default=5,
@@ -304,3 +326,38 @@ class Settings(BaseSettings):
     def session_timeout(self) -> timedelta:
         """The global session timeout as a timedelta."""
         return timedelta(minutes=self.session_timeout_minutes)
+
+
+_PROBLEMS = {
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be at most {le}",
+    "enum": "must be {expected}",
+}
+
+
+def settings_problems(error: ValidationError) -> str:
+    """What is wrong with the settings, as one line naming each environment variable (the
+    value itself is left out: it may be a secret), e.g.
+    `CHATPORT_WAHA_TIMEOUT_SECONDS: must be a number`."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        name = f"CHATPORT_{field.upper()}" if field else "settings"
+        template = _PROBLEMS.get(problem["type"])
+        if template is not None:
+            text = template.format(**problem.get("ctx", {}))
+        else:
+            text = str(problem["msg"]).removeprefix("Value error, ")
+            text = text[:1].lower() + text[1:]
+        problems.append(f"{name}: {text}")
+    return "; ".join(problems)

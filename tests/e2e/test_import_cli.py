@@ -110,6 +110,19 @@ def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: st
     assert stored(database_url) == (STAMPS, "completed")
 
 
+def test_a_waha_never_reached_is_one_line_and_exit_2_without_a_job(sqlite_url: str) -> None:
+    """Not after the circuit's patience (10 minutes by default): within the minute."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        result = run("import", "waha", "--url", url, "--db", sqlite_url, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: cannot reach WAHA at {url}: connection refused (is WAHA running there?)"
+    ]
+    assert stored(sqlite_url) == ([], None)
+
+
 def test_import_export_reports_attachments_and_refuses_unreadable_files(tmp_path) -> None:
     database = f"sqlite:///{tmp_path / 'export.db'}"
     zipped = str(PUSTUR / "example-2024-trimmed.zip")
@@ -237,7 +250,10 @@ def test_a_second_channel_for_one_waha_session_is_one_line_and_exit_2(database_u
         create_waha_job(services, url, "default", None, "sales", None, now, {})
     finally:
         services.close()
-    result = run("import", "waha", "--url", f"{url}/", "--channel", "support", "--db", database_url)
+    result = run(
+        "import", "waha", "--url", f"{url}/", "--channel", "support", "--create-channel",
+        "--db", database_url,
+    )  # fmt: skip
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.splitlines() == [
         f"error: channel 'sales' already takes WAHA session 'default' at {url}/: its webhooks"

@@ -12,17 +12,20 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from chatport.bootstrap import build_database
+from chatport.bootstrap import build, build_database
+from chatport.cli.imports import create_waha_job
 from chatport.engines.temporal import workflow_id
 from chatport.settings import Settings
 from chatport.simulator.runner import simulator_in_thread
 from chatport.simulator.server import Faults, SimulatorConfig
 from chatport.simulator.world import World
+from chatport.store.jobs import import_jobs as jobs
 from chatport.store.tables import chats, import_job_chats, import_jobs, messages
 from tests.e2e.temporal_helpers import (
     chatport,
@@ -269,15 +272,33 @@ def test_a_wrong_api_key_fails_the_job_at_once_without_retries(
     temporal: str, sqlite_url: str
 ) -> None:
     # A retried activity would wait a minute before its second attempt: the run would time out.
+    # `import waha` refuses a wrong key before any job (its first contact); a stored job whose
+    # key went wrong meanwhile is resumed here.
     env = temporal_env(temporal, temporal_retry_initial_seconds=60)
     config = SimulatorConfig(WORLD, api_key="right")
     with simulator_in_thread(config) as url, worker(sqlite_url, env):
-        failed = run_import(url, sqlite_url, env, "--api-key", "wrong", timeout=40)
+        job_id = _stopped_job(sqlite_url, url, api_key="wrong")
+        failed = chatport(env, "import", "resume", job_id, "--db", sqlite_url, timeout=40)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     job, stored = _job(sqlite_url)
     assert job.status == "failed" and stored == 0
     assert job.error.startswith("WahaAuthError"), job.error
     assert _runs(temporal, job.id) == [WorkflowExecutionStatus.FAILED]
+
+
+def _stopped_job(database_url: str, url: str, api_key: str) -> str:
+    """A Temporal import job of WAHA at `url` with `api_key`, stopped before it ran."""
+    services = build(Settings(database_url=database_url))
+    try:
+        params = {"engine": "temporal"}
+        now = datetime.now(UTC)
+        job = create_waha_job(services, url, "default", api_key, "default", None, now, params)
+        with services.database.unit_of_work() as uow:
+            jobs.finish_job(uow.connection, job, "interrupted", None)
+            uow.commit()
+    finally:
+        services.close()
+    return str(job.id)
 
 
 def test_the_import_timeout_cancels_the_workflow_and_leaves_the_job_resumable(
@@ -296,7 +317,8 @@ def test_the_import_timeout_cancels_the_workflow_and_leaves_the_job_resumable(
 
 def test_no_temporal_server_is_a_clear_error_and_creates_no_job(sqlite_url: str) -> None:
     env = temporal_env("127.0.0.1:1")
-    refused = run_import("http://127.0.0.1:9", sqlite_url, env, timeout=60)
+    with simulator_in_thread(SimulatorConfig(WORLD)) as url:  # WAHA answers: Temporal does not
+        refused = run_import(url, sqlite_url, env, timeout=60)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "no Temporal server at 127.0.0.1:1" in refused.stderr
     assert "chatport temporal dev" in refused.stderr

@@ -90,7 +90,7 @@ def test_a_wrong_key_and_a_session_not_working_are_clear_errors(waha: str) -> No
 
     with pytest.raises(WahaAuthError, match="API key"):
         asyncio.run(check(api_key="wrong"))
-    with pytest.raises(WahaSessionNotReady, match="does not exist"):
+    with pytest.raises(WahaSessionNotReady, match="has no session 'other'"):
         asyncio.run(check(session="other"))
     with (
         simulator_in_thread(SimulatorConfig(WORLD, status="SCAN_QR_CODE")) as url,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,18 +12,18 @@ from chatport.cli.agent import agent_app
 from chatport.cli.channels import channels_app
 from chatport.cli.db import db_app
 from chatport.cli.demo import demo
+from chatport.cli.failures import DEBUG_HELP, ChatportGroup
 from chatport.cli.imports import import_app
 from chatport.cli.keys import keys_app
-from chatport.cli.options import print_error
 from chatport.cli.secret_keys import secrets_app
 from chatport.cli.serve import serve
 from chatport.cli.simulate import simulate_app
 from chatport.cli.temporal import temporal_app, worker
 from chatport.cli.tenants import tenants_app
-from chatport.errors import ChatportError
 
 app = typer.Typer(
     name="chatport",
+    cls=ChatportGroup,
     help="Bring WhatsApp conversations into a CRM database, and keep them there.",
     no_args_is_help=True,
     add_completion=False,
@@ -43,6 +43,16 @@ app.command()(serve)
 app.command()(worker)
 
 
+@app.callback()
+def options(
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="CHATPORT_DEBUG", help=DEBUG_HELP)
+    ] = False,
+) -> None:
+    """Bring WhatsApp conversations into a CRM database, and keep them there."""
+    # `debug` is read by ChatportGroup when a command fails
+
+
 @app.command()
 def version() -> None:
     """Print chatport's version."""
@@ -50,9 +60,6 @@ def version() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning chatport errors into clear messages."""
-    try:
-        app()
-    except ChatportError as error:
-        print_error(error)
-        sys.exit(2)
+    """Console-script entry point (the app's group reports expected errors in one line:
+    `cli/failures.py`)."""
+    app()

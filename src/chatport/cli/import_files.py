@@ -17,6 +17,21 @@ from chatport.ingest.baileys import import_file
 from chatport.ingest.export import import_export, local_zone
 from chatport.phones import phone_digits, region_code
 from chatport.runtime.heap import for_bulk_work
+from chatport.store.tenants import find_tenant
+from chatport.store.write_path.unit_of_work import UnitOfWork
+
+ChannelOption = Annotated[
+    str, typer.Option(help="chatport channel to import into (see --create-channel)")
+]
+TenantOption = Annotated[
+    str, typer.Option(help="Tenant of the channel (tenants: `chatport keys create --tenant`)")
+]
+CreateChannelOption = Annotated[
+    bool,
+    typer.Option(
+        "--create-channel", help="Create the channel when the tenant has none of that name"
+    ),
+]
 
 
 def chat_option(value: str) -> str:
@@ -44,7 +59,9 @@ def export_chat_option(value: str, region: str | None) -> str:
 
 def import_export_file(
     file: Annotated[Path, typer.Argument(help="The export: a .txt, or the .zip with media")],
-    channel: Annotated[str, typer.Option(help="chatport channel to import into")] = "default",
+    channel: ChannelOption = "default",
+    tenant: TenantOption = "default",
+    create_channel: CreateChannelOption = False,
     chat_name: Annotated[
         str | None, typer.Option(help="The chat's name [default: from the file name]")
     ] = None,
@@ -85,7 +102,7 @@ def import_export_file(
     services = build(settings)
     for_bulk_work()
     try:
-        target = channel_named(services, channel)
+        target = import_channel(services, channel, tenant, create=create_channel)
         report = import_export(
             services.database,
             target,
@@ -104,7 +121,9 @@ def import_export_file(
 
 def import_baileys_file(
     file: Annotated[Path, typer.Argument(help="A messaging-history.set payload, or JSON lines")],
-    channel: Annotated[str, typer.Option(help="chatport channel to import into")] = "default",
+    channel: ChannelOption = "default",
+    tenant: TenantOption = "default",
+    create_channel: CreateChannelOption = False,
     db: DbOption = None,
 ) -> None:
     """Import Baileys history sync payloads (`messaging-history.set`) from a file."""
@@ -113,18 +132,39 @@ def import_baileys_file(
     services = build(settings_with(db))
     for_bulk_work()
     try:
-        target = channel_named(services, channel)
+        target = import_channel(services, channel, tenant, create=create_channel)
         report = import_file(services.database, target, file)
     finally:
         services.close()
     baileys_summary(report)
 
 
-def channel_named(services: Services, name: str) -> Channel:
+def import_channel(services: Services, name: str, tenant: str, *, create: bool) -> Channel:
+    """The channel `name` of `tenant`, created when missing if `create` (else NotFoundError
+    suggesting --create-channel; an unknown tenant is never created here)."""
     with services.database.unit_of_work() as uow:
-        try:
-            target = uow.channel(name)
-        except NotFoundError:
-            target = uow.create_channel(name, waha_session=name)
+        found = existing_channel(uow, name, tenant, create=create)
+        if found is not None:
+            return found
+        target = uow.create_channel(name, tenant=tenant, waha_session=name)
         uow.commit()
     return target
+
+
+def existing_channel(uow: UnitOfWork, name: str, tenant: str, *, create: bool) -> Channel | None:
+    """The channel `name` of `tenant`, or None when it is missing and may be created
+    (`create`); NotFoundError for a missing one that may not, and for an unknown tenant."""
+    try:
+        return uow.channel(name, tenant)
+    except NotFoundError:
+        if find_tenant(uow.connection, tenant) is None:
+            raise NotFoundError(
+                f"no tenant {tenant!r}: check --tenant (`chatport keys create --tenant "
+                f"{tenant}` creates one)"
+            ) from None
+        if not create:
+            raise NotFoundError(
+                f"no channel {name!r} in tenant {tenant!r}: check --channel, or add "
+                "--create-channel to create it"
+            ) from None
+    return None

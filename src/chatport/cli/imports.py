@@ -13,7 +13,15 @@ import typer
 from chatport.bootstrap import Services, build
 from chatport.cli.catch_up import catch_up_here, catch_up_on_temporal, refuse_ranges
 from chatport.cli.import_cancel import cancel_import
-from chatport.cli.import_files import chat_option, import_baileys_file, import_export_file
+from chatport.cli.import_files import (
+    ChannelOption,
+    CreateChannelOption,
+    TenantOption,
+    chat_option,
+    existing_channel,
+    import_baileys_file,
+    import_export_file,
+)
 from chatport.cli.import_report import (
     console,
     jobs_table,
@@ -21,13 +29,14 @@ from chatport.cli.import_report import (
     summary,
 )
 from chatport.cli.options import DbOption, settings_with
-from chatport.cli.temporal import TemporalAddressOption, run_temporal
+from chatport.cli.temporal import TemporalAddressOption, _missing_temporal, run_temporal
 from chatport.domain.model import Channel, Engine
 from chatport.engines.inprocess.runner import run_job
 from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
+from chatport.ingest.waha.contact import first_contact, waha_settings
 from chatport.runtime.heap import for_bulk_work
-from chatport.sources.waha.client import WahaSettings
+from chatport.sources.waha.reach import checked_url
 from chatport.store import channels
 from chatport.store.jobs import import_jobs as jobs
 from chatport.store.write_path.lids import channel_lids
@@ -51,7 +60,9 @@ def import_waha(
     url: Annotated[str, typer.Option(help="WAHA base URL, e.g. http://localhost:3000")],
     session: Annotated[str, typer.Option(help="WAHA session name")] = "default",
     api_key: Annotated[str | None, typer.Option(envvar="WAHA_API_KEY", help="X-Api-Key")] = None,
-    channel: Annotated[str, typer.Option(help="chatport channel to import into")] = "default",
+    channel: ChannelOption = "default",
+    tenant: TenantOption = "default",
+    create_channel: CreateChannelOption = False,
     days: Annotated[int | None, typer.Option(min=1, help="Only the last N days")] = None,
     since: Annotated[str | None, typer.Option(help="From this ISO date (UTC)")] = None,
     until: Annotated[str | None, typer.Option(help="Up to this ISO date (default: now)")] = None,
@@ -88,13 +99,21 @@ def import_waha(
     db: DbOption = None,
 ) -> None:
     """Import a WAHA session's history (all chats, or one, or a time range) into a channel."""
+    url = checked_url(url)
     refuse_ranges(catch_up, days, since, until, chat)
     if days and since:
         raise typer.BadParameter("give --days or --since, not both")
     start = datetime.now(UTC) - timedelta(days=days) if days else (since and parse_moment(since))
     end = parse_moment(until) if until else datetime.now(UTC)
+    if engine is Engine.TEMPORAL:
+        _temporal_installed()  # before WAHA is asked
     services = build(settings_with(db))
+    where = {"tenant": tenant, "create": create_channel}
     try:
+        # a typo in --channel or --tenant, a WAHA session another channel takes: refused
+        # before WAHA is asked; then no job and no channel change unless WAHA answers
+        remember_channel_waha(services, url, session, api_key, channel, **where, dry_run=True)
+        first_contact(waha_settings(services.settings, url, session, api_key))
         params = {
             "concurrency": concurrency,
             "page_size": page_size,
@@ -103,10 +122,12 @@ def import_waha(
             "engine": engine.value,
         }
         if chat is not None:
-            params["chats"] = [_chat_in_waha(services, url, session, api_key, channel, chat)]
+            params["chats"] = [
+                _chat_in_waha(services, url, session, api_key, channel, tenant, chat)
+            ]
 
         if catch_up:
-            target = remember_channel_waha(services, url, session, api_key, channel)
+            target = remember_channel_waha(services, url, session, api_key, channel, **where)
             if engine is Engine.TEMPORAL:
                 catch_up_on_temporal(services, target.id, temporal_address)
             job = catch_up_here(services, target.id, params)
@@ -116,9 +137,10 @@ def import_waha(
 
         def create(owner: str | None = None) -> jobs.ImportJob:
             job = create_waha_job(
-                services, url, session, api_key, channel, start, end, params, owner
+                services, url, session, api_key, channel, start, end, params, owner, **where
             )
-            console.print(f"import job {job.id} into channel {channel!r}")
+            of_tenant = f" of tenant {tenant!r}" if tenant != "default" else ""
+            console.print(f"import job {job.id} into channel {channel!r}{of_tenant}")
             return job
 
         if engine is Engine.TEMPORAL:
@@ -129,14 +151,27 @@ def import_waha(
         services.close()
 
 
+def _temporal_installed() -> None:
+    try:
+        import chatport.engines.temporal.starter  # noqa: F401
+    except ModuleNotFoundError as error:
+        raise _missing_temporal(error) from None
+
+
 def _chat_in_waha(
-    services: Services, url: str, session: str, api_key: str | None, channel: str, chat: str
+    services: Services,
+    url: str,
+    session: str,
+    api_key: str | None,
+    channel: str,
+    tenant: str,
+    chat: str,
 ) -> str:
     """`--chat` as the id WAHA holds it under (a phone's `@lid` chat, a LID's phone chat)."""
     stored: dict[str, str] = {}
     with services.database.unit_of_work() as uow, contextlib.suppress(NotFoundError):
-        stored = channel_lids(uow.connection, uow.channel(channel).id)  # none: a new channel
-    waha = WahaSettings(url=url, session=session, api_key=api_key)
+        stored = channel_lids(uow.connection, uow.channel(channel, tenant).id)  # none: new
+    waha = waha_settings(services.settings, url, session, api_key)
     return asyncio.run(import_jobs.resolve_chat(waha, chat_option(chat), stored))
 
 
@@ -150,22 +185,36 @@ def create_waha_job(
     until: datetime,
     params: dict,
     owner: str | None = None,
+    *,
+    tenant: str = "default",
+    create: bool = True,
 ) -> jobs.ImportJob:
-    """A new WAHA import job for `channel` (created if new), WAHA's address remembered,
-    leased to `owner` (default: this process)."""
-    target = remember_channel_waha(services, url, session, api_key, channel)
+    """A new WAHA import job for `channel` of `tenant` (created if new and `create`), WAHA's
+    address remembered, leased to `owner` (default: this process)."""
+    target = remember_channel_waha(
+        services, url, session, api_key, channel, tenant=tenant, create=create
+    )
     return import_jobs.create_job(services.database, target, since, until, params, owner)
 
 
 def remember_channel_waha(
-    services: Services, url: str, session: str, api_key: str | None, channel: str
+    services: Services,
+    url: str,
+    session: str,
+    api_key: str | None,
+    channel: str,
+    *,
+    tenant: str = "default",
+    create: bool = True,
+    dry_run: bool = False,
 ) -> Channel:
-    """`channel` (created if new) with WAHA's address remembered (given by the operator)."""
+    """`channel` of `tenant` (created if new and `create`, else NotFoundError) with WAHA's
+    address remembered (given by the operator); ChannelConflict when another channel takes
+    that WAHA session. `dry_run`: only check that it could be done (nothing is kept)."""
     with services.database.unit_of_work() as uow:
-        try:
-            target = uow.channel(channel)
-        except NotFoundError:
-            target = uow.create_channel(channel, waha_session=session)
+        target = existing_channel(uow, channel, tenant, create=create)
+        if target is None:
+            target = uow.create_channel(channel, tenant=tenant, waha_session=session)
         channels.remember_waha(
             uow.connection,
             target,
@@ -175,7 +224,8 @@ def remember_channel_waha(
             trusted=True,
             secrets=services.database.secrets,
         )
-        uow.commit()
+        if not dry_run:
+            uow.commit()
     return target
 
 

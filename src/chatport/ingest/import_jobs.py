@@ -10,10 +10,10 @@ from typing import Any
 from chatport.domain.model import Channel, Engine
 from chatport.domain.progress import ImportProgress
 from chatport.errors import ConfigurationError, JobBusy, NotFoundError
+from chatport.ingest.waha.contact import waha_settings
 from chatport.ingest.waha.import_step import WahaImport
 from chatport.outbound import OPERATOR, tenant_trust
 from chatport.services import Services
-from chatport.sources.waha.circuit import CircuitSettings
 from chatport.sources.waha.client import WahaChat, WahaClient, WahaSettings
 from chatport.store import channels
 from chatport.store.database import Database
@@ -121,16 +121,12 @@ def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaS
     if not url:
         raise ConfigurationError("the job's channel has no WAHA URL; start a new import")
     settings = services.settings
-    waha = WahaSettings(
-        url=url,
-        session=session,
-        api_key=api_key,
+    waha = waha_settings(
+        settings,
+        url,
+        session,
+        api_key,
         page_size=int(job.params.get("page_size", 500)),
-        circuit=CircuitSettings(
-            threshold=settings.waha_circuit_threshold,
-            open_seconds=settings.waha_circuit_open_seconds,
-            give_up_seconds=settings.waha_give_up_minutes * 60,
-        ),
         trust=OPERATOR if trusted else tenant_trust(settings.allow_private_urls),
     )
     return channel, waha

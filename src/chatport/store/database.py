@@ -10,9 +10,11 @@ from datetime import timedelta
 from typing import Unpack
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import DEFAULT_SESSION_TIMEOUT, BatchResult, Channel, IncomingMessage
+from chatport.errors import DatabaseUnavailable
 from chatport.store.backends.bulk import BulkOps
 from chatport.store.backends.engine import backend_of, create_store_engine
 from chatport.store.secret_box import SecretBox
@@ -81,6 +83,19 @@ class Database:
                 result = uow.write_batch(channel, batch, **options)
                 uow.commit()
         return result
+
+    def reach(self) -> None:
+        """Open one connection, so that a database that cannot be opened is named in one line
+        (DatabaseUnavailable) before any work: a PostgreSQL server that does not answer or
+        refuses (host, port, password, database name), a SQLite file that is not a database."""
+        try:
+            with self.engine.connect():
+                pass
+        except DBAPIError as error:
+            url = self.engine.url
+            where = url.set(drivername=url.get_backend_name()).render_as_string()  # no password
+            reason = " ".join(str(error.orig).split()) or type(error.orig).__name__
+            raise DatabaseUnavailable(f"cannot open the database {where}: {reason}") from None
 
     def dispose(self) -> None:
         """Close pooled connections."""

@@ -40,6 +40,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def find_tenant(connection: Connection, name: str) -> Tenant | None:
+    """The tenant `name`, or None."""
+    found = connection.execute(select(tenants.c.id).where(tenants.c.name == name)).scalar()
+    return None if found is None else Tenant(found, name)
+
+
 def ensure_tenant(connection: Connection, name: str) -> tuple[Tenant, bool]:
     """The tenant `name`, created when missing (and whether it was)."""
     row = connection.execute(select(tenants.c.id).where(tenants.c.name == name)).first()

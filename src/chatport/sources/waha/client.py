@@ -4,10 +4,11 @@ aiohttp for HTTP and msgspec for JSON: measured here, aiohttp + msgspec decode a
 messages/s against about 150k/s for httpx on the same pages, and the import is bound by that.
 Each message keeps its raw JSON bytes (no re-encoding on the way to `messages.raw`).
 Transient failures (5xx, timeouts, connection errors, malformed pages) are retried with
-exponential backoff and jitter (tenacity); 401 and 422 are not. Every request goes through the
-server's circuit breaker (`sources/circuit.py`). A WAHA whose URL a tenant gave is reached as
-`outbound.py` says (`WahaSettings.trust`): public addresses only unless the operator allows
-private networks, and its answers' bodies kept out of errors (logged instead).
+exponential backoff and jitter (tenacity); 401, 403 and 422 are not. Every request goes through
+the server's circuit breaker (`sources/circuit.py`) but the session check, a run's first
+contact, which fails at once when WAHA gives no answer (`reach.py`). A WAHA whose URL a tenant
+gave is reached as `outbound.py` says (`WahaSettings.trust`): public addresses only unless the
+operator allows private networks, and its answers' bodies kept out of errors (logged instead).
 """
 
 from __future__ import annotations
@@ -28,11 +29,22 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from chatport.errors import WahaAuthError, WahaSessionNotReady, WahaUnavailable
+from chatport.errors import (
+    WahaAuthError,
+    WahaSessionNotReady,
+    WahaUnavailable,
+    WahaUnreachable,
+)
 from chatport.outbound import OPERATOR, Trust, answer_detail, client_session
 from chatport.sources.waha.chat_list import WahaChat, activity_of, chat_of
 from chatport.sources.waha.circuit import CircuitSettings, ServerDown, through_circuit
 from chatport.sources.waha.messages import UnreadableMessage, WahaPayload, decode_message
+from chatport.sources.waha.reach import (
+    says_session_missing,
+    session_missing,
+    timeouts,
+    unreachable,
+)
 
 _decode_page = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode = msgspec.json.Decoder().decode
@@ -61,8 +73,11 @@ class WahaSettings:
     page_size: int = 500
     chats_page_size: int = 100
     timeout_seconds: float = 120.0
+    """How long one request may take (CHATPORT_WAHA_TIMEOUT_SECONDS)."""
     attempts: int = 5
+    """Attempts of a request that fails transiently (CHATPORT_WAHA_RETRY_ATTEMPTS)."""
     max_backoff_seconds: float = 30.0
+    """The longest wait between two attempts (CHATPORT_WAHA_RETRY_MAX_SECONDS)."""
     circuit: CircuitSettings = CircuitSettings()
     trust: Trust = OPERATOR
     """Who gave the URL (`outbound.py`): a tenant's WAHA is reached at public addresses only
@@ -90,6 +105,8 @@ class WahaClient:
         # a session shared with other WAHAs (`http`) carries no API key: each request does
         key = settings.api_key
         self._headers = {"X-Api-Key": key} if key and http is not None else None
+        self._timeout = timeouts(settings.timeout_seconds)
+        self._first_timeout = timeouts(settings.timeout_seconds, first_contact=True)
 
     async def __aenter__(self) -> WahaClient:
         if self._http is None:
@@ -98,7 +115,7 @@ class WahaClient:
                 self.settings.trust,
                 limit=64,
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),
+                timeout=self._timeout,
             )
         return self
 
@@ -113,8 +130,17 @@ class WahaClient:
             self._http = None
 
     async def check_session(self) -> dict[str, Any]:
-        """The session's info; raises WahaAuthError / WahaSessionNotReady with WAHA's reason."""
-        info = await self._get(_decode, f"/api/sessions/{quote(self.settings.session)}")
+        """The session's info: a run's first contact, not through the circuit (a WAHA never
+        reached gets no patience). Raises WahaUnreachable (no answer: DNS, refused, TLS,
+        timeout; not retried), WahaAuthError (401, 403), WahaSessionNotReady (no such
+        session, or not WORKING), WahaUnavailable (5xx through the retries)."""
+        session = self.settings.session
+        try:
+            info = await self._get(
+                _decode, f"/api/sessions/{quote(session)}", missing_ok=True, first_contact=True
+            )
+        except _NotFound:
+            raise session_missing(self._base, session, 404) from None
         status = info.get("status")
         if status != "WORKING":  # a status word, not whatever the server put there
             shown = f"{status}, " if isinstance(status, str) and _STATUS.fullmatch(status) else ""
@@ -257,21 +283,32 @@ class WahaClient:
     def _detail(self, what: str, body: bytes, limit: int = 300) -> str:
         return answer_detail(self.settings.trust, what, body, limit)
 
+    @property
+    def _base(self) -> str:
+        return self.settings.url.rstrip("/")
+
     def _path(self, rest: str) -> str:
         return f"/api/{quote(self.settings.session)}/{rest}"
 
     async def _get(
-        self, decode: Callable[[bytes], Any], path: str, *, missing_ok: bool = False, **params: Any
+        self,
+        decode: Callable[[bytes], Any],
+        path: str,
+        *,
+        missing_ok: bool = False,
+        first_contact: bool = False,
+        **params: Any,
     ) -> Any:
         """GET with retries; returns the body decoded by `decode` (a malformed body is retried).
         A 404 raises _NotFound when `missing_ok` (the caller has a fallback), else
-        WahaUnavailable."""
+        WahaUnavailable. A `first_contact` is not sent through the circuit, and no answer at
+        all raises WahaUnreachable at once."""
 
         def once() -> Awaitable[Any]:
+            if first_contact:
+                return self._get_once(decode, path, params, first_contact=True)
             return through_circuit(
-                self.settings.url.rstrip("/"),
-                self.settings.circuit,
-                lambda: self._get_once(decode, path, params),
+                self._base, self.settings.circuit, lambda: self._get_once(decode, path, params)
             )
 
         try:
@@ -304,19 +341,34 @@ class WahaClient:
         raise AssertionError("unreachable")
 
     async def _get_once(
-        self, decode: Callable[[bytes], Any], path: str, params: dict[str, Any]
+        self,
+        decode: Callable[[bytes], Any],
+        path: str,
+        params: dict[str, Any],
+        *,
+        first_contact: bool = False,
     ) -> Any:
         assert self._http is not None, "use the client in `async with`"
-        url = self.settings.url.rstrip("/") + path
+        url = self._base + path
+        limit = self._first_timeout if first_contact else self._timeout
         try:
-            async with self._http.get(url, params=params, headers=self._headers) as response:
+            async with self._http.get(
+                url, params=params, headers=self._headers, timeout=limit
+            ) as response:
                 body = await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as error:
+            if first_contact:
+                raise WahaUnreachable(unreachable(self._base, error, limit.total or 0)) from None
             raise _ServerDown(f"{type(error).__name__}: {error}") from error
-        if status == 401:
-            raise WahaAuthError("WAHA refused the API key (401): check --api-key")
+        if status in (401, 403):
+            given = "refused the API key" if self.settings.api_key else "wants an API key"
+            raise WahaAuthError(
+                f"WAHA at {self._base} {given} (HTTP {status}): check --api-key or WAHA_API_KEY"
+            )
         if status == 422:
+            if first_contact and says_session_missing(body):
+                raise session_missing(self._base, self.settings.session, 422)
             reason = self._detail(f"GET {path}: HTTP 422", body)
             raise WahaSessionNotReady(f"WAHA session not ready (422){reason}")
         if status == 404:

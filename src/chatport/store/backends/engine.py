@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from chatport.errors import ConfigurationError, MissingExtra
+from chatport.errors import ConfigurationError, DatabaseUnavailable, MissingExtra
 from chatport.store.jsoncodec import dumps
 
 SQLITE_PRAGMAS = (
@@ -19,6 +20,10 @@ SQLITE_PRAGMAS = (
     "PRAGMA cache_size=-16384",
     "PRAGMA temp_store=MEMORY",
 )
+
+
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long a connection to PostgreSQL may take, unless the URL sets `connect_timeout`."""
 
 
 def normalise_database_url(url: str) -> str:
@@ -32,10 +37,15 @@ def normalise_database_url(url: str) -> str:
 
 def backend_of(url: str) -> str:
     """`sqlite` or `postgresql`, or raise ConfigurationError for anything else."""
-    name = make_url(normalise_database_url(url)).get_backend_name()
+    try:
+        name = make_url(normalise_database_url(url)).get_backend_name()
+    except ArgumentError:
+        name = None
     if name not in ("sqlite", "postgresql"):
+        shown = make_url(url).render_as_string() if name else repr(url)  # no password shown
         raise ConfigurationError(
-            f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://…"
+            f"unsupported database URL {shown} (--db or CHATPORT_DATABASE_URL): use "
+            "sqlite:///FILE or postgresql://USER@HOST/DB"
         )
     return name
 
@@ -53,10 +63,17 @@ def create_store_engine(url: str, *, sqlite_checkpoint_pages: int = 1000, **kwar
         except ImportError:
             raise MissingExtra("PostgreSQL support", "postgres") from None
         kwargs.setdefault("pool_pre_ping", True)
+        if "connect_timeout" not in make_url(url).query:  # an unreachable host: not minutes
+            kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
         return create_engine(url, **kwargs)
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            reason = error.strerror or error
+            raise DatabaseUnavailable(f"cannot create the folder of {database}: {reason}") from None
     engine = create_engine(url, **kwargs)
     _configure_sqlite(
         engine, (*SQLITE_PRAGMAS, f"PRAGMA wal_autocheckpoint={sqlite_checkpoint_pages:d}")
