@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from chatport.domain.progress import ImportProgress, rates
 from chatport.ingest.export import ExportReport
 from chatport.ingest.history import HistoryReport
 from chatport.store.jobs import import_jobs as jobs
@@ -19,35 +19,42 @@ console = Console()
 
 
 @contextmanager
-def progress_bar() -> Iterator[tuple[Callable[[Any], None], float]]:
+def progress_bar() -> Iterator[tuple[Callable[[ImportProgress], None], float]]:
     """A progress bar for the block: yields a function that draws an import's progress
-    (anything with chats_seen, chats_listed, chats_done, chats_failed and messages) and the
-    start time (`time.perf_counter()`)."""
+    (chats done of planned, `~` while the plan is an estimate; messages, msg/s, time left)
+    and the start time (`time.perf_counter()`)."""
     started = time.perf_counter()
     with Progress(
         TextColumn("chats {task.fields[chats]}"),
         BarColumn(),
         TextColumn("{task.fields[messages]:>10,} msgs  {task.fields[rate]:>8} msg/s"),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        TextColumn("{task.fields[eta]}"),
         console=console,
     ) as bar:
-        task = bar.add_task("import", total=None, chats="-", messages=0, rate="-")
+        task = bar.add_task("import", total=None, chats="-", messages=0, rate="-", eta="")
 
-        def show(progress: Any) -> None:
-            total = progress.chats_seen if progress.chats_listed else None
+        def show(progress: ImportProgress) -> None:
+            pace = rates(progress, time.perf_counter() - started)
             done = progress.chats_done + progress.chats_failed
-            rate = progress.messages / max(time.perf_counter() - started, 1e-9)
+            total = pace.chats_planned
+            about = "~" if pace.chats_planned_estimated else ""
             bar.update(
                 task,
-                total=total,
+                total=total or None,
                 completed=done,
                 messages=progress.messages,
-                rate=f"{rate:,.0f}",
-                chats=f"{done}/{total if total is not None else '?'}",
+                rate=f"{pace.messages_per_second:,.0f}",
+                chats=f"{done}/{about}{total}" if total else f"{done}/?",
+                eta=f"{about}{_duration(pace.eta_seconds)} left" if pace.eta_seconds else "",
             )
 
         yield show, started
+
+
+def _duration(seconds: float | None) -> str:
+    whole = int(seconds or 0)
+    return f"{whole // 3600}:{whole // 60 % 60:02}:{whole % 60:02}"
 
 
 _FAILED_SHOWN = 20

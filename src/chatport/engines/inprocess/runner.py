@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from chatport.domain.progress import ImportProgress, rates
+from chatport.domain.progress import ImportProgress, at_start, rates
 from chatport.errors import ChatportError, JobBusy, JobTakenOver, UrlRefused, WahaDown, WahaError
 from chatport.ingest import import_jobs
 from chatport.ingest.lease_keeper import lease_kept
@@ -27,7 +27,7 @@ class ImportRunner:
         self._on_created = on_created or (lambda created: None)
         self._lock = threading.Lock()
         self._progress: dict[UUID, ImportProgress] = {}
-        self._started: dict[UUID, tuple[float, int]] = {}
+        self._started: dict[UUID, float] = {}
 
     def count(self) -> int:
         """How many jobs run here now."""
@@ -50,9 +50,9 @@ class ImportRunner:
             progress = self._progress.get(job_id)
             if progress is None:
                 return None
-            started, done_at_start = self._started[job_id]
+            started = self._started[job_id]
         elapsed = time.monotonic() - started
-        pace = rates(progress, elapsed, done_at_start)
+        pace = rates(progress, elapsed)
         return {**vars(progress), "elapsed_seconds": round(elapsed, 3), **vars(pace)}
 
     def start(
@@ -66,8 +66,8 @@ class ImportRunner:
         with self._lock:
             if job.id in self._progress:
                 raise JobBusy(f"import job {job.id} is running in this process")
-            self._progress[job.id] = ImportProgress(chats_done=len(job.chats_done))
-            self._started[job.id] = (time.monotonic(), len(job.chats_done))
+            self._progress[job.id] = at_start(job.chats_done, only_chats)
+            self._started[job.id] = time.monotonic()
 
         def record(progress: ImportProgress) -> None:
             with self._lock:

@@ -189,7 +189,9 @@ class _Fetcher:
     async def _run(self) -> None:
         plan = self.plan
         async with WahaClient(plan.waha) as client:
-            chats: asyncio.Queue[WahaChat | None] = asyncio.Queue(plan.concurrency * 4)
+            # Unbounded: the listing runs ahead of the fetching, so the plan (and the ETA)
+            # is known within the first pages, not when the last chats are reached.
+            chats: asyncio.Queue[WahaChat | None] = asyncio.Queue()
             parts: asyncio.Queue[_Part | None] = asyncio.Queue(_PAGES_AHEAD)
             workers = [
                 asyncio.create_task(self._fetch(client, chats, parts))

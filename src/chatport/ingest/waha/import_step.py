@@ -23,7 +23,7 @@ from functools import partial
 
 from chatport.domain.model import Channel
 from chatport.domain.normalise import own_number
-from chatport.domain.progress import ImportProgress
+from chatport.domain.progress import ImportProgress, at_start
 from chatport.errors import ImportStopped
 from chatport.ingest.waha.chunk_step import ChunkTarget, Written, write_chunk
 from chatport.ingest.waha.chunks import Chunk, PackedChunk
@@ -67,7 +67,7 @@ class WahaImport:
         self.database = database
         self.channel = channel
         self.job = job
-        self.progress = ImportProgress(chats_done=len(job.chats_done))
+        self.progress = at_start(job.chats_done, only_chats)
         self._on_progress = on_progress or (lambda progress: None)
         self._on_fetched = on_fetched or (lambda progress: None)
         catch_up = job.kind == jobs.CATCH_UP
