@@ -5,17 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from chatport.cli.output import console, emit, json_wanted
 from chatport.domain.progress import ImportProgress, rates
 from chatport.ingest.export import ExportReport
 from chatport.ingest.history import HistoryReport
 from chatport.store.jobs import import_jobs as jobs
-
-console = Console()
 
 
 @contextmanager
@@ -31,6 +30,7 @@ def progress_bar() -> Iterator[tuple[Callable[[ImportProgress], None], float]]:
         TimeElapsedColumn(),
         TextColumn("{task.fields[eta]}"),
         console=console,
+        disable=json_wanted(),
     ) as bar:
         task = bar.add_task("import", total=None, chats="-", messages=0, rate="-", eta="")
 
@@ -60,7 +60,36 @@ def _duration(seconds: float | None) -> str:
 _FAILED_SHOWN = 20
 
 
+def job_document(job: jobs.ImportJob, elapsed: float | None = None) -> dict[str, Any]:
+    """An import job as `--json` prints it."""
+    counters = job.counters
+    document: dict[str, Any] = {
+        "id": str(job.id),
+        "kind": job.kind,
+        "status": job.status,
+        "channel_id": job.channel_id,
+        "tenant_id": job.tenant_id,
+        "source": job.source,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "error": job.error,
+        "chats_done": max(len(job.chats_done), counters.get("chats_done", 0)),
+        "chats_failed": max(len(job.failed_chats), counters.get("chats_failed", 0)),
+        "counters": counters,
+        "failed_chats": job.failed_chats,
+    }
+    if elapsed is not None:
+        handled = counters.get("created", 0) + counters.get("duplicates", 0)
+        document["elapsed_seconds"] = round(elapsed, 3)
+        document["messages_per_second"] = round(handled / max(elapsed, 1e-9), 1)
+    return document
+
+
 def summary(job: jobs.ImportJob, elapsed: float | None) -> None:
+    """The job's summary: a table and its failed chats, or `job_document` under `--json`."""
+    if json_wanted():
+        emit(job_document(job, elapsed))
+        return
     table = Table(title=f"{job.kind} {str(job.id)[:8]} — {job.status}")
     table.add_column("")
     table.add_column("", justify="right")
@@ -94,6 +123,9 @@ def summary(job: jobs.ImportJob, elapsed: float | None) -> None:
 
 
 def jobs_table(rows: list[jobs.ImportJob]) -> None:
+    if json_wanted():
+        emit([job_document(job) for job in rows])
+        return
     table = Table(title="import jobs")
     for column in ("job", "kind", "status", "created", "chats done", "failed", "messages"):
         table.add_column(column)
@@ -113,6 +145,21 @@ def jobs_table(rows: list[jobs.ImportJob]) -> None:
 def export_summary(report: ExportReport, *, machine_zone: bool = False) -> None:
     """The summary of an export file's import (`machine_zone`: its times were read in this
     machine's zone, no `--tz` given)."""
+    if json_wanted():
+        emit(
+            {
+                "chat": report.chat_id,
+                "chat_name": report.chat_name,
+                "time_zone": report.zone,
+                "zone_guessed": machine_zone,
+                "messages_in_file": report.messages,
+                **report.result.as_dict(),
+                "attachments_found": report.attachments_found,
+                "attachments_missing": list(report.attachments_missing),
+                "kept_as_text": report.kept_as_text,
+            }
+        )
+        return
     table = Table(title=f"export of {report.chat_name!r}")
     table.add_column("")
     table.add_column("", justify="right")
@@ -141,6 +188,17 @@ def export_summary(report: ExportReport, *, machine_zone: bool = False) -> None:
 
 def baileys_summary(report: HistoryReport) -> None:
     """The summary of an import of Baileys history sync payloads."""
+    if json_wanted():
+        emit(
+            {
+                "payloads": report.parts,
+                "messages": report.messages,
+                **report.result.as_dict(),
+                "skipped": report.skipped,
+                "lid_pairs": report.lid_pairs,
+            }
+        )
+        return
     table = Table(title="Baileys history sync")
     table.add_column("")
     table.add_column("", justify="right")

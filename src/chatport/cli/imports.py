@@ -19,6 +19,7 @@ from chatport.cli.import_report import (
     progress_bar,
     summary,
 )
+from chatport.cli.observe import observed, observing
 from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, run_temporal
 from chatport.domain.model import Channel, Engine
@@ -46,6 +47,7 @@ def parse_moment(text: str) -> datetime:
 
 
 @import_app.command("waha")
+@observed(json=True, metrics=True)
 def import_waha(
     url: Annotated[str, typer.Option(help="WAHA base URL, e.g. http://localhost:3000")],
     session: Annotated[str, typer.Option(help="WAHA session name")] = "default",
@@ -92,7 +94,7 @@ def import_waha(
         raise typer.BadParameter("give --days or --since, not both")
     start = datetime.now(UTC) - timedelta(days=days) if days else (since and parse_moment(since))
     end = parse_moment(until) if until else datetime.now(UTC)
-    services = build(settings_with(db))
+    services = observing(build(settings_with(db)))
     try:
         params = {
             "concurrency": concurrency,
@@ -184,6 +186,7 @@ def _exit_unless_completed(outcome: str) -> None:
 
 
 @import_app.command("resume")
+@observed(json=True, metrics=True)
 def resume(
     job_id: str,
     db: DbOption = None,
@@ -195,6 +198,7 @@ def resume(
 
 
 @import_app.command("retry")
+@observed(json=True, metrics=True)
 def retry(
     job_id: str,
     db: DbOption = None,
@@ -208,7 +212,7 @@ def retry(
 def _restart(
     job_id: str, db: str | None, timeout: float | None, address: str | None, *, retry: bool
 ) -> None:
-    services = build(settings_with(db))
+    services = observing(build(settings_with(db)))
     try:
         with services.database.engine.connect() as connection:
             stored = jobs.load_job(connection, job_id)
@@ -229,11 +233,12 @@ def _restart(
         services.close()
 
 
-import_app.command("export")(import_export_file)
-import_app.command("baileys")(import_baileys_file)
+import_app.command("export")(observed(json=True)(import_export_file))
+import_app.command("baileys")(observed(json=True)(import_baileys_file))
 
 
 @import_app.command("status")
+@observed(logs=False, json=True)
 def status(job_id: Annotated[str | None, typer.Argument()] = None, db: DbOption = None) -> None:
     """Show the newest import jobs, or one job in detail."""
     services = build(settings_with(db))

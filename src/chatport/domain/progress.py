@@ -8,7 +8,7 @@ or on Temporal alike.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 
@@ -94,3 +94,25 @@ def rates(progress: ImportProgress, elapsed_seconds: float) -> ProgressRates:
         messages_per_second=speed,
         eta_seconds=eta,
     )
+
+
+RequestSeen = tuple[str, str, float]
+"""A WAHA request as the metrics see it: (endpoint, outcome, seconds); outcome is `ok`, an
+HTTP status (`401`, `503`…) or an exception's name (`ClientConnectorError`, `TimeoutError`)."""
+
+
+def _ignore(*args: object) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ImportObserver:
+    """What an import tells the process's metrics (`api/metrics.py`); every hook is a no-op
+    unless metrics are served. Called from any thread."""
+
+    requests: Callable[[Sequence[RequestSeen]], None] = _ignore
+    """WAHA requests made (by the fetch processes or this one)."""
+    chunk: Callable[[int, float], None] = _ignore
+    """A chunk committed: its messages and the seconds its transaction took."""
+    progress: Callable[[str, ImportProgress | None], None] = _ignore
+    """A job's progress (by job id) as it changes; None once its run here ended."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from chatport import logs
 from chatport.domain.progress import ImportProgress, at_start, rates
 from chatport.errors import ChatportError, JobBusy, JobTakenOver, UrlRefused, WahaDown, WahaError
 from chatport.ingest import import_jobs
@@ -86,6 +87,7 @@ class ImportRunner:
                     with database.unit_of_work() as uow:  # not left `running` with nobody on it
                         jobs.finish_job(uow.connection, job, "failed", str(error))
                         uow.commit()
+                    logs.job_finished(job)
                     return
                 run_job(importer)
             except Exception:  # noqa: BLE001 - run_job stored the failure on the job
@@ -107,6 +109,7 @@ def run_job(importer: WahaImport, timeout_minutes: float | None = None) -> str:
     a tenant's WAHA URL refused, or another stop; the error is kept)."""
     deadline = time.monotonic() + timeout_minutes * 60 if timeout_minutes else None
     job = importer.job
+    logs.job_started(job, "catch-up" if job.kind == jobs.CATCH_UP else "in-process")
     error = None
     try:
         with lease_kept(importer.database, job):
@@ -131,3 +134,4 @@ def _finish(importer: WahaImport, status: str, error: str | None) -> None:
     with importer.database.unit_of_work() as uow:
         jobs.finish_job(uow.connection, importer.job, status, error)
         uow.commit()
+    logs.job_finished(importer.job)

@@ -82,9 +82,16 @@ class WahaClient:
     """`async with WahaClient(settings) as waha: ...`"""
 
     def __init__(
-        self, settings: WahaSettings, *, http: aiohttp.ClientSession | None = None
+        self,
+        settings: WahaSettings,
+        *,
+        http: aiohttp.ClientSession | None = None,
+        trace: aiohttp.TraceConfig | None = None,
     ) -> None:
+        """`trace`: an aiohttp trace config for the requests (metrics: `request_trace.py`),
+        when the client makes its own session."""
         self.settings = settings
+        self._trace = trace
         self._http = http
         self._owns_http = http is None
         # a session shared with other WAHAs (`http`) carries no API key: each request does
@@ -99,6 +106,7 @@ class WahaClient:
                 limit=64,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),
+                trace_configs=[self._trace] if self._trace else None,
             )
         return self
 
