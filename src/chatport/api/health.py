@@ -19,14 +19,15 @@ from starlette.concurrency import run_in_threadpool
 
 from chatport.api.deps import DatabaseDep
 from chatport.api.responses import ERRORS
+from chatport.errors import DatabaseUnavailable
 from chatport.store.database import Database
 from chatport.store.migrate import HEAD_REVISION, current_revision
 from chatport.store.reads import api as reads
 
 RETRY_AFTER_SECONDS = 5
-UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, DatabaseUnavailable)
 """What SQLAlchemy raises when the database cannot be reached or used (refused, gone,
-dropped, a file unreadable, the pool exhausted)."""
+dropped, a file unreadable, the pool exhausted), and what the live writer says then."""
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
