@@ -36,6 +36,7 @@ _TEXT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
 
+_CHATTY = ("alembic",)
 jobs_log = logging.getLogger("chatport.jobs")
 
 
@@ -57,6 +58,9 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in _CHATTY:  # their INFO lines say nothing an operator needs
+        logging.getLogger(name).setLevel(quiet)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # through the root's handler
         uvicorn = logging.getLogger(name)
         uvicorn.handlers.clear()

@@ -106,8 +106,8 @@ def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: st
     job_id = first.stdout.split()[2]
     with simulator(port):
         resumed = run(
-            "import", "resume", job_id, "--db", database_url, "--json", "--log-format", "json",
-            env=patience,
+            "import", "resume", job_id, "--db", database_url, "--json",
+            "--log-format", "json", "--log-level", "info", env=patience,
         )  # fmt: skip
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert stored(database_url) == (STAMPS, "completed")

@@ -47,7 +47,7 @@ def parse_moment(text: str) -> datetime:
 
 
 @import_app.command("waha")
-@observed(json=True, metrics=True)
+@observed(json=True, metrics=True, level="warning")
 def import_waha(
     url: Annotated[str, typer.Option(help="WAHA base URL, e.g. http://localhost:3000")],
     session: Annotated[str, typer.Option(help="WAHA session name")] = "default",
@@ -186,7 +186,7 @@ def _exit_unless_completed(outcome: str) -> None:
 
 
 @import_app.command("resume")
-@observed(json=True, metrics=True)
+@observed(json=True, metrics=True, level="warning")
 def resume(
     job_id: str,
     db: DbOption = None,
@@ -198,7 +198,7 @@ def resume(
 
 
 @import_app.command("retry")
-@observed(json=True, metrics=True)
+@observed(json=True, metrics=True, level="warning")
 def retry(
     job_id: str,
     db: DbOption = None,
@@ -233,8 +233,8 @@ def _restart(
         services.close()
 
 
-import_app.command("export")(observed(json=True)(import_export_file))
-import_app.command("baileys")(observed(json=True)(import_baileys_file))
+import_app.command("export")(observed(json=True, level="warning")(import_export_file))
+import_app.command("baileys")(observed(json=True, level="warning")(import_baileys_file))
 
 
 @import_app.command("status")

@@ -65,9 +65,12 @@ _OPTIONS = {
 _served: Any = None  # the Metrics this process serves (`--metrics-port`), once started
 
 
-def observed(*, logs: bool = True, json: bool = False, metrics: bool = False) -> Callable:
+def observed(
+    *, logs: bool = True, json: bool = False, metrics: bool = False, level: str = "info"
+) -> Callable:
     """A decorator that gives a command `--log-level` and `--log-format` (`logs`), `--json`
-    (`json`) and `--metrics-port` (`metrics`), and applies them before it runs."""
+    (`json`) and `--metrics-port` (`metrics`), and applies them before it runs; `level` is
+    the log level when neither `--log-level` nor CHATPORT_LOG_LEVEL says one."""
     wanted = [
         *(["log_level", "log_format"] if logs else []),
         *(["metrics_port"] if metrics else []),
@@ -90,7 +93,7 @@ def observed(*, logs: bool = True, json: bool = False, metrics: bool = False) ->
         def run(*args: Any, **kwargs: Any) -> Any:
             chosen = {name: kwargs.pop(name, None) for name in wanted}
             if logs:
-                start_logging(chosen["log_level"], chosen["log_format"])
+                start_logging(chosen["log_level"], chosen["log_format"], level)
             if chosen.get("metrics_port"):
                 serve_metrics(chosen["metrics_port"])
             if chosen.get("json_output"):
@@ -104,13 +107,19 @@ def observed(*, logs: bool = True, json: bool = False, metrics: bool = False) ->
     return decorate
 
 
-def start_logging(level: str | None = None, format: str | None = None) -> None:
-    """Configure logging with these, or else with CHATPORT_LOG_LEVEL / CHATPORT_LOG_FORMAT."""
+def start_logging(
+    level: str | None = None, format: str | None = None, default_level: str = "info"
+) -> None:
+    """Configure logging with these, or else with CHATPORT_LOG_LEVEL (else `default_level`)
+    and CHATPORT_LOG_FORMAT."""
     if level is None or format is None:
         from chatport.settings import Settings
 
         settings = Settings()
-        level, format = level or settings.log_level, format or settings.log_format
+        if level is None:
+            chosen = "log_level" in settings.model_fields_set
+            level = settings.log_level if chosen else default_level
+        format = format or settings.log_format
     logs.configure(level, format)
 
 
