@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from chatport.services import Services
@@ -140,6 +140,7 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
         if close_services:
             stack.callback(services.close)
         metrics = Metrics()
+        services = replace(services, observer=metrics.import_observer())
         imports = ImportRunner(services, on_created=metrics.messages_written.labels("import").inc)
         metrics.watch_imports(imports)
         metrics.watch_agent(database)

@@ -133,3 +133,10 @@ class ExportFormatError(ChatportError):
 
 class BaileysFormatError(ChatportError):
     """Not Baileys history sync payloads (the message names the line)."""
+
+
+class DatabaseUnavailable(ChatportError):
+    """The database could not be reached or used (the server answers 503: try again)."""
+
+    PREFIX = "database unavailable: "
+    """How the live writer's outcome text says it (it crosses a pipe as text)."""

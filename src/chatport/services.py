@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chatport.domain.progress import ImportObserver
 from chatport.store.database import Database
 
 if TYPE_CHECKING:
@@ -17,6 +18,8 @@ class Services:
 
     settings: Settings
     database: Database
+    observer: ImportObserver = field(default_factory=ImportObserver)
+    """What the imports run by this process tell its metrics (none unless served)."""
 
     def close(self) -> None:
         """Release connections."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -289,6 +290,16 @@ class Settings(BaseSettings):
     )
     temporal_retry_maximum_seconds: float = Field(
         default=60, gt=0, description="Longest retry delay of an activity"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info",
+        description="Log records shown on stderr by `chatport serve`, `chatport worker` and "
+        "the import commands (`--log-level` overrides it)",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="How log records are written: text lines, or one JSON object a line "
+        "(`time`, `level`, `logger`, `message` and the record's fields; `--log-format`)",
     )
 
     @field_validator("default_region")

@@ -105,9 +105,22 @@ def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: st
     assert status == "interrupted" and len(partial) < len(STAMPS)
     job_id = first.stdout.split()[2]
     with simulator(port):
-        resumed = run("import", "resume", job_id, "--db", database_url, env=patience)
+        resumed = run(
+            "import", "resume", job_id, "--db", database_url, "--json",
+            "--log-format", "json", "--log-level", "info", env=patience,
+        )  # fmt: skip
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert stored(database_url) == (STAMPS, "completed")
+    summary = orjson.loads(resumed.stdout)  # --json: the summary alone on stdout
+    assert (summary["id"], summary["status"]) == (job_id, "completed")
+    assert summary["chats_done"] == len(WORLD.chats) and summary["elapsed_seconds"] > 0
+    logged = [orjson.loads(line) for line in resumed.stderr.splitlines() if line.startswith("{")]
+    ended = [line for line in logged if line.get("event") == "job_finished"]
+    assert [(line["job_id"], line["status"], line["level"]) for line in ended] == [
+        (job_id, "completed", "INFO")
+    ]
+    listed = run("import", "status", "--db", database_url, "--json")
+    assert [job["status"] for job in orjson.loads(listed.stdout)] == ["completed"]
 
 
 def test_a_waha_never_reached_is_one_line_and_exit_2_without_a_job(sqlite_url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import create_engine, select
 
 from chatport.store import tenants
@@ -21,6 +22,11 @@ def test_create_list_and_revoke_a_key(database_url: str) -> None:
         assert key not in stored and stored.key_hash == tenants.hash_key(key)
     listed = run("keys", "list", "--db", database_url)
     assert key[:10] in listed.stdout and "acme" in listed.stdout and key not in listed.stdout
+    listed = run("keys", "list", "--db", database_url, "--json")
+    [row] = orjson.loads(listed.stdout)
+    assert (row["prefix"], row["tenant"], row["name"], row["revoked_at"]) == (
+        key[:10], "acme", "crm", None
+    )  # fmt: skip
     again = run("keys", "create", "--tenant", "acme", "--db", database_url)
     assert "created tenant" not in again.stdout
     revoked = run("keys", "revoke", key[:10], "--db", database_url)

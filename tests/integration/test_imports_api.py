@@ -84,7 +84,12 @@ def test_an_import_runs_in_the_background_streams_progress_and_retries_failed_ch
 
     faults.failing_chats.clear()  # the chat heals: retry fetches only it
     assert acme.post(f"/v1/imports/{job['id']}/retry").status_code == 202
-    assert events(acme, job["id"])[-1][1]["status"] == "completed"
+    retried = events(acme, job["id"])
+    assert retried[-1][1]["status"] == "completed"
+    chats = len(WORLD.chats)  # a retry's figures are the job's: 39 done before, 1 retried
+    for _, report in retried[:-1]:
+        assert (report["chats_planned"], report["chats_planned_estimated"]) == (chats, False)
+        assert report["chats_done"] + report["chats_failed"] <= chats
     done = acme.get(f"/v1/imports/{job['id']}").json()
     assert done["failed_chats"] == {} and done["counters"]["created"] == DISPLAYABLE
     assert acme.post(f"/v1/imports/{job['id']}/retry").status_code == 409
@@ -93,6 +98,19 @@ def test_an_import_runs_in_the_background_streams_progress_and_retries_failed_ch
     assert globex.get("/v1/imports").json()["items"] == []
     metrics = acme.get("/metrics").text
     assert f'chatport_messages_written_total{{origin="import"}} {float(DISPLAYABLE)}' in metrics
+    messages = 'endpoint="{session}/chats/{id}/messages"'
+    for sample in (
+        f'chatport_waha_request_seconds_count{{{messages},outcome="ok"}}',
+        f'chatport_waha_request_errors_total{{{messages},outcome="500"}}',  # the broken chat
+        'chatport_waha_request_seconds_count{endpoint="sessions/{session}",outcome="ok"}',
+        "chatport_import_chunk_seconds_count ",
+        "chatport_import_chunk_messages_sum ",
+        "# TYPE chatport_import_chats_planned gauge",  # by job, while one runs
+        "process_cpu_seconds_total ",
+        "python_info{",
+        "python_gc_collections_total{",
+    ):
+        assert sample in metrics, sample
 
 
 def test_bad_import_requests_are_refused_with_the_reason(setup):

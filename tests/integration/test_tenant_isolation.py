@@ -28,6 +28,7 @@ OWNER, OTHER = "default", "globex"
 EXEMPT = {
     ("POST", "/webhooks/baileys/{channel}"),  # signed pushes, not a tenant's API
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/login"),
     ("POST", "/login"),

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from chatport.domain.model import Channel
-from chatport.domain.progress import ImportProgress
+from chatport.domain.progress import ImportProgress, planned
 from chatport.engines.inprocess.runner import run_job
 from chatport.ingest.waha.import_step import WahaImport
 from chatport.simulator.runner import simulator_in_thread
@@ -58,6 +58,15 @@ def run(database: Database, url: str, job: jobs.ImportJob, circuit=None, **optio
     return run_job(importer)
 
 
+def plans(seen: list[tuple[int, int, bool]]) -> Callable[[ImportProgress], None]:
+    """An `on_progress` that keeps (chats finished, chats planned, estimated) of each report."""
+
+    def record(progress: ImportProgress) -> None:
+        seen.append((progress.chats_done + progress.chats_failed, *planned(progress)))
+
+    return record
+
+
 def stored(database: Database) -> int:
     with database.engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(messages)).scalar_one()
@@ -93,10 +102,14 @@ def test_a_failing_chat_is_recorded_and_retry_recovers_it(database: Database) ->
     assert set(job.failed_chats) == {broken} and "keeps failing" in job.failed_chats[broken]
     missing = sum(1 for r in WORLD.messages(WORLD.chats[4]) if not r.hidden)
     assert stored(database) == DISPLAYABLE - missing
+    reports: list[tuple[int, int, bool]] = []
     with simulator_in_thread(SimulatorConfig(WORLD)) as url:
-        assert run(database, url, job, only_chats=set(job.failed_chats)) == "completed"
+        only = set(job.failed_chats)
+        assert run(database, url, job, only_chats=only, on_progress=plans(reports)) == "completed"
     assert job.failed_chats == {} and stored(database) == DISPLAYABLE
     assert job.counters["created"] == DISPLAYABLE
+    chats = len(WORLD.chats)  # the retry's figures are the job's: 59 done + 1 retried of 60
+    assert {total for _, total, _ in reports} == {chats} and reports[-1] == (chats, chats, False)
 
 
 def test_waha_going_down_stops_the_job_resumably_and_resume_finishes_it(
@@ -110,8 +123,12 @@ def test_waha_going_down_stops_the_job_resumably_and_resume_finishes_it(
         assert "is down" in job.error and job.failed_chats == {}
         assert len(job.chats_done) < len(WORLD.chats) and stored(database) < DISPLAYABLE
         faults.down_after = None
-        assert run(database, url, job, circuit) == "completed"
+        reports: list[tuple[int, int, bool]] = []
+        assert run(database, url, job, circuit, on_progress=plans(reports)) == "completed"
     assert stored(database) == DISPLAYABLE == job.counters["created"]
+    chats = len(WORLD.chats)  # the resumed run's figures are the job's, never past the plan
+    assert all(finished <= total <= chats for finished, total, _ in reports)
+    assert reports[-1] == (chats, chats, False)
 
 
 def test_a_chunk_retried_after_a_deadlock_is_counted_once(

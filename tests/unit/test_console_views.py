@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatport.api.console import views
-from chatport.domain.progress import ImportProgress, rates
+from chatport.domain.progress import ImportProgress, at_start, rates
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -70,12 +71,32 @@ def test_sizes_people_and_search_terms():
 
 def test_the_pace_of_a_run_counts_only_what_it_did():
     listing = ImportProgress(chats_seen=40, chats_done=0, messages=500, fetched=900)
-    early = rates(listing, 2.0)
-    assert early.percent is None and early.eta_seconds is None
+    early = rates(listing, 2.0)  # listing under way: the plan so far, flagged as an estimate
+    assert (early.chats_planned, early.chats_planned_estimated) == (40, True)
+    assert early.percent == 0 and early.eta_seconds is None
     assert early.messages_per_second == 250
-    resumed = ImportProgress(chats_seen=100, chats_listed=True, chats_done=60, chats_failed=5)
-    pace = rates(resumed, 10.0, chats_done_at_start=50)  # 15 chats finished in 10 s
-    assert pace.percent == 65.0 and pace.eta_seconds == pytest.approx(35 * 10 / 15)
-    assert rates(resumed, 10.0, chats_done_at_start=65).eta_seconds is None
+    resumed = ImportProgress(
+        chats_seen=40, chats_listed=True, chats_done=60, chats_failed=5, chats_before=50
+    )
+    pace = rates(resumed, 10.0)  # 15 chats finished in 10 s, of 50 + 40 planned
+    assert (pace.chats_planned, pace.chats_planned_estimated) == (90, False)
+    assert pace.percent == pytest.approx(65 * 100 / 90)
+    assert pace.eta_seconds == pytest.approx(25 * 10 / 15)
+    assert rates(replace(resumed, chats_before=65), 10.0).eta_seconds is None
     nothing = rates(ImportProgress(chats_listed=True), 0.0)  # an empty account, at once
     assert (nothing.percent, nothing.messages_per_second, nothing.eta_seconds) == (100.0, 0, None)
+    assert rates(ImportProgress(), 1.0).percent is None  # nothing listed yet
+
+
+def test_a_resumed_or_retried_run_plans_the_whole_job():
+    resumed = at_start(done=[f"c{i}" for i in range(28)])  # 28 of 300 done before
+    assert rates(resumed, 1.0).chats_planned == 28
+    resumed.chats_seen, resumed.chats_listed, resumed.chats_done = 272, True, 300
+    assert (rates(resumed, 60.0).chats_planned, rates(resumed, 60.0).percent) == (300, 100.0)
+    retried = at_start(done=[f"c{i}" for i in range(298)], only=["x", "y"])
+    pace = rates(retried, 1.0)  # known before the listing finds them: not an estimate
+    assert (pace.chats_planned, pace.chats_planned_estimated) == (300, False)
+    retried.chats_done += 1
+    retried.chats_seen = 1  # the listing has found one of the two so far
+    pace = rates(retried, 10.0)
+    assert (pace.chats_planned, pace.eta_seconds) == (300, pytest.approx(10.0))

@@ -12,13 +12,12 @@ from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.concurrency import run_in_threadpool
 
 from chatport import __version__
-from chatport.api import deps
+from chatport.api import deps, health
 from chatport.api.body_limit import BodyLimit
 from chatport.api.console import mount_console
-from chatport.api.deps import DatabaseDep, MetricsDep, SettingsDep
+from chatport.api.deps import MetricsDep, SettingsDep
 from chatport.api.edge import EdgeGuard
 from chatport.api.responses import ERRORS
 from chatport.api.routers import (
@@ -33,13 +32,15 @@ from chatport.api.routers import (
 )
 from chatport.bootstrap import Services, build, serve_services
 from chatport.errors import ChannelConflict, JobBusy, SecretKeyError
-from chatport.store.reads import api as reads
+from chatport.logs import configure as configure_logs
 
 
 def app_from_environment() -> FastAPI:
     """The API over services built from the environment (CHATPORT_*), closed with the app:
     the factory each `chatport serve --workers N` process calls."""
-    return create_app(build(), own_services=True)
+    services = build()
+    configure_logs(services.settings.log_level, services.settings.log_format)
+    return create_app(services, own_services=True)
 
 
 def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
@@ -73,21 +74,10 @@ def create_app(services: Services, *, own_services: bool = False) -> FastAPI:
     app.include_router(catch_ups.router)
     app.include_router(agent_jobs.router)
     app.include_router(baileys.router)
+    app.include_router(health.router)
+    for unavailable in health.UNAVAILABLE:
+        app.add_exception_handler(unavailable, health.database_unavailable)
     mount_console(app)
-
-    @app.get(
-        "/healthz",
-        tags=["operations"],
-        summary="Liveness and database reachability",
-        responses=ERRORS,
-    )
-    async def healthz(database: DatabaseDep) -> dict[str, str]:
-        def ping() -> None:
-            with database.engine.connect() as connection:
-                reads.ping(connection)
-
-        await run_in_threadpool(ping)
-        return {"status": "ok", "database": database.backend}
 
     @app.get(
         "/metrics",

@@ -43,10 +43,22 @@ app.command()(serve)
 app.command()(worker)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        version()
+        raise typer.Exit()
+
+
 @app.callback()
 def options(
     debug: Annotated[
         bool, typer.Option("--debug", envvar="CHATPORT_DEBUG", help=DEBUG_HELP)
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+        ),
     ] = False,
 ) -> None:
     """Bring WhatsApp conversations into a CRM database, and keep them there."""

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from chatport.cli.observe import observed
 from chatport.cli.options import DbOption, settings_with
+from chatport.cli.output import emit, json_wanted
 
 agent_app = typer.Typer(help="The AI agent's jobs.", no_args_is_help=True)
 console = Console()
 
 
 @agent_app.command("jobs")
+@observed(logs=False, json=True)
 def jobs(
     status: Annotated[
         str | None,
@@ -37,6 +40,9 @@ def jobs(
             rows = agent_jobs.list_jobs(connection, status=status, limit=limit)
     finally:
         services.close()
+    if json_wanted():
+        emit([_job_document(row) for row in rows])
+        return
     table = Table("job", "chat", "bubbles", "status", "attempts", "created", "reply / error")
     for row in rows:
         outcome = row.reply if row.reply is not None else (row.error or "")
@@ -51,3 +57,18 @@ def jobs(
         )
     console.print(table)
     console.print(f"{len(rows)} job(s)", style="dim")
+
+
+def _job_document(row: Any) -> dict[str, Any]:
+    """An agent job as `--json` prints it."""
+    return {
+        "id": str(row.id),
+        "channel_id": row.channel_id,
+        "chat_id": row.chat_id,
+        "status": row.status,
+        "attempts": row.attempts,
+        "message_ids": list(row.message_ids),
+        "reply": row.reply,
+        "error": row.error,
+        "created_at": row.created_at,
+    }

@@ -6,7 +6,9 @@ import typer
 from rich.console import Console
 
 from chatport.bootstrap import build_database
+from chatport.cli.observe import observed
 from chatport.cli.options import DbOption, settings_with
+from chatport.cli.output import emit, json_wanted
 from chatport.store.channels import table_counts
 from chatport.store.migrate import current_revision, head_revision, upgrade
 
@@ -31,12 +33,20 @@ def upgrade_command(db: DbOption = None, revision: str = "head") -> None:
 
 
 @db_app.command("current")
+@observed(logs=False, json=True)
 def current_command(db: DbOption = None) -> None:
     """Show the schema revision and the row count of each table."""
     database = build_database(settings_with(db), check_schema=False)
     console = Console()
     try:
         revision = current_revision(database.engine)
+        if json_wanted():
+            counts = {}
+            if revision:
+                with database.engine.connect() as connection:
+                    counts = table_counts(connection)
+            emit({"revision": revision, "head": head_revision(), "tables": counts})
+            return
         console.print(f"revision: [bold]{revision or 'none'}[/] (newest: {head_revision()})")
         if revision:
             with database.engine.connect() as connection:

@@ -28,6 +28,7 @@ from chatport.cli.import_report import (
     progress_bar,
     summary,
 )
+from chatport.cli.observe import observed, observing
 from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, _missing_temporal, run_temporal
 from chatport.domain.model import Channel, Engine
@@ -56,6 +57,7 @@ def parse_moment(text: str) -> datetime:
 
 
 @import_app.command("waha")
+@observed(json=True, metrics=True, level="warning")
 def import_waha(
     url: Annotated[str, typer.Option(help="WAHA base URL, e.g. http://localhost:3000")],
     session: Annotated[str, typer.Option(help="WAHA session name")] = "default",
@@ -107,7 +109,7 @@ def import_waha(
     end = parse_moment(until) if until else datetime.now(UTC)
     if engine is Engine.TEMPORAL:
         _temporal_installed()  # before WAHA is asked
-    services = build(settings_with(db))
+    services = observing(build(settings_with(db)))
     where = {"tenant": tenant, "create": create_channel}
     try:
         # a typo in --channel or --tenant, a WAHA session another channel takes: refused
@@ -235,6 +237,7 @@ def _exit_unless_completed(outcome: str) -> None:
 
 
 @import_app.command("resume")
+@observed(json=True, metrics=True, level="warning")
 def resume(
     job_id: str,
     db: DbOption = None,
@@ -246,6 +249,7 @@ def resume(
 
 
 @import_app.command("retry")
+@observed(json=True, metrics=True, level="warning")
 def retry(
     job_id: str,
     db: DbOption = None,
@@ -259,7 +263,7 @@ def retry(
 def _restart(
     job_id: str, db: str | None, timeout: float | None, address: str | None, *, retry: bool
 ) -> None:
-    services = build(settings_with(db))
+    services = observing(build(settings_with(db)))
     try:
         with services.database.engine.connect() as connection:
             stored = jobs.load_job(connection, job_id)
@@ -281,11 +285,12 @@ def _restart(
 
 
 import_app.command("cancel")(cancel_import)
-import_app.command("export")(import_export_file)
-import_app.command("baileys")(import_baileys_file)
+import_app.command("export")(observed(json=True, level="warning")(import_export_file))
+import_app.command("baileys")(observed(json=True, level="warning")(import_baileys_file))
 
 
 @import_app.command("status")
+@observed(logs=False, json=True)
 def status(job_id: Annotated[str | None, typer.Argument()] = None, db: DbOption = None) -> None:
     """Show the newest import jobs, or one job in detail."""
     services = build(settings_with(db))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from chatport.cli.observe import observed
 from chatport.cli.options import DbOption, settings_with
+from chatport.cli.output import emit, json_wanted
 
 keys_app = typer.Typer(help="API keys of tenants (the REST API's X-Api-Key).", no_args_is_help=True)
 console = Console()
@@ -39,6 +42,7 @@ def create(
 
 
 @keys_app.command("list")
+@observed(logs=False, json=True)
 def list_keys(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys")] = None,
     db: DbOption = None,
@@ -53,6 +57,9 @@ def list_keys(
             rows = tenants.list_keys(connection, tenant)
     finally:
         services.close()
+    if json_wanted():
+        emit([dataclasses.asdict(key) for key in rows])
+        return
     table = Table(title="API keys")
     for column in ("prefix", "tenant", "name", "created", "revoked"):
         table.add_column(column)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from chatport.cli.observe import LogFormatOption, LogLevelOption, start_logging
 from chatport.cli.options import DbOption, settings_with
 
 
@@ -22,7 +23,8 @@ def serve(
             "one writer at a time, so more processes only wait on each other)",
         ),
     ] = 1,
-    log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Serve the API and the web console: point WAHA's webhooks at
     http://HOST:PORT/webhooks/waha; open http://HOST:PORT/ and sign in with an API key."""
@@ -31,7 +33,11 @@ def serve(
     import uvicorn
 
     settings = settings_with(db)
+    level = log_level or settings.log_level
+    format = log_format or settings.log_format
     os.environ["CHATPORT_DATABASE_URL"] = settings.database_url  # for every worker process
+    os.environ["CHATPORT_LOG_LEVEL"], os.environ["CHATPORT_LOG_FORMAT"] = level, format
+    start_logging(level, format)
     from chatport.bootstrap import build, security_warnings
 
     services = build(settings)  # migrate (SQLite) or check the schema once, before any worker
@@ -49,7 +55,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=log_level,
+        log_level=level,
+        log_config=None,  # uvicorn's loggers write through ours (`logs.configure`)
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 

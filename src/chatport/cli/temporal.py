@@ -16,6 +16,7 @@ import typer
 
 from chatport.bootstrap import Services, build
 from chatport.cli.import_report import console, progress_bar, summary
+from chatport.cli.observe import observed, observing
 from chatport.cli.options import DbOption, print_error, settings_with
 from chatport.errors import ChatportError, MissingExtra
 from chatport.store.jobs import import_jobs as jobs
@@ -116,6 +117,7 @@ def _missing_temporal(error: ModuleNotFoundError) -> Exception:
     return error
 
 
+@observed(metrics=True)
 def worker(
     temporal_address: TemporalAddressOption = None,
     namespace: Annotated[
@@ -135,7 +137,7 @@ def worker(
         from chatport.engines.temporal.worker import run_worker
     except ModuleNotFoundError as error:
         raise _missing_temporal(error) from None
-    services = build(settings_with(db))
+    services = observing(build(settings_with(db)))
     settings = services.settings
     address = temporal_address or settings.temporal_address
     code = 0

@@ -99,7 +99,7 @@ def importer_for(
         waha,
         only_chats=only_chats,
         on_progress=on_progress,
-        **{**defaults, **options},
+        **{"observer": services.observer, **defaults, **options},
     )
 
 

@@ -24,12 +24,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.changes import MessageChange
 from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
 from chatport.domain.normalise import own_number
+from chatport.errors import DatabaseUnavailable
 from chatport.live.lid_lookups import LidLookups, StoredLids
 from chatport.sources.waha.presence import typing_of
 from chatport.sources.waha.webhooks import (
@@ -55,6 +57,9 @@ logger = logging.getLogger(__name__)
 _REFUSED_AS_DATA = (DataError, OverflowError, ValueError)
 """Errors of one delivery's own data (a value out of range, text a store cannot take), not
 of the database (those fail the delivery, and WAHA retries it)."""
+_UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
+"""What SQLAlchemy raises when the database cannot be reached or used: the delivery fails with
+DatabaseUnavailable (503), and WAHA retries it."""
 
 _PRUNE_SLICE = 1_000
 _PRUNE_EVERY_SECONDS = 600.0
@@ -229,6 +234,12 @@ class LiveWriter:
             delivery = deliveries[0]
             if isinstance(error, _REFUSED_AS_DATA):
                 self._refuse(delivery, error)
+                return
+            if isinstance(error, _UNREACHABLE):  # one line, not a traceback: WAHA retries
+                reason = str(getattr(error, "orig", error)).strip().partition("\n")[0]
+                logger.warning("webhook delivery %s not written: %s", delivery.envelope.id, reason)
+                unavailable = DatabaseUnavailable(DatabaseUnavailable.PREFIX + reason)
+                delivery.future.set_exception(unavailable)
                 return
             logger.exception("webhook delivery %s not written", delivery.envelope.id)
             delivery.future.set_exception(error)

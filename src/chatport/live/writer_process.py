@@ -30,6 +30,7 @@ from concurrent.futures import Future
 from datetime import timedelta
 
 from chatport.domain.model import Channel
+from chatport.errors import DatabaseUnavailable
 from chatport.live.writer import Result
 from chatport.runtime.frames import read_frame, start_child, stdout_frames, write_frame
 from chatport.settings import Settings
@@ -187,6 +188,8 @@ def _complete(future: _Waiter, outcome: Result | str) -> None:
         return
     if isinstance(outcome, Result):
         future.set_result(outcome)
+    elif outcome.startswith(DatabaseUnavailable.PREFIX):
+        future.set_exception(DatabaseUnavailable(outcome))
     else:
         future.set_exception(RuntimeError(outcome))
 

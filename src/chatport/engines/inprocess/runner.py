@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from chatport.domain.progress import ImportProgress, rates
+from chatport import logs
+from chatport.domain.progress import ImportProgress, at_start, rates
 from chatport.errors import (
     ChatportError,
     ImportStopped,
@@ -37,7 +38,7 @@ class ImportRunner:
         self._on_created = on_created or (lambda created: None)
         self._lock = threading.Lock()
         self._progress: dict[UUID, ImportProgress] = {}
-        self._started: dict[UUID, tuple[float, int]] = {}
+        self._started: dict[UUID, float] = {}
         self._stops: dict[UUID, threading.Event] = {}
         self._threads: dict[UUID, threading.Thread] = {}
 
@@ -80,9 +81,9 @@ class ImportRunner:
             progress = self._progress.get(job_id)
             if progress is None:
                 return None
-            started, done_at_start = self._started[job_id]
+            started = self._started[job_id]
         elapsed = time.monotonic() - started
-        pace = rates(progress, elapsed, done_at_start)
+        pace = rates(progress, elapsed)
         return {**vars(progress), "elapsed_seconds": round(elapsed, 3), **vars(pace)}
 
     def start(
@@ -96,8 +97,8 @@ class ImportRunner:
         with self._lock:
             if job.id in self._progress:
                 raise JobBusy(f"import job {job.id} is running in this process")
-            self._progress[job.id] = ImportProgress(chats_done=len(job.chats_done))
-            self._started[job.id] = (time.monotonic(), len(job.chats_done))
+            self._progress[job.id] = at_start(job.chats_done, only_chats)
+            self._started[job.id] = time.monotonic()
             stop = self._stops[job.id] = threading.Event()
 
         def record(progress: ImportProgress) -> None:
@@ -117,6 +118,7 @@ class ImportRunner:
                     with database.unit_of_work() as uow:  # not left `running` with nobody on it
                         jobs.finish_job(uow.connection, job, "failed", str(error))
                         uow.commit()
+                    logs.job_finished(job)
                     return
                 run_job(importer, stop=stop)
             except Exception:  # noqa: BLE001 - run_job stored the failure on the job
@@ -150,6 +152,7 @@ def run_job(
     deadline = time.monotonic() + timeout_minutes * 60 if timeout_minutes else None
     job = importer.job
     stop = stop or threading.Event()
+    logs.job_started(job, "catch-up" if job.kind == jobs.CATCH_UP else "in-process")
     error = None
     try:
         with lease_kept(importer.database, job, stop):
@@ -182,6 +185,8 @@ def _finish(importer: WahaImport, status: str, error: str | None) -> bool:
     with importer.database.unit_of_work() as uow:
         finished = jobs.finish_job(uow.connection, importer.job, status, error)
         uow.commit()
+    if finished:
+        logs.job_finished(importer.job)
     return finished
 
 
@@ -200,6 +205,7 @@ def _cancelled(importer: WahaImport) -> bool:
     if stored is None or stored.status == CANCELLED:
         importer.job.status = CANCELLED
         importer.job.error = stored.error if stored is not None else "its channel was deleted"
+        logs.job_finished(importer.job)
         return True
     return False
 

@@ -16,6 +16,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.service import RPCError
 
+from chatport import logs
 from chatport.domain.model import BatchResult
 from chatport.domain.progress import ImportProgress
 from chatport.engines.temporal.inputs import (
@@ -64,6 +65,7 @@ class ImportActivities:
         job = await asyncio.to_thread(self._job, ref, [])
         importer = await asyncio.to_thread(import_jobs.importer_for, self.services, job)
         await asyncio.to_thread(importer.prepare)
+        logs.job_started(job, "temporal")
 
     @activity.defn(name=LIST_CHATS)
     async def list_chats(self, listing: ListInput) -> ChatPage:
@@ -173,6 +175,7 @@ class ImportActivities:
             newly = sum(chat not in job.failed_chats for chat in failed)
             jobs.checkpoint(uow.connection, uow.ops, job, BatchResult(), [], failed)
             uow.commit()
+        logs.chats_failed(job, failed)
         return ChunkReport(chats_failed=newly)
 
     @activity.defn(name=FINISH)
@@ -192,6 +195,7 @@ class ImportActivities:
                 status = "failed_chats" if job.counters.get("chats_failed") else "completed"
             jobs.finish_job(uow.connection, job, status, finishing.error)
             uow.commit()
+        logs.job_finished(job)
         return JobOutcome(status, finishing.error, dict(job.counters))
 
     def _job(self, ref: JobRef, chats: list[str]) -> jobs.ImportJob:

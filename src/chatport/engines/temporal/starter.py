@@ -18,7 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from chatport.domain.progress import ImportProgress
+from chatport.domain.progress import ImportProgress, at_start
 from chatport.engines.temporal import workflow_id
 from chatport.engines.temporal.inputs import ImportInput, JobOutcome, Retries
 from chatport.engines.temporal.workflows import ImportWorkflow
@@ -144,6 +144,7 @@ async def _follow(
     on_progress: Callable[[ImportProgress], None],
 ) -> str:
     arguments = workflow_input(services.settings, str(job.id), job.owner, only_chats)
+    arguments.progress = at_start(job.chats_done, only_chats)
     try:
         handle = await client.start_workflow(
             ImportWorkflow.run,

@@ -8,6 +8,7 @@ that writes its last part.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -50,6 +51,8 @@ class Written:
     chats_done: int
     chats_failed: int
     checkpoint: jobs.Checkpoint
+    seconds: float = 0.0
+    """How long the chunk's transaction took (its last attempt)."""
 
 
 def write_chunk(
@@ -63,6 +66,7 @@ def write_chunk(
     batch = chunk.batch
     stored_already = target.job.kind == jobs.CATCH_UP and not (batch.messages or batch.invalid)
     for uow in database.transactions():
+        started = time.perf_counter()
         with uow:
             if stored_already:  # a catch-up that found nothing new writes only its job's row
                 result = BatchResult(duplicates=batch.duplicates)
@@ -79,4 +83,6 @@ def write_chunk(
             )
             quiet()
             uow.commit()
-    return Written(chunk.messages, result.created, len(chunk.done), len(chunk.failed), checkpoint)
+    seconds = time.perf_counter() - started
+    done, failed = len(chunk.done), len(chunk.failed)
+    return Written(chunk.messages, result.created, done, failed, checkpoint, seconds)

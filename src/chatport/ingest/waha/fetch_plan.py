@@ -7,6 +7,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chatport.domain.progress import RequestSeen
 from chatport.sources.waha.client import WahaChat, WahaSettings
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class Fetched:
 
     fetcher: int
     messages: int
+    requests: tuple[RequestSeen, ...] = ()
+    """The WAHA requests made since the last Fetched (for the metrics)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ that marks it done; a chat whose pages keep failing is reported with its last er
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatport.domain.batch import prepare_batch
 from chatport.domain.model import IncomingMessage
+from chatport.domain.progress import RequestSeen
 from chatport.errors import WahaUnavailable
 from chatport.ingest.waha.chunks import Chunk
 from chatport.ingest.waha.fetch_plan import Fetched, FetchPlan, Finished, Listed
@@ -38,6 +40,7 @@ from chatport.runtime.frames import stdout_frames
 from chatport.runtime.heap import FETCHER_YOUNG_THRESHOLD, for_bulk_work
 from chatport.sources.waha.client import WahaChat, WahaClient, WahaMessage
 from chatport.sources.waha.messages import stored_key, to_incoming
+from chatport.sources.waha.request_trace import request_trace
 
 if TYPE_CHECKING:
     from chatport.ingest.waha.direct_writes import DirectChunkWriter
@@ -104,6 +107,7 @@ class _Fetcher:
         self.plan = plan
         self._send = send
         self._unreported = 0
+        self._requests: list[RequestSeen] = []
         self._reported_at = 0.0
         self._stored: StoredFilter | None = None
         self._own: DirectChunkWriter | None = None
@@ -119,9 +123,13 @@ class _Fetcher:
 
     async def _report_fetched(self) -> None:
         count, self._unreported = self._unreported, 0
+        requests, self._requests = tuple(self._requests), []
         self._reported_at = time.monotonic()
-        if count:
-            await self.send(Fetched(self.plan.share[0], count))
+        if count or requests:
+            await self.send(Fetched(self.plan.share[0], count, requests))
+
+    def _seen(self, endpoint: str, outcome: str, seconds: float) -> None:
+        self._requests.append((endpoint, outcome, seconds))
 
     async def _send_chunk(self, pending: list[_Part]) -> None:
         if self._opening is not None:
@@ -171,6 +179,9 @@ class _Fetcher:
                 self._stored.close()
             if self._own is not None:
                 self._own.close()
+            if self._requests:  # a fetcher that stops still tells of its requests (errors)
+                with contextlib.suppress(Exception):
+                    await self._report_fetched()
 
     def _open_store(self) -> None:
         """Open where this fetcher writes and looks duplicates up, one store for both."""
@@ -188,8 +199,10 @@ class _Fetcher:
 
     async def _run(self) -> None:
         plan = self.plan
-        async with WahaClient(plan.waha) as client:
-            chats: asyncio.Queue[WahaChat | None] = asyncio.Queue(plan.concurrency * 4)
+        async with WahaClient(plan.waha, trace=request_trace(self._seen)) as client:
+            # Unbounded: the listing runs ahead of the fetching, so the plan (and the ETA)
+            # is known within the first pages, not when the last chats are reached.
+            chats: asyncio.Queue[WahaChat | None] = asyncio.Queue()
             parts: asyncio.Queue[_Part | None] = asyncio.Queue(_PAGES_AHEAD)
             workers = [
                 asyncio.create_task(self._fetch(client, chats, parts))

@@ -21,9 +21,12 @@ from contextlib import ExitStack
 from dataclasses import replace
 from functools import partial
 
+import aiohttp
+
+from chatport import logs
 from chatport.domain.model import Channel
 from chatport.domain.normalise import own_number
-from chatport.domain.progress import ImportProgress
+from chatport.domain.progress import ImportObserver, ImportProgress, at_start
 from chatport.errors import ImportStopped
 from chatport.ingest.waha.chunk_step import ChunkTarget, Written, write_chunk
 from chatport.ingest.waha.chunks import Chunk, PackedChunk
@@ -32,6 +35,7 @@ from chatport.ingest.waha.fetch_pool import FetchProcesses
 from chatport.ingest.waha.writer_thread import ChunkWriter
 from chatport.sources.waha.client import WahaChat, WahaClient, WahaSettings
 from chatport.sources.waha.messages import user_jid
+from chatport.sources.waha.request_trace import request_trace
 from chatport.store import webhook_receipts
 from chatport.store.database import Database
 from chatport.store.jobs import import_jobs as jobs
@@ -56,6 +60,7 @@ class WahaImport:
         on_progress: Callable[[ImportProgress], None] | None = None,
         on_fetched: Callable[[ImportProgress], None] | None = None,
         chats: tuple[WahaChat, ...] | None = None,
+        observer: ImportObserver | None = None,
     ) -> None:
         """`concurrency` chats are fetched at once, spread over `fetchers` processes, and
         written in transactions of `chunk_size` messages (default: the store's
@@ -63,11 +68,12 @@ class WahaImport:
         (PostgreSQL), else by one writer thread (SQLite). `on_progress` hears of every
         committed chunk and of the listing, `on_fetched` of every page read (both from any
         thread, one call at a time). `chats`: the chats to import, already listed (else WAHA
-        lists them)."""
+        lists them). `observer`: the process's metrics (requests, chunks, progress)."""
         self.database = database
+        self.observer = observer or ImportObserver()
         self.channel = channel
         self.job = job
-        self.progress = ImportProgress(chats_done=len(job.chats_done))
+        self.progress = at_start(job.chats_done, only_chats)
         self._on_progress = on_progress or (lambda progress: None)
         self._on_fetched = on_fetched or (lambda progress: None)
         catch_up = job.kind == jobs.CATCH_UP
@@ -110,7 +116,7 @@ class WahaImport:
         `…@c.us`. A catch-up's is cheaper (`_prepare_catch_up`)."""
         if self.job.kind == jobs.CATCH_UP:
             return self._prepare_catch_up()
-        me_id, lids = asyncio.run(_session_and_lids(self.plan.waha))
+        me_id, lids = asyncio.run(_session_and_lids(self.plan.waha, trace=self._trace()))
         with self.database.unit_of_work() as uow:
             phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
             remember_lids(uow.connection, self.database.ops, self.channel, phones)
@@ -126,7 +132,8 @@ class WahaImport:
         with self.database.engine.connect() as connection:
             stored = channel_lids(connection, self.channel.id)
             status, known_me = webhook_receipts.status_of(connection, self.channel.id)
-        me_id, lids = asyncio.run(_session_and_lids(self.plan.waha, known=len(stored)))
+        waha, trace = self.plan.waha, self._trace()
+        me_id, lids = asyncio.run(_session_and_lids(waha, known=len(stored), trace=trace))
         phones = {lid: user_jid(phone) or phone for lid, phone in lids.items()}
         new = {lid: phone for lid, phone in phones.items() if stored.get(lid) != phone}
         if new or status != "WORKING" or (me_id and me_id != known_me):
@@ -176,6 +183,8 @@ class WahaImport:
                     fetched.stop()
                     self._reload_job_from_store()
                 raise
+            finally:
+                self.observer.progress(str(self.job.id), None)
 
     def _take_reports(
         self, fetched: FetchProcesses, writing: ChunkWriter | None, halt: Callable[[], None]
@@ -193,6 +202,8 @@ class WahaImport:
             elif isinstance(item, Written):
                 self._count_committed(item)
             elif isinstance(item, Fetched):
+                if item.requests:
+                    self.observer.requests(item.requests)
                 with self._progress_lock:
                     self.progress.fetched += item.messages
                     self._on_fetched(self.progress)
@@ -228,6 +239,7 @@ class WahaImport:
                 each.complete for each in listed
             )
             self._on_progress(self.progress)
+            self.observer.progress(str(self.job.id), self.progress)
 
     def _write(
         self, database: Database, target: ChunkTarget, chunk: Chunk, quiet: Callable[[], None]
@@ -239,19 +251,27 @@ class WahaImport:
         """Adopt a committed chunk's checkpoint and count it in the progress."""
         with self._progress_lock:
             written.checkpoint.adopt(self.job)
+            if written.checkpoint.failed:
+                logs.chats_failed(self.job, written.checkpoint.failed)
             self.progress.messages += written.messages
             self.progress.created += written.created
             self.progress.chats_done += written.chats_done
             self.progress.chats_failed += written.chats_failed
             self._on_progress(self.progress)
+            self.observer.progress(str(self.job.id), self.progress)
+        self.observer.chunk(written.messages, written.seconds)
+
+    def _trace(self) -> aiohttp.TraceConfig:
+        """This process's WAHA requests, told to the observer."""
+        return request_trace(lambda *seen: self.observer.requests([seen]))
 
 
 async def _session_and_lids(
-    waha: WahaSettings, known: int | None = None
+    waha: WahaSettings, known: int | None = None, trace: aiohttp.TraceConfig | None = None
 ) -> tuple[str | None, dict[str, str]]:
     """Check the session (clear errors before any process starts): its own number's id, and
     its `/lids` read once (none when WAHA counts no more pairs than the `known` ones)."""
-    async with WahaClient(waha) as client:
+    async with WahaClient(waha, trace=trace) as client:
         info = await client.check_session()
         me = info.get("me")
         me_id = own_number(me.get("id")) if isinstance(me, dict) else None

@@ -97,9 +97,16 @@ class WahaClient:
     """`async with WahaClient(settings) as waha: ...`"""
 
     def __init__(
-        self, settings: WahaSettings, *, http: aiohttp.ClientSession | None = None
+        self,
+        settings: WahaSettings,
+        *,
+        http: aiohttp.ClientSession | None = None,
+        trace: aiohttp.TraceConfig | None = None,
     ) -> None:
+        """`trace`: an aiohttp trace config for the requests (metrics: `request_trace.py`),
+        when the client makes its own session."""
         self.settings = settings
+        self._trace = trace
         self._http = http
         self._owns_http = http is None
         # a session shared with other WAHAs (`http`) carries no API key: each request does
@@ -116,6 +123,7 @@ class WahaClient:
                 limit=64,
                 headers=headers,
                 timeout=self._timeout,
+                trace_configs=[self._trace] if self._trace else None,
             )
         return self
 

@@ -33,18 +33,19 @@ function followImport(section) {
   events.addEventListener("progress", (message) => {
     const p = JSON.parse(message.data);
     const finished = p.chats_done + p.chats_failed;
-    set("chats", p.chats_listed ? `${number(finished)} / ${number(p.chats_seen)}` : `${number(finished)} / …`);
+    const about = p.chats_planned_estimated ? "~" : "";  // the listing has not ended yet
+    set("chats", p.chats_planned ? `${number(finished)} / ${about}${number(p.chats_planned)}` : `${number(finished)} / …`);
     set("failed", number(p.chats_failed));
     set("messages", number(p.messages));
     set("created", number(p.created));
     set("rate", `${number(Math.round(p.messages_per_second))} msg/s`);
-    set("eta", p.eta_seconds === null ? "—" : duration(p.eta_seconds));
+    set("eta", p.eta_seconds === null ? "—" : `${about}${duration(p.eta_seconds)}`);
     if (p.percent === null) {
       bar.removeAttribute("value");
       set("percent", "listing chats…");
     } else {
       bar.value = p.percent;
-      set("percent", `${Math.floor(p.percent)}%`);
+      set("percent", `${about}${Math.floor(p.percent)}%`);
     }
   });
 
