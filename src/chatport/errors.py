@@ -64,9 +64,14 @@ class ChannelConflict(ConfigurationError):
 
 
 class DatabaseUnavailable(ChatportError):
-    """The database cannot be opened: a PostgreSQL server that does not answer or refuses
-    the connection (wrong host, port, password, database name), a SQLite file that cannot be
-    created or is not a database. Raised when a process first opens it (`bootstrap`)."""
+    """The database cannot be opened or used: a PostgreSQL server that does not answer or
+    refuses the connection (wrong host, port, password, database name), a SQLite file that
+    cannot be created or is not a database. Raised when a process first opens it
+    (`bootstrap`: the CLI exits 2) and when the server loses it (the API answers 503 with
+    Retry-After: try again)."""
+
+    PREFIX = "database unavailable: "
+    """How the live writer's outcome text says it (it crosses a pipe as text)."""
 
 
 class SchemaError(ChatportError):
@@ -135,8 +140,3 @@ class BaileysFormatError(ChatportError):
     """Not Baileys history sync payloads (the message names the line)."""
 
 
-class DatabaseUnavailable(ChatportError):
-    """The database could not be reached or used (the server answers 503: try again)."""
-
-    PREFIX = "database unavailable: "
-    """How the live writer's outcome text says it (it crosses a pipe as text)."""
