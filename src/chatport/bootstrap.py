@@ -142,6 +142,7 @@ def serve_services(services: Services, *, close_services: bool = False) -> Itera
         metrics = Metrics()
         services = replace(services, observer=metrics.import_observer())
         imports = ImportRunner(services, on_created=metrics.messages_written.labels("import").inc)
+        stack.callback(imports.close)  # after the services registered below, before `services`
         metrics.watch_imports(imports)
         metrics.watch_agent(database)
         catch_ups = catch_up_triggers(services, imports)

@@ -133,6 +133,32 @@ def test_deleting_a_channel_mid_import_stops_it_and_leaves_nothing(waha) -> None
         assert api.get("/v1/imports").json()["items"] == []
 
 
+def test_a_server_shutting_down_stops_its_imports_and_leaves_them_resumable(waha) -> None:
+    services, faults, _ = waha
+    database = services.database
+    with database.unit_of_work() as uow:
+        key = tenants.create_key(
+            uow.connection, tenants.ensure_tenant(uow.connection, "default")[0]
+        )
+        uow.commit()
+    app = create_app(services)
+    with serve_asgi(app) as url:
+        api = httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=PATIENCE)
+        job_id = api.post("/v1/channels/default/imports", json=PARAMS).json()["id"]
+        eventually(
+            lambda: api.get(f"/v1/imports/{job_id}").json()["counters"].get("created"),
+            "a chunk committed",
+        )
+        runner = app.state.server.imports
+    # the server has stopped: its run too, not left beating a lease with nobody to serve it
+    assert runner.count() == 0
+    with database.engine.connect() as connection:
+        job = jobs.load_job(connection, job_id)
+    assert job.status == "interrupted"
+    resumed = import_jobs.reopen(database, job_id)
+    assert resumed.status == "running"
+
+
 def test_a_job_whose_run_died_shows_stalled_with_the_resume_hint(sqlite_url, capsys) -> None:
     services = build(Settings(database_url=sqlite_url))
     database = services.database

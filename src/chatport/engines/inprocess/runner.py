@@ -74,6 +74,17 @@ class ImportRunner:
             thread.join(timeout)
         return not self.running(job_id)
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop every run here at its next chunk (each ends `interrupted`: resume it) and wait
+        up to `timeout` seconds in all for them to end (a server shutting down)."""
+        with self._lock:
+            stops, threads = list(self._stops.values()), list(self._threads.values())
+        for stop in stops:
+            stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def report(self, job_id: UUID) -> dict[str, Any] | None:
         """The progress of a job running here with its pace (elapsed, percent, msg/s, ETA),
         as the progress streams send it; None when it does not run here."""
