@@ -4,6 +4,8 @@ servers on one PostgreSQL with a slow agent never answer a burst twice."""
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import os
 import signal
@@ -87,6 +89,7 @@ def agent_messages(database) -> list[str]:
         return sorted(connection.execute(query).scalars())
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sigterm_during_a_stuck_delivery_and_the_job_after_a_restart(database_url) -> None:
     services = build(Settings(database_url=database_url))
     agent = Agent()

@@ -3,6 +3,8 @@ down, export and Baileys files, and files chatport cannot read (one line, exit 2
 
 from __future__ import annotations
 
+import pytest
+
 import re
 import socket
 import time
@@ -84,6 +86,7 @@ def simulator(port: int, *flags: str):
     return simulator_process(port, *options, command=CHATPORT)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
