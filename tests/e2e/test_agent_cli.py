@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from dataclasses import replace
+
+import pytest
 
 from chatport.agent.debouncer import Debouncer
 from chatport.bootstrap import build_database

@@ -4,8 +4,6 @@ servers on one PostgreSQL with a slow agent never answer a burst twice."""
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 import os
 import signal
@@ -15,6 +13,7 @@ import time
 from collections import Counter
 
 import httpx
+import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request

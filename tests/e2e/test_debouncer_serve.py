@@ -4,14 +4,13 @@ one job per burst."""
 
 from __future__ import annotations
 
-import pytest
-
 import os
 import signal
 import subprocess
 import time
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, select
 
 from chatport.store.tables import agent_jobs

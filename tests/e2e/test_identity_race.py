@@ -13,7 +13,6 @@ import subprocess
 import time
 
 import orjson
-import pytest
 from sqlalchemy import create_engine, func, select
 
 from chatport.settings import Settings
@@ -66,7 +65,7 @@ def race_deliveries(rng: random.Random) -> tuple[list[bytes], int]:
 
 
 def test_lid_only_webhooks_racing_an_import_end_in_one_contact_per_person(
-    database_url: str
+    database_url: str,
 ) -> None:
     bodies, new = race_deliveries(random.Random(1))
     env = {"CHATPORT_WEBHOOK_HMAC_KEY": KEY}

@@ -3,8 +3,6 @@ down, export and Baileys files, and files chatport cannot read (one line, exit 2
 
 from __future__ import annotations
 
-import pytest
-
 import re
 import socket
 import time
@@ -13,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 from sqlalchemy import select
 
 from chatport.bootstrap import build_database

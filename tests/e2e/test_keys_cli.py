@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import orjson
+import pytest
 from sqlalchemy import create_engine, select
 
 from chatport.store import tenants
