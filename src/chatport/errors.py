@@ -138,5 +138,3 @@ class ExportFormatError(ChatportError):
 
 class BaileysFormatError(ChatportError):
     """Not Baileys history sync payloads (the message names the line)."""
-
-

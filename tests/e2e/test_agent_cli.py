@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from chatport.agent.debouncer import Debouncer
 from chatport.bootstrap import build_database
 from chatport.settings import Settings
@@ -11,6 +13,7 @@ from tests.e2e.test_cli import run
 from tests.integration.test_bursts import RULES, at, live
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_jobs_are_listed_and_filtered_by_status(database_url: str) -> None:
     database = build_database(Settings(database_url=database_url))
     channel = replace(database.channel(), has_agent=True)

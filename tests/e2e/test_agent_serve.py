@@ -13,6 +13,7 @@ import time
 from collections import Counter
 
 import httpx
+import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -87,6 +88,7 @@ def agent_messages(database) -> list[str]:
         return sorted(connection.execute(query).scalars())
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sigterm_during_a_stuck_delivery_and_the_job_after_a_restart(database_url) -> None:
     services = build(Settings(database_url=database_url))
     agent = Agent()

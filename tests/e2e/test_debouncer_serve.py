@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, select
 
 from chatport.store.tables import agent_jobs
@@ -61,6 +62,7 @@ def start_server(database_url: str, port: int, quiet_ms: int = 2000) -> subproce
     return server
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_server_killed_mid_window_makes_the_job_once_after_a_restart(database_url) -> None:
     chat = "5511999990001@c.us"
     port = free_port()
@@ -87,6 +89,7 @@ def test_a_server_killed_mid_window_makes_the_job_once_after_a_restart(database_
         server.wait()
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_three_servers_on_one_database_make_one_job_per_burst(database_url) -> None:
     chats = [f"55119888800{n:02d}@c.us" for n in range(12)]
     ports = [free_port() for _ in range(3)]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 from sqlalchemy import select
 
 from chatport.bootstrap import build_database
@@ -84,6 +85,7 @@ def simulator(port: int, *flags: str):
     return simulator_process(port, *options, command=CHATPORT)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_waha_down_interrupts_the_import_and_resume_finishes_it(database_url: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

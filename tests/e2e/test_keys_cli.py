@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from sqlalchemy import create_engine, select
 
 from chatport.store import tenants
@@ -10,6 +11,7 @@ from chatport.store.tables import api_keys
 from tests.e2e.test_cli import run
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_create_list_and_revoke_a_key(database_url: str) -> None:
     created = run("keys", "create", "--tenant", "acme", "--name", "crm", "--db", database_url)
     assert created.returncode == 0, created.stderr

@@ -88,7 +88,7 @@ def _runs(address: str, job_id: object) -> list[WorkflowExecutionStatus]:
     return asyncio.run(statuses())
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL: the killed-worker test below
 def test_a_temporal_import_equals_the_in_process_one_row_for_row(
     temporal: str, backend: str, request: pytest.FixtureRequest
 ) -> None:

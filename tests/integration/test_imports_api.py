@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -123,6 +124,18 @@ def test_bad_import_requests_are_refused_with_the_reason(setup):
     assert naive.status_code == 422
     acme.post("/v1/channels", json={"name": "bare"})
     assert acme.post("/v1/channels/bare/imports", json={}).status_code == 422
+
+
+def test_an_import_whose_waha_does_not_answer_is_refused_and_leaves_no_job(setup):
+    acme, _, _ = setup
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    acme.post("/v1/channels", json={"name": "gone", "waha_url": closed, "waha_session": "x"})
+    refused = acme.post("/v1/channels/gone/imports", json={})
+    assert refused.status_code == 422, refused.text
+    assert "connection refused" in refused.json()["detail"]
+    assert acme.get("/v1/imports").json()["items"] == []
 
 
 def test_one_chat_is_imported_on_request(setup):

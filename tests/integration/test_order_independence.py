@@ -288,7 +288,7 @@ def test_any_order_of_the_same_deliveries_ends_in_the_same_rows(database, writer
     channels = Channels(database)
 
     @settings(
-        max_examples=60 if database.engine.dialect.name == "sqlite" else 30,
+        max_examples=40 if database.engine.dialect.name == "sqlite" else 20,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )

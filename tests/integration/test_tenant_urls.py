@@ -17,7 +17,6 @@ from chatport.simulator.server import SimulatorConfig
 from chatport.simulator.world import World
 from chatport.store import tenants
 from chatport.store.channels import remember_waha
-from tests.integration.test_imports_api import events
 from tests.servers import serve_app
 
 PRIVATE = [
@@ -88,7 +87,8 @@ def test_the_operator_may_allow_private_urls(self_hosted) -> None:
 
 def test_an_import_does_not_connect_to_a_waha_url_that_now_leads_to_loopback(acme) -> None:
     """The channel's stored URL names a host that resolves to loopback when the import
-    connects (as a name checked earlier and rebound since would): refused, nothing sent."""
+    connects (as a name checked earlier and rebound since would): refused, nothing sent, no
+    job."""
     client, services = acme
     config = SimulatorConfig(world=World(chats=3, messages=30, seed=2))
     with simulator_in_thread(config) as waha:
@@ -102,8 +102,8 @@ def test_an_import_does_not_connect_to_a_waha_url_that_now_leads_to_loopback(acm
             )  # a tenant's URL
             uow.commit()
         started = client.post("/v1/channels/shop/imports", json={})
-        assert started.status_code == 202, started.text
-        final = events(client, started.json()["id"])[-1][1]
-    assert final["status"] == "failed"
-    assert "localhost resolves to" in final["error"] and "a loopback address" in final["error"]
+    assert started.status_code == 422, started.text  # at the first contact: no job is left
+    refusal = started.json()["detail"]
+    assert "localhost resolves to" in refusal and "a loopback address" in refusal
+    assert client.get("/v1/imports").json()["items"] == []
     assert config.faults.requests == 0

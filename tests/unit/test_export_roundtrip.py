@@ -86,7 +86,7 @@ def _header(moment: datetime, v: Variant) -> str:
     return f"{mark}{date}, {time}{meridiem} {v.dash} "
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     variant=_VARIANTS,
     authors=_AUTHORS,
@@ -115,7 +115,7 @@ def test_an_export_in_any_variant_reads_back(variant, authors, start, steps) -> 
     assert [(m.local_time, m.author, m.text) for m in read] == written
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.text()
     | st.lists(

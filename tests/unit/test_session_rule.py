@@ -109,7 +109,7 @@ history = st.lists(
 ).map(lambda rows: [message(f"m{i:03d}", minute, chat) for i, (chat, minute) in enumerate(rows)])
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(history=history, data=st.data())
 def test_any_order_and_batching_gives_the_one_shot_partition(history, data) -> None:
     arrival = data.draw(st.permutations(history))
@@ -129,7 +129,7 @@ def test_any_order_and_batching_gives_the_one_shot_partition(history, data) -> N
         assert spans == [(s[0].sent_at, s[-1].sent_at, len(s)) for s in expected]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(history=history, data=st.data())
 def test_two_chats_joined_give_the_one_shot_partition_of_all_their_messages(history, data) -> None:
     """A LID chat joining its phone chat: as if every message had always been in one chat."""

@@ -112,12 +112,19 @@ def chats_of(job: jobs.ImportJob) -> list[str] | None:
 def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaSettings]:
     """The job's channel and how to reach its WAHA (as stored on the channel; a tenant's URL
     as `outbound.py` says)."""
+    return waha_of_channel(services, job.channel_id, int(job.params.get("page_size", 500)))
+
+
+def waha_of_channel(
+    services: Services, channel_id: int, page_size: int = 500
+) -> tuple[Channel, WahaSettings]:
+    """The channel and how to reach its WAHA (ConfigurationError when it has no WAHA URL)."""
     database = services.database
     with database.engine.connect() as connection:
         url, session, api_key, trusted = channels.waha_of(
-            connection, job.channel_id, secrets=database.secrets
+            connection, channel_id, secrets=database.secrets
         )
-        channel = channels.channel_by_id(connection, job.channel_id, database.default_timeout)
+        channel = channels.channel_by_id(connection, channel_id, database.default_timeout)
     if not url:
         raise ConfigurationError("the job's channel has no WAHA URL; start a new import")
     settings = services.settings
@@ -126,7 +133,7 @@ def waha_of_job(services: Services, job: jobs.ImportJob) -> tuple[Channel, WahaS
         url,
         session,
         api_key,
-        page_size=int(job.params.get("page_size", 500)),
+        page_size=page_size,
         trust=OPERATOR if trusted else tenant_trust(settings.allow_private_urls),
     )
     return channel, waha

@@ -24,8 +24,16 @@ from chatport.api.responses import ERRORS
 from chatport.api.schemas import FAILED_SHOWN, ImportIn, ImportOut, Page
 from chatport.engines import cancel
 from chatport.engines.inprocess.runner import ImportRunner
-from chatport.errors import JobBusy, JobCancelled, JobEnded, NotFoundError
+from chatport.errors import (
+    JobBusy,
+    JobCancelled,
+    JobEnded,
+    NotFoundError,
+    UrlRefused,
+    WahaError,
+)
 from chatport.ingest import import_jobs
+from chatport.ingest.waha.contact import first_contact
 from chatport.services import Services
 from chatport.store.channels import channel_by_id
 from chatport.store.database import Database
@@ -96,7 +104,8 @@ async def begin_import(
     database: Database, runner: ImportRunner, tenant: Tenant, channel: str, body: ImportIn
 ) -> jobs.ImportJob:
     """A new import job of the tenant's `channel`, started in this process by `runner` (404
-    for no such channel, 422 when it has no WAHA URL)."""
+    for no such channel, 422 when it has no WAHA URL or its WAHA does not answer that the
+    session works: unreachable, a wrong key, an unknown session; then no job is created)."""
 
     def create() -> jobs.ImportJob:
         with database.engine.connect() as connection:
@@ -106,6 +115,11 @@ async def begin_import(
             if not row.waha_url:
                 raise HTTPException(422, f"channel {channel!r} has no waha_url")
             target = channel_by_id(connection, row.id, database.default_timeout)
+        _, waha = import_jobs.waha_of_channel(runner.services, target.id, body.page_size)
+        try:
+            first_contact(waha)
+        except (WahaError, UrlRefused) as failure:
+            raise HTTPException(422, str(failure)) from None
         now = datetime.now(UTC)
         since = now - timedelta(days=body.days) if body.days else body.since
         params = body.model_dump(include={"concurrency", "page_size", "chunk_size", "fetchers"})
