@@ -18,10 +18,19 @@ databases:
             ratios of mean times, msgs_per_s the import's mean;
   v1        the seeds' old path on a 2,000-message sample: one transaction per message, with
             find-or-create contact and session by SELECT then INSERT/UPDATE;
-  small     the import of a smaller history (--small-messages), for the RSS ratio.
+  small     the import of a smaller history (--small-messages), for the RSS ratio;
+  bytes     after the first round's import: bytes on disk per message of `messages` and
+            `message_raws` (table, TOAST, indexes: bench/table_bytes.py), as
+            `<table>_<part>_b` figures and `bytes_per_message` (both tables).
 The run stops unless the import stored exactly the messages the simulator serves.
 Ends with one `key=value` line per back end: msgs_per_s ratio_vs_raw speedup_vs_v1
-reimport_speedup peak_rss_mb rss_ratio_1m_vs_100k.
+reimport_speedup peak_rss_mb rss_ratio_1m_vs_100k and the bytes figures (each index's bytes
+per message on a line before it).
+
+    python bench/import_waha.py --bytes-only [--messages 100000 --chats 1000]
+
+measures only the bytes, after one import (a few seconds for 100,000 messages); the bytes do
+not depend on the machine's load, unlike the times.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from sqlalchemy import select  # noqa: E402
+from table_bytes import index_figures, per_message  # noqa: E402
 from v1_baseline import write_v1  # noqa: E402
 from write_batch import fresh_database  # noqa: E402
 
@@ -187,13 +197,38 @@ def displayable(chats: int, messages: int) -> int:
     return sum(1 for chat in world.chats for r in world.messages(chat) if not r.hidden)
 
 
+def stored_bytes(backend: str, database_url: str) -> dict[str, str]:
+    """Bytes per message of the tables a message lives in (bench/table_bytes.py); prints
+    those of each index on a line of their own."""
+    database = build_database(Settings(database_url=database_url))
+    with database.engine.connect() as connection:
+        indexes = index_figures(connection)
+        figures = per_message(connection)
+    database.dispose()
+    print(f"backend={backend} " + " ".join(f"{k}={v}" for k, v in indexes.items()), flush=True)
+    return figures
+
+
+def bytes_only(backend: str, args: argparse.Namespace) -> str:
+    """One import, then its bytes per message."""
+    with (
+        simulator(args.chats, args.messages) as url,
+        fresh_database(backend, args.postgres_url) as database_url,
+    ):
+        timed_import(url, database_url)
+        figures = {"backend": backend, **stored_bytes(backend, database_url)}
+    return " ".join(f"{key}={value}" for key, value in figures.items())
+
+
 def bench(backend: str, args: argparse.Namespace) -> str:
     expected = displayable(args.chats, args.messages)
     firsts, agains, raws, rss_peaks = [], [], [], []
+    sizes: dict[str, str] = {}
     with simulator(args.chats, args.messages) as url:
         for round_ in range(args.rounds):
             with fresh_database(backend, args.postgres_url) as database_url:
                 first, rss = timed_import(url, database_url)
+                sizes = sizes or stored_bytes(backend, database_url)
                 again, _ = timed_import(url, database_url)
                 raw, stored = raw_seconds(database_url, backend, args.postgres_url)
             if stored != expected:
@@ -229,6 +264,7 @@ def bench(backend: str, args: argparse.Namespace) -> str:
         "peak_rss_mb": f"{rss:.0f}",
         "rss_ratio_1m_vs_100k": f"{rss / small_rss:.2f}",
         "v1_msgs_per_s": f"{v1:.0f}",
+        **sizes,
     }
     return " ".join(f"{key}={value}" for key, value in figures.items())
 
@@ -251,11 +287,16 @@ def main() -> int:
             "CHATPORT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
         ),
     )
+    parser.add_argument(
+        "--bytes-only",
+        action="store_true",
+        help="one import and its bytes per message, no timings",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
-        print(bench(backend, args), flush=True)
+        print((bytes_only if args.bytes_only else bench)(backend, args), flush=True)
     return 0
 
 
