@@ -8,8 +8,9 @@ databases:
   import    `chatport import waha` in a child process (wall time; peak RSS of it and its
             fetch processes together, sampled);
   reimport  after each import, the same command again: everything is a duplicate;
-  raw       the rows the import stored, read back and inserted into a fresh database's
-            `messages` with the back end's fastest plain bulk insert, in transactions as
+  raw       the rows the import stored (messages and their payload blocks), read back and
+            inserted into a fresh database's `messages` and `message_raws` with the back
+            end's fastest plain bulk insert, in transactions as
             large as the import's (the store's `import_chunk_size`: 10,000 on PostgreSQL,
             5,000 on SQLite), with the settings the import writes with;
   rounds    import, reimport and raw alternate --rounds times (3), each round on fresh
@@ -51,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sqlalchemy import select  # noqa: E402
 from table_bytes import index_figures, per_message  # noqa: E402
 from v1_baseline import write_v1  # noqa: E402
-from write_batch import fresh_database  # noqa: E402
+from write_batch import fresh_database, insert_plainly  # noqa: E402
 
 from chatport.bootstrap import build_database  # noqa: E402
 from chatport.settings import Settings  # noqa: E402
@@ -59,10 +60,10 @@ from chatport.simulator.runner import simulator_process  # noqa: E402
 from chatport.simulator.world import World  # noqa: E402
 from chatport.sources.waha.client import WahaClient, WahaSettings  # noqa: E402
 from chatport.sources.waha.messages import to_incoming  # noqa: E402
-from chatport.store.backends.bulk import MESSAGE_COLUMNS, insert_sql  # noqa: E402
-from chatport.store.backends.postgres import copy_rows  # noqa: E402
+from chatport.store.backends.bulk import MESSAGE_COLUMNS  # noqa: E402
 from chatport.store.database import Database  # noqa: E402
-from chatport.store.tables import messages  # noqa: E402
+from chatport.store.raw_archive import RAW_COLUMNS  # noqa: E402
+from chatport.store.tables import message_raws, messages  # noqa: E402
 
 FETCHERS = 2
 IMPORT_OPTIONS = ["--concurrency", "4", "--fetchers", str(FETCHERS)]
@@ -115,53 +116,59 @@ def timed_import(url: str, database_url: str) -> tuple[float, float]:
 
 
 def raw_seconds(source_url: str, backend: str, postgres_url: str) -> tuple[float, int]:
-    """Read the imported rows back and time their plain bulk insert into a fresh database,
-    with the settings the import writes with (`Database.bulk_writes`)."""
+    """Read the imported rows back (messages and their payload blocks) and time their plain
+    bulk insert into a fresh database, with the settings the import writes with
+    (`Database.bulk_writes`)."""
     source = build_database(Settings(database_url=source_url))
     columns = [messages.c[name] for name in MESSAGE_COLUMNS]
+    blocks = [message_raws.c[name] for name in RAW_COLUMNS]
     with source.engine.connect() as connection:
         rows = [tuple(row) for row in connection.execute(select(*columns).order_by(messages.c.id))]
+        block_rows = {row[0]: tuple(row) for row in connection.execute(select(*blocks))}
     source.dispose()
     with fresh_database(backend, postgres_url) as url:
         database = build_database(Settings(database_url=url))
         with database.bulk_writes() as target:
-            elapsed = _raw_insert(target, backend, rows)
+            elapsed = _raw_insert(target, backend, rows, block_rows)
         database.dispose()
     return elapsed, len(rows)
 
 
-def _raw_insert(target: Database, backend: str, rows: list[tuple]) -> float:
-    """Seconds to insert `rows` (as read back) in transactions of the import's size."""
+def _raw_insert(
+    target: Database, backend: str, rows: list[tuple], blocks: dict[int, tuple]
+) -> float:
+    """Seconds to insert `rows` (as read back) in transactions of the import's size, each
+    with the payload blocks its messages are the first to name."""
     ops = target.ops
     size = ops.import_chunk_size
     if backend == "sqlite":
-        rows = [
-            tuple(
-                ops.encode_time(v)
-                if isinstance(v, datetime)
-                else ops.encode_uuid(v)
-                if hasattr(v, "hex") and not isinstance(v, bytes | str)
-                else _json(v)
-                if isinstance(v, dict)
-                else v
-                for v in row
-            )
-            for row in rows
-        ]
+        rows = [_sqlite_row(ops, row) for row in rows]
+        blocks = {key: _sqlite_row(ops, row) for key, row in blocks.items()}
     else:
         rows = [tuple(_json(v).encode() if isinstance(v, dict) else v for v in row) for row in rows]
-    sql = insert_sql("messages", MESSAGE_COLUMNS, "?")
-    start = time.perf_counter()
+    at = MESSAGE_COLUMNS.index("raw_block")
+    chunks = []
     for offset in range(0, len(rows), size):
         chunk = rows[offset : offset + size]
-        connection = target.engine.connect().execution_options(sqlite_write=True)
-        with connection, connection.begin():
-            if backend == "sqlite":
-                connection.exec_driver_sql(sql, chunk)
-            else:
-                with connection.connection.driver_connection.cursor() as cursor:
-                    copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
+        named = dict.fromkeys(row[at] for row in chunk if row[at] in blocks)
+        chunks.append((chunk, [blocks.pop(key) for key in named]))
+    start = time.perf_counter()
+    for chunk in chunks:
+        insert_plainly(target.engine, backend, chunk)
     return time.perf_counter() - start
+
+
+def _sqlite_row(ops, row: tuple) -> tuple:
+    return tuple(
+        ops.encode_time(v)
+        if isinstance(v, datetime)
+        else ops.encode_uuid(v)
+        if hasattr(v, "hex") and not isinstance(v, bytes | str)
+        else _json(v)
+        if isinstance(v, dict)
+        else v
+        for v in row
+    )
 
 
 def _json(value: dict) -> str:

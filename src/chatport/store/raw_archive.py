@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -131,7 +130,7 @@ def raw_payload(connection: Connection, message_id: int) -> Any:
 
 
 def encode_blocks(
-    channel_id: int, block_ids: Sequence[int], payloads: Sequence[Any], created_at: datetime
+    channel_id: int, block_ids: Sequence[int], payloads: Sequence[Any], created_at: Any
 ) -> tuple[list[tuple[int | None, int | None]], list[tuple]]:
     """Every payload's (block id, line) and the blocks' rows, for writers that build their
     rows in advance (benchmarks, tests)."""
