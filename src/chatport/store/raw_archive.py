@@ -103,24 +103,30 @@ def raw_payloads(connection: Connection, message_ids: Iterable[int]) -> dict[int
     """The raw payloads (JSON text) of the messages `message_ids` that have one, by message
     id; each block read and decompressed once."""
     ids = list(message_ids)
-    if not ids:
-        return {}
     where: dict[int, list[tuple[int, int]]] = {}
-    for message_id, block, line in connection.execute(
-        select(messages.c.id, messages.c.raw_block, messages.c.raw_line).where(
-            messages.c.id.in_(ids), messages.c.raw_block.is_not(None)
-        )
-    ):
-        where.setdefault(block, []).append((message_id, line))
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        for message_id, block, line in connection.execute(
+            select(messages.c.id, messages.c.raw_block, messages.c.raw_line).where(
+                messages.c.id.in_(ids[start : start + _IDS_PER_QUERY]),
+                messages.c.raw_block.is_not(None),
+            )
+        ):
+            where.setdefault(block, []).append((message_id, line))
     out: dict[int, bytes] = {}
-    for block, codec, data in connection.execute(
-        select(message_raws.c.id, message_raws.c.codec, message_raws.c.data).where(
-            message_raws.c.id.in_(list(where))
-        )
-    ):
-        lines = unpack(codec, data)
-        out.update((message_id, lines[line]) for message_id, line in where[block])
+    blocks = list(where)
+    for start in range(0, len(blocks), _IDS_PER_QUERY):
+        for block, codec, data in connection.execute(
+            select(message_raws.c.id, message_raws.c.codec, message_raws.c.data).where(
+                message_raws.c.id.in_(blocks[start : start + _IDS_PER_QUERY])
+            )
+        ):
+            lines = unpack(codec, data)
+            out.update((message_id, lines[line]) for message_id, line in where[block])
     return out
+
+
+_IDS_PER_QUERY = 10_000
+"""Ids bound in one query at most (SQLite and PostgreSQL bound the parameters of one)."""
 
 
 def raw_payload(connection: Connection, message_id: int) -> Any:

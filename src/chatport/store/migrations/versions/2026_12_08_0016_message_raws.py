@@ -130,12 +130,22 @@ def _write_block(
             created_at=now,
         )
     )
+    ids = [row[0] for row in rows]
+    if connection.dialect.name == "postgresql":  # one statement, not one per row
+        connection.execute(_PLACE_ROWS, {"block": block_id, "ids": ids})
+        return
     connection.execute(
         sa.update(messages)
         .where(messages.c.id == sa.bindparam("row_id"))
         .values(raw_block=block_id, raw_line=sa.bindparam("line")),
-        [{"row_id": row[0], "line": line} for line, row in enumerate(rows)],
+        [{"row_id": row_id, "line": line} for line, row_id in enumerate(ids)],
     )
+
+
+_PLACE_ROWS = sa.text(
+    "UPDATE messages SET raw_block = :block, raw_line = v.line - 1 "
+    "FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS v(id, line) WHERE messages.id = v.id"
+)
 
 
 def _restore_payloads(connection: sa.Connection) -> None:
