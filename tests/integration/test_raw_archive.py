@@ -82,6 +82,18 @@ def test_a_live_message_gets_a_block_of_its_own_after_the_others(database: Datab
     }
 
 
+def test_payloads_of_more_ids_than_one_query_binds(database: Database, monkeypatch) -> None:
+    """Ids and blocks are read a slice at a time (10,000 in production; 2 here), so any
+    number of messages can be asked for at once."""
+    from chatport.store import raw_archive
+
+    channel = database.channel()
+    for i in range(5):  # a block each
+        database.write_batch(channel, [incoming(f"m{i}", i, raw=payload(i))], origin=Origin.LIVE)
+    monkeypatch.setattr(raw_archive, "_IDS_PER_QUERY", 2)
+    assert stored_raws(database) == {f"m{i}": jsoncodec.dumps(payload(i)) for i in range(5)}
+
+
 OLD_MESSAGES = table(
     "messages",
     *(column(name, Integer()) for name in ("id", "tenant_id", "channel_id")),
