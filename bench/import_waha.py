@@ -8,8 +8,9 @@ databases:
   import    `chatport import waha` in a child process (wall time; peak RSS of it and its
             fetch processes together, sampled);
   reimport  after each import, the same command again: everything is a duplicate;
-  raw       the rows the import stored, read back and inserted into a fresh database's
-            `messages` with the back end's fastest plain bulk insert, in transactions as
+  raw       the rows the import stored (messages and their payload blocks), read back and
+            inserted into a fresh database's `messages` and `message_raws` with the back
+            end's fastest plain bulk insert, in transactions as
             large as the import's (the store's `import_chunk_size`: 10,000 on PostgreSQL,
             5,000 on SQLite), with the settings the import writes with;
   rounds    import, reimport and raw alternate --rounds times (3), each round on fresh
@@ -18,10 +19,19 @@ databases:
             ratios of mean times, msgs_per_s the import's mean;
   v1        the seeds' old path on a 2,000-message sample: one transaction per message, with
             find-or-create contact and session by SELECT then INSERT/UPDATE;
-  small     the import of a smaller history (--small-messages), for the RSS ratio.
+  small     the import of a smaller history (--small-messages), for the RSS ratio;
+  bytes     after the first round's import: bytes on disk per message of `messages` and
+            `message_raws` (table, TOAST, indexes: bench/table_bytes.py), as
+            `<table>_<part>_b` figures and `bytes_per_message` (both tables).
 The run stops unless the import stored exactly the messages the simulator serves.
 Ends with one `key=value` line per back end: msgs_per_s ratio_vs_raw speedup_vs_v1
-reimport_speedup peak_rss_mb rss_ratio_1m_vs_100k.
+reimport_speedup peak_rss_mb rss_ratio_1m_vs_100k and the bytes figures (each index's bytes
+per message on a line before it).
+
+    python bench/import_waha.py --bytes-only [--messages 100000 --chats 1000]
+
+measures only the bytes, after one import (a few seconds for 100,000 messages); the bytes do
+not depend on the machine's load, unlike the times.
 """
 
 from __future__ import annotations
@@ -40,8 +50,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from sqlalchemy import select  # noqa: E402
+from table_bytes import index_figures, per_message  # noqa: E402
 from v1_baseline import write_v1  # noqa: E402
-from write_batch import fresh_database  # noqa: E402
+from write_batch import fresh_database, insert_plainly  # noqa: E402
 
 from chatport.bootstrap import build_database  # noqa: E402
 from chatport.settings import Settings  # noqa: E402
@@ -49,10 +60,10 @@ from chatport.simulator.runner import simulator_process  # noqa: E402
 from chatport.simulator.world import World  # noqa: E402
 from chatport.sources.waha.client import WahaClient, WahaSettings  # noqa: E402
 from chatport.sources.waha.messages import to_incoming  # noqa: E402
-from chatport.store.backends.bulk import MESSAGE_COLUMNS, insert_sql  # noqa: E402
-from chatport.store.backends.postgres import copy_rows  # noqa: E402
+from chatport.store.backends.bulk import MESSAGE_COLUMNS  # noqa: E402
 from chatport.store.database import Database  # noqa: E402
-from chatport.store.tables import messages  # noqa: E402
+from chatport.store.raw_archive import RAW_COLUMNS  # noqa: E402
+from chatport.store.tables import message_raws, messages  # noqa: E402
 
 FETCHERS = 2
 IMPORT_OPTIONS = ["--concurrency", "4", "--fetchers", str(FETCHERS)]
@@ -105,53 +116,59 @@ def timed_import(url: str, database_url: str) -> tuple[float, float]:
 
 
 def raw_seconds(source_url: str, backend: str, postgres_url: str) -> tuple[float, int]:
-    """Read the imported rows back and time their plain bulk insert into a fresh database,
-    with the settings the import writes with (`Database.bulk_writes`)."""
+    """Read the imported rows back (messages and their payload blocks) and time their plain
+    bulk insert into a fresh database, with the settings the import writes with
+    (`Database.bulk_writes`)."""
     source = build_database(Settings(database_url=source_url))
     columns = [messages.c[name] for name in MESSAGE_COLUMNS]
+    blocks = [message_raws.c[name] for name in RAW_COLUMNS]
     with source.engine.connect() as connection:
         rows = [tuple(row) for row in connection.execute(select(*columns).order_by(messages.c.id))]
+        block_rows = {row[0]: tuple(row) for row in connection.execute(select(*blocks))}
     source.dispose()
     with fresh_database(backend, postgres_url) as url:
         database = build_database(Settings(database_url=url))
         with database.bulk_writes() as target:
-            elapsed = _raw_insert(target, backend, rows)
+            elapsed = _raw_insert(target, backend, rows, block_rows)
         database.dispose()
     return elapsed, len(rows)
 
 
-def _raw_insert(target: Database, backend: str, rows: list[tuple]) -> float:
-    """Seconds to insert `rows` (as read back) in transactions of the import's size."""
+def _raw_insert(
+    target: Database, backend: str, rows: list[tuple], blocks: dict[int, tuple]
+) -> float:
+    """Seconds to insert `rows` (as read back) in transactions of the import's size, each
+    with the payload blocks its messages are the first to name."""
     ops = target.ops
     size = ops.import_chunk_size
     if backend == "sqlite":
-        rows = [
-            tuple(
-                ops.encode_time(v)
-                if isinstance(v, datetime)
-                else ops.encode_uuid(v)
-                if hasattr(v, "hex") and not isinstance(v, bytes | str)
-                else _json(v)
-                if isinstance(v, dict)
-                else v
-                for v in row
-            )
-            for row in rows
-        ]
+        rows = [_sqlite_row(ops, row) for row in rows]
+        blocks = {key: _sqlite_row(ops, row) for key, row in blocks.items()}
     else:
         rows = [tuple(_json(v).encode() if isinstance(v, dict) else v for v in row) for row in rows]
-    sql = insert_sql("messages", MESSAGE_COLUMNS, "?")
-    start = time.perf_counter()
+    at = MESSAGE_COLUMNS.index("raw_block")
+    chunks = []
     for offset in range(0, len(rows), size):
         chunk = rows[offset : offset + size]
-        connection = target.engine.connect().execution_options(sqlite_write=True)
-        with connection, connection.begin():
-            if backend == "sqlite":
-                connection.exec_driver_sql(sql, chunk)
-            else:
-                with connection.connection.driver_connection.cursor() as cursor:
-                    copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
+        named = dict.fromkeys(row[at] for row in chunk if row[at] in blocks)
+        chunks.append((chunk, [blocks.pop(key) for key in named]))
+    start = time.perf_counter()
+    for chunk in chunks:
+        insert_plainly(target.engine, backend, chunk)
     return time.perf_counter() - start
+
+
+def _sqlite_row(ops, row: tuple) -> tuple:
+    return tuple(
+        ops.encode_time(v)
+        if isinstance(v, datetime)
+        else ops.encode_uuid(v)
+        if hasattr(v, "hex") and not isinstance(v, bytes | str)
+        else _json(v)
+        if isinstance(v, dict)
+        else v
+        for v in row
+    )
 
 
 def _json(value: dict) -> str:
@@ -187,13 +204,38 @@ def displayable(chats: int, messages: int) -> int:
     return sum(1 for chat in world.chats for r in world.messages(chat) if not r.hidden)
 
 
+def stored_bytes(backend: str, database_url: str) -> dict[str, str]:
+    """Bytes per message of the tables a message lives in (bench/table_bytes.py); prints
+    those of each index on a line of their own."""
+    database = build_database(Settings(database_url=database_url))
+    with database.engine.connect() as connection:
+        indexes = index_figures(connection)
+        figures = per_message(connection)
+    database.dispose()
+    print(f"backend={backend} " + " ".join(f"{k}={v}" for k, v in indexes.items()), flush=True)
+    return figures
+
+
+def bytes_only(backend: str, args: argparse.Namespace) -> str:
+    """One import, then its bytes per message."""
+    with (
+        simulator(args.chats, args.messages) as url,
+        fresh_database(backend, args.postgres_url) as database_url,
+    ):
+        timed_import(url, database_url)
+        figures = {"backend": backend, **stored_bytes(backend, database_url)}
+    return " ".join(f"{key}={value}" for key, value in figures.items())
+
+
 def bench(backend: str, args: argparse.Namespace) -> str:
     expected = displayable(args.chats, args.messages)
     firsts, agains, raws, rss_peaks = [], [], [], []
+    sizes: dict[str, str] = {}
     with simulator(args.chats, args.messages) as url:
         for round_ in range(args.rounds):
             with fresh_database(backend, args.postgres_url) as database_url:
                 first, rss = timed_import(url, database_url)
+                sizes = sizes or stored_bytes(backend, database_url)
                 again, _ = timed_import(url, database_url)
                 raw, stored = raw_seconds(database_url, backend, args.postgres_url)
             if stored != expected:
@@ -229,6 +271,7 @@ def bench(backend: str, args: argparse.Namespace) -> str:
         "peak_rss_mb": f"{rss:.0f}",
         "rss_ratio_1m_vs_100k": f"{rss / small_rss:.2f}",
         "v1_msgs_per_s": f"{v1:.0f}",
+        **sizes,
     }
     return " ".join(f"{key}={value}" for key, value in figures.items())
 
@@ -251,11 +294,16 @@ def main() -> int:
             "CHATPORT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
         ),
     )
+    parser.add_argument(
+        "--bytes-only",
+        action="store_true",
+        help="one import and its bytes per message, no timings",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
-        print(bench(backend, args), flush=True)
+        print((bytes_only if args.bytes_only else bench)(backend, args), flush=True)
     return 0
 
 

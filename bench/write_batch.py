@@ -15,7 +15,8 @@ pipeline chunks) is generated first and not timed. Then, for each back end:
   raw        the same final message rows, built in advance, inserted on another fresh
              database into the same indexed `messages` table with the back end's fastest plain
              bulk insert (executemany INSERT on SQLite, binary COPY straight into the table on
-             PostgreSQL), one transaction per chunk: the physical limit here;
+             PostgreSQL), one transaction per chunk: the physical limit here; with them, the
+             chunk's payload blocks into `message_raws`, compressed in advance too;
              ours and raw alternate chunk by chunk, so machine noise hits both alike;
   rerun      the same chunks through the write path again (everything is a duplicate).
 
@@ -38,18 +39,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from chatport.bootstrap import build_database
 from chatport.domain.batch import PreparedBatch, prepare_batch
 from chatport.domain.model import IncomingMessage, Origin
 from chatport.domain.sessions import partition, session_id_for
 from chatport.settings import Settings
-from chatport.store import jsoncodec
 from chatport.store.backends.bulk import MESSAGE_COLUMNS, insert_sql
 from chatport.store.backends.postgres import copy_rows
 from chatport.store.migrate import upgrade
-from chatport.store.tables import messages
+from chatport.store.raw_archive import RAW_COLUMNS, blocks_needed, encode_blocks
+from chatport.store.tables import message_raws, messages
 from chatport.synthetic import synthetic_history
 
 
@@ -108,28 +109,25 @@ def timed_normalise(work: list[list[IncomingMessage]]) -> tuple[float, list[Prep
     return time.perf_counter() - start, prepared
 
 
+Chunk = tuple[list[tuple], list[tuple]]
+"""A chunk's final rows: its messages' and its payload blocks'."""
+
+
 def run_interleaved(
-    ours_url: str, raw_url: str, work: list[PreparedBatch], rows: list[list[tuple]]
+    ours_url: str, raw_url: str, work: list[PreparedBatch], rows: list[Chunk]
 ) -> tuple[float, float, float]:
     """Write chunk i through the write path, then insert chunk i raw, and so on: both see the
     same machine at the same moments, so background noise hits both alike."""
     ours_db = build_database(Settings(database_url=ours_url))
     raw_db = build_database(Settings(database_url=raw_url))
     channel = ours_db.channel()
-    plain_insert = insert_sql("messages", MESSAGE_COLUMNS, "?")
     ours = raw = 0.0
     for batch, chunk in zip(work, rows, strict=True):
         start = time.perf_counter()
-        assert ours_db.write_batch(channel, batch, origin=Origin.IMPORT).created == len(chunk)
+        assert ours_db.write_batch(channel, batch, origin=Origin.IMPORT).created == len(chunk[0])
         ours += time.perf_counter() - start
         start = time.perf_counter()
-        connection = raw_db.engine.connect().execution_options(sqlite_write=True)
-        with connection, connection.begin():
-            if raw_db.backend == "sqlite":
-                connection.exec_driver_sql(plain_insert, chunk)
-            else:
-                with connection.connection.driver_connection.cursor() as cursor:
-                    copy_rows(cursor, messages, MESSAGE_COLUMNS, chunk)
+        insert_plainly(raw_db.engine, raw_db.backend, chunk)
         raw += time.perf_counter() - start
     start = time.perf_counter()
     for batch in work:
@@ -140,13 +138,33 @@ def run_interleaved(
     return ours, raw, rerun
 
 
-def raw_rows(url: str, work: list[PreparedBatch]) -> list[list[tuple]]:
-    """The rows the write path stores, built in advance (not timed)."""
+def insert_plainly(engine: Engine, backend: str, chunk: Chunk) -> None:
+    """One transaction: the back end's fastest plain bulk insert of a chunk's rows."""
+    message_rows, block_rows = chunk
+    connection = engine.connect().execution_options(sqlite_write=True)
+    with connection, connection.begin():
+        if backend == "sqlite":
+            connection.exec_driver_sql(insert_sql("messages", MESSAGE_COLUMNS, "?"), message_rows)
+            if block_rows:
+                sql = insert_sql("message_raws", RAW_COLUMNS, "?")
+                connection.exec_driver_sql(sql, block_rows)
+        else:
+            with connection.connection.driver_connection.cursor() as cursor:
+                copy_rows(cursor, messages, MESSAGE_COLUMNS, message_rows)
+                if block_rows:
+                    copy_rows(cursor, message_raws, RAW_COLUMNS, block_rows)
+
+
+def raw_rows(url: str, work: list[PreparedBatch]) -> list[Chunk]:
+    """The rows the write path stores, built in advance (not timed): each chunk's messages
+    and its payloads' blocks, compressed."""
     database = build_database(Settings(database_url=url))
     channel = database.channel()
     ops = database.ops
-    created_at = ops.encode_time(datetime.now(UTC))
-    out = []
+    now = datetime.now(UTC)
+    created_at = ops.encode_time(now)
+    out: list[Chunk] = []
+    next_block = 1
     for batch in work:
         by_chat: dict[str, list] = {}
         for message in batch.messages:
@@ -166,8 +184,13 @@ def raw_rows(url: str, work: list[PreparedBatch]) -> list[list[tuple]]:
             "origin": "import",
             "created_at": created_at,
         }
+        payloads = [m.raw for m in batch.messages]
+        needed = blocks_needed(sum(1 for p in payloads if p is not None))
+        block_ids = range(next_block, next_block + needed)
+        next_block += needed
+        places, blocks = encode_blocks(channel.id, block_ids, payloads, created_at)
         chunk = []
-        for m in batch.messages:
+        for m, (raw_block, raw_line) in zip(batch.messages, places, strict=True):
             values.update(
                 external_id=m.external_id,
                 message_key=getattr(m, "key", m.external_id),
@@ -178,10 +201,11 @@ def raw_rows(url: str, work: list[PreparedBatch]) -> list[list[tuple]]:
                 from_me=m.from_me,
                 content_type=m.content_type,
                 text=m.text,
-                raw=ops.encode_json(jsoncodec.dumps(m.raw)),
+                raw_block=raw_block,
+                raw_line=raw_line,
             )
             chunk.append(tuple(values[column] for column in MESSAGE_COLUMNS))
-        out.append(chunk)
+        out.append((chunk, blocks))
     database.dispose()
     return out
 

@@ -34,14 +34,14 @@ def test_bulk_writes_land_in_the_same_database(database: Database) -> None:
 def test_sqlite_bulk_writes_checkpoint_every_64_mib_not_every_1000_pages(sqlite_url: str) -> None:
     database = build_database(Settings(database_url=sqlite_url))
     channel = database.channel()
-    padding = {"padding": "x" * 3000}  # about a page a message
+    padding = "x" * 3000  # about a page a message (a raw payload would be compressed)
     try:
         assert _pragma(database, "wal_autocheckpoint") == 1000  # SQLite's default, elsewhere
         with database.bulk_writes() as bulk:
             assert bulk is not database
             assert _pragma(bulk, "wal_autocheckpoint") == BULK_CHECKPOINT_PAGES
             for start in range(0, 2000, 500):
-                batch = [incoming(f"m{i}", i, raw=padding) for i in range(start, start + 500)]
+                batch = [incoming(f"m{i}", i, text=padding) for i in range(start, start + 500)]
                 bulk.write_batch(channel, batch, origin=Origin.IMPORT)
             with bulk.engine.connect() as connection:
                 busy, pages, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()

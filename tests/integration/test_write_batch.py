@@ -12,6 +12,7 @@ from chatport.domain.batch import prepare_batch
 from chatport.domain.model import ContactRef, Origin
 from chatport.domain.sessions import partition, session_id_for
 from chatport.store.database import Database
+from chatport.store.raw_archive import raw_payload
 from chatport.store.tables import chats, contacts, dead_letters, events, messages, sessions
 from chatport.store.write_path.batch import DuplicateElsewhere
 from chatport.store.write_path.lids import channel_lids
@@ -186,7 +187,9 @@ def test_any_unicode_is_stored_and_nul_is_replaced_not_fatal(database: Database)
     assert stored["combining"] == texts["combining"]
     assert stored["nul"] == "before\ufffdafter"
     assert "\ud83d" not in stored["surrogate"] and stored["surrogate"].startswith("lone ")
-    raw = dict(rows(database, select(messages.c.external_id, messages.c.raw)))
+    ids = dict(rows(database, select(messages.c.external_id, messages.c.id)))
+    with database.engine.connect() as connection:
+        raw = {key: raw_payload(connection, ids[key]) for key in ids}
     assert raw["zwj"] == {"body": texts["zwj"], "nested": [texts["zwj"]]}
     assert raw["nul"]["body"] == "before\ufffdafter"
 

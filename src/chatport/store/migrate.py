@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 SCRIPT_LOCATION = "chatport.store:migrations"
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 """The newest migration this chatport ships (a test holds it to the migrations' head)."""
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -176,12 +177,13 @@ messages = Table(
     Column("media_filename", Text),
     Column("media_size", BigInteger),
     Column("origin", String(16), nullable=False),
-    Column("raw", Json),
     Column("created_at", UtcDateTime, nullable=False),
     Column("ack", SmallInteger),
     Column("revoked_at", UtcDateTime),
     Column("edited_at", UtcDateTime),
     Column("edits", Json),
+    Column("raw_block", Id),
+    Column("raw_line", SmallInteger),
     UniqueConstraint("channel_id", "message_key", name="uq_messages_channel_id_message_key"),
     Index("ix_messages_chat_sent_at", "channel_id", "chat_id", "sent_at"),
     Index("ix_messages_session_id", "session_id"),
@@ -192,7 +194,24 @@ chat by (`domain.keys`: `{fromMe}_{chat}_{WhatsApp id}`, the chat the phone chat
 `external_id` is the source's own id, verbatim (WAHA's, Baileys' in WAHA's form, an export's
 `export-…`), by which webhooks, agent jobs and the API name a message. It has no index (one
 less to maintain on every insert): a message named by it is found by the keys it names
-(`store.write_path.message_keys.keys_of_ids`)."""
+(`store.write_path.message_keys.keys_of_ids`). The source's payload is not in the row:
+`raw_block` and `raw_line` say where it is in `message_raws` (both null: it has none)."""
+
+message_raws = Table(
+    "message_raws",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, nullable=False),
+    Column("codec", String(8), nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_message_raws_channel_id", "channel_id"),
+)
+"""The source payloads of messages, by block (`store.raw_archive`): `data` is the `lines`
+payloads (JSON texts, one per line) of up to 1,024 messages written together, compressed as
+`codec` says (`zstd`: Zstandard). Written once with its messages, never changed; deleted
+with its channel."""
 
 import_jobs = Table(
     "import_jobs",
@@ -392,6 +411,7 @@ STABLE_TABLES = (
     "chats",
     "sessions",
     "messages",
+    "message_raws",
     "import_jobs",
     "import_job_chats",
     "agent_jobs",

@@ -31,8 +31,9 @@ MESSAGE_COLUMNS = (
     "media_filename",
     "media_size",
     "origin",
-    "raw",
     "created_at",
+    "raw_block",
+    "raw_line",
 )
 """The order of the values in a message row handed to `BulkOps.insert_messages`."""
 MESSAGE_KEY = ("channel_id", "message_key")
@@ -113,6 +114,10 @@ class BulkOps(Protocol):
     ) -> None:
         """Update many rows in one statement; each row holds the `columns` values, then the
         value of `key` that selects the rows to update."""
+
+    def allocate_raw_blocks(self, connection: Connection, count: int) -> list[int]:
+        """`count` new ids of `message_raws` rows (store.raw_archive), unused by any other
+        writer; inserting them is up to the caller, in the same transaction."""
 
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         """Bulk insert message rows (MESSAGE_COLUMNS order) as they are generated, skipping

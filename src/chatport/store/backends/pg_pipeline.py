@@ -49,6 +49,21 @@ def execute(connection: Connection, sql: str, params: Sequence[Any]) -> int:
         return cursor.rowcount
 
 
+def fetch(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Run the query `sql` after the queued statements, in the same round trip; its rows."""
+    _begun(connection)
+    driver = connection.connection.driver_connection
+    queued = _queues.pop(connection, None)
+    with driver.cursor() as cursor:
+        if not queued:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        with driver.pipeline():
+            _send(driver, queued)
+            cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def send_queued(connection: Connection) -> None:
     """Send the queued statements now (before a statement that bypasses SQLAlchemy: COPY)."""
     queued = _queues.pop(connection, None)

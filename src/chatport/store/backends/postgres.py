@@ -34,7 +34,9 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    LargeBinary,
     Select,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -70,7 +72,9 @@ _COPY_TYPES = (  # most specific first: UtcDateTime wraps DateTime, BigInteger i
     (UtcDateTime, "timestamptz"),
     (Boolean, "bool"),
     (BigInteger, "int8"),
+    (SmallInteger, "int2"),
     (Integer, "int4"),
+    (LargeBinary, "bytea"),
     (Uuid, "uuid"),
     (JSON, "jsonb"),
     (String, "text"),
@@ -218,6 +222,12 @@ class PostgresBulk:
         whatever the row count (an executemany is one statement per row on the server)."""
         return _insert_arrays(connection, table, columns, rows, unique)
 
+    def allocate_raw_blocks(self, connection: Connection, count: int) -> list[int]:
+        """From the table's sequence, with the queued statements (one round trip)."""
+        if count <= 0:
+            return []
+        return [row[0] for row in pg_pipeline.fetch(connection, _NEXT_RAW_BLOCKS, (count,))]
+
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         first = list(itertools.islice(rows, SMALL + 1))
         if len(first) <= SMALL:
@@ -292,6 +302,7 @@ def _insert_sql(table: str, columns: tuple, kinds: tuple, unique: tuple) -> str:
     )
 
 
+_NEXT_RAW_BLOCKS = "SELECT nextval('message_raws_id_seq') FROM generate_series(1, %s)"
 _LOCK_SQL = (
     "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) s"
 )

@@ -101,6 +101,13 @@ class SqliteBulk:
         if rows:
             connection.exec_driver_sql(update_sql(table.name, columns, key, self.placeholder), rows)
 
+    def allocate_raw_blocks(self, connection: Connection, count: int) -> list[int]:
+        """After the highest id: the transaction holds the database's one write lock."""
+        if count <= 0:
+            return []
+        last = connection.exec_driver_sql(_LAST_RAW_BLOCK).scalar_one()
+        return list(range(last + 1, last + 1 + count))
+
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         return insert_new(connection, self, messages, MESSAGE_COLUMNS, list(rows), MESSAGE_KEY)
 
@@ -113,6 +120,9 @@ class SqliteBulk:
         unique: Sequence[str],
     ) -> int:
         return executemany_insert_new(connection, self.placeholder, table, columns, rows, unique)
+
+
+_LAST_RAW_BLOCK = "SELECT coalesce(max(id), 0) FROM message_raws"
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 Import chunks, export files, Baileys payloads and live webhooks all end here. For a batch it
 upserts chats (locked for the transaction), skips messages already stored, upserts contacts,
 applies the session rule against the neighbour sessions of all the batch's chats (read in one
-query), bulk inserts the new messages, moves chat previews forward, writes outbox events and
+query), bulk inserts the new messages (their source payloads compressed by block into
+`message_raws`: `store.raw_archive`), moves chat previews forward, writes outbox events and
 dead letters, and (live, for channels with an agent) follows the chats' bursts. The number of
 statements does not depend on the number of messages.
 """
@@ -22,10 +23,11 @@ from chatport.domain.batch import PreparedBatch
 from chatport.domain.events import batch_events
 from chatport.domain.model import BatchResult, Channel, Message, Origin, SessionSpan
 from chatport.domain.sessions import ChatSessionPlan, neighbour_window, plan_chat_sessions
-from chatport.store import jsoncodec
 from chatport.store.backends.bulk import BulkOps
 from chatport.store.jobs.bursts import follow_bursts
 from chatport.store.jobs.echoes import adopt_echoes
+from chatport.store.raw_archive import RAW_COLUMNS, BlockWriter, blocks_needed
+from chatport.store.tables import message_raws
 from chatport.store.write_path.conversations import (
     LockedChat,
     lock_chats,
@@ -188,10 +190,15 @@ def _write_new(
     plans: dict[str, ChatSessionPlan] = {}
     # The rows are generated while they are written: on PostgreSQL the session rule and the
     # row building run while the server is still indexing the rows sent before them.
-    rows = _message_rows(write, by_chat, neighbours, plans, contact_ids)
+    blocks = blocks_needed(sum(1 for m in new if m.raw is not None))
+    raws = BlockWriter(
+        channel.id, ops.allocate_raw_blocks(connection, blocks), ops.encode_time(now)
+    )
+    rows = _message_rows(write, by_chat, neighbours, plans, contact_ids, raws)
     inserted = ops.insert_messages(connection, rows)
     if inserted != len(new):
         raise DuplicateElsewhere(f"{len(new) - inserted} of {len(new)} ids were stored elsewhere")
+    ops.insert_rows(connection, message_raws, RAW_COLUMNS, raws.rows())
     result.created = len(new)
     counts = write_sessions(connection, ops, channel, plans, now, write.timeout)
     result.sessions_created, result.sessions_extended, result.sessions_merged = counts
@@ -215,10 +222,12 @@ def _message_rows(
     neighbours: dict[str, list[SessionSpan]],
     plans: dict[str, ChatSessionPlan],
     contact_ids: dict[str, int],
+    raws: BlockWriter,
 ) -> Iterator[tuple]:
-    """Plan each chat's sessions (into `plans`) and yield its message rows, chat by chat."""
+    """Plan each chat's sessions (into `plans`) and yield its message rows, chat by chat;
+    their payloads go to `raws`."""
     ops = write.ops
-    time, json, uuid = ops.encode_time, ops.encode_json, ops.encode_uuid
+    time, uuid, archive = ops.encode_time, ops.encode_uuid, raws.add
     tenant_id, channel_id = write.channel.tenant_id, write.channel.id
     origin_text, created_at = str(write.origin), time(write.now)
     for chat_id, chat_messages in sorted(by_chat.items()):
@@ -249,6 +258,6 @@ def _message_rows(
                 media.filename if media else None,
                 media.size if media else None,
                 origin_text,
-                json(jsoncodec.dumps(m.raw)) if m.raw is not None else None,
                 created_at,
+                *archive(m.raw),
             )
