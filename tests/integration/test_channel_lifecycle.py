@@ -14,7 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import JSON, Boolean, DateTime, Integer, Table, Uuid, func, insert, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Integer,
+    LargeBinary,
+    Table,
+    Uuid,
+    func,
+    insert,
+    select,
+)
 
 from chatport.bootstrap import build
 from chatport.cli import main
@@ -42,6 +53,8 @@ def _value(table: Table, column: Any, ids: dict[str, Any]) -> Any:
         return ids["channel_id"] * 1000 + 7
     if isinstance(kind, JSON):
         return {}
+    if isinstance(kind, LargeBinary):
+        return b"\x00"
     length = getattr(kind, "length", None) or 32
     return f"{table.name}-{column.name}"[:length]
 
