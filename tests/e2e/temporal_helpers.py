@@ -12,15 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 
 from chatport.bootstrap import build_database
 from chatport.settings import Settings
+from chatport.store.raw_archive import raw_payloads
 from chatport.store.tables import chats, contacts, messages, sessions
 from tests.e2e.test_cli import CHATPORT, run
 from tests.servers import free_port
 
-_SKIPPED = {"id", "tenant_id", "channel_id", "created_at", "updated_at"}
+_SKIPPED = {"id", "tenant_id", "channel_id", "created_at", "updated_at", "raw_block", "raw_line"}
+"""Surrogate keys and write order; a message's raw payload is compared by its text instead."""
 
 
 @contextmanager
@@ -104,8 +107,14 @@ def picture(database_url: str) -> dict[str, list[tuple]]:
             result = {}
             for table in (messages, sessions, contacts, chats):
                 rows = []
-                for row in connection.execute(select(table)).mappings():
+                found = connection.execute(select(table)).mappings().all()
+                raws = (
+                    raw_payloads(connection, [r["id"] for r in found]) if table is messages else {}
+                )
+                for row in found:
                     item = {k: v for k, v in row.items() if k not in _SKIPPED}
+                    if table is messages:
+                        item["raw"] = orjson.loads(raws[row["id"]]) if row["id"] in raws else None
                     if "contact_id" in item:
                         item["contact_id"] = wa_ids.get(item["contact_id"])
                     if "session_id" in item:
