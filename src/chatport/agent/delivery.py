@@ -42,7 +42,8 @@ from typing import Any, Self
 
 from chatport.agent import replies
 from chatport.agent.asking import AGENT_FAILURES, OutboundSessions
-from chatport.agent.attempt import Attempts
+from chatport.agent.attempt import Attempts, Send, Slots
+from chatport.agent.gate import WriteGate
 from chatport.agent.queue import DeliveryQueue
 from chatport.settings import Settings
 from chatport.store.database import Database
@@ -51,8 +52,13 @@ from chatport.store.jobs.wakeups import AGENT_JOBS, Listener
 logger = logging.getLogger(__name__)
 
 reply_to_job = replies.reply_to_job  # the API's late replies
-DB_THREADS = 12
-"""Threads of a deliverer's database work (within SQLAlchemy's default pool of 15)."""
+DB_THREADS = 8
+"""Threads of a deliverer's database work after the agent answered (storing replies,
+settling sends)."""
+INTAKE_THREADS = 4
+"""Threads of a deliverer's intake: claiming jobs and reading what the agent is sent. Apart
+from the others, so a new job never queues behind replies being stored (both within
+SQLAlchemy's default pool of 15)."""
 JOB, SEND = "job", "send"
 """What a delivery is about: an agent job, or an outbound message whose send is due again."""
 
@@ -100,12 +106,18 @@ class AgentDeliverer:
         self.grace_seconds = grace_seconds
         self.observer = observer or DeliveryObserver()
         self._runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
-        # the deliveries' database work: reads in parallel (writes queue on SQLite's lock)
+        # the deliveries' database work: reads in parallel (writes queue on SQLite's lock);
+        # the intake (claims, payloads) on threads of its own, ahead of the replies' writes
         threads = min(DB_THREADS, self.concurrency)
         self._db = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="agent-db")
+        self._intake = ThreadPoolExecutor(
+            max_workers=min(INTAKE_THREADS, self.concurrency), thread_name_prefix="agent-intake"
+        )
         self._agents = OutboundSessions(settings.agent_timeout_seconds)
         self._waha = OutboundSessions(settings.waha_send_timeout_seconds)
         self._queue = DeliveryQueue(database, self.lease, self.per_channel)
+        self._sqlite = database.backend == "sqlite"  # one write lock: claims look first
+        self._gate = WriteGate(enabled=self._sqlite)
         self._attempts = Attempts(
             database,
             settings,
@@ -116,9 +128,12 @@ class AgentDeliverer:
             agents=self._agents,
             waha=self._waha,
             executor=self._db,
+            intake=self._intake,
+            gate=self._gate,
         )
         self._flights: dict[asyncio.Task, tuple[str, Any]] = {}  # task -> (JOB/SEND, row)
-        self._busy: Counter[int] = Counter()  # deliveries under way by channel
+        # under way by channel: jobs (asking the agent, storing its reply) and sends apart
+        self._busy: dict[str, Counter[int]] = {JOB: Counter(), SEND: Counter()}
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -132,10 +147,12 @@ class AgentDeliverer:
 
     def start(self) -> Self:
         """Deliver in a thread of its own until `close()`; returns itself."""
+        if self.database.backend == "postgresql":  # listening before the first round
+            self._listener = Listener(self.database.engine, AGENT_JOBS, self.poll_seconds)
+            self._listener.listen()
         self._thread = threading.Thread(target=self._run, name="agent-delivery", daemon=True)
         self._thread.start()
-        if self.database.backend == "postgresql":
-            self._listener = Listener(self.database.engine, AGENT_JOBS, self.poll_seconds)
+        if self._listener is not None:
             threading.Thread(target=self._listen, name="agent-listen", daemon=True).start()
         return self
 
@@ -165,6 +182,7 @@ class AgentDeliverer:
             self._runner.run(self._agents.close())
             self._runner.run(self._waha.close())
             self._runner.close()
+        self._intake.shutdown(wait=True)
         self._db.shutdown(wait=True)
 
     @property
@@ -228,23 +246,42 @@ class AgentDeliverer:
     async def _round(self) -> float:
         """Claim what is due and may be delivered now; the seconds until the next look."""
         now = datetime.now(UTC)
-        if len(self._flights) >= self.concurrency:
+        rooms = self._rooms()
+        if max(rooms) <= 0:
             return self.idle_seconds  # a delivery that ends wakes the loop
-        if await self._claim(now):
+        if not self._sqlite and await self._claim(now, rooms):
             return 0.0  # more may be due
-        full = [channel for channel, count in self._busy.items() if count >= self.per_channel]
-        due = await self._in_db(self._queue.next_due, full)
+        full = {
+            kind: [channel for channel, count in busy.items() if count >= self.per_channel]
+            for kind, busy in self._busy.items()
+        }
+        due = await self._in_intake(self._queue.next_due, full[JOB], full[SEND])
         if due is None:
             return self.idle_seconds
-        if due <= now:  # held by another process, or of a channel at its bound
-            return self.poll_seconds
-        return (due - now).total_seconds() + 0.001
+        if due > now:
+            return (due - now).total_seconds() + 0.001
+        if self._sqlite and await self._claim(now, rooms):  # a claim takes the write lock
+            return 0.0  # more may be due
+        return self.poll_seconds  # held by another process, or of a channel at its bound
 
-    async def _claim(self, now: datetime) -> int:
-        room = self.concurrency - len(self._flights)
-        if room <= 0:
+    def _rooms(self) -> tuple[int, int]:
+        """How many more jobs, and sends, may be under way now: `concurrency` asking their
+        agents, as many sending, and no more than twice as many deliveries in all (replies
+        being stored count there only)."""
+        busy, spare = self._busy, 2 * self.concurrency - len(self._flights)
+        return (
+            min(spare, self.concurrency - sum(busy[JOB].values())),
+            min(spare, self.concurrency - sum(busy[SEND].values())),
+        )
+
+    async def _claim(self, now: datetime, rooms: tuple[int, int] | None = None) -> int:
+        rooms = rooms or self._rooms()
+        if max(rooms) <= 0:
             return 0
-        jobs, sends = await self._in_db(self._queue.claim, now, room, dict(self._busy))
+        busy = self._busy
+        jobs, sends = await self._in_intake(
+            self._claim_in_db, now, rooms, dict(busy[JOB]), dict(busy[SEND])
+        )
         for job in jobs:
             waited = (now - job.created_at).total_seconds() if job.attempts == 1 else 0.0
             self.observer.claimed(max(0.0, waited))
@@ -253,10 +290,32 @@ class AgentDeliverer:
             self._fly(SEND, send, f"outbound-{send.message_id}")
         return len(jobs) + len(sends)
 
+    def _claim_in_db(self, *args: Any) -> tuple[list[Any], list[Any]]:
+        with self._gate.write(first=True):
+            return self._queue.claim(*args)
+
     def _fly(self, kind: str, row: Any, name: str) -> None:
         task = asyncio.create_task(self._deliver_task(kind, row), name=name)
         self._flights[task] = (kind, row)
-        self._busy[row.channel_id] += 1
+        self._busy[kind][row.channel_id] += 1
+
+    def _send_slot(self, channel_id: int) -> bool:
+        """Take a send slot of the channel for a reply about to be stored, if one is free
+        (else its send waits for a round to claim it)."""
+        sending = self._busy[SEND]
+        if sending[channel_id] >= self.per_channel or sum(sending.values()) >= self.concurrency:
+            return False
+        sending[channel_id] += 1
+        return True
+
+    def _free(self, kind: str, channel_id: int) -> None:
+        """A slot of the channel is free: the loop may claim more."""
+        busy = self._busy[kind]
+        busy[channel_id] -= 1
+        if busy[channel_id] <= 0:
+            del busy[channel_id]
+        if self._wake is not None:
+            self._wake.set()
 
     async def _stop_flights(self) -> None:
         """Let deliveries under way end within the grace, cancel the rest, release them."""
@@ -267,7 +326,8 @@ class AgentDeliverer:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        self._db.shutdown(wait=True)  # writes under way end before anything is released
+        self._intake.shutdown(wait=True)  # writes under way end before anything is released
+        self._db.shutdown(wait=True)
         if stopped:
             jobs = [row for kind, row in stopped if kind == JOB]
             released = self._queue.release(jobs, [row for kind, row in stopped if kind == SEND])
@@ -276,16 +336,40 @@ class AgentDeliverer:
     async def _in_db(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, function, *args)
 
+    async def _in_intake(self, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._intake, function, *args)
+
     # -- one delivery ---------------------------------------------------------------------
 
     async def _deliver_task(self, kind: str, job: Any) -> None:
+        """Deliver a job: its slot is held while its agent is asked, and freed when the agent
+        answered; its reply's send (when claimed at once) holds a send slot of the channel.
+        Or send a claimed send, on its send slot."""
         started = time.monotonic()
         outcome = "failed"
+        task = asyncio.current_task()
+        channel_id = job.channel_id
+        held = {JOB: kind == JOB, SEND: kind == SEND}
+
+        def answered() -> None:
+            if held[JOB]:
+                held[JOB] = False
+                self._free(JOB, channel_id)
+
+        def send_slot() -> bool:
+            held[SEND] = self._send_slot(channel_id)
+            return held[SEND]
+
         try:
+            if kind == JOB:
+                result = await self._attempts.deliver(job, Slots(answered, send_slot))
+                if isinstance(result, Send):  # the reply is stored: its send goes on
+                    kind, job = SEND, result
+                    self._flights[task] = (SEND, result)  # type: ignore[index]
+                else:
+                    outcome = result
             if kind == SEND:
                 outcome = await self._attempts.send(job)
-            else:
-                outcome = await self._attempts.deliver(job)
         except asyncio.CancelledError:
             outcome = "released"
             raise
@@ -301,10 +385,10 @@ class AgentDeliverer:
                 logger.exception("agent job %s: recording its failure failed", job.id)
         finally:
             self.observer.delivered(outcome, time.monotonic() - started)
-            self._flights.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-            self._busy[job.channel_id] -= 1
-            if self._busy[job.channel_id] <= 0:
-                del self._busy[job.channel_id]
+            self._flights.pop(task, None)  # type: ignore[arg-type]
+            for slot in (JOB, SEND):
+                if held[slot]:
+                    self._free(slot, channel_id)
             if self._wake is not None:
                 self._wake.set()
 

@@ -52,13 +52,6 @@ def next_due(connection: Connection, skip_channels: Collection[int] = ()) -> dat
     return connection.execute(query).scalar()
 
 
-def agent_of(connection: Connection, channel_id: int) -> str | None:
-    """The channel's own agent URL."""
-    return connection.execute(
-        select(channels.c.agent_url).where(channels.c.id == channel_id)
-    ).scalar()
-
-
 def claim_jobs(
     connection: Connection,
     now: datetime,
