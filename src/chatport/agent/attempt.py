@@ -22,7 +22,6 @@ from uuid import UUID
 
 import orjson
 from aiolimiter import AsyncLimiter
-from sqlalchemy import select
 
 from chatport.agent import replies
 from chatport.agent.asking import LATER, AgentRejected, OutboundSessions, ask_agent
@@ -34,8 +33,7 @@ from chatport.settings import Settings
 from chatport.store.channels import WahaAddress, waha_of
 from chatport.store.database import Database
 from chatport.store.jobs import agent_jobs, outbound
-from chatport.store.jobs.bot import BotState, bot_state
-from chatport.store.tables import channels
+from chatport.store.jobs.bot import BotState
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +104,7 @@ class Attempts:
         channel is the caller's), that `Send`, for the caller to `send`. Raises what the
         agent raised (the caller records the failure, `failed`)."""
         slots = slots or Slots()
+
         loop = asyncio.get_running_loop()
         payload, own, bot, minutes = await loop.run_in_executor(self._intake, self._payload, job)
         if not bot.answers and job.reply is None:  # a human answered meanwhile, or bot off
@@ -139,21 +138,12 @@ class Attempts:
         return await self._reply(job, answer, slots.send_slot)
 
     def _payload(self, job: Any) -> tuple[dict[str, Any], str | None, BotState, float]:
-        """What the agent is sent, the channel's own agent, the chat's bot and the channel's
-        handoff minutes: one read."""
-        now = datetime.now(UTC)
+        """What the agent is sent, the channel's own agent, the chat's bot and the handoff
+        minutes: one read."""
         with self.database.engine.connect() as connection:
-            own = connection.execute(
-                select(channels.c.agent_url, channels.c.handoff_minutes).where(
-                    channels.c.id == job.channel_id
-                )
-            ).one()
-            return (
-                agent_jobs.job_payload(connection, job),
-                own.agent_url,
-                bot_state(connection, job.channel_id, job.chat_id, now),
-                own.handoff_minutes or self.settings.handoff_minutes,
-            )
+            ready = agent_jobs.job_payload(connection, job, datetime.now(UTC))
+        minutes = ready.handoff_minutes or self.settings.handoff_minutes
+        return ready.payload, ready.agent_url, ready.bot, minutes
 
     async def _reply(self, job: Any, text: str | None, send_slot: Callable[[], bool]) -> str | Send:
         """Store `text` at once (history), its send claimed at once when the channel has a

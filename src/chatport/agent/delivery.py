@@ -56,8 +56,9 @@ DB_THREADS = 8
 """Threads of a deliverer's database work after the agent answered (storing replies,
 settling sends)."""
 INTAKE_THREADS = 4
-"""Threads of a deliverer's intake: claiming jobs and reading what the agent is sent. Apart
-from the others, so a new job never queues behind replies being stored (both within
+"""Threads of a deliverer's intake, reading what the agent is sent. Apart from the others, so
+a new job never queues behind replies being stored; and claims have a thread of their own
+(the loop claims one round at a time), so they never queue behind either (all within
 SQLAlchemy's default pool of 15)."""
 JOB, SEND = "job", "send"
 """What a delivery is about: an agent job, or an outbound message whose send is due again."""
@@ -113,6 +114,7 @@ class AgentDeliverer:
         self._intake = ThreadPoolExecutor(
             max_workers=min(INTAKE_THREADS, self.concurrency), thread_name_prefix="agent-intake"
         )
+        self._claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-claims")
         self._agents = OutboundSessions(settings.agent_timeout_seconds)
         self._waha = OutboundSessions(settings.waha_send_timeout_seconds)
         self._queue = DeliveryQueue(database, self.lease, self.per_channel)
@@ -182,6 +184,7 @@ class AgentDeliverer:
             self._runner.run(self._agents.close())
             self._runner.run(self._waha.close())
             self._runner.close()
+        self._claims.shutdown(wait=True)
         self._intake.shutdown(wait=True)
         self._db.shutdown(wait=True)
 
@@ -255,7 +258,7 @@ class AgentDeliverer:
             kind: [channel for channel, count in busy.items() if count >= self.per_channel]
             for kind, busy in self._busy.items()
         }
-        due = await self._in_intake(self._queue.next_due, full[JOB], full[SEND])
+        due = await self._in_claims(self._queue.next_due, full[JOB], full[SEND])
         if due is None:
             return self.idle_seconds
         if due > now:
@@ -279,7 +282,7 @@ class AgentDeliverer:
         if max(rooms) <= 0:
             return 0
         busy = self._busy
-        jobs, sends = await self._in_intake(
+        jobs, sends = await self._in_claims(
             self._claim_in_db, now, rooms, dict(busy[JOB]), dict(busy[SEND])
         )
         for job in jobs:
@@ -326,7 +329,8 @@ class AgentDeliverer:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        self._intake.shutdown(wait=True)  # writes under way end before anything is released
+        self._claims.shutdown(wait=True)  # writes under way end before anything is released
+        self._intake.shutdown(wait=True)
         self._db.shutdown(wait=True)
         if stopped:
             jobs = [row for kind, row in stopped if kind == JOB]
@@ -336,8 +340,8 @@ class AgentDeliverer:
     async def _in_db(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, function, *args)
 
-    async def _in_intake(self, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._intake, function, *args)
+    async def _in_claims(self, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._claims, function, *args)
 
     # -- one delivery ---------------------------------------------------------------------
 
