@@ -250,7 +250,7 @@ class AgentDeliverer:
         """Claim what is due and may be delivered now; the seconds until the next look."""
         now = datetime.now(UTC)
         rooms = self._rooms()
-        if max(rooms) <= 0:
+        if min(max(rooms[:2]), rooms[2]) <= 0:
             return self.idle_seconds  # a delivery that ends wakes the loop
         if not self._sqlite and await self._claim(now, rooms):
             return 0.0  # more may be due
@@ -267,19 +267,20 @@ class AgentDeliverer:
             return 0.0  # more may be due
         return self.poll_seconds  # held by another process, or of a channel at its bound
 
-    def _rooms(self) -> tuple[int, int]:
-        """How many more jobs, and sends, may be under way now: `concurrency` asking their
-        agents, as many sending, and no more than twice as many deliveries in all (replies
-        being stored count there only)."""
+    def _rooms(self) -> tuple[int, int, int]:
+        """How many more jobs, and sends, may be under way now, and both together:
+        `concurrency` asking their agents, as many sending, and no more than twice as many
+        deliveries in all (replies being stored count there only)."""
         busy, spare = self._busy, 2 * self.concurrency - len(self._flights)
         return (
-            min(spare, self.concurrency - sum(busy[JOB].values())),
-            min(spare, self.concurrency - sum(busy[SEND].values())),
+            self.concurrency - sum(busy[JOB].values()),
+            self.concurrency - sum(busy[SEND].values()),
+            spare,
         )
 
-    async def _claim(self, now: datetime, rooms: tuple[int, int] | None = None) -> int:
+    async def _claim(self, now: datetime, rooms: tuple[int, int, int] | None = None) -> int:
         rooms = rooms or self._rooms()
-        if max(rooms) <= 0:
+        if min(max(rooms[:2]), rooms[2]) <= 0:
             return 0
         busy = self._busy
         jobs, sends = await self._in_claims(

@@ -33,13 +33,15 @@ class DeliveryQueue:
     def claim(
         self,
         now: datetime,
-        rooms: tuple[int, int],
+        rooms: tuple[int, int, int],
         busy_jobs: dict[int, int],
         busy_sends: dict[int, int],
     ) -> tuple[list[Any], list[Any]]:
-        """Up to `rooms[0]` due jobs and `rooms[1]` due sends, each within the channels'
-        bound (`busy_*` saying how many of each channel are under way), in one transaction."""
-        job_room, send_room = rooms
+        """Up to `rooms[0]` due jobs and `rooms[1]` due sends, `rooms[2]` in all, each within
+        the channels' bound (`busy_*` saying how many of each channel are under way), in one
+        transaction."""
+        job_room, send_room, total = rooms
+        job_room = min(job_room, total)
         with self.database.unit_of_work() as uow:
             jobs = []
             if job_room > 0:
@@ -52,6 +54,7 @@ class DeliveryQueue:
                     per_channel=self.per_channel,
                 )
             sends = []
+            send_room = min(send_room, total - len(jobs))
             if send_room > 0:
                 sends = outbound.claim_sends(
                     uow.connection,
