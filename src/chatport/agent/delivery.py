@@ -2,10 +2,13 @@
 
 A deliverer runs an asyncio loop in a thread of its own (`start()`, `close()`; or `run_once()`
 for one round on the caller's thread). It claims the jobs that are due and delivers each in a
-task of its own, at most `CHATPORT_AGENT_CONCURRENCY` at once and at most
-`CHATPORT_AGENT_CHANNEL_CONCURRENCY` of one channel: a channel whose agent hangs or whose WAHA
-is down holds its own slots only, and every other channel's jobs go on being delivered. A
-delivery asks the agent (`asking.py`), then sends and stores the reply (`replies.py`); every
+task of its own, within its bounds (`bounds.py`): at most `CHATPORT_AGENT_CONCURRENCY` jobs
+asking their agents at once and `CHATPORT_AGENT_CHANNEL_CONCURRENCY` of one channel, and as
+many sends apart: a channel whose agent hangs or whose WAHA is down holds its own slots only,
+and every other channel's jobs go on being delivered. Claims run on a thread of their own,
+the payload reads on threads of theirs, the replies' writes on others (on SQLite through one
+gate, claims first: `gate.py`), so a new job never waits behind the replies being stored. A
+delivery asks the agent (`asking.py`), then stores and sends the reply (`replies.py`); every
 outbound call has a timeout shorter than the job's lease, and nothing is retried inside a
 delivery: a failed attempt puts the job back to pending with exponential backoff and jitter,
 scheduled in the database (retries survive restarts); after `max_attempts` the job is `failed`,
@@ -33,7 +36,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ from typing import Any, Self
 from chatport.agent import replies
 from chatport.agent.asking import AGENT_FAILURES, OutboundSessions
 from chatport.agent.attempt import Attempts, Send, Slots
+from chatport.agent.bounds import JOB, SEND, Bounds
 from chatport.agent.gate import WriteGate
 from chatport.agent.queue import DeliveryQueue
 from chatport.settings import Settings
@@ -60,8 +63,6 @@ INTAKE_THREADS = 4
 a new job never queues behind replies being stored; and claims have a thread of their own
 (the loop claims one round at a time), so they never queue behind either (all within
 SQLAlchemy's default pool of 15)."""
-JOB, SEND = "job", "send"
-"""What a delivery is about: an agent job, or an outbound message whose send is due again."""
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,7 @@ class AgentDeliverer:
             gate=self._gate,
         )
         self._flights: dict[asyncio.Task, tuple[str, Any]] = {}  # task -> (JOB/SEND, row)
-        # under way by channel: jobs (asking the agent, storing its reply) and sends apart
-        self._busy: dict[str, Counter[int]] = {JOB: Counter(), SEND: Counter()}
+        self._bounds = Bounds(self.concurrency, self.per_channel, self._woken)
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -249,16 +249,13 @@ class AgentDeliverer:
     async def _round(self) -> float:
         """Claim what is due and may be delivered now; the seconds until the next look."""
         now = datetime.now(UTC)
-        rooms = self._rooms()
+        rooms = self._bounds.rooms(len(self._flights))
         if min(max(rooms[:2]), rooms[2]) <= 0:
             return self.idle_seconds  # a delivery that ends wakes the loop
         if not self._sqlite and await self._claim(now, rooms):
             return 0.0  # more may be due
-        full = {
-            kind: [channel for channel, count in busy.items() if count >= self.per_channel]
-            for kind, busy in self._busy.items()
-        }
-        due = await self._in_claims(self._queue.next_due, full[JOB], full[SEND])
+        full = self._bounds.full
+        due = await self._in_claims(self._queue.next_due, full(JOB), full(SEND))
         if due is None:
             return self.idle_seconds
         if due > now:
@@ -267,22 +264,11 @@ class AgentDeliverer:
             return 0.0  # more may be due
         return self.poll_seconds  # held by another process, or of a channel at its bound
 
-    def _rooms(self) -> tuple[int, int, int]:
-        """How many more jobs, and sends, may be under way now, and both together:
-        `concurrency` asking their agents, as many sending, and no more than twice as many
-        deliveries in all (replies being stored count there only)."""
-        busy, spare = self._busy, 2 * self.concurrency - len(self._flights)
-        return (
-            self.concurrency - sum(busy[JOB].values()),
-            self.concurrency - sum(busy[SEND].values()),
-            spare,
-        )
-
     async def _claim(self, now: datetime, rooms: tuple[int, int, int] | None = None) -> int:
-        rooms = rooms or self._rooms()
+        rooms = rooms or self._bounds.rooms(len(self._flights))
         if min(max(rooms[:2]), rooms[2]) <= 0:
             return 0
-        busy = self._busy
+        busy = self._bounds.busy
         jobs, sends = await self._in_claims(
             self._claim_in_db, now, rooms, dict(busy[JOB]), dict(busy[SEND])
         )
@@ -301,23 +287,9 @@ class AgentDeliverer:
     def _fly(self, kind: str, row: Any, name: str) -> None:
         task = asyncio.create_task(self._deliver_task(kind, row), name=name)
         self._flights[task] = (kind, row)
-        self._busy[kind][row.channel_id] += 1
+        self._bounds.take(kind, row.channel_id)
 
-    def _send_slot(self, channel_id: int) -> bool:
-        """Take a send slot of the channel for a reply about to be stored, if one is free
-        (else its send waits for a round to claim it)."""
-        sending = self._busy[SEND]
-        if sending[channel_id] >= self.per_channel or sum(sending.values()) >= self.concurrency:
-            return False
-        sending[channel_id] += 1
-        return True
-
-    def _free(self, kind: str, channel_id: int) -> None:
-        """A slot of the channel is free: the loop may claim more."""
-        busy = self._busy[kind]
-        busy[channel_id] -= 1
-        if busy[channel_id] <= 0:
-            del busy[channel_id]
+    def _woken(self) -> None:
         if self._wake is not None:
             self._wake.set()
 
@@ -359,10 +331,10 @@ class AgentDeliverer:
         def answered() -> None:
             if held[JOB]:
                 held[JOB] = False
-                self._free(JOB, channel_id)
+                self._bounds.free(JOB, channel_id)
 
         def send_slot() -> bool:
-            held[SEND] = self._send_slot(channel_id)
+            held[SEND] = self._bounds.take_send(channel_id)
             return held[SEND]
 
         try:
@@ -393,7 +365,7 @@ class AgentDeliverer:
             self._flights.pop(task, None)  # type: ignore[arg-type]
             for slot in (JOB, SEND):
                 if held[slot]:
-                    self._free(slot, channel_id)
+                    self._bounds.free(slot, channel_id)
             if self._wake is not None:
                 self._wake.set()
 
