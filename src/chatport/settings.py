@@ -166,15 +166,16 @@ class Settings(BaseSettings):
         default=32,
         ge=1,
         le=1024,
-        description="Agent jobs each `chatport serve` delivers at once (asking the agent, "
-        "sending the reply), all channels together",
+        description="Agent jobs each `chatport serve` delivers at once (asking the agent), "
+        "all channels together; as many sends of replies besides",
     )
     agent_channel_concurrency: int = Field(
         default=4,
         ge=1,
         le=1024,
-        description="Agent jobs of one channel each `chatport serve` delivers at once: a "
-        "channel whose agent hangs or whose WAHA is down holds no more slots than this",
+        description="Agent jobs of one channel each `chatport serve` delivers at once (asking "
+        "the agent), and as many sends through its WAHA: a channel whose agent hangs or "
+        "whose WAHA is down holds no more slots than this",
     )
     waha_send_timeout_seconds: float = Field(
         default=15,

@@ -289,3 +289,23 @@ def test_a_sleeping_deliverer_is_woken_by_a_new_job(database_url) -> None:
         deliverer.close()
         assert time.monotonic() - started < PATIENCE  # closing does not wait out the sleep
     services.close()
+
+
+def test_an_idle_deliverer_takes_no_write_lock_on_sqlite(database_url) -> None:
+    """On SQLite a deliverer looks for due jobs with a read and claims only what it found:
+    its rounds go on while another writer holds the database's one write lock (a claim
+    each round would queue behind every writer, webhooks and replies alike)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's one write lock")
+    services = build(settings_for(database_url))
+    settings = with_agent(services, ECHO_AGENT)
+    deliverer = AgentDeliverer(services.database, settings, poll_seconds=0.01, idle_seconds=0.01)
+    with services.database.engine.connect().execution_options(sqlite_write=True) as other:
+        other.begin()  # BEGIN IMMEDIATE: the write lock is the other's
+        deliverer.start()
+        try:
+            eventually(lambda: deliverer.rounds >= 5, "idle rounds went on", seconds=20)
+        finally:
+            other.rollback()
+            deliverer.close()
+    services.close()

@@ -135,7 +135,7 @@ def test_a_hanging_agent_and_a_silent_waha_delay_only_their_own_channels(databas
                 "the healthy channel's jobs were delivered",
             )
             assert not hanging.release.is_set() and hanging.entered <= 3  # its bound
-            assert len(config.sent) == 4
+            eventually(lambda: len(config.sent) == 4, "the healthy channel's replies were sent")
             eventually(
                 lambda: all(s == "replied" for s, *_ in statuses(services, down)),
                 "the replies of the channel whose WAHA is silent are history already",
@@ -156,4 +156,36 @@ def test_a_hanging_agent_and_a_silent_waha_delay_only_their_own_channels(databas
     stuck_jobs = statuses(services, stuck)
     assert sorted(s for s, *_ in stuck_jobs) == ["pending"] * 5  # released, none lost
     assert all(attempts == 0 and token is None for _, attempts, token in stuck_jobs)
+    services.close()
+
+
+def test_a_reply_whose_send_hangs_frees_its_channel_for_the_next_job(database_url) -> None:
+    """A job holds its channel's slot while its agent is asked, not while its reply is sent:
+    with one delivery per channel and a WAHA that never answers, the channel's next job is
+    delivered while the first reply's send hangs (the send holds a send slot of its own;
+    the second reply's send waits, pending, for it)."""
+    settings = Settings(
+        database_url=database_url,
+        agent_url=ECHO_AGENT,
+        allow_private_urls=True,
+        waha_send_timeout_seconds=120,  # longer than the test waits
+        agent_channel_concurrency=1,
+    )
+    services = build(settings)
+    with silent_server() as quiet_waha:
+        down = channel_with(services, "down", agent=None, waha=quiet_waha)
+        jobs_in(services, down, 2)
+        deliverer = AgentDeliverer(services.database, settings).start()
+        try:
+            eventually(
+                lambda: [s for s, *_ in statuses(services, down)] == ["replied"] * 2,
+                "both jobs were answered while the first reply's send hangs",
+            )
+            states = sorted(state for state, _ in send_states(services, down))
+            assert states == ["pending", "sending"]
+        finally:
+            started = time.monotonic()
+            deliverer.close()
+            assert time.monotonic() - started < 10
+    assert sorted(state for state, _ in send_states(services, down)) == ["pending"] * 2
     services.close()

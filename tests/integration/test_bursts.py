@@ -178,6 +178,34 @@ def test_a_channel_created_with_an_agent_debounces_with_its_own_windows(database
     assert [ids for _, ids, _ in jobs(database)] == [[f"false_{CHAT}_L0001"]]
 
 
+def test_a_burst_opened_during_the_debouncers_first_round_wakes_the_sleep_after_it(
+    database,
+) -> None:
+    """The debouncer listens before its first look at the bursts (PostgreSQL): a burst
+    opened while that look is under way wakes it, instead of being noticed only when its
+    two-minute idle sleep ends (it used to LISTEN at its first sleep, after the NOTIFY)."""
+    rules = BurstRules(quiet=timedelta(milliseconds=300), max_wait=timedelta(seconds=20))
+    debouncer = Debouncer(database, rules, idle_seconds=120)
+    work = debouncer._round
+    first = threading.Event()
+
+    def round_then_open_a_burst() -> float:
+        wait = work()
+        if not first.is_set():  # after the first look, before the first sleep
+            first.set()
+            now = datetime.now(UTC)
+            bubble = incoming("first", sent_at=now, chat=CHAT)
+            database.write_batch(with_agent(database), [bubble], origin=Origin.LIVE, now=now)
+        return wait
+
+    debouncer._round = round_then_open_a_burst
+    debouncer.start()
+    try:
+        eventually(lambda: jobs(database), "the burst opened during the first round closed")
+    finally:
+        debouncer.close()
+
+
 def test_a_sleeping_debouncer_is_woken_by_a_new_burst_and_closes_it_on_time(database) -> None:
     """Idle for up to two minutes, yet the job comes right after the quiet window: on
     PostgreSQL a NOTIFY from the write wakes it, on SQLite it polls (every 0.2 s)."""

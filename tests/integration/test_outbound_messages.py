@@ -80,7 +80,15 @@ def test_a_failed_send_is_shown_and_retried_from_the_api_and_the_console(databas
             form = f"/channels/default/chats/{second}/messages/{other['id']}/retry"
             assert console.post(form).status_code == 303
             eventually(lambda: len(config.sent) == 2, "both were sent, once retried")
-            shown = {m["text"]: m for chat in (first, second) for m in replies(http, key, chat)}
+
+            def shown_now() -> dict[str, dict]:
+                return {m["text"]: m for chat in (first, second) for m in replies(http, key, chat)}
+
+            eventually(  # WAHA has them a moment before their state says so
+                lambda: all(m["send_state"] == "sent" for m in shown_now().values()),
+                "both are marked sent",
+            )
+            shown = shown_now()
             sent = {message["body"]: message["id"] for message in config.sent}
             for text in ("you said: one", "you said: two"):
                 assert (shown[text]["id"], shown[text]["send_state"]) == (sent[text], "sent")

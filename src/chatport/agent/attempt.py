@@ -15,16 +15,17 @@ import logging
 import random
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
 from aiolimiter import AsyncLimiter
-from sqlalchemy import select
 
 from chatport.agent import replies
 from chatport.agent.asking import LATER, AgentRejected, OutboundSessions, ask_agent
+from chatport.agent.gate import WriteGate
 from chatport.agent.signing import job_headers, signer
 from chatport.errors import SecretKeyError, WahaError, WahaUnavailable
 from chatport.outbound import OPERATOR, tenant_trust
@@ -32,8 +33,7 @@ from chatport.settings import Settings
 from chatport.store.channels import WahaAddress, waha_of
 from chatport.store.database import Database
 from chatport.store.jobs import agent_jobs, outbound
-from chatport.store.jobs.bot import BotState, bot_state
-from chatport.store.tables import channels
+from chatport.store.jobs.bot import BotState
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,17 @@ class Send(NamedTuple):
     text: str
     attempts: int
     lease_token: UUID | None
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What a delivery tells its deliverer of its way (the deliverer's bounds): `answered()`
+    once the agent answered (the job's slot is free: what is left is database work), and
+    `send_slot()` before its reply is stored with a send, True when a send slot of the
+    channel is now the delivery's (its send is claimed at once, else left pending)."""
+
+    answered: Callable[[], None] = lambda: None
+    send_slot: Callable[[], bool] = lambda: True
 
 
 class Attempts:
@@ -65,7 +76,11 @@ class Attempts:
         agents: OutboundSessions,
         waha: OutboundSessions,
         executor: Executor,
+        intake: Executor | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
+        """`executor` runs the database work after the agent answered; `intake` (default:
+        `executor`) the read of what the agent is sent; `gate` the writes go through."""
         self.database = database
         self.settings = settings
         self.lease = lease
@@ -75,23 +90,30 @@ class Attempts:
         self._agents = agents
         self._waha = waha
         self._executor = executor
+        self._intake = intake or executor
+        self._gate = gate or WriteGate(enabled=False)
         self._signer = signer(settings)
         self._limiters: dict[int, AsyncLimiter] = {}  # sends per channel (WhatsApp's spam rules)
 
     async def _in_db(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
-    async def deliver(self, job: Any) -> str:
-        """Deliver `job` once; the outcome (see `DeliveryObserver`). Raises what the agent
-        raised (the caller records the failure, `failed`)."""
-        payload, own, bot = await self._in_db(self._payload, job)
+    async def deliver(self, job: Any, slots: Slots | None = None) -> str | Send:
+        """Deliver `job` once: the outcome (see `DeliveryObserver`), or, when its reply is
+        stored and its send claimed at once (`slots.send_slot()` said a send slot of the
+        channel is the caller's), that `Send`, for the caller to `send`. Raises what the
+        agent raised (the caller records the failure, `failed`)."""
+        slots = slots or Slots()
+
+        loop = asyncio.get_running_loop()
+        payload, own, bot, minutes = await loop.run_in_executor(self._intake, self._payload, job)
         if not bot.answers and job.reply is None:  # a human answered meanwhile, or bot off
             why = f"paused until {bot.paused_until.isoformat()}" if bot.paused_until else "off"
             error = f"the chat's bot is {why}"
             await self._in_db(lambda: self._store_outcome(job, agent_jobs.SKIPPED, error=error))
             return "skipped"
         human = payload["human"]
-        handoff = timedelta(minutes=await self._in_db(self._handoff_minutes, job.channel_id))
+        handoff = timedelta(minutes=minutes)
         human["recent"] = bool(
             bot.last_human_at and datetime.now(UTC) - bot.last_human_at < handoff
         )
@@ -109,47 +131,44 @@ class Attempts:
             answer = await ask_agent(
                 agent, trust, payload, sessions=self._agents, headers=headers, body=body
             )
+        slots.answered()
         if answer is LATER:
             await self._in_db(self._store_outcome, job, agent_jobs.WAITING)
             return "waiting"
-        return await self._reply(job, answer)
+        return await self._reply(job, answer, slots.send_slot)
 
-    def _payload(self, job: Any) -> tuple[dict[str, Any], str | None, BotState]:
-        now = datetime.now(UTC)
+    def _payload(self, job: Any) -> tuple[dict[str, Any], str | None, BotState, float]:
+        """What the agent is sent, the channel's own agent, the chat's bot and the handoff
+        minutes: one read."""
         with self.database.engine.connect() as connection:
-            return (
-                agent_jobs.job_payload(connection, job),
-                agent_jobs.agent_of(connection, job.channel_id),
-                bot_state(connection, job.channel_id, job.chat_id, now),
-            )
+            ready = agent_jobs.job_payload(connection, job, datetime.now(UTC))
+        minutes = ready.handoff_minutes or self.settings.handoff_minutes
+        return ready.payload, ready.agent_url, ready.bot, minutes
 
-    def _handoff_minutes(self, channel_id: int) -> float:
-        with self.database.engine.connect() as connection:
-            own = connection.execute(
-                select(channels.c.handoff_minutes).where(channels.c.id == channel_id)
-            ).scalar()
-        return own or self.settings.handoff_minutes
-
-    async def _reply(self, job: Any, text: str | None) -> str:
-        """Store `text` at once (history), then send it through the channel's WAHA when it
-        has one (see `replies.py`)."""
-        send = text is not None and await self._in_db(
-            replies.sends_via_waha, self.database, self.settings, job.channel_id
-        )
-        stored = await self._in_db(
-            lambda: replies.store_reply(
-                self.database, job, text, token=job.lease_token, send=send, lease=self.lease
-            )
-        )
+    async def _reply(self, job: Any, text: str | None, send_slot: Callable[[], bool]) -> str | Send:
+        """Store `text` at once (history), its send claimed at once when the channel has a
+        WAHA and `send_slot()` a free slot, else left pending for a round to claim (see
+        `replies.py`)."""
+        claim = text is not None and send_slot()
+        stored = await self._in_db(self._store_reply, job, text, claim)
         if stored is None:
             return "taken_over"
         if stored.message_id is None:
             return "no_reply"
         if stored.send_token is None:
             return "stored"
-        return await self.send(
-            Send(stored.message_id, job.channel_id, job.chat_id, text or "", 1, stored.send_token)
+        return Send(
+            stored.message_id, job.channel_id, job.chat_id, text or "", 1, stored.send_token
         )
+
+    def _store_reply(self, job: Any, text: str | None, claim: bool) -> replies.Stored | None:
+        database, settings = self.database, self.settings
+        send = text is not None and replies.sends_via_waha(database, settings, job.channel_id)
+        lease = self.lease if claim else None
+        with self._gate.write():
+            return replies.store_reply(
+                database, job, text, token=job.lease_token, send=send, lease=lease
+            )
 
     async def send(self, send: Any) -> str:
         """Send a claimed outbound message once (`outbound_messages`): `sent`, `send_failed`
@@ -188,7 +207,7 @@ class Attempts:
             return waha_of(connection, channel_id, secrets=self.database.secrets)
 
     def _settle_send(self, mark: Callable[..., bool], send: Any, *args: Any) -> bool:
-        with self.database.unit_of_work() as uow:
+        with self._gate.write(), self.database.unit_of_work() as uow:
             held = mark(uow.connection, send.message_id, send.lease_token, *args)
             uow.commit()
         if not held:
@@ -207,7 +226,7 @@ class Attempts:
         self._store_outcome(job, agent_jobs.PENDING, error=error, retry_at=retry_at, reply=reply)
 
     def _store_outcome(self, job: Any, status: str, **outcome: Any) -> None:
-        with self.database.unit_of_work() as uow:
+        with self._gate.write(), self.database.unit_of_work() as uow:
             settled = agent_jobs.settle_job(
                 uow.connection, job.id, job.lease_token, status, datetime.now(UTC), **outcome
             )

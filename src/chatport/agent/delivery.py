@@ -2,10 +2,13 @@
 
 A deliverer runs an asyncio loop in a thread of its own (`start()`, `close()`; or `run_once()`
 for one round on the caller's thread). It claims the jobs that are due and delivers each in a
-task of its own, at most `CHATPORT_AGENT_CONCURRENCY` at once and at most
-`CHATPORT_AGENT_CHANNEL_CONCURRENCY` of one channel: a channel whose agent hangs or whose WAHA
-is down holds its own slots only, and every other channel's jobs go on being delivered. A
-delivery asks the agent (`asking.py`), then sends and stores the reply (`replies.py`); every
+task of its own, within its bounds (`bounds.py`): at most `CHATPORT_AGENT_CONCURRENCY` jobs
+asking their agents at once and `CHATPORT_AGENT_CHANNEL_CONCURRENCY` of one channel, and as
+many sends apart: a channel whose agent hangs or whose WAHA is down holds its own slots only,
+and every other channel's jobs go on being delivered. Claims run on a thread of their own,
+the payload reads on threads of theirs, the replies' writes on others (on SQLite through one
+gate, claims first: `gate.py`), so a new job never waits behind the replies being stored. A
+delivery asks the agent (`asking.py`), then stores and sends the reply (`replies.py`); every
 outbound call has a timeout shorter than the job's lease, and nothing is retried inside a
 delivery: a failed attempt puts the job back to pending with exponential backoff and jitter,
 scheduled in the database (retries survive restarts); after `max_attempts` the job is `failed`,
@@ -33,7 +36,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,7 +44,9 @@ from typing import Any, Self
 
 from chatport.agent import replies
 from chatport.agent.asking import AGENT_FAILURES, OutboundSessions
-from chatport.agent.attempt import Attempts
+from chatport.agent.attempt import Attempts, Send, Slots
+from chatport.agent.bounds import JOB, SEND, Bounds
+from chatport.agent.gate import WriteGate
 from chatport.agent.queue import DeliveryQueue
 from chatport.settings import Settings
 from chatport.store.database import Database
@@ -51,10 +55,14 @@ from chatport.store.jobs.wakeups import AGENT_JOBS, Listener
 logger = logging.getLogger(__name__)
 
 reply_to_job = replies.reply_to_job  # the API's late replies
-DB_THREADS = 12
-"""Threads of a deliverer's database work (within SQLAlchemy's default pool of 15)."""
-JOB, SEND = "job", "send"
-"""What a delivery is about: an agent job, or an outbound message whose send is due again."""
+DB_THREADS = 8
+"""Threads of a deliverer's database work after the agent answered (storing replies,
+settling sends)."""
+INTAKE_THREADS = 4
+"""Threads of a deliverer's intake, reading what the agent is sent. Apart from the others, so
+a new job never queues behind replies being stored; and claims have a thread of their own
+(the loop claims one round at a time), so they never queue behind either (all within
+SQLAlchemy's default pool of 15)."""
 
 
 @dataclass(frozen=True)
@@ -100,12 +108,19 @@ class AgentDeliverer:
         self.grace_seconds = grace_seconds
         self.observer = observer or DeliveryObserver()
         self._runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
-        # the deliveries' database work: reads in parallel (writes queue on SQLite's lock)
+        # the deliveries' database work: reads in parallel (writes queue on SQLite's lock);
+        # the intake (claims, payloads) on threads of its own, ahead of the replies' writes
         threads = min(DB_THREADS, self.concurrency)
         self._db = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="agent-db")
+        self._intake = ThreadPoolExecutor(
+            max_workers=min(INTAKE_THREADS, self.concurrency), thread_name_prefix="agent-intake"
+        )
+        self._claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-claims")
         self._agents = OutboundSessions(settings.agent_timeout_seconds)
         self._waha = OutboundSessions(settings.waha_send_timeout_seconds)
         self._queue = DeliveryQueue(database, self.lease, self.per_channel)
+        self._sqlite = database.backend == "sqlite"  # one write lock: claims look first
+        self._gate = WriteGate(enabled=self._sqlite)
         self._attempts = Attempts(
             database,
             settings,
@@ -116,9 +131,11 @@ class AgentDeliverer:
             agents=self._agents,
             waha=self._waha,
             executor=self._db,
+            intake=self._intake,
+            gate=self._gate,
         )
         self._flights: dict[asyncio.Task, tuple[str, Any]] = {}  # task -> (JOB/SEND, row)
-        self._busy: Counter[int] = Counter()  # deliveries under way by channel
+        self._bounds = Bounds(self.concurrency, self.per_channel, self._woken)
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -132,10 +149,12 @@ class AgentDeliverer:
 
     def start(self) -> Self:
         """Deliver in a thread of its own until `close()`; returns itself."""
+        if self.database.backend == "postgresql":  # listening before the first round
+            self._listener = Listener(self.database.engine, AGENT_JOBS, self.poll_seconds)
+            self._listener.listen()
         self._thread = threading.Thread(target=self._run, name="agent-delivery", daemon=True)
         self._thread.start()
-        if self.database.backend == "postgresql":
-            self._listener = Listener(self.database.engine, AGENT_JOBS, self.poll_seconds)
+        if self._listener is not None:
             threading.Thread(target=self._listen, name="agent-listen", daemon=True).start()
         return self
 
@@ -165,6 +184,8 @@ class AgentDeliverer:
             self._runner.run(self._agents.close())
             self._runner.run(self._waha.close())
             self._runner.close()
+        self._claims.shutdown(wait=True)
+        self._intake.shutdown(wait=True)
         self._db.shutdown(wait=True)
 
     @property
@@ -228,23 +249,29 @@ class AgentDeliverer:
     async def _round(self) -> float:
         """Claim what is due and may be delivered now; the seconds until the next look."""
         now = datetime.now(UTC)
-        if len(self._flights) >= self.concurrency:
+        rooms = self._bounds.rooms(len(self._flights))
+        if min(max(rooms[:2]), rooms[2]) <= 0:
             return self.idle_seconds  # a delivery that ends wakes the loop
-        if await self._claim(now):
+        if not self._sqlite and await self._claim(now, rooms):
             return 0.0  # more may be due
-        full = [channel for channel, count in self._busy.items() if count >= self.per_channel]
-        due = await self._in_db(self._queue.next_due, full)
+        full = self._bounds.full
+        due = await self._in_claims(self._queue.next_due, full(JOB), full(SEND))
         if due is None:
             return self.idle_seconds
-        if due <= now:  # held by another process, or of a channel at its bound
-            return self.poll_seconds
-        return (due - now).total_seconds() + 0.001
+        if due > now:
+            return (due - now).total_seconds() + 0.001
+        if self._sqlite and await self._claim(now, rooms):  # a claim takes the write lock
+            return 0.0  # more may be due
+        return self.poll_seconds  # held by another process, or of a channel at its bound
 
-    async def _claim(self, now: datetime) -> int:
-        room = self.concurrency - len(self._flights)
-        if room <= 0:
+    async def _claim(self, now: datetime, rooms: tuple[int, int, int] | None = None) -> int:
+        rooms = rooms or self._bounds.rooms(len(self._flights))
+        if min(max(rooms[:2]), rooms[2]) <= 0:
             return 0
-        jobs, sends = await self._in_db(self._queue.claim, now, room, dict(self._busy))
+        busy = self._bounds.busy
+        jobs, sends = await self._in_claims(
+            self._claim_in_db, now, rooms, dict(busy[JOB]), dict(busy[SEND])
+        )
         for job in jobs:
             waited = (now - job.created_at).total_seconds() if job.attempts == 1 else 0.0
             self.observer.claimed(max(0.0, waited))
@@ -253,10 +280,18 @@ class AgentDeliverer:
             self._fly(SEND, send, f"outbound-{send.message_id}")
         return len(jobs) + len(sends)
 
+    def _claim_in_db(self, *args: Any) -> tuple[list[Any], list[Any]]:
+        with self._gate.write(first=True):
+            return self._queue.claim(*args)
+
     def _fly(self, kind: str, row: Any, name: str) -> None:
         task = asyncio.create_task(self._deliver_task(kind, row), name=name)
         self._flights[task] = (kind, row)
-        self._busy[row.channel_id] += 1
+        self._bounds.take(kind, row.channel_id)
+
+    def _woken(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
 
     async def _stop_flights(self) -> None:
         """Let deliveries under way end within the grace, cancel the rest, release them."""
@@ -267,7 +302,9 @@ class AgentDeliverer:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        self._db.shutdown(wait=True)  # writes under way end before anything is released
+        self._claims.shutdown(wait=True)  # writes under way end before anything is released
+        self._intake.shutdown(wait=True)
+        self._db.shutdown(wait=True)
         if stopped:
             jobs = [row for kind, row in stopped if kind == JOB]
             released = self._queue.release(jobs, [row for kind, row in stopped if kind == SEND])
@@ -276,16 +313,40 @@ class AgentDeliverer:
     async def _in_db(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, function, *args)
 
+    async def _in_claims(self, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._claims, function, *args)
+
     # -- one delivery ---------------------------------------------------------------------
 
     async def _deliver_task(self, kind: str, job: Any) -> None:
+        """Deliver a job: its slot is held while its agent is asked, and freed when the agent
+        answered; its reply's send (when claimed at once) holds a send slot of the channel.
+        Or send a claimed send, on its send slot."""
         started = time.monotonic()
         outcome = "failed"
+        task = asyncio.current_task()
+        channel_id = job.channel_id
+        held = {JOB: kind == JOB, SEND: kind == SEND}
+
+        def answered() -> None:
+            if held[JOB]:
+                held[JOB] = False
+                self._bounds.free(JOB, channel_id)
+
+        def send_slot() -> bool:
+            held[SEND] = self._bounds.take_send(channel_id)
+            return held[SEND]
+
         try:
+            if kind == JOB:
+                result = await self._attempts.deliver(job, Slots(answered, send_slot))
+                if isinstance(result, Send):  # the reply is stored: its send goes on
+                    kind, job = SEND, result
+                    self._flights[task] = (SEND, result)  # type: ignore[index]
+                else:
+                    outcome = result
             if kind == SEND:
                 outcome = await self._attempts.send(job)
-            else:
-                outcome = await self._attempts.deliver(job)
         except asyncio.CancelledError:
             outcome = "released"
             raise
@@ -301,10 +362,10 @@ class AgentDeliverer:
                 logger.exception("agent job %s: recording its failure failed", job.id)
         finally:
             self.observer.delivered(outcome, time.monotonic() - started)
-            self._flights.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-            self._busy[job.channel_id] -= 1
-            if self._busy[job.channel_id] <= 0:
-                del self._busy[job.channel_id]
+            self._flights.pop(task, None)  # type: ignore[arg-type]
+            for slot in (JOB, SEND):
+                if held[slot]:
+                    self._bounds.free(slot, channel_id)
             if self._wake is not None:
                 self._wake.set()
 

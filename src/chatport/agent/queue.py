@@ -12,39 +12,56 @@ from chatport.store.jobs import agent_jobs, outbound
 
 
 class DeliveryQueue:
-    """Claims for one deliverer: leases of `lease`, at most `per_channel` of one channel."""
+    """Claims for one deliverer: leases of `lease`, at most `per_channel` jobs of one channel
+    and as many sends."""
 
     def __init__(self, database: Database, lease: timedelta, per_channel: int) -> None:
         self.database = database
         self.lease = lease
         self.per_channel = per_channel
 
-    def next_due(self, full: list[int]) -> datetime | None:
-        """When the next job or send is due, leaving out the channels in `full`."""
+    def next_due(self, full_jobs: list[int], full_sends: list[int]) -> datetime | None:
+        """When the next job or send is due, leaving out the channels whose jobs (sends) are
+        at their bound."""
         with self.database.engine.connect() as connection:  # an idle round takes no lock
             times = (
-                agent_jobs.next_due(connection, full),
-                outbound.next_send_due(connection, full),
+                agent_jobs.next_due(connection, full_jobs),
+                outbound.next_send_due(connection, full_sends),
             )
         return min((moment for moment in times if moment is not None), default=None)
 
-    def claim(self, now: datetime, room: int, busy: dict[int, int]) -> tuple[list[Any], list[Any]]:
-        """Due jobs, then due sends with the room left (both within the channels' bounds,
-        `busy` saying how many of each channel are under way)."""
+    def claim(
+        self,
+        now: datetime,
+        rooms: tuple[int, int, int],
+        busy_jobs: dict[int, int],
+        busy_sends: dict[int, int],
+    ) -> tuple[list[Any], list[Any]]:
+        """Up to `rooms[0]` due jobs and `rooms[1]` due sends, `rooms[2]` in all, each within
+        the channels' bound (`busy_*` saying how many of each channel are under way), in one
+        transaction."""
+        job_room, send_room, total = rooms
+        job_room = min(job_room, total)
         with self.database.unit_of_work() as uow:
-            jobs = agent_jobs.claim_jobs(
-                uow.connection, now, self.lease, room, room=busy, per_channel=self.per_channel
-            )
-            for job in jobs:
-                busy[job.channel_id] = busy.get(job.channel_id, 0) + 1
+            jobs = []
+            if job_room > 0:
+                jobs = agent_jobs.claim_jobs(
+                    uow.connection,
+                    now,
+                    self.lease,
+                    job_room,
+                    room=busy_jobs,
+                    per_channel=self.per_channel,
+                )
             sends = []
-            if room > len(jobs):
+            send_room = min(send_room, total - len(jobs))
+            if send_room > 0:
                 sends = outbound.claim_sends(
                     uow.connection,
                     now,
                     self.lease,
-                    room - len(jobs),
-                    room=busy,
+                    send_room,
+                    room=busy_sends,
                     per_channel=self.per_channel,
                 )
             uow.commit()

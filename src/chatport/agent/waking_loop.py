@@ -34,7 +34,8 @@ class WakingLoop:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> Self:
-        """Start the rounds; returns itself."""
+        """Start the rounds, listening already; returns itself."""
+        self._listener.listen()  # a notify during the first round wakes the sleep after it
         self._thread.start()
         return self
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
 from sqlalchemy import Connection, desc, func, or_, select, update
 
+from chatport.store.jobs.bot import ON, BotState, state_of
 from chatport.store.tables import agent_jobs, channels, chats, contacts, messages
 from chatport.store.write_path.message_keys import keys_of_ids
 
@@ -50,13 +51,6 @@ def next_due(connection: Connection, skip_channels: Collection[int] = ()) -> dat
     if skip_channels:
         query = query.where(agent_jobs.c.channel_id.not_in(list(skip_channels)))
     return connection.execute(query).scalar()
-
-
-def agent_of(connection: Connection, channel_id: int) -> str | None:
-    """The channel's own agent URL."""
-    return connection.execute(
-        select(channels.c.agent_url).where(channels.c.id == channel_id)
-    ).scalar()
 
 
 def claim_jobs(
@@ -96,20 +90,20 @@ def claim_jobs(
         due.append(job_id)
     if not due:
         return []
-    connection.execute(
-        update(agent_jobs)
-        .where(agent_jobs.c.id.in_(due))
-        .values(
-            status=DELIVERING,
-            attempts=agent_jobs.c.attempts + 1,
-            next_attempt_at=now + lease,
-            lease_token=uuid4(),
-            updated_at=now,
-        )
-    )
     claimed = {
         job.id: job
-        for job in connection.execute(select(agent_jobs).where(agent_jobs.c.id.in_(due)))
+        for job in connection.execute(
+            update(agent_jobs)
+            .where(agent_jobs.c.id.in_(due))
+            .values(
+                status=DELIVERING,
+                attempts=agent_jobs.c.attempts + 1,
+                next_attempt_at=now + lease,
+                lease_token=uuid4(),
+                updated_at=now,
+            )
+            .returning(*agent_jobs.c)
+        )
     }
     return [claimed[job_id] for job_id in due]
 
@@ -166,12 +160,29 @@ def take_job(
     return new if taken.rowcount == 1 else None
 
 
-def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str, Any]:
+class Prepared(NamedTuple):
+    """What delivering a claimed job needs, read at once (`job_payload`)."""
+
+    payload: dict[str, Any]
+    """What the agent is sent."""
+    agent_url: str | None
+    """The channel's own agent."""
+    handoff_minutes: float | None
+    """The channel's own handoff window."""
+    bot: BotState
+    """The chat's bot now."""
+
+
+def job_payload(connection: Connection, job: Any, now: datetime, context: int = 20) -> Prepared:
     """What the agent is sent about a claimed job: the job, its chat and contact (and, in a
     group, the participant whose burst it is), the burst's messages, the last `context`
-    messages of the session (oldest first), and when a human last wrote in the chat."""
+    messages of the session (oldest first), and when a human last wrote in the chat; with
+    the channel's own agent and handoff window and the chat's bot at `now` (a handful of
+    queries in all)."""
     channel = connection.execute(
-        select(channels.c.name, channels.c.agent_url).where(channels.c.id == job.channel_id)
+        select(channels.c.name, channels.c.agent_url, channels.c.handoff_minutes).where(
+            channels.c.id == job.channel_id
+        )
     ).one()
     contact = None
     if job.contact_id is not None:
@@ -219,12 +230,14 @@ def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str
             )
         ).scalar()
         participant = {"wa_id": job.participant, "name": name}
-    last_human = connection.execute(
-        select(chats.c.last_human_at).where(
+    chat = connection.execute(
+        select(chats.c.bot, chats.c.bot_paused_until, chats.c.last_human_at).where(
             chats.c.channel_id == job.channel_id, chats.c.chat_id == job.chat_id
         )
-    ).scalar()
-    return {
+    ).first()
+    bot = state_of(chat, now) if chat is not None else BotState(ON, None, None)
+    last_human = bot.last_human_at
+    payload = {
         "job_id": str(job.id),
         "channel": channel.name,
         "chat_id": job.chat_id,
@@ -236,6 +249,7 @@ def job_payload(connection: Connection, job: Any, context: int = 20) -> dict[str
         "context": recent,
         "attempt": job.attempts,  # as claimed: counting this one
     }
+    return Prepared(payload, channel.agent_url, channel.handoff_minutes, bot)
 
 
 def _message(row: Any) -> dict[str, Any]:

@@ -202,7 +202,8 @@ def close_bursts(
 ) -> list[tuple[UUID, float]]:
     """Close the `due` bursts still open (each into one pending agent job, or without one
     when taken over), skipping those another transaction holds; the new jobs' ids, each with
-    the seconds from its burst's last bubble to the job."""
+    the seconds from its burst's last bubble to the job. A handful of statements whatever the
+    number of bursts (a round closes them all at once)."""
     if not due:
         return []
     claimed = connection.execute(
@@ -210,62 +211,87 @@ def close_bursts(
         .where(bursts.c.id.in_(list(due)), bursts.c.status == BurstStatus.OPEN.value)
         .with_for_update(skip_locked=True)
     ).all()
-    jobs: list[tuple[UUID, float]] = []
+    by_status: dict[BurstStatus, list[UUID]] = {}
     for burst in claimed:
-        status = due[burst.id]
+        by_status.setdefault(due[burst.id], []).append(burst.id)
+    for status, ids in by_status.items():
         connection.execute(
-            update(bursts).where(bursts.c.id == burst.id).values(status=status, closed_at=now)
+            update(bursts).where(bursts.c.id.in_(ids)).values(status=status, closed_at=now)
         )
-        if status is BurstStatus.CLOSED:
-            waited = (now - burst.last_at).total_seconds()
-            jobs.append((_job_of(connection, ops, burst, now), waited))
-    if jobs:
-        notify(connection, AGENT_JOBS)
+    closed = [burst for burst in claimed if due[burst.id] is BurstStatus.CLOSED]
+    if not closed:
+        return []
+    jobs = _jobs_of(connection, ops, closed, now)
+    notify(connection, AGENT_JOBS)
+    return [(job_id, (now - burst.last_at).total_seconds()) for job_id, burst in jobs]
+
+
+def _jobs_of(connection: Connection, ops: BulkOps, closed: list, now: datetime) -> list:
+    """The pending agent jobs of closed bursts (each burst's last message gives session and
+    contact), with their `agent_job.created` events: `[(job id, burst), …]`."""
+    wanted: dict[tuple[int, str], UUID] = {}  # (channel, key of its last message) -> burst
+    for burst in closed:
+        keys = keys_of_ids(connection, burst.channel_id, burst.message_ids[-1:])
+        for key in keys:
+            wanted[(burst.channel_id, key)] = burst.id
+    last: dict[UUID, tuple] = {}
+    if wanted:
+        rows = connection.execute(
+            select(
+                messages.c.channel_id,
+                messages.c.message_key,
+                messages.c.session_id,
+                messages.c.contact_id,
+            )
+            .where(
+                messages.c.channel_id.in_(sorted({channel for channel, _ in wanted})),
+                messages.c.message_key.in_(sorted({key for _, key in wanted})),
+            )
+            .order_by(messages.c.id)
+        )
+        for row in rows:
+            burst_id = wanted.get((row.channel_id, row.message_key))
+            if burst_id is not None:
+                last.setdefault(burst_id, (row.session_id, row.contact_id))
+    jobs, rows_of_jobs = [], []
+    events_of: dict[tuple[int, int], list[Event]] = {}
+    for burst in closed:
+        job_id = uuid.uuid4()
+        session_id, contact_id = last.get(burst.id, (None, None))
+        rows_of_jobs.append(
+            {
+                "id": job_id,
+                "tenant_id": burst.tenant_id,
+                "channel_id": burst.channel_id,
+                "chat_id": burst.chat_id,
+                "contact_id": contact_id,
+                "session_id": session_id,
+                "message_ids": list(burst.message_ids),
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "burst_id": burst.id,
+                "participant": burst.participant or None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        event = Event(
+            "agent_job.created",
+            "agent_job",
+            str(job_id),
+            {
+                "chat_id": burst.chat_id,
+                "participant": burst.participant or None,
+                "message_ids": list(burst.message_ids),
+            },
+        )
+        events_of.setdefault((burst.channel_id, burst.tenant_id), []).append(event)
+        jobs.append((job_id, burst))
+    connection.execute(insert(agent_jobs), rows_of_jobs)
+    for (channel_id, tenant_id), events in events_of.items():
+        insert_events(connection, ops, Channel(channel_id, tenant_id, "", ""), events, now)
     return jobs
-
-
-def _job_of(connection: Connection, ops: BulkOps, burst, now: datetime) -> UUID:
-    """The pending agent job of a closed burst (its last message gives session and
-    contact), with an `agent_job.created` event."""
-    keys = keys_of_ids(connection, burst.channel_id, burst.message_ids[-1:])
-    last = connection.execute(
-        select(messages.c.session_id, messages.c.contact_id)
-        .where(messages.c.channel_id == burst.channel_id, messages.c.message_key.in_(list(keys)))
-        .order_by(messages.c.id)
-        .limit(1)
-    ).first()
-    job_id = uuid.uuid4()
-    connection.execute(
-        insert(agent_jobs).values(
-            id=job_id,
-            tenant_id=burst.tenant_id,
-            channel_id=burst.channel_id,
-            chat_id=burst.chat_id,
-            contact_id=last.contact_id if last else None,
-            session_id=last.session_id if last else None,
-            message_ids=list(burst.message_ids),
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            burst_id=burst.id,
-            participant=burst.participant or None,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    channel = Channel(burst.channel_id, burst.tenant_id, "", "")
-    event = Event(
-        "agent_job.created",
-        "agent_job",
-        str(job_id),
-        {
-            "chat_id": burst.chat_id,
-            "participant": burst.participant or None,
-            "message_ids": list(burst.message_ids),
-        },
-    )
-    insert_events(connection, ops, channel, [event], now)
-    return job_id
 
 
 def open_count(connection: Connection) -> int:

@@ -39,6 +39,17 @@ class Listener:
         self._connection: Any = None
         self._closed = threading.Event()
 
+    def listen(self) -> None:
+        """Start listening now (PostgreSQL), before the first look at the work: a notify sent
+        between that look and the first `wait` then wakes it (without this, the first `wait`
+        would LISTEN only then, and sleep through it). A failure is `wait`'s to handle."""
+        if self._postgres:
+            try:
+                self._listening()
+            except Exception:  # noqa: BLE001 - wait() polls and reconnects
+                logger.warning("LISTEN %s failed; polling until it works again", self.topic)
+                self._drop()
+
     def wait(self, timeout: float) -> bool:
         """Block up to `timeout` seconds; True when woken by a notify."""
         timeout = max(0.0, timeout)
