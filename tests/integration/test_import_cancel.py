@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -100,8 +102,10 @@ def test_a_job_cancelled_elsewhere_stops_writing_and_ends_cancelled(waha) -> Non
     assert cancel_import(services, job.id).status == "cancelled"  # again: as it is
 
 
-def test_deleting_a_channel_mid_import_stops_it_and_leaves_nothing(waha) -> None:
-    services, faults, _ = waha
+@contextmanager
+def importing_over_the_api(services: Services) -> Iterator[tuple[httpx.Client, Any, str]]:
+    """A server over `services` (its API client, its app) running an import of the default
+    channel started through the API, once the import has committed a chunk."""
     database = services.database
     with database.unit_of_work() as uow:
         key = tenants.create_key(
@@ -118,6 +122,13 @@ def test_deleting_a_channel_mid_import_stops_it_and_leaves_nothing(waha) -> None
             lambda: api.get(f"/v1/imports/{job_id}").json()["counters"].get("created"),
             "a chunk committed",
         )
+        yield api, app, job_id
+
+
+def test_deleting_a_channel_mid_import_stops_it_and_leaves_nothing(waha) -> None:
+    services, faults, _ = waha
+    database = services.database
+    with importing_over_the_api(services) as (api, app, job_id):
         faults.held = threading.Event()
         channel_id = database.channel().id
 
@@ -134,21 +145,9 @@ def test_deleting_a_channel_mid_import_stops_it_and_leaves_nothing(waha) -> None
 
 
 def test_a_server_shutting_down_stops_its_imports_and_leaves_them_resumable(waha) -> None:
-    services, faults, _ = waha
+    services, _, _ = waha
     database = services.database
-    with database.unit_of_work() as uow:
-        key = tenants.create_key(
-            uow.connection, tenants.ensure_tenant(uow.connection, "default")[0]
-        )
-        uow.commit()
-    app = create_app(services)
-    with serve_asgi(app) as url:
-        api = httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=PATIENCE)
-        job_id = api.post("/v1/channels/default/imports", json=PARAMS).json()["id"]
-        eventually(
-            lambda: api.get(f"/v1/imports/{job_id}").json()["counters"].get("created"),
-            "a chunk committed",
-        )
+    with importing_over_the_api(services) as (_, app, job_id):
         runner = app.state.server.imports
     # the server has stopped: its run too, not left beating a lease with nobody to serve it
     assert runner.count() == 0
