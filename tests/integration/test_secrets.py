@@ -166,6 +166,7 @@ def test_clear_secrets_from_before_the_key_still_read_and_rotation_encrypts_them
         assert read_secrets(services, channel_id) == ("waha-api-key-1", "hmac-key-1")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # as on PostgreSQL
 def test_a_wrong_or_missing_key_is_one_line_exit_2_and_changes_nothing(database_url):
     with services_with(database_url, KEY_A) as services:
         store_secrets(services, "waha-api-key-1", "hmac-key-1")
@@ -225,6 +226,7 @@ def _signed_delivery(n: int, key: str | None) -> tuple[bytes, dict[str, str]]:
     return body, (sign(body, key) if key else {}) | {"content-type": "application/json"}
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # as on PostgreSQL
 def test_webhook_signatures_are_checked_with_an_encrypted_channel_key_end_to_end(database_url):
     post = "/webhooks/waha"
     with services_with(database_url, KEY_A, webhook_hmac_key="global-key") as services:
