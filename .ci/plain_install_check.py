@@ -38,6 +38,7 @@ from pathlib import Path
 EXTRA_ONLY = {
     "chatport.engines.temporal": "temporalio",  # chatport[temporal]
     "chatport.store.backends.postgres": "psycopg",  # chatport[postgres]
+    "chatport.store.backends.pg_copy": "psycopg",  # chatport[postgres]
 }
 # packages an extra brings: a plain install must not have them, or step 1 proves nothing
 EXTRA_PACKAGES = ("psycopg", "temporalio")

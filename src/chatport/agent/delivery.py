@@ -26,7 +26,8 @@ cancels the others and releases their jobs (pending again, the attempt not count
 server stops in seconds whatever its agents and WAHAs do, and the jobs are delivered after.
 
 A job never stops the deliverer: whatever its delivery raises (an in-process agent's
-SystemExit or KeyboardInterrupt included) fails that job only, logged with its id.
+SystemExit or KeyboardInterrupt included) fails that job only, logged with its id: the
+deliveries under way are `flights.py`'s tasks (its `DeliveryObserver` is re-exported here).
 """
 
 from __future__ import annotations
@@ -35,17 +36,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 from chatport.agent import replies
-from chatport.agent.asking import AGENT_FAILURES, OutboundSessions
-from chatport.agent.attempt import Attempts, Send, Slots
+from chatport.agent.asking import OutboundSessions
+from chatport.agent.attempt import Attempts
 from chatport.agent.bounds import JOB, SEND, Bounds
+from chatport.agent.flights import DeliveryObserver, Flights
 from chatport.agent.gate import WriteGate
 from chatport.agent.queue import DeliveryQueue
 from chatport.settings import Settings
@@ -63,16 +63,6 @@ INTAKE_THREADS = 4
 a new job never queues behind replies being stored; and claims have a thread of their own
 (the loop claims one round at a time), so they never queue behind either (all within
 SQLAlchemy's default pool of 15)."""
-
-
-@dataclass(frozen=True)
-class DeliveryObserver:
-    """What a deliverer tells of its work (metrics): `claimed(seconds)` for each job claimed,
-    the seconds it waited past its due time; `delivered(outcome, seconds)` for each attempt
-    (`sent`, `stored`, `no_reply`, `waiting`, `failed`, `send_failed`, `taken_over`)."""
-
-    claimed: Callable[[float], None] = lambda seconds: None
-    delivered: Callable[[str, float], None] = lambda outcome, seconds: None
 
 
 class AgentDeliverer:
@@ -134,8 +124,10 @@ class AgentDeliverer:
             intake=self._intake,
             gate=self._gate,
         )
-        self._flights: dict[asyncio.Task, tuple[str, Any]] = {}  # task -> (JOB/SEND, row)
         self._bounds = Bounds(self.concurrency, self.per_channel, self._woken)
+        self._flights = Flights(
+            self._attempts, self._bounds, self.observer, self._in_db, self._woken
+        )
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -202,8 +194,7 @@ class AgentDeliverer:
 
     async def _once(self, now: datetime | None) -> int:
         claimed = await self._claim(now or datetime.now(UTC))
-        if self._flights:
-            await asyncio.gather(*self._flights, return_exceptions=True)
+        await self._flights.join()
         return claimed
 
     def _run(self) -> None:
@@ -275,19 +266,14 @@ class AgentDeliverer:
         for job in jobs:
             waited = (now - job.created_at).total_seconds() if job.attempts == 1 else 0.0
             self.observer.claimed(max(0.0, waited))
-            self._fly(JOB, job, f"agent-job-{job.id}")
+            self._flights.fly(JOB, job, f"agent-job-{job.id}")
         for send in sends:
-            self._fly(SEND, send, f"outbound-{send.message_id}")
+            self._flights.fly(SEND, send, f"outbound-{send.message_id}")
         return len(jobs) + len(sends)
 
     def _claim_in_db(self, *args: Any) -> tuple[list[Any], list[Any]]:
         with self._gate.write(first=True):
             return self._queue.claim(*args)
-
-    def _fly(self, kind: str, row: Any, name: str) -> None:
-        task = asyncio.create_task(self._deliver_task(kind, row), name=name)
-        self._flights[task] = (kind, row)
-        self._bounds.take(kind, row.channel_id)
 
     def _woken(self) -> None:
         if self._wake is not None:
@@ -297,11 +283,7 @@ class AgentDeliverer:
         """Let deliveries under way end within the grace, cancel the rest, release them."""
         if not self._flights:
             return
-        _, pending = await asyncio.wait(list(self._flights), timeout=self.grace_seconds)
-        stopped = [self._flights[task] for task in pending]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        stopped = await self._flights.stop(self.grace_seconds)
         self._claims.shutdown(wait=True)  # writes under way end before anything is released
         self._intake.shutdown(wait=True)
         self._db.shutdown(wait=True)
@@ -315,60 +297,3 @@ class AgentDeliverer:
 
     async def _in_claims(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._claims, function, *args)
-
-    # -- one delivery ---------------------------------------------------------------------
-
-    async def _deliver_task(self, kind: str, job: Any) -> None:
-        """Deliver a job: its slot is held while its agent is asked, and freed when the agent
-        answered; its reply's send (when claimed at once) holds a send slot of the channel.
-        Or send a claimed send, on its send slot."""
-        started = time.monotonic()
-        outcome = "failed"
-        task = asyncio.current_task()
-        channel_id = job.channel_id
-        held = {JOB: kind == JOB, SEND: kind == SEND}
-
-        def answered() -> None:
-            if held[JOB]:
-                held[JOB] = False
-                self._bounds.free(JOB, channel_id)
-
-        def send_slot() -> bool:
-            held[SEND] = self._bounds.take_send(channel_id)
-            return held[SEND]
-
-        try:
-            if kind == JOB:
-                result = await self._attempts.deliver(job, Slots(answered, send_slot))
-                if isinstance(result, Send):  # the reply is stored: its send goes on
-                    kind, job = SEND, result
-                    self._flights[task] = (SEND, result)  # type: ignore[index]
-                else:
-                    outcome = result
-            if kind == SEND:
-                outcome = await self._attempts.send(job)
-        except asyncio.CancelledError:
-            outcome = "released"
-            raise
-        except BaseException as error:  # noqa: BLE001 - an in-process agent may raise anything
-            if kind == SEND:  # a bug: the send is claimed again when its lease ends
-                logger.exception("outbound message %s: sending it failed", job.message_id)
-                return
-            if not isinstance(error, AGENT_FAILURES):  # a failed attempt, or a bug (traceback)
-                logger.exception("agent job %s: delivering it failed", job.id)
-            try:
-                await self._in_db(self._attempts.failed, job, _described(error))
-            except Exception:  # noqa: BLE001 - the job is claimed again when its lease ends
-                logger.exception("agent job %s: recording its failure failed", job.id)
-        finally:
-            self.observer.delivered(outcome, time.monotonic() - started)
-            self._flights.pop(task, None)  # type: ignore[arg-type]
-            for slot in (JOB, SEND):
-                if held[slot]:
-                    self._bounds.free(slot, channel_id)
-            if self._wake is not None:
-                self._wake.set()
-
-
-def _described(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"

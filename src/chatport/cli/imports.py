@@ -1,9 +1,10 @@
-"""`chatport import waha|export|baileys|status|resume|retry`: history imports."""
+"""`chatport import waha|export|baileys|status|resume|retry`: history imports.
+
+The WAHA import's channel and job are `waha_channel.py`'s (`create_waha_job` is re-exported
+here for the demos); the file imports are `import_files.py`'s."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -17,8 +18,6 @@ from chatport.cli.import_files import (
     ChannelOption,
     CreateChannelOption,
     TenantOption,
-    chat_option,
-    existing_channel,
     import_baileys_file,
     import_export_file,
 )
@@ -31,16 +30,16 @@ from chatport.cli.import_report import (
 from chatport.cli.observe import observed, observing
 from chatport.cli.options import DbOption, settings_with
 from chatport.cli.temporal import TemporalAddressOption, _missing_temporal, run_temporal
-from chatport.domain.model import Channel, Engine
+from chatport.cli.waha_channel import chat_in_waha, create_waha_job, remember_channel_waha
+from chatport.domain.model import Engine
 from chatport.engines.inprocess.runner import run_job
-from chatport.errors import NotFoundError
 from chatport.ingest import import_jobs
 from chatport.ingest.waha.contact import first_contact, waha_settings
 from chatport.runtime.heap import for_bulk_work
 from chatport.sources.waha.reach import checked_url
-from chatport.store import channels
 from chatport.store.jobs import import_jobs as jobs
-from chatport.store.write_path.lids import channel_lids
+
+__all__ = ["create_waha_job", "import_app", "remember_channel_waha", "run_with_progress"]
 
 import_app = typer.Typer(
     help="Import history: from WAHA, WhatsApp export files, Baileys history sync."
@@ -124,9 +123,7 @@ def import_waha(
             "engine": engine.value,
         }
         if chat is not None:
-            params["chats"] = [
-                _chat_in_waha(services, url, session, api_key, channel, tenant, chat)
-            ]
+            params["chats"] = [chat_in_waha(services, url, session, api_key, channel, tenant, chat)]
 
         if catch_up:
             target = remember_channel_waha(services, url, session, api_key, channel, **where)
@@ -158,77 +155,6 @@ def _temporal_installed() -> None:
         import chatport.engines.temporal.starter  # noqa: F401
     except ModuleNotFoundError as error:
         raise _missing_temporal(error) from None
-
-
-def _chat_in_waha(
-    services: Services,
-    url: str,
-    session: str,
-    api_key: str | None,
-    channel: str,
-    tenant: str,
-    chat: str,
-) -> str:
-    """`--chat` as the id WAHA holds it under (a phone's `@lid` chat, a LID's phone chat)."""
-    stored: dict[str, str] = {}
-    with services.database.unit_of_work() as uow, contextlib.suppress(NotFoundError):
-        stored = channel_lids(uow.connection, uow.channel(channel, tenant).id)  # none: new
-    waha = waha_settings(services.settings, url, session, api_key)
-    return asyncio.run(import_jobs.resolve_chat(waha, chat_option(chat), stored))
-
-
-def create_waha_job(
-    services: Services,
-    url: str,
-    session: str,
-    api_key: str | None,
-    channel: str,
-    since: datetime | None,
-    until: datetime,
-    params: dict,
-    owner: str | None = None,
-    *,
-    tenant: str = "default",
-    create: bool = True,
-) -> jobs.ImportJob:
-    """A new WAHA import job for `channel` of `tenant` (created if new and `create`), WAHA's
-    address remembered, leased to `owner` (default: this process)."""
-    target = remember_channel_waha(
-        services, url, session, api_key, channel, tenant=tenant, create=create
-    )
-    return import_jobs.create_job(services.database, target, since, until, params, owner)
-
-
-def remember_channel_waha(
-    services: Services,
-    url: str,
-    session: str,
-    api_key: str | None,
-    channel: str,
-    *,
-    tenant: str = "default",
-    create: bool = True,
-    dry_run: bool = False,
-) -> Channel:
-    """`channel` of `tenant` (created if new and `create`, else NotFoundError) with WAHA's
-    address remembered (given by the operator); ChannelConflict when another channel takes
-    that WAHA session. `dry_run`: only check that it could be done (nothing is kept)."""
-    with services.database.unit_of_work() as uow:
-        target = existing_channel(uow, channel, tenant, create=create)
-        if target is None:
-            target = uow.create_channel(channel, tenant=tenant, waha_session=session)
-        channels.remember_waha(
-            uow.connection,
-            target,
-            url,
-            session,
-            api_key,
-            trusted=True,
-            secrets=services.database.secrets,
-        )
-        if not dry_run:
-            uow.commit()
-    return target
 
 
 def _exit_unless_completed(outcome: str) -> None:

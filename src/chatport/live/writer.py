@@ -9,6 +9,8 @@ durable. A group that fails is written again one delivery at a time, so one bad 
 cannot fail its neighbours; a delivery the database itself refuses as data (a value out of
 range, text it cannot store) is refused as invalid and kept as a dead letter, so WAHA does not
 retry it for ever. Other errors (the database is down) fail the delivery: WAHA retries it.
+What a group writes is planned by `plan.py`; `Outcome` and `Result` (`outcomes.py`) are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -17,40 +19,28 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from chatport.domain.batch import PreparedBatch, prepare_batch
-from chatport.domain.changes import MessageChange
-from chatport.domain.model import BatchResult, Channel, IncomingMessage, Invalid, Origin
-from chatport.domain.normalise import own_number
+from chatport.domain.batch import PreparedBatch
+from chatport.domain.model import BatchResult, Channel, Invalid, Origin
 from chatport.errors import DatabaseUnavailable
 from chatport.live.lid_lookups import LidLookups, StoredLids
-from chatport.sources.waha.presence import typing_of
-from chatport.sources.waha.webhooks import (
-    MESSAGE_EVENTS,
-    STATE_EVENTS,
-    Envelope,
-    SessionStatus,
-    WebhookRejected,
-    change_of,
-    message_of,
-    session_status_of,
-)
+from chatport.live.outcomes import Outcome, Result
+from chatport.live.plan import apply_plan, plan_in_transaction
+from chatport.sources.waha.webhooks import Envelope
 from chatport.store import webhook_receipts
 from chatport.store.database import Database
-from chatport.store.jobs.bursts import typing_in_bursts
 from chatport.store.webhook_receipts import trim_dead_letters
-from chatport.store.write_path.changes import apply_change
 from chatport.store.write_path.events import insert_dead_letters
-from chatport.store.write_path.unit_of_work import UnitOfWork
+
+__all__ = ["LiveWriter", "Outcome", "Result"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,29 +55,6 @@ _PRUNE_SLICE = 1_000
 _PRUNE_EVERY_SECONDS = 600.0
 
 
-class Outcome(StrEnum):
-    """What became of one delivery."""
-
-    STORED = "stored"
-    """Its effect is committed (a message already stored counts too: it is there)."""
-    DUPLICATE = "duplicate"
-    """Its envelope was handled before (WAHA retried it)."""
-    IGNORED = "ignored"
-    """An event chatport does not act on; acknowledged so WAHA stops retrying."""
-    INVALID = "invalid"
-    """Refused with a reason, kept in `dead_letters`."""
-    MISSING = "missing"
-    """A change to a message not stored (yet): not acted on, so WAHA's retry can be."""
-
-
-@dataclass(frozen=True)
-class Result:
-    """A delivery's outcome, with the reason when it was refused."""
-
-    outcome: Outcome
-    reason: str | None = None
-
-
 @dataclass
 class _Delivery:
     channel: Channel
@@ -99,22 +66,6 @@ class _Delivery:
         """Its result, or its error's text (once the future is done)."""
         error = self.future.exception()
         return self.future.result() if error is None else f"{error}"
-
-
-@dataclass
-class _Plan:
-    """What one group's transaction writes besides its messages."""
-
-    incoming: list[IncomingMessage] = field(default_factory=list)
-    owners: dict[int, int] = field(default_factory=dict)  # id(raw) -> delivery index
-    results: dict[int, Result] = field(default_factory=dict)
-    receipts: dict[int, tuple[str, str]] = field(default_factory=dict)
-    changes: dict[int, MessageChange] = field(default_factory=dict)
-    refused: list[Invalid] = field(default_factory=list)
-    statuses: list[SessionStatus] = field(default_factory=list)
-    """The session statuses the group's `session.status` deliveries report, in order."""
-    me_id: str | None = None
-    typing: list[tuple[str, str]] = field(default_factory=list)  # (chat, participant)
 
 
 class LiveWriter:
@@ -285,9 +236,10 @@ class LiveWriter:
         started = time.monotonic()
         for uow in self.database.transactions():
             with uow:
-                plan, batch = self._plan_in_transaction(uow, channel, deliveries, lids)
+                envelopes = [delivery.envelope for delivery in deliveries]
+                plan, batch = plan_in_transaction(uow, channel, envelopes, lids)
                 result = uow.write_batch(channel, batch, origin=Origin.LIVE)
-                missing, reconnected = self._apply(uow, channel, plan)
+                missing, reconnected = apply_plan(uow, channel, plan)
                 if plan.refused or batch.invalid:
                     trim_dead_letters(uow.connection, channel.id, self.dead_letters_kept)
                 uow.commit()
@@ -299,45 +251,6 @@ class LiveWriter:
             plan.results[index] = Result(Outcome.MISSING, "no stored message matches it (yet)")
         return plan.results
 
-    def _plan_in_transaction(
-        self,
-        uow: UnitOfWork,
-        channel: Channel,
-        deliveries: list[_Delivery],
-        lids: Mapping[str, str],
-    ) -> tuple[_Plan, PreparedBatch]:
-        """Plan the group in its transaction, so the receipt check and the write agree."""
-        ids = [d.envelope.id for d in deliveries]
-        seen = webhook_receipts.seen_envelopes(uow.connection, uow.ops, channel.id, ids)
-        plan = self._plan(deliveries, seen, lids)
-        batch = prepare_batch(plan.incoming)
-        for invalid in batch.invalid:
-            index = plan.owners.get(id(invalid.raw))
-            if index is not None:
-                plan.results[index] = Result(Outcome.INVALID, invalid.reason)
-        return plan, batch
-
-    @staticmethod
-    def _apply(uow: UnitOfWork, channel: Channel, plan: _Plan) -> tuple[set[int], bool]:
-        """Write the plan's state changes, receipts, dead letters and session status in the
-        batch's transaction; the indexes of the changes whose message is not stored, and
-        whether the session is WORKING again after another state."""
-        now = datetime.now(UTC)
-        connection, ops = uow.connection, uow.ops
-        missing = {
-            i
-            for i, change in plan.changes.items()
-            if not apply_change(connection, channel.id, change)
-        }
-        receipts = [r for index, r in plan.receipts.items() if index not in missing]
-        webhook_receipts.record_receipts(connection, ops, channel.id, receipts, now)
-        insert_dead_letters(connection, ops, channel, Origin.LIVE, plan.refused, now)
-        reports = [(reported.status, reported.latest) for reported in plan.statuses]
-        reconnected = webhook_receipts.record_statuses(connection, channel.id, reports, plan.me_id)
-        if plan.typing and channel.has_agent:  # the contact is still writing: wait for it
-            typing_in_bursts(connection, channel.id, plan.typing, now)
-        return missing, reconnected
-
     def _follow_lids(self, channel: Channel, batch: PreparedBatch) -> None:
         """Use the pairs the batch stored at once; look up the LIDs it met without one."""
         learned = batch.lid_pairs()
@@ -346,39 +259,3 @@ class LiveWriter:
         unknown = batch.unknown_lids()
         if unknown and self._lookups is not None:
             self._lookups.ask(channel, unknown)
-
-    def _plan(self, deliveries: list[_Delivery], seen: set[str], lids: Mapping[str, str]) -> _Plan:
-        plan = _Plan()
-        for index, delivery in enumerate(deliveries):
-            envelope = delivery.envelope
-            if envelope.id in seen:
-                plan.results[index] = Result(Outcome.DUPLICATE)
-                continue
-            seen.add(envelope.id)
-            plan.receipts[index] = (envelope.id, envelope.event)
-            plan.results[index] = Result(Outcome.STORED)
-            try:
-                if envelope.event in MESSAGE_EVENTS:
-                    message = message_of(envelope, lids)
-                    plan.owners[id(message.raw)] = index
-                    plan.incoming.append(message)
-                elif envelope.event in STATE_EVENTS:
-                    plan.changes[index] = change_of(envelope, lids)
-                elif envelope.event == "presence.update":
-                    plan.typing.extend(typing_of(envelope, lids))
-                    if not plan.typing:
-                        plan.results[index] = Result(Outcome.IGNORED)
-                elif envelope.event == "session.status":
-                    plan.statuses.append(session_status_of(envelope))
-                    plan.me_id = own_number(envelope.me.id) if envelope.me else plan.me_id
-                else:
-                    plan.results[index] = Result(Outcome.IGNORED)
-            except Exception as error:  # noqa: BLE001 - a payload of any shape is refused, kept
-                reason = (
-                    error.reason
-                    if isinstance(error, WebhookRejected)
-                    else f"cannot read the {envelope.event} payload: {type(error).__name__}"
-                )
-                plan.results[index] = Result(Outcome.INVALID, reason)
-                plan.refused.append(Invalid(reason, envelope.id, None, bytes(envelope.payload)))
-        return plan

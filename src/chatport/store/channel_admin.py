@@ -3,7 +3,7 @@
 A channel's settings change one by one (`update_channel`: only those given change, None
 puts back the default). Deleting a channel (`purge_channel`) removes, in one transaction,
 every row of it in every table that names it: the hot tables carry no foreign keys
-(`tables.py`), so the cascade is explicit here, and a test checks it against the schema.
+(`tables/`), so the cascade is explicit here, and a test checks it against the schema.
 """
 
 from __future__ import annotations

@@ -7,40 +7,29 @@ through a temp table and `INSERT … SELECT … ON CONFLICT DO NOTHING`.
 
 Up to `SMALL` rows (live webhooks write a few messages per transaction) an insert is ONE
 statement of arrays, `INSERT … SELECT FROM unnest(…)`, instead of COPY's several round trips
-(and the savepoint): its text is the same every time, so psycopg prepares it once. Inserts
-without a count and updates are queued and travel with the transaction's next statement or
-its COMMIT, in one round trip (`pg_pipeline`).
+(and the savepoint): its text is the same every time, so psycopg prepares it once (both
+statements: `pg_copy`). Inserts without a count and updates are queued and travel with the
+transaction's next statement or its COMMIT, in one round trip (`pg_pipeline`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg.adapt import Dumper
 from psycopg.errors import UniqueViolation
-from psycopg.pq import Format
 from sqlalchemy import (
     ARRAY,
-    JSON,
-    BigInteger,
-    Boolean,
     Connection,
     Engine,
-    Integer,
-    LargeBinary,
     Select,
-    SmallInteger,
-    String,
     Table,
     Text,
-    Uuid,
     bindparam,
     func,
     select,
@@ -51,14 +40,15 @@ from sqlalchemy.exc import IntegrityError
 
 from chatport.store.backends import pg_pipeline
 from chatport.store.backends.bulk import MESSAGE_COLUMNS, MESSAGE_KEY, QueryBuilder
+from chatport.store.backends.pg_copy import arrays_statement, copy_rows, copy_type, insert_arrays
 from chatport.store.backends.pg_statistics import PlannerStatistics
-from chatport.store.column_types import UtcDateTime
 from chatport.store.tables import messages
+
+__all__ = ["SMALL", "STAGING", "PostgresBulk", "copy_rows", "copy_type"]
 
 SMALL = 100
 """Row counts up to which an insert is one `INSERT … unnest` statement rather than a COPY."""
 STAGING = "chatport_messages_in"
-JSONB_OID = 3802
 _COLUMNS = ", ".join(MESSAGE_COLUMNS)
 _CREATE_STAGING = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} "
@@ -68,50 +58,6 @@ _MOVE_MESSAGES = (
     f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM {STAGING} "
     f"ON CONFLICT ({', '.join(MESSAGE_KEY)}) DO NOTHING"
 )
-_COPY_TYPES = (  # most specific first: UtcDateTime wraps DateTime, BigInteger is an Integer
-    (UtcDateTime, "timestamptz"),
-    (Boolean, "bool"),
-    (BigInteger, "int8"),
-    (SmallInteger, "int2"),
-    (Integer, "int4"),
-    (LargeBinary, "bytea"),
-    (Uuid, "uuid"),
-    (JSON, "jsonb"),
-    (String, "text"),
-)
-
-
-class SerialisedJsonbDumper(Dumper):
-    """COPY's jsonb values arrive as JSON bytes already serialised (jsoncodec.dumps); binary
-    jsonb is a version byte (1) followed by that text, so nothing is encoded twice."""
-
-    format = Format.BINARY
-    oid = JSONB_OID
-
-    def dump(self, obj: bytes) -> bytes:
-        return b"\x01" + obj
-
-
-def copy_type(column_type: Any) -> str:
-    """The type name binary COPY uses for a column type of `store.tables`."""
-    for kind, name in _COPY_TYPES:
-        if isinstance(column_type, kind):
-            return name
-    raise TypeError(f"no COPY type for {column_type!r}")
-
-
-def copy_rows(
-    cursor: Any, table: Table, columns: Sequence[str], rows: Iterable[tuple], into: str = ""
-) -> None:
-    """Binary COPY of `rows` (values in `columns` order, typed as in `table`) into `table`,
-    or into the table named `into` that has the same columns."""
-    types = [copy_type(table.c[name].type) for name in columns]
-    cursor.adapters.register_dumper(None, SerialisedJsonbDumper)
-    statement = f"COPY {into or table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-    with cursor.copy(statement) as copy:
-        copy.set_types(types)
-        for row in rows:
-            copy.write_row(row)
 
 
 class PostgresBulk:
@@ -163,7 +109,7 @@ class PostgresBulk:
         if not rows:
             return
         if len(rows) <= SMALL or unique:
-            pg_pipeline.queue(connection, *_arrays_statement(table, columns, rows, unique))
+            pg_pipeline.queue(connection, *arrays_statement(table, columns, rows, unique))
         else:
             pg_pipeline.send_queued(connection)
             with connection.connection.driver_connection.cursor() as cursor:
@@ -220,7 +166,7 @@ class PostgresBulk:
     ) -> int:
         """One `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`: one statement
         whatever the row count (an executemany is one statement per row on the server)."""
-        return _insert_arrays(connection, table, columns, rows, unique)
+        return insert_arrays(connection, table, columns, rows, unique)
 
     def allocate_raw_blocks(self, connection: Connection, count: int) -> list[int]:
         """From the table's sequence, with the queued statements (one round trip)."""
@@ -231,7 +177,7 @@ class PostgresBulk:
     def insert_messages(self, connection: Connection, rows: Iterator[tuple]) -> int:
         first = list(itertools.islice(rows, SMALL + 1))
         if len(first) <= SMALL:
-            return _insert_arrays(connection, messages, MESSAGE_COLUMNS, first, MESSAGE_KEY)
+            return insert_arrays(connection, messages, MESSAGE_COLUMNS, first, MESSAGE_KEY)
         rows = itertools.chain(first, rows)
         sent: list[tuple] = []
         pg_pipeline.send_queued(connection)
@@ -260,46 +206,6 @@ class PostgresBulk:
             copy_rows(cursor, messages, MESSAGE_COLUMNS, rows, into=STAGING)
             cursor.execute(_MOVE_MESSAGES)
             return cursor.rowcount
-
-
-def _insert_arrays(
-    connection: Connection,
-    table: Table,
-    columns: Sequence[str],
-    rows: Sequence[tuple],
-    unique: Sequence[str] = (),
-) -> int:
-    """Insert `rows` as ONE statement of column arrays (skipping rows whose `unique` key is
-    taken, when given), with the queued statements; return how many were inserted."""
-    if not rows:
-        return 0
-    return pg_pipeline.execute(connection, *_arrays_statement(table, columns, rows, unique))
-
-
-def _arrays_statement(
-    table: Table, columns: Sequence[str], rows: Sequence[tuple], unique: Sequence[str]
-) -> tuple[str, tuple[list, ...]]:
-    kinds = [copy_type(table.c[name].type) for name in columns]
-    arrays = [list(values) for values in zip(*rows, strict=True)]
-    for index, kind in enumerate(kinds):
-        if kind == "jsonb":  # serialised JSON bytes: sent as text, cast on the server
-            arrays[index] = [None if v is None else v.decode() for v in arrays[index]]
-    return _insert_sql(table.name, tuple(columns), tuple(kinds), tuple(unique)), tuple(arrays)
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(table: str, columns: tuple, kinds: tuple, unique: tuple) -> str:
-    names = [f"c{index}" for index in range(len(columns))]
-    arrays = ", ".join(f"%s::{'text' if kind == 'jsonb' else kind}[]" for kind in kinds)
-    values = ", ".join(
-        f"{name}::jsonb" if kind == "jsonb" else name
-        for name, kind in zip(names, kinds, strict=True)
-    )
-    conflict = f" ON CONFLICT ({', '.join(unique)}) DO NOTHING" if unique else ""
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} "
-        f"FROM unnest({arrays}) AS v({', '.join(names)}){conflict}"
-    )
 
 
 _NEXT_RAW_BLOCKS = "SELECT nextval('message_raws_id_seq') FROM generate_series(1, %s)"
